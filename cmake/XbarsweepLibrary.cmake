@@ -1,0 +1,16 @@
+# xbarsweep_concept_library(NAME DEPS ...): the library of one concept, built from every .cpp
+# in src/<NAME>/, public headers in include/xbarsweep/<NAME>/.
+function(xbarsweep_concept_library name)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  file(GLOB _sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  if(NOT _sources)  # a concept whose code is headers only (so far)
+    add_library(xbarsweep_${name} INTERFACE)
+    target_include_directories(xbarsweep_${name} INTERFACE ${PROJECT_SOURCE_DIR}/include)
+    target_link_libraries(xbarsweep_${name} INTERFACE ${ARG_DEPS})
+    return()
+  endif()
+  add_library(xbarsweep_${name} STATIC ${_sources})
+  target_include_directories(xbarsweep_${name} PUBLIC ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(xbarsweep_${name} PUBLIC ${ARG_DEPS} PRIVATE xbarsweep_warnings)
+  set_target_properties(xbarsweep_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endfunction()

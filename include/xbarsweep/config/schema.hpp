@@ -1,0 +1,37 @@
+#pragma once
+/// \file
+/// \brief The parameters a kind accepts: types, defaults, ranges, documentation.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xbarsweep/config/value.hpp"
+
+namespace xbarsweep::config {
+
+/// \brief One accepted parameter, addressed by its dotted path ("section.key").
+struct ParamSpec {
+  std::string path;
+  ValueType type = ValueType::Real;
+  Value default_value;
+  std::optional<double> min;          ///< inclusive lower bound for Int/Real
+  std::optional<double> max;          ///< inclusive upper bound for Int/Real
+  std::vector<std::string> choices;   ///< allowed values for String, empty = any
+  std::string doc;                    ///< one line, with the unit where there is one
+};
+
+/// \brief The set of parameters of an experiment kind (its own section plus shared sections).
+class Schema {
+ public:
+  Schema& add(ParamSpec spec);
+  /// \brief Adds every parameter of \p other (shared sections such as `data` or `crossbar`).
+  Schema& merge(const Schema& other);
+  const ParamSpec* find(std::string_view path) const;
+  const std::vector<ParamSpec>& specs() const { return specs_; }
+
+ private:
+  std::vector<ParamSpec> specs_;
+};
+
+}  // namespace xbarsweep::config

@@ -1,0 +1,15 @@
+#pragma once
+/// \file
+/// \brief Factories of the kinds compiled into xbarsweep; src/kinds/builtin.cpp lists them.
+/// Adding a kind = one file in src/kinds/ plus one line here and one in builtin.cpp.
+
+#include <memory>
+
+#include "xbarsweep/kinds/kind.hpp"
+
+namespace xbarsweep::kinds {
+
+std::unique_ptr<Kind> make_synthetic_kind();  ///< engine and cluster testing (synthetic.cpp)
+std::unique_ptr<Kind> make_train_kind();      ///< LibTorch training on Fashion-MNIST (train.cpp)
+
+}  // namespace xbarsweep::kinds
