@@ -12,6 +12,7 @@
 /// Readers (status, report, h5py) see R as of the last publish; status/report also replay R.journal.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,8 @@ struct RunInfo {
   std::string config_text;  ///< resolved config (YAML text plus overrides)
   std::map<std::string, std::string> versions;  ///< software name -> version
   std::vector<std::string> swept_paths;         ///< dotted paths varied by the sweep
+  std::uint64_t planned_points = 0;  ///< points in the (shard of the) plan of the latest run;
+                                     ///< stored as root attribute `planned_points`
 };
 
 /// \brief Everything read back from a results file.
