@@ -1,1 +1,276 @@
-int main(){return 0;}
+// The `xbarsweep` command: run, plan, status, report, kinds. Exit codes: see sweep::ExitCode.
+#include <mpi.h>
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "versions.hpp"
+#include "xbarsweep/config/experiment.hpp"
+#include "xbarsweep/config/sweep_plan.hpp"
+#include "xbarsweep/kinds/kind.hpp"
+#include "xbarsweep/report/table.hpp"
+#include "xbarsweep/store/results_store.hpp"
+#include "xbarsweep/sweep/runner.hpp"
+
+namespace xbarsweep::cli {
+namespace {
+
+using sweep::kExitBadInput;
+using sweep::kExitError;
+using sweep::kExitOk;
+
+struct RunArgs {
+  std::string config;
+  std::string out;
+  std::vector<std::string> sets;
+  std::string shard = "0/1";
+  bool retry_failed = false;
+  int threads = 0;
+  double progress_interval = -1;
+};
+
+struct PlanArgs {
+  std::string config;
+  std::vector<std::string> sets;
+  std::uint64_t show = 20;
+};
+
+struct FileArgs {
+  std::string file;
+  std::string format = "markdown";
+  std::string output;
+};
+
+std::string config_text(const config::Experiment& e) {
+  std::string text = e.source_text;
+  if (!e.overrides.empty()) {
+    text += "\n# command-line overrides:\n";
+    for (const auto& o : e.overrides) text += "#   --set " + o + "\n";
+  }
+  return text;
+}
+
+config::Experiment load(const std::string& path, const std::vector<std::string>& sets) {
+  return config::load_experiment(path, sets, kinds::builtin_kinds().schemas());
+}
+
+int cmd_run(const RunArgs& args) {
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  sweep::install_stop_handlers();
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  auto finish = [](int code) {
+    MPI_Finalize();
+    return code;
+  };
+
+  // Every rank validates the same inputs; all agree before anything is written.
+  std::string problem;
+  config::Experiment experiment;
+  sweep::Shard shard;
+  try {
+    shard = sweep::parse_shard(args.shard);
+    experiment = load(args.config, args.sets);
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  int bad = problem.empty() ? 0 : 1, any_bad = 0;
+  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (any_bad) {
+    if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", problem.empty() ? "bad input on another rank" : problem.c_str());
+    return finish(kExitBadInput);
+  }
+
+  const kinds::Kind& kind = *kinds::builtin_kinds().find(experiment.kind);
+  const config::SweepPlan plan(experiment);
+  sweep::RunOptions options;
+  options.output = sweep::results_path(experiment, args.out, shard);
+  options.shard = shard;
+  options.retry_failed = args.retry_failed;
+  options.threads_per_rank = args.threads;
+  options.progress_interval_s = args.progress_interval;
+  options.info.experiment = experiment.name;
+  options.info.kind = experiment.kind;
+  options.info.config_text = config_text(experiment);
+  options.info.versions = software_versions();
+  options.info.swept_paths = plan.swept_paths();
+  options.info.planned_points =
+      plan.size() > shard.index ? (plan.size() - shard.index + shard.count - 1) / shard.count : 0;
+
+  Kokkos::InitArguments kokkos_args;
+  kokkos_args.disable_warnings = true;
+  Kokkos::initialize(kokkos_args);
+  int code = kExitOk;
+  try {
+    const sweep::RunSummary s = sweep::run_sweep(experiment, kind, options, MPI_COMM_WORLD);
+    code = sweep::exit_code(s);
+    if (rank == 0) {
+      std::printf("%s: %llu/%llu points done, %llu failed (this run: %llu computed, %llu failed) in %.1f s\n",
+                  options.output.c_str(), static_cast<unsigned long long>(s.done_total),
+                  static_cast<unsigned long long>(s.planned), static_cast<unsigned long long>(s.failed_total),
+                  static_cast<unsigned long long>(s.computed), static_cast<unsigned long long>(s.failed),
+                  s.wall_s);
+      if (!s.error.empty()) std::fprintf(stderr, "xbarsweep: error: %s (completed points are kept)\n", s.error.c_str());
+      if (code == sweep::kExitInterrupted) {
+        std::fprintf(stderr, "xbarsweep: interrupted by signal %d; run the same command again to resume\n", s.signal);
+      }
+      if (code == sweep::kExitSomeFailed) {
+        std::fprintf(stderr, "xbarsweep: %llu point(s) failed: `xbarsweep status %s` lists them; --retry-failed reruns them\n",
+                     static_cast<unsigned long long>(s.failed_total), options.output.c_str());
+      }
+    }
+  } catch (const store::CorruptResultsError& e) {
+    if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    code = kExitBadInput;
+  } catch (const store::StoreError& e) {
+    if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    code = kExitBadInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xbarsweep: rank %d: %s\n", rank, e.what());
+    code = kExitError;
+  }
+  Kokkos::finalize();
+  return finish(code);
+}
+
+int cmd_plan(const PlanArgs& args) {
+  const config::Experiment experiment = load(args.config, args.sets);
+  const config::SweepPlan plan(experiment);
+  std::printf("experiment %s (kind %s): %llu points\n", experiment.name.c_str(), experiment.kind.c_str(),
+              static_cast<unsigned long long>(plan.size()));
+  std::printf("results file: %s\n", experiment.output.c_str());
+  report::Table table;
+  table.columns = {"index", "id"};
+  for (const auto& p : plan.swept_paths()) table.columns.push_back(p);
+  const std::uint64_t shown = std::min<std::uint64_t>(plan.size(), args.show);
+  for (std::uint64_t i = 0; i < shown; ++i) {
+    const config::Params params = plan.point(i);
+    std::vector<std::string> row = {std::to_string(i), config::point_id(params)};
+    for (const auto& p : plan.swept_paths()) row.push_back(config::display(*params.find(p)));
+    table.rows.push_back(std::move(row));
+  }
+  std::printf("%s", report::to_markdown(table).c_str());
+  if (shown < plan.size()) {
+    std::printf("... %llu more (--show N prints more)\n", static_cast<unsigned long long>(plan.size() - shown));
+  }
+  return kExitOk;
+}
+
+int cmd_status(const FileArgs& args) {
+  const store::Results results = store::read_results(args.file);
+  const report::StatusSummary s = report::summarize(results);
+  std::printf("%s: experiment %s (kind %s)\n", args.file.c_str(), results.info.experiment.c_str(),
+              results.info.kind.c_str());
+  std::printf("done %zu, failed %zu", s.done, s.failed);
+  if (s.planned > 0) {
+    const std::uint64_t stored = s.done + s.failed;
+    std::printf(", pending %llu, planned %llu",
+                static_cast<unsigned long long>(s.planned > stored ? s.planned - stored : 0),
+                static_cast<unsigned long long>(s.planned));
+  }
+  std::printf("\n");
+  for (const auto& [id, error] : s.failures) std::printf("failed %s: %s\n", id.c_str(), error.c_str());
+  return kExitOk;
+}
+
+int cmd_report(const FileArgs& args) {
+  const store::Results results = store::read_results(args.file);
+  const bool csv = args.format == "csv";
+  const report::Table table = report::results_table(results, csv ? report::Precision::Exact : report::Precision::Brief);
+  const std::string text = csv ? report::to_csv(table) : report::to_markdown(table);
+  if (args.output.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  } else {
+    std::ofstream out(args.output);
+    out << text;
+    if (!out) throw store::StoreError(args.output + ": cannot write the report");
+  }
+  return kExitOk;
+}
+
+int cmd_kinds() {
+  for (const auto& name : kinds::builtin_kinds().names()) {
+    const kinds::Kind& kind = *kinds::builtin_kinds().find(name);
+    std::printf("%s: %s\n", name.c_str(), kind.summary().c_str());
+    for (const auto& spec : kind.schema().specs()) {
+      std::printf("  %-28s %-6s default %-10s %s\n", spec.path.c_str(),
+                  std::string(config::type_name(spec.type)).c_str(), config::display(spec.default_value).c_str(),
+                  spec.doc.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace xbarsweep::cli
+
+int main(int argc, char** argv) {
+  using namespace xbarsweep::cli;
+  CLI::App app{"xbarsweep: hyperparameter sweeps for crossbar and block-circulant compression, over MPI"};
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 all points done; 1 internal or I/O error (completed points kept); 2 bad input "
+      "(config, arguments, results file; nothing written); 3 interrupted by a signal (rerun to resume); "
+      "4 finished with failed points.");
+
+  RunArgs run;
+  auto* run_cmd = app.add_subcommand("run", "run or resume a sweep (under mpirun for several ranks)");
+  run_cmd->add_option("config", run.config, "experiment YAML file")->required();
+  run_cmd->add_option("--out", run.out, "results file (default: the config's `output`)");
+  run_cmd->add_option("--set", run.sets, "override a parameter: dotted.path=value (repeatable)");
+  run_cmd->add_option("--shard", run.shard, "compute only shard I of N (points with index % N == I)");
+  run_cmd->add_flag("--retry-failed", run.retry_failed, "compute points stored as failed again");
+  run_cmd->add_option("--threads", run.threads, "intra-op threads per rank (default: cores / ranks per node)");
+  run_cmd->add_option("--progress-interval", run.progress_interval, "seconds between progress lines");
+
+  PlanArgs plan;
+  auto* plan_cmd = app.add_subcommand("plan", "validate a config and print its points");
+  plan_cmd->add_option("config", plan.config, "experiment YAML file")->required();
+  plan_cmd->add_option("--set", plan.sets, "override a parameter: dotted.path=value (repeatable)");
+  plan_cmd->add_option("--show", plan.show, "how many points to print (default 20)");
+
+  FileArgs status;
+  auto* status_cmd = app.add_subcommand("status", "done, failed and pending counts of a results file");
+  status_cmd->add_option("file", status.file, "results file (.h5)")->required();
+
+  FileArgs rep;
+  auto* report_cmd = app.add_subcommand("report", "one row per point: id, status, swept parameters, metrics");
+  report_cmd->add_option("file", rep.file, "results file (.h5)")->required();
+  report_cmd->add_option("--format", rep.format, "csv or markdown")->check(CLI::IsMember({"csv", "markdown"}));
+  report_cmd->add_option("-o,--output", rep.output, "write to this file instead of stdout");
+
+  auto* kinds_cmd = app.add_subcommand("kinds", "list experiment kinds and their parameters");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return xbarsweep::sweep::kExitBadInput;
+  }
+
+  try {
+    if (*run_cmd) return cmd_run(run);
+    if (*plan_cmd) return cmd_plan(plan);
+    if (*status_cmd) return cmd_status(status);
+    if (*report_cmd) return cmd_report(rep);
+    if (*kinds_cmd) return cmd_kinds();
+  } catch (const xbarsweep::config::ConfigError& e) {
+    std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    return xbarsweep::sweep::kExitBadInput;
+  } catch (const xbarsweep::store::StoreError& e) {
+    std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    return xbarsweep::sweep::kExitBadInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xbarsweep: error: %s\n", e.what());
+    return xbarsweep::sweep::kExitError;
+  }
+  return xbarsweep::sweep::kExitBadInput;
+}

@@ -1,0 +1,434 @@
+#include "xbarsweep/sweep/runner.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+
+#include "progress.hpp"
+#include "stop_flag.hpp"
+#include "wire.hpp"
+#include "xbarsweep/config/sweep_plan.hpp"
+
+namespace xbarsweep::sweep {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double unix_now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+int ranks_on_this_node(MPI_Comm comm) {
+  MPI_Comm node;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int n = 1;
+  MPI_Comm_size(node, &n);
+  MPI_Comm_free(&node);
+  return n;
+}
+
+// ---- summary broadcast ----------------------------------------------------------------------
+
+std::string pack(const RunSummary& s) {
+  wire::Writer w;
+  for (auto v : {s.planned, s.skipped, s.computed, s.failed, s.done_total, s.failed_total}) {
+    w.put<std::uint64_t>(v);
+  }
+  w.put<std::uint8_t>(s.interrupted ? 1 : 0);
+  w.put<std::int32_t>(s.signal);
+  w.put<double>(s.wall_s);
+  w.put_bytes(s.error);
+  return std::move(w.bytes());
+}
+
+RunSummary unpack(std::string_view bytes) {
+  wire::Reader r(bytes);
+  RunSummary s;
+  for (auto* v : {&s.planned, &s.skipped, &s.computed, &s.failed, &s.done_total, &s.failed_total}) {
+    *v = r.get<std::uint64_t>();
+  }
+  s.interrupted = r.get<std::uint8_t>() != 0;
+  s.signal = r.get<std::int32_t>();
+  s.wall_s = r.get<double>();
+  s.error = std::string(r.get_bytes());
+  return s;
+}
+
+/// Broadcasts a string of any length from rank 0.
+std::string broadcast(std::string bytes, MPI_Comm comm) {
+  auto n = static_cast<std::uint64_t>(bytes.size());
+  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, comm);
+  bytes.resize(n);
+  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, comm);
+  return bytes;
+}
+
+// ---- the coordinator (rank 0, its own thread) ------------------------------------------------
+
+struct Pending {
+  std::vector<std::uint64_t> order;  // plan indices still to compute, in dispatch order
+  std::uint64_t planned = 0;
+  std::uint64_t known_done = 0;
+  std::uint64_t known_failed = 0;
+};
+
+/// Walks this shard of the plan once: distinct ids, minus what the file already holds.
+Pending find_pending(const config::SweepPlan& plan, const kinds::Kind& kind, const Shard& shard,
+                     const store::ResultsWriter& writer, bool retry_failed) {
+  Pending p;
+  std::unordered_set<std::string> seen;
+  std::vector<double> cost;
+  bool any_cost = false;
+  for (std::uint64_t i = shard.index; i < plan.size(); i += shard.count) {
+    const config::Params params = plan.point(i);
+    std::string id = config::point_id(params);
+    if (!seen.insert(id).second) continue;
+    ++p.planned;
+    auto known = writer.known().find(id);
+    if (known != writer.known().end()) {
+      if (known->second == store::PointStatus::Done) {
+        ++p.known_done;
+        continue;
+      }
+      if (!retry_failed) {
+        ++p.known_failed;
+        continue;
+      }
+    }
+    p.order.push_back(i);
+    const double c = kind.cost_hint(params);
+    any_cost = any_cost || c > 0;
+    cost.push_back(c);
+  }
+  if (any_cost) {  // most expensive first; ties keep plan order
+    std::vector<std::size_t> perm(p.order.size());
+    std::iota(perm.begin(), perm.end(), 0);
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
+    std::vector<std::uint64_t> sorted;
+    sorted.reserve(perm.size());
+    for (auto k : perm) sorted.push_back(p.order[k]);
+    p.order.swap(sorted);
+  }
+  return p;
+}
+
+class Coordinator {
+ public:
+  Coordinator(Pending pending, store::ResultsWriter& writer, MPI_Comm comm, int ranks,
+              double progress_interval_s)
+      : pending_(std::move(pending)),
+        writer_(writer),
+        comm_(comm),
+        active_workers_(ranks),
+        progress_(pending_.order.size(), progress_interval_s) {}
+
+  void run() {
+    auto pause = std::chrono::microseconds(5);
+    while (active_workers_ > 0) {
+      MPI_Status status;
+      int found = 0;
+      MPI_Iprobe(MPI_ANY_SOURCE, wire::kRequestTag, comm_, &found, &status);
+      if (found) {
+        handle(wire::receive(status, wire::kRequestTag, comm_), status.MPI_SOURCE);
+        pause = std::chrono::microseconds(5);
+      } else {
+        flush(false);
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(2000));
+      }
+      if (g_stop_requested.load() && !stopping_) {
+        stopping_ = true;
+        progress_.note("stop signal received: handing out no more points, finishing in-flight ones");
+      }
+      progress_.maybe_print(done_, failed_, in_flight_, stopping_);
+    }
+    flush(true);
+    progress_.finish(done_, failed_);
+  }
+
+  std::uint64_t done() const { return done_; }
+  std::uint64_t failed() const { return failed_; }
+  bool stopping() const { return stopping_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  void handle(const std::string& bytes, int source) {
+    wire::Reader in(bytes);
+    const auto flags = in.get<std::uint8_t>();
+    if (flags & wire::kFlagInterrupted) stopping_ = true;
+    const auto count = in.get<std::uint32_t>();
+    for (std::uint32_t k = 0; k < count; ++k) {
+      store::PointRecord record = store::decode(in.get_bytes());
+      --in_flight_;
+      (record.status == store::PointStatus::Done ? done_ : failed_)++;
+      const double seconds = record.end_time - record.start_time;
+      mean_point_s_ = mean_point_s_ < 0 ? seconds : 0.8 * mean_point_s_ + 0.2 * seconds;
+      if (error_.empty()) {
+        try {
+          writer_.append(std::move(record));
+        } catch (const std::exception& e) {
+          fail(e.what());
+        }
+      }
+    }
+    // Every request returns the worker's unfinished assignment count to zero.
+    in_flight_ -= std::exchange(assigned_[source], 0) - count;
+    wire::Writer out;
+    const std::uint64_t n = stopping_ || !error_.empty() ? 0 : chunk_size();
+    out.put<std::uint64_t>(n);
+    for (std::uint64_t k = 0; k < n; ++k) out.put<std::uint64_t>(pending_.order[next_++]);
+    assigned_[source] = n;
+    in_flight_ += n;
+    if (n == 0) --active_workers_;
+    wire::send(out.bytes(), source, wire::kAssignTag, comm_);
+  }
+
+  /// Guided self-scheduling, capped so that a chunk takes about 0.2 s: fast points travel in
+  /// batches, slow ones one at a time (so their results reach the file promptly).
+  std::uint64_t chunk_size() const {
+    const std::uint64_t left = pending_.order.size() - next_;
+    if (left == 0) return 0;
+    const int ranks = static_cast<int>(assigned_.size());
+    std::uint64_t n = std::max<std::uint64_t>(1, left / (4 * static_cast<std::uint64_t>(ranks)));
+    if (mean_point_s_ < 0) return 1;
+    const double by_time = 0.2 / std::max(mean_point_s_, 1e-6);
+    n = std::min<std::uint64_t>(n, static_cast<std::uint64_t>(std::max(1.0, by_time)));
+    return std::min<std::uint64_t>({n, left, 4096});
+  }
+
+  void flush(bool final) {
+    if (!error_.empty()) return;
+    try {
+      if (final) {
+        writer_.sync();
+        writer_.publish();
+      } else {
+        writer_.maybe_flush(std::chrono::milliseconds(200), std::chrono::milliseconds(1000));
+      }
+    } catch (const std::exception& e) {
+      fail(e.what());
+    }
+  }
+
+  void fail(const std::string& what) {
+    error_ = what;
+    stopping_ = true;
+    progress_.note("error writing results, stopping: " + what);
+  }
+
+ public:
+  void set_ranks(int ranks) { assigned_.assign(static_cast<std::size_t>(ranks), 0); }
+
+ private:
+  Pending pending_;
+  store::ResultsWriter& writer_;
+  MPI_Comm comm_;
+  int active_workers_;
+  Progress progress_;
+  std::vector<std::uint64_t> assigned_;
+  std::uint64_t next_ = 0;
+  std::int64_t in_flight_ = 0;
+  std::uint64_t done_ = 0, failed_ = 0;
+  double mean_point_s_ = -1;
+  bool stopping_ = false;
+  std::string error_;
+};
+
+// ---- the worker (every rank, rank 0's main thread included) ----------------------------------
+
+void work(const config::SweepPlan& plan, const kinds::Kind& kind, const kinds::PointContext& context,
+          MPI_Comm comm, int rank) {
+  const std::string host = host_name();
+  std::vector<std::string> finished;
+  bool interrupted = false;
+  while (true) {
+    wire::Writer request;
+    request.put<std::uint8_t>(interrupted ? wire::kFlagInterrupted : 0);
+    request.put<std::uint32_t>(static_cast<std::uint32_t>(finished.size()));
+    for (const auto& f : finished) request.put_bytes(f);
+    finished.clear();
+    wire::send(request.bytes(), 0, wire::kRequestTag, comm);
+
+    const std::string reply = wire::receive_from(0, wire::kAssignTag, comm);
+    wire::Reader in(reply);
+    const auto n = in.get<std::uint64_t>();
+    if (n == 0) return;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const auto index = in.get<std::uint64_t>();
+      if (g_stop_requested.load()) {
+        interrupted = true;
+        break;
+      }
+      store::PointRecord record;
+      record.index = index;
+      record.params = plan.point(index);
+      record.id = config::point_id(record.params);
+      record.rank = rank;
+      record.host = host;
+      record.start_time = unix_now();
+      try {
+        kinds::Outcome outcome = kind.run(record.params, context);
+        for (const auto& [name, value] : outcome.metrics) {
+          if (!std::isfinite(value)) {
+            throw std::runtime_error("metric '" + name + "' is " + (std::isnan(value) ? "NaN" : "infinite"));
+          }
+        }
+        record.metrics = std::move(outcome.metrics);
+        record.arrays = std::move(outcome.arrays);
+        record.status = store::PointStatus::Done;
+      } catch (const kinds::Cancelled&) {
+        interrupted = true;  // abandoned: not recorded, computed again on resume
+        break;
+      } catch (const std::exception& e) {
+        record.status = store::PointStatus::Failed;
+        record.error = e.what();
+      } catch (...) {
+        record.status = store::PointStatus::Failed;
+        record.error = "unknown exception";
+      }
+      record.end_time = unix_now();
+      finished.push_back(store::encode(record));
+    }
+  }
+}
+
+}  // namespace
+
+int exit_code(const RunSummary& s) {
+  if (!s.error.empty()) return kExitError;
+  if (s.interrupted && s.done_total + s.failed_total < s.planned) return kExitInterrupted;
+  if (s.failed_total > 0) return kExitSomeFailed;
+  return kExitOk;
+}
+
+RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& kind,
+                     const RunOptions& options, MPI_Comm parent) {
+  const auto started = Clock::now();
+  int provided = 0;
+  MPI_Query_thread(&provided);
+  if (provided < MPI_THREAD_MULTIPLE) {
+    throw std::runtime_error("xbarsweep needs MPI_THREAD_MULTIPLE (rank 0 computes while it coordinates)");
+  }
+  MPI_Comm comm;
+  MPI_Comm_dup(parent, &comm);
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+
+  const config::SweepPlan plan(experiment);
+  kinds::PointContext context;
+  context.stop = &g_stop_requested;
+  context.threads = options.threads_per_rank > 0
+                        ? options.threads_per_rank
+                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                          ranks_on_this_node(comm));
+  context.cache_dir = options.output + ".cache";
+
+  // Rank 0 opens the results file before anyone computes; a failure reaches every rank.
+  std::unique_ptr<store::ResultsWriter> writer;
+  Pending pending;
+  std::string open_error;
+  bool corrupt = false;
+  if (rank == 0) {
+    try {
+      store::RunInfo info = options.info;
+      writer = std::make_unique<store::ResultsWriter>(options.output, info);
+      pending = find_pending(plan, kind, options.shard, *writer, options.retry_failed);
+    } catch (const store::CorruptResultsError& e) {
+      open_error = e.what();
+      corrupt = true;
+    } catch (const std::exception& e) {
+      open_error = e.what();
+    }
+  }
+  open_error = broadcast((corrupt ? "C" : "E") + open_error, comm);
+  if (open_error.size() > 1) {
+    MPI_Comm_free(&comm);
+    if (open_error[0] == 'C') throw store::CorruptResultsError(open_error.substr(1));
+    throw store::StoreError(open_error.substr(1));
+  }
+
+  RunSummary summary;
+  if (rank == 0) {
+    summary.planned = pending.planned;
+    summary.skipped = pending.known_done + pending.known_failed;
+    if (pending.order.empty()) {
+      std::printf("nothing to compute: all %llu points are already in %s\n",
+                  static_cast<unsigned long long>(pending.planned), options.output.c_str());
+    } else if (summary.skipped > 0) {
+      std::printf("resuming: %llu of %llu points already in %s, %zu to compute on %d rank(s)\n",
+                  static_cast<unsigned long long>(summary.skipped),
+                  static_cast<unsigned long long>(pending.planned), options.output.c_str(),
+                  pending.order.size(), ranks);
+    } else {
+      std::printf("computing %zu points on %d rank(s) into %s\n", pending.order.size(), ranks,
+                  options.output.c_str());
+    }
+    std::fflush(stdout);
+    const std::uint64_t known_done = pending.known_done, known_failed = pending.known_failed;
+    Coordinator coordinator(std::move(pending), *writer, comm, ranks, options.progress_interval_s);
+    coordinator.set_ranks(ranks);
+    std::thread thread([&] { coordinator.run(); });
+    work(plan, kind, context, comm, rank);
+    thread.join();
+    summary.computed = coordinator.done();
+    summary.failed = coordinator.failed();
+    summary.done_total = known_done + coordinator.done();
+    summary.failed_total = known_failed + coordinator.failed();
+    summary.interrupted = coordinator.stopping() && coordinator.error().empty();
+    summary.signal = g_stop_signal.load();
+    summary.error = coordinator.error();
+    writer.reset();  // releases the lock after a final sync + publish
+  } else {
+    work(plan, kind, context, comm, rank);
+  }
+  summary.wall_s = std::chrono::duration<double>(Clock::now() - started).count();
+  summary = unpack(broadcast(rank == 0 ? pack(summary) : std::string(), comm));
+  MPI_Comm_free(&comm);
+  return summary;
+}
+
+Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  std::size_t used_i = 0, used_n = 0;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("");
+    const std::string a = text.substr(0, slash), b = text.substr(slash + 1);
+    const long long i = std::stoll(a, &used_i), n = std::stoll(b, &used_n);
+    if (used_i != a.size() || used_n != b.size() || n < 1 || i < 0 || i >= n) throw std::invalid_argument("");
+    return {static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(n)};
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--shard '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4");
+  }
+}
+
+std::string results_path(const config::Experiment& experiment, const std::string& out,
+                         const Shard& shard) {
+  std::string path = out.empty() ? experiment.output : out;
+  if (shard.count > 1) {
+    const auto slash = path.find_last_of('/');
+    const auto dot = path.find_last_of('.');
+    const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+    const std::string tag = ".shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count);
+    path = has_ext ? path.substr(0, dot) + tag + path.substr(dot) : path + tag;
+  }
+  return path;
+}
+
+}  // namespace xbarsweep::sweep
