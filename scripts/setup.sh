@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages xbarsweep needs (only the missing ones) and makes sure LibTorch and
+# Kokkos Kernels run on OpenBLAS rather than the reference BLAS. Idempotent; needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libopenmpi-dev openmpi-bin
+  libtorch-dev libopenblas0-pthread
+  libhdf5-openmpi-dev
+  libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
+  libyaml-cpp-dev libfftw3-dev libcli11-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  slurm-wlm munge
+  dataset-fashion-mnist
+  python3 python3-h5py python3-pandas
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's libblas.so.3 is an alternatives link: make sure it is OpenBLAS (10-30x faster GEMM).
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
+if [[ "$blas" != *openblas* ]]; then
+  cand=$(update-alternatives --list libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep openblas | head -n1 || true)
+  [ -n "$cand" ] && $SUDO update-alternatives --set libblas.so.3-x86_64-linux-gnu "$cand"
+  blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
+fi
+echo "setup: BLAS is $blas"
