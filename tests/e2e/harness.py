@@ -1,0 +1,70 @@
+"""Shared helpers of the end-to-end tests: run the real xbarsweep command, read results files."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+XBARSWEEP = os.environ.get("XBARSWEEP", "build/xbarsweep")
+SOURCE_DIR = os.environ.get("XBARSWEEP_SOURCE_DIR", ".")
+MPIEXEC = os.environ.get("MPIEXEC") or "mpirun"
+
+
+def mpi_prefix(n):
+    cmd = [MPIEXEC, "-n", str(n), "--oversubscribe", "--bind-to", "none"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    return cmd
+
+
+def run(args, ranks=None, timeout=240, check_rc=None, env=None):
+    """Runs xbarsweep (under mpirun when ranks is given); returns CompletedProcess."""
+    cmd = (mpi_prefix(ranks) if ranks else []) + [XBARSWEEP] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env={**os.environ, **(env or {})}, errors="replace")
+    if check_rc is not None and p.returncode != check_rc:
+        fail(f"{' '.join(cmd)} exited {p.returncode}, expected {check_rc}\n"
+             f"stdout:\n{p.stdout[-4000:]}\nstderr:\n{p.stderr[-4000:]}")
+    return p
+
+
+def fail(message):
+    print("FAIL:", message)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+def workdir(name):
+    d = tempfile.mkdtemp(prefix=f"xbarsweep-{name}-")
+    return d
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def h5_points(path):
+    """{id: (status, value-or-None)} from the HDF5 snapshot alone, read with h5py."""
+    import h5py
+    import math
+    with h5py.File(path, "r") as f:
+        check(f.attrs["format"] in ("xbarsweep-results", b"xbarsweep-results"), f"{path}: format attribute")
+        ids = f["points/id"].asstr()[:]
+        status = f["points/status"].asstr()[:]
+        metrics = f["points/metrics"]
+        values = metrics["value"][:] if "value" in metrics else [math.nan] * len(ids)
+        return {i: (s, float(v)) for i, s, v in zip(ids, status, values)}
+
+
+def csv_report(path):
+    return run(["report", path, "--format", "csv"], check_rc=0).stdout
+
+
+def cleanup(d):
+    shutil.rmtree(d, ignore_errors=True)

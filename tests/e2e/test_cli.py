@@ -1,0 +1,43 @@
+"""The command as a user meets it: help, plan, kinds, status and report formats, --set, --shard,
+exit codes, and the shipped synthetic experiment of 1,000+ points."""
+import os
+
+from harness import *
+
+d = workdir("cli")
+for sub in ([], ["run"], ["plan"], ["status"], ["report"], ["kinds"]):
+    p = run(sub + ["--help"], check_rc=0)
+    check("Usage" in p.stdout or "usage" in p.stdout.lower(), f"{sub} --help prints no usage")
+check(run([]).returncode == 2, "no subcommand must exit 2")
+
+shipped = os.path.join(SOURCE_DIR, "experiments", "synthetic.yaml")
+p = run(["plan", shipped], check_rc=0)
+count = int(p.stdout.split(":")[1].split()[0]) if "points" in p.stdout else 0
+check(count >= 1000, f"experiments/synthetic.yaml must have >= 1000 points:\n{p.stdout[:300]}")
+p = run(["plan", shipped, "--set", "synthetic.work_ms=0", "--set", "seed=9"], check_rc=0)
+
+kinds = run(["kinds"], check_rc=0).stdout
+check("synthetic" in kinds and "train" in kinds, "kinds lists synthetic and train")
+
+out = f"{d}/s.h5"
+p = run(["run", shipped, "--out", out, "--set", "synthetic.work_ms=0"], ranks=2)
+check(p.returncode == 4, f"the shipped sweep has failing points by design: exit 4 expected, got {p.returncode}\n{p.stderr}")
+status = run(["status", out], check_rc=0).stdout
+check("failed" in status and "done" in status, status)
+md = run(["report", out], check_rc=0).stdout
+check(md.startswith("| id") and "synthetic.x" in md and "value" in md, md[:300])
+csv = run(["report", out, "--format", "csv"], check_rc=0).stdout
+check(csv.splitlines()[0].startswith("id,status,"), csv[:200])
+check(len(csv.splitlines()) == count + 1, "one CSV row per point")
+# A rerun has nothing to do.
+p = run(["run", shipped, "--out", out, "--set", "synthetic.work_ms=0"], ranks=2)
+check("nothing to compute" in p.stdout, p.stdout)
+# Shards write separate files that together cover the plan.
+rows = 0
+for i in range(2):
+    p = run(["run", shipped, "--shard", f"{i}/2", "--out", f"{d}/sh.h5", "--set", "synthetic.work_ms=0"])
+    rows += len(run(["report", f"{d}/sh.shard-{i}-of-2.h5", "--format", "csv"], check_rc=0).stdout.splitlines()) - 1
+check(rows == count, f"shards cover {rows} of {count} points")
+check(run(["run", shipped, "--shard", "2/2"]).returncode == 2, "--shard 2/2 is bad input")
+print("cli ok:", count, "points")
+cleanup(d)
