@@ -1,0 +1,125 @@
+// Fashion-MNIST and the synthetic set, shaped for the models: subset, pad, normalise, view.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "xbarsweep/data/dataset.hpp"
+
+namespace xbarsweep::data {
+namespace {
+
+constexpr std::int64_t kSide = 28;
+constexpr std::int64_t kClasses = 10;
+constexpr std::int64_t kSyntheticTrain = 6000;
+constexpr std::int64_t kSyntheticTest = 1000;
+
+// Independent streams from one seed (splitmix64 finaliser), so that train and test draws differ.
+std::uint64_t mix(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t x = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+Split take_subset(const Split& all, std::int64_t n, SubsetMode mode, std::uint64_t seed,
+                  const char* which) {
+  if (n < 0) throw std::invalid_argument(std::string(which) + " subset must be >= 0");
+  if (n == 0 || n >= all.size()) return all;
+  if (mode == SubsetMode::First) {
+    return {all.images.narrow(0, 0, n), all.labels.narrow(0, 0, n)};
+  }
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto index = std::get<0>(at::randperm(all.size(), gen, at::kLong).narrow(0, 0, n).sort());
+  return {all.images.index_select(0, index), all.labels.index_select(0, index)};
+}
+
+// uint8 or [0, 255] float N x H x W -> float N x 1 x H' x W' (H' = 32 when padded).
+Split shape(Split raw, const LoadOptions& o) {
+  auto x = raw.images.to(at::kFloat).div_(255.0);
+  if (o.pad_to_32) {
+    if (x.size(1) > 32 || x.size(2) > 32) throw std::invalid_argument("pad_to_32: image larger than 32x32");
+    const auto top = (32 - x.size(1)) / 2, left = (32 - x.size(2)) / 2;
+    x = at::constant_pad_nd(x, {left, 32 - x.size(2) - left, top, 32 - x.size(1) - top}, 0.0);
+  }
+  if (o.normalize) x = x.sub_(kFashionMnistMean).div_(kFashionMnistStd);
+  x = o.sequence ? x.contiguous() : x.unsqueeze(1).contiguous();
+  return {x, raw.labels.contiguous()};
+}
+
+}  // namespace
+
+Split read_fashion_mnist(const std::string& dir, const std::string& split) {
+  if (split != "train" && split != "t10k") {
+    throw std::invalid_argument("Fashion-MNIST split must be \"train\" or \"t10k\", got \"" + split + "\"");
+  }
+  const std::string images_path = dir + "/" + split + "-images-idx3-ubyte.gz";
+  const std::string labels_path = dir + "/" + split + "-labels-idx1-ubyte.gz";
+  if (!std::ifstream(images_path).good() || !std::ifstream(labels_path).good()) {
+    throw DataError("Fashion-MNIST not found: expected " + images_path + " and " + labels_path +
+                    " (Debian package dataset-fashion-mnist, or set data.dir)");
+  }
+  Split s{read_idx_images(images_path), read_idx_labels(labels_path, kClasses - 1)};
+  if (s.images.size(1) != kSide || s.images.size(2) != kSide) {
+    throw DataError(images_path + ": images are " + std::to_string(s.images.size(1)) + "x" +
+                    std::to_string(s.images.size(2)) + ", expected 28x28");
+  }
+  if (s.images.size(0) != s.labels.size(0)) {
+    throw DataError(images_path + " holds " + std::to_string(s.images.size(0)) + " images but " +
+                    labels_path + " holds " + std::to_string(s.labels.size(0)) + " labels");
+  }
+  return s;
+}
+
+Split make_synthetic(std::int64_t count, std::uint64_t seed, double noise) {
+  if (count < 1) throw std::invalid_argument("make_synthetic: count must be >= 1");
+  // Class c: a plane wave at angle c*pi/10 with 2..4 periods across the image. Fixed for all seeds.
+  const auto coords = at::arange(kSide, at::kFloat).div_(static_cast<double>(kSide));
+  const auto yy = coords.view({kSide, 1}).expand({kSide, kSide});
+  const auto xx = coords.view({1, kSide}).expand({kSide, kSide});
+  std::vector<at::Tensor> patterns;
+  for (std::int64_t c = 0; c < kClasses; ++c) {
+    const double angle = static_cast<double>(c) * M_PI / static_cast<double>(kClasses);
+    const double periods = 2.0 + static_cast<double>(c % 3);
+    const auto phase = (xx * std::cos(angle) + yy * std::sin(angle)) * (2.0 * M_PI * periods);
+    patterns.push_back(phase.cos().mul_(0.5).add_(0.5));
+  }
+  const auto table = at::stack(patterns);  // 10 x 28 x 28
+
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed, 0));
+  const auto labels = at::randint(kClasses, {count}, gen, at::kLong);
+  auto images = table.index_select(0, labels);
+  images.add_(at::randn({count, kSide, kSide}, gen, at::kFloat).mul_(noise)).clamp_(0.0, 1.0).mul_(255.0);
+  return {images, labels};
+}
+
+at::Tensor as_sequence(const at::Tensor& images) {
+  if (images.dim() != 4 || images.size(1) != 1) {
+    throw std::invalid_argument("as_sequence: expected N x 1 x H x W images");
+  }
+  return images.squeeze(1).contiguous();
+}
+
+Dataset load_dataset(const LoadOptions& o) {
+  Split train, test;
+  if (o.name == "fashion-mnist") {
+    train = take_subset(read_fashion_mnist(o.dir, "train"), o.train_subset, o.subset_mode,
+                        mix(o.subset_seed, 1), "training");
+    test = take_subset(read_fashion_mnist(o.dir, "t10k"), o.test_subset, o.subset_mode,
+                       mix(o.subset_seed, 2), "test");
+  } else if (o.name == "synthetic") {
+    if (o.train_subset < 0 || o.test_subset < 0) throw std::invalid_argument("subsets must be >= 0");
+    train = make_synthetic(o.train_subset > 0 ? o.train_subset : kSyntheticTrain,
+                           mix(o.synthetic_seed, 1), o.synthetic_noise);
+    test = make_synthetic(o.test_subset > 0 ? o.test_subset : kSyntheticTest,
+                          mix(o.synthetic_seed, 2), o.synthetic_noise);
+  } else {
+    throw DataError("unknown data set \"" + o.name + "\", expected fashion-mnist or synthetic");
+  }
+  return {shape(std::move(train), o), shape(std::move(test), o), kClasses};
+}
+
+}  // namespace xbarsweep::data
