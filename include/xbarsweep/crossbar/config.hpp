@@ -1,0 +1,74 @@
+#pragma once
+/// \file
+/// \brief Typed crossbar configuration (the `crossbar.` parameters) and its schema.
+
+#include <cstdint>
+#include <string>
+
+namespace xbarsweep::config {
+class Params;
+class Schema;
+}  // namespace xbarsweep::config
+
+namespace xbarsweep::crossbar {
+
+/// \brief How a signed weight becomes conductances.
+enum class Mapping {
+  Differential,  ///< w ~ G+ - G-, the pair's currents subtracted in analog before the ADC
+  Offset,        ///< w ~ G - G_ref, the reference term removed digitally from sum_i x_i
+};
+
+/// \brief How read noise scales.
+enum class ReadNoiseMode {
+  Additive,      ///< N(0, (read_noise * g_max * x_fs)^2) on every column current of every read
+  Proportional,  ///< every device read as G (1 + eps), eps ~ N(0, read_noise^2), fresh each read
+};
+
+/// \brief How the ADC full-scale range of each column is set.
+enum class AdcRange {
+  Calibrated,   ///< [min, max] of the noise-free column current over a calibration batch
+  Theoretical,  ///< +-(DAC full scale) * sum_i |G_ij|: never clips, wastes resolution
+};
+
+/// \brief Every parameter of the crossbar simulator. All non-idealities are off by default, so
+/// a default CrossbarConfig with levels = 0 computes an exact matmul.
+struct CrossbarConfig {
+  int rows = 128;  ///< crossbar rows = inputs per tile (word lines, driven by DACs)
+  int cols = 128;  ///< crossbar columns = outputs per tile (bit lines, read by ADCs)
+  int levels = 0;  ///< conductance levels per cell; 0 = unlimited (analog) precision
+  int slices = 1;  ///< cells (crossbars) a weight is bit-sliced over, recombined by shift-and-add
+  double g_min_us = 0.0;  ///< lowest state in uS; 0 = infinite on/off ratio
+  double g_max_us = 1.0;  ///< highest state in uS
+  Mapping mapping = Mapping::Differential;
+  double sigma = 0.0;       ///< lognormal device-to-device variation (sigma of log G)
+  double prog_noise = 0.0;  ///< programming noise, std as a fraction of g_max
+  double read_noise = 0.0;  ///< read noise (see ReadNoiseMode)
+  ReadNoiseMode read_noise_mode = ReadNoiseMode::Additive;
+  double stuck_min_rate = 0.0;  ///< fraction of devices stuck at g_min
+  double stuck_max_rate = 0.0;  ///< fraction of devices stuck at g_max
+  double wire_ohm = 0.0;        ///< wire resistance per cell segment (first-order IR drop)
+  int dac_bits = 0;    ///< DAC resolution; 0 = ideal inputs; 1 = bit-serial (ISAAC)
+  int input_bits = 0;  ///< input resolution streamed through the DAC; 0 = dac_bits
+  int adc_bits = 0;    ///< ADC resolution per column; 0 = ideal
+  AdcRange adc_range = AdcRange::Calibrated;
+  std::uint64_t seed_offset = 0;  ///< added to the device seed (independent device samples)
+
+  /// \brief Number of input passes (DAC planes) per MVM: ceil(input_bits / dac_bits), or 1.
+  int input_planes() const;
+  /// \brief Resolved input resolution (input_bits, or dac_bits when input_bits is 0).
+  int effective_input_bits() const { return input_bits > 0 ? input_bits : dac_bits; }
+  /// \brief Physical crossbars per allocated tile: slices, times 2 for a differential pair.
+  int crossbars_per_tile() const { return slices * (mapping == Mapping::Differential ? 2 : 1); }
+
+  /// \brief Checks ranges and combinations. \throws CrossbarError naming the `crossbar.` key.
+  void validate() const;
+};
+
+/// \brief Builds a CrossbarConfig from the `crossbar.` paths of \p params; absent paths keep
+/// their defaults. \throws CrossbarError on a bad value or choice, naming the path.
+CrossbarConfig crossbar_config_from_params(const config::Params& params);
+
+/// \brief The `crossbar.` parameters with types, defaults, ranges and the source of each default.
+config::Schema crossbar_schema();
+
+}  // namespace xbarsweep::crossbar

@@ -1,0 +1,70 @@
+#pragma once
+/// \file
+/// \brief The device model: what one programmed memristor's conductance is. Pure functions of
+/// the nominal level and the device's address, callable in kernels and on the host.
+
+#include <Kokkos_Core.hpp>
+
+#include "xbarsweep/crossbar/config.hpp"
+#include "xbarsweep/crossbar/random.hpp"
+
+namespace xbarsweep::crossbar {
+
+/// \brief The static non-idealities of a device, as plain numbers a kernel can capture.
+struct DeviceModel {
+  double g_min = 0.0;           ///< uS
+  double g_max = 1.0;           ///< uS
+  double sigma = 0.0;           ///< lognormal sigma of log G
+  double prog_noise = 0.0;      ///< std of programming noise / g_max
+  double stuck_min_rate = 0.0;  ///< P(stuck at g_min)
+  double stuck_max_rate = 0.0;  ///< P(stuck at g_max)
+
+  static DeviceModel from(const CrossbarConfig& c) {
+    return {c.g_min_us, c.g_max_us, c.sigma, c.prog_noise, c.stuck_min_rate, c.stuck_max_rate};
+  }
+};
+
+/// \brief Conductance (uS) of a device programmed to \p g_nominal, applying once, in order:
+///  1. lognormal device-to-device variation, G = G_nom exp(sigma z - sigma^2/2), z ~ N(0,1):
+///     mean-preserving, so the nominal levels are the means of the device states (Paper A);
+///  2. programming noise, G += prog_noise g_max z', clipped at 0;
+///  3. stuck-at faults: with probability stuck_min_rate G = g_min, else with stuck_max_rate
+///     G = g_max (one uniform draw, so the two are exclusive).
+/// Draws 1, 2, 3 of the device are splitmix64(key + d), key = device_key(address).
+KOKKOS_INLINE_FUNCTION double program_device(const DeviceModel& m, double g_nominal,
+                                             std::uint64_t key) {
+  double g = g_nominal;
+  if (m.sigma > 0.0) {
+    const double z = normal_from_hash(splitmix64(key + 1));
+    g *= Kokkos::Experimental::exp(m.sigma * z - 0.5 * m.sigma * m.sigma);
+  }
+  if (m.prog_noise > 0.0) {
+    g += m.prog_noise * m.g_max * normal_from_hash(splitmix64(key + 2));
+    g = g < 0.0 ? 0.0 : g;
+  }
+  if (m.stuck_min_rate > 0.0 || m.stuck_max_rate > 0.0) {
+    const double u = uniform_open01(splitmix64(key + 3));
+    if (u < m.stuck_min_rate) {
+      g = m.g_min;
+    } else if (u < m.stuck_min_rate + m.stuck_max_rate) {
+      g = m.g_max;
+    }
+  }
+  return g;
+}
+
+/// \brief Wire segments between cell (\p row, \p col) of a \p rows-row tile and its periphery:
+/// word lines are driven from column -1 (left), bit lines are sensed below row rows-1, so the
+/// cell's current crosses col + 1 word-line and rows - row bit-line segments.
+KOKKOS_INLINE_FUNCTION int wire_segments(int rows, int row, int col) {
+  return (col + 1) + (rows - row);
+}
+
+/// \brief First-order IR drop: the cell in series with its wire path,
+/// G_eff = G / (1 + G R_wire n_segments) (G in uS, R in Ohm). It ignores the currents other
+/// cells share on the same wires (the second-order effect aihwkit and CrossSim solve for).
+KOKKOS_INLINE_FUNCTION double ir_drop(double g_us, double wire_ohm, int segments) {
+  return g_us / (1.0 + g_us * 1e-6 * wire_ohm * segments);
+}
+
+}  // namespace xbarsweep::crossbar

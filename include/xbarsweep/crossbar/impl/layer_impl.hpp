@@ -1,0 +1,640 @@
+#pragma once
+/// \file
+/// \brief Definitions of ProgrammedLayer's members. Included by src/crossbar/layer.cpp for the
+/// default execution space; include it yourself to instantiate another space.
+
+#include <KokkosBlas3_gemm.hpp>
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xbarsweep/crossbar/device.hpp"
+#include "xbarsweep/crossbar/layer.hpp"
+#include "xbarsweep/crossbar/random.hpp"
+
+namespace xbarsweep::crossbar {
+namespace Impl {
+
+/// Opens a named Kokkos profiling region for the lifetime of the object.
+struct ProfilingRegion {
+  explicit ProfilingRegion(const std::string& name) { Kokkos::Profiling::pushRegion(name); }
+  ~ProfilingRegion() { Kokkos::Profiling::popRegion(); }
+  ProfilingRegion(const ProfilingRegion&) = delete;
+  ProfilingRegion& operator=(const ProfilingRegion&) = delete;
+};
+
+/// Readout of one input plane: read noise, ADC, shift-and-add over slices, digital sum over row
+/// tiles, offset removal and rescaling. One team per batch row; within a team the output
+/// columns of a tile are a TeamVectorRange, and every loop over them uses the same range, so a
+/// column is always owned by the same thread and needs no barrier.
+template <class ExecSpace, bool kAdditive, bool kProportional, bool kAdc, bool kOffset>
+struct Readout {
+  using memory_space = typename ExecSpace::memory_space;
+  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  using ScratchRow = Kokkos::View<float*, typename ExecSpace::scratch_memory_space,
+                                  Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+  Kokkos::View<const float*, memory_space> p, p2, lo, step, inv_step, slice_factor;
+  Kokkos::View<const int**, Kokkos::LayoutRight, memory_space> tile_k;
+  Kokkos::View<const int*, memory_space> nphys;
+  Kokkos::View<const std::int64_t*, memory_space> pcoff;
+  Kokkos::View<const float**, Kokkos::LayoutRight, memory_space> xsum;
+  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> y;
+  int batch = 0, out = 0, nr = 0, nc = 0, cols = 0, slices = 1;
+  float additive_sigma = 0.0f, prop_sigma = 0.0f, adc_top = 0.0f;
+  float out_scale = 1.0f, offset_per_x = 0.0f, plane_factor = 1.0f;
+  bool accumulate = false;
+  std::uint64_t stream_key = 0;
+
+  static std::size_t scratch_bytes(int cols) { return ScratchRow::shmem_size(cols); }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
+    const int b = team.league_rank();
+    ScratchRow acc(team.team_scratch(0), cols);
+    for (int c = 0; c < nc; ++c) {
+      const int ncv = (out - c * cols) < cols ? (out - c * cols) : cols;
+      Kokkos::parallel_for(Kokkos::TeamVectorRange(team, ncv), [&](const int jj) { acc(jj) = 0.0f; });
+      float xs = 0.0f;
+      for (int r = 0; r < nr; ++r) {
+        const int k = tile_k(r, c);
+        if (k < 0) continue;
+        if (kOffset) xs += xsum(r, b);
+        for (int s = 0; s < slices; ++s) {
+          const std::int64_t col0 = pcoff(r) + static_cast<std::int64_t>(k * slices + s) * cols;
+          const std::int64_t at = static_cast<std::int64_t>(batch) * pcoff(r) +
+                                  static_cast<std::int64_t>(b) * nphys(r) +
+                                  static_cast<std::int64_t>(k * slices + s) * cols;
+          const float* pr = p.data() + at;
+          const float* p2r = kProportional ? p2.data() + at : nullptr;
+          const float* lor = kAdc ? lo.data() + col0 : nullptr;
+          const float* str = kAdc ? step.data() + col0 : nullptr;
+          const float* isr = kAdc ? inv_step.data() + col0 : nullptr;
+          const std::uint64_t key =
+              hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
+                                          (static_cast<std::uint64_t>(c) << 16) |
+                                          static_cast<std::uint64_t>(s));
+          const std::uint32_t k1 = static_cast<std::uint32_t>(key);
+          const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
+          const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+          const float f = slice_factor(s);
+          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, ncv), [&](const int jj) {
+            float v = pr[jj];
+            if (kAdditive || kProportional) {
+              const float z = normal_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)));
+              const float sd = kProportional ? prop_sigma * Kokkos::Experimental::sqrt(p2r[jj]) : additive_sigma;
+              v += sd * z;
+            }
+            if (kAdc) {
+              float t = (v - lor[jj]) * isr[jj];
+              t = t < 0.0f ? 0.0f : (t > adc_top ? adc_top : t);
+              v = lor[jj] + static_cast<float>(static_cast<int>(t + 0.5f)) * str[jj];
+            }
+            acc(jj) += f * v;
+          });
+        }
+      }
+      const float scale = plane_factor * out_scale;
+      const float off = offset_per_x * xs;
+      Kokkos::parallel_for(Kokkos::TeamVectorRange(team, ncv), [&](const int jj) {
+        const float v = scale * (acc(jj) - off);
+        float& dst = y(b, c * cols + jj);
+        dst = accumulate ? dst + v : v;
+      });
+    }
+  }
+};
+
+inline std::int64_t ipow(std::int64_t base, int e) {
+  std::int64_t v = 1;
+  for (int i = 0; i < e; ++i) v *= base;
+  return v;
+}
+
+}  // namespace Impl
+
+template <class ExecSpace>
+ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
+                                            const CrossbarConfig& config, DeviceSeed seed,
+                                            const std::vector<TileIndex>* tiles)
+    : config_(config), seed_(seed), out_(out), in_(in) {
+  Impl::ProfilingRegion region("xbarsweep::crossbar::program_layer");
+  config_.validate();
+  XBARSWEEP_CROSSBAR_THROW_IF(w == nullptr && out > 0 && in > 0, "program_layer: null weights");
+  XBARSWEEP_CROSSBAR_THROW_IF(out <= 0 || in <= 0,
+                              "program_layer: layer shape " << out << " x " << in << " must be positive");
+  const int rows = config_.rows, cols = config_.cols;
+  nr_ = (in + rows - 1) / rows;
+  nc_ = (out + cols - 1) / cols;
+  slices_ = config_.slices;
+  planes_ = config_.input_planes();
+
+  // Which tiles are considered, and which of them hold a nonzero weight.
+  std::vector<TileIndex> considered;
+  if (tiles) {
+    considered = *tiles;
+    for (std::size_t a = 0; a < considered.size(); ++a) {
+      const TileIndex t = considered[a];
+      XBARSWEEP_CROSSBAR_THROW_IF(t.row < 0 || t.row >= nr_ || t.col < 0 || t.col >= nc_,
+                                  "program_layer: tile (" << t.row << ", " << t.col
+                                  << ") outside the " << nr_ << " x " << nc_ << " tile grid");
+      for (std::size_t b = 0; b < a; ++b)
+        XBARSWEEP_CROSSBAR_THROW_IF(considered[b] == t, "program_layer: tile (" << t.row << ", "
+                                    << t.col << ") listed twice");
+    }
+  } else {
+    for (int r = 0; r < nr_; ++r)
+      for (int c = 0; c < nc_; ++c) considered.push_back({r, c});
+  }
+  float wmax = 0.0f;
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(out) * in; ++i)
+    wmax = std::max(wmax, std::fabs(w[i]));
+  w_max_ = wmax;
+  for (const TileIndex t : considered) {
+    bool nonzero = false;
+    const int o_end = std::min(out, (t.col + 1) * cols), i_end = std::min(in, (t.row + 1) * rows);
+    for (int o = t.col * cols; o < o_end && !nonzero; ++o)
+      for (int i = t.row * rows; i < i_end; ++i)
+        if (w[static_cast<std::int64_t>(o) * in + i] != 0.0f) {
+          nonzero = true;
+          break;
+        }
+    if (nonzero) tiles_.push_back(t); else ++zero_tiles_;
+  }
+
+  // Storage: per row tile, its allocated tiles side by side, each slices * cols columns wide.
+  tile_k_host_.assign(static_cast<std::size_t>(nr_) * nc_, -1);
+  nphys_host_.assign(nr_, 0);
+  pcoff_host_.assign(nr_, 0);
+  std::vector<int> tile_r, tile_c, tile_k;
+  for (const TileIndex t : tiles_) {
+    const int k = nphys_host_[t.row] / (slices_ * cols);
+    tile_k_host_[static_cast<std::size_t>(t.row) * nc_ + t.col] = k;
+    nphys_host_[t.row] += slices_ * cols;
+    tile_r.push_back(t.row);
+    tile_c.push_back(t.col);
+    tile_k.push_back(k);
+  }
+  total_phys_ = 0;
+  for (int r = 0; r < nr_; ++r) {
+    pcoff_host_[r] = total_phys_;
+    total_phys_ += nphys_host_[r];
+  }
+
+  tile_k_ = decltype(tile_k_)("xbarsweep::crossbar::tile_k", nr_, nc_);
+  nphys_ = decltype(nphys_)("xbarsweep::crossbar::nphys", nr_);
+  pcoff_ = decltype(pcoff_)("xbarsweep::crossbar::pcoff", nr_);
+  {
+    auto h_k = Kokkos::create_mirror_view(tile_k_);
+    auto h_n = Kokkos::create_mirror_view(nphys_);
+    auto h_p = Kokkos::create_mirror_view(pcoff_);
+    for (int r = 0; r < nr_; ++r) {
+      h_n(r) = nphys_host_[r];
+      h_p(r) = pcoff_host_[r];
+      for (int c = 0; c < nc_; ++c) h_k(r, c) = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
+    }
+    Kokkos::deep_copy(tile_k_, h_k);
+    Kokkos::deep_copy(nphys_, h_n);
+    Kokkos::deep_copy(pcoff_, h_p);
+  }
+
+  // Weight -> integer level code -> per-slice digits -> nominal conductances.
+  const bool quantized = config_.levels > 0;
+  const std::int64_t L = quantized ? config_.levels : 1;
+  const std::int64_t LS = quantized ? Impl::ipow(L, slices_) : 2;
+  const bool differential = config_.mapping == Mapping::Differential;
+  // differential: magnitude code in [0, q_top]; offset: signed code in [-q_top, q_top] + q_top
+  const double q_top = quantized ? (differential ? double(LS - 1) : double((LS - 1) / 2))
+                                 : (differential ? 1.0 : 0.5);
+  const double g_min = config_.g_min_us, g_max = config_.g_max_us;
+  const double unit = quantized ? (g_max - g_min) / double(L - 1) : (g_max - g_min);
+  std::vector<float> factors(slices_);
+  double factor_sum = 0.0;
+  for (int s = 0; s < slices_; ++s) {
+    factors[s] = static_cast<float>(quantized ? Impl::ipow(L, s) : 1);
+    factor_sum += factors[s];
+  }
+  slice_factor_ = decltype(slice_factor_)("xbarsweep::crossbar::slice_factor", slices_);
+  {
+    auto h = Kokkos::create_mirror_view(slice_factor_);
+    for (int s = 0; s < slices_; ++s) h(s) = factors[s];
+    Kokkos::deep_copy(slice_factor_, h);
+  }
+  out_scale_ = wmax > 0.0f ? static_cast<float>(wmax / (q_top * unit)) : 0.0f;
+  offset_per_x_ = differential ? 0.0f : static_cast<float>(g_min * factor_sum + q_top * unit);
+
+  g_ = FlatView("xbarsweep::crossbar::G", static_cast<std::size_t>(rows) * total_phys_);
+  const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
+  if (prop) g2_ = FlatView("xbarsweep::crossbar::G2", static_cast<std::size_t>(rows) * total_phys_);
+  col_abs_ = FlatView("xbarsweep::crossbar::col_abs", total_phys_);
+  adc_lo_ = FlatView("xbarsweep::crossbar::adc_lo", total_phys_);
+  adc_step_ = FlatView("xbarsweep::crossbar::adc_step", total_phys_);
+  adc_inv_step_ = FlatView("xbarsweep::crossbar::adc_inv_step", total_phys_);
+  if (tiles_.empty()) return;
+
+  using HostMatrix = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace,
+                                  Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> wd("xbarsweep::crossbar::W", out, in);
+  {
+    auto h = Kokkos::create_mirror_view(wd);
+    Kokkos::deep_copy(h, HostMatrix(w, out, in));
+    Kokkos::deep_copy(wd, h);
+  }
+  const int ntiles = static_cast<int>(tiles_.size());
+  Kokkos::View<int*, memory_space> d_tr("tile_r", ntiles), d_tc("tile_c", ntiles), d_tk("tile_k", ntiles);
+  {
+    auto hr = Kokkos::create_mirror_view(d_tr);
+    auto hc = Kokkos::create_mirror_view(d_tc);
+    auto hk = Kokkos::create_mirror_view(d_tk);
+    for (int t = 0; t < ntiles; ++t) {
+      hr(t) = tile_r[t];
+      hc(t) = tile_c[t];
+      hk(t) = tile_k[t];
+    }
+    Kokkos::deep_copy(d_tr, hr);
+    Kokkos::deep_copy(d_tc, hc);
+    Kokkos::deep_copy(d_tk, hk);
+  }
+
+  const DeviceModel model = DeviceModel::from(config_);
+  const std::uint64_t dseed = seed_.seed + config_.seed_offset;
+  const std::uint32_t layer = seed_.layer;
+  const double wire = config_.wire_ohm;
+  const int slices = slices_;
+  const auto g = g_;
+  const auto g2 = g2_;
+  const auto nphys = nphys_;
+  const auto pcoff = pcoff_;
+  const float wmax_f = wmax;
+  const std::int64_t per_tile = static_cast<std::int64_t>(rows) * slices * cols;
+  Kokkos::parallel_for(
+      "xbarsweep::crossbar::program_devices",
+      Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, per_tile * ntiles),
+      KOKKOS_LAMBDA(const std::int64_t idx) {
+        const int t = static_cast<int>(idx / per_tile);
+        const std::int64_t rem = idx % per_tile;
+        const int i = static_cast<int>(rem / (slices * cols));
+        const int pl = static_cast<int>(rem % (slices * cols));  // column within the tile's block
+        const int s = pl / cols, jj = pl % cols;
+        const int r = d_tr(t), c = d_tc(t), k = d_tk(t);
+        const int o = c * cols + jj, ii = r * rows + i;
+        const std::int64_t at = static_cast<std::int64_t>(rows) * pcoff(r) +
+                                static_cast<std::int64_t>(i) * nphys(r) +
+                                static_cast<std::int64_t>(k) * slices * cols + pl;
+        if (o >= out || ii >= in) {  // cells outside the layer: never driven, never read
+          g(at) = 0.0f;
+          if (prop) g2(at) = 0.0f;
+          return;
+        }
+        const double wv = wd(o, ii);
+        double nominal[2];
+        if (differential) {
+          const double a = Kokkos::Experimental::fabs(wv) / wmax_f * q_top;
+          double digit = a;
+          if (quantized) {
+            const std::int64_t q = static_cast<std::int64_t>(a + 0.5);
+            std::int64_t d = q;
+            for (int e = 0; e < s; ++e) d /= L;
+            digit = double(d % L);
+          }
+          nominal[0] = g_min + (wv > 0.0 ? digit : 0.0) * unit;
+          nominal[1] = g_min + (wv < 0.0 ? digit : 0.0) * unit;
+        } else {
+          const double a = wv / wmax_f * q_top;
+          double digit = a + q_top;
+          if (quantized) {
+            const std::int64_t q = static_cast<std::int64_t>(Kokkos::Experimental::floor(a + 0.5));
+            std::int64_t d = q + static_cast<std::int64_t>(q_top);
+            for (int e = 0; e < s; ++e) d /= L;
+            digit = double(d % L);
+          }
+          nominal[0] = g_min + digit * unit;
+        }
+        const int segments = wire_segments(rows, i, jj);
+        double ge[2] = {0.0, 0.0};
+        for (int pol = 0; pol < (differential ? 2 : 1); ++pol) {
+          DeviceAddress addr;
+          addr.seed = dseed;
+          addr.layer = layer;
+          addr.tile_row = static_cast<std::uint32_t>(r);
+          addr.tile_col = static_cast<std::uint32_t>(c);
+          addr.slice = static_cast<std::uint32_t>(s);
+          addr.polarity = static_cast<std::uint32_t>(pol);
+          addr.row = static_cast<std::uint32_t>(i);
+          addr.col = static_cast<std::uint32_t>(jj);
+          const double gp = program_device(model, nominal[pol], device_key(addr));
+          ge[pol] = wire > 0.0 ? ir_drop(gp, wire, segments) : gp;
+        }
+        g(at) = static_cast<float>(ge[0] - ge[1]);
+        if (prop) g2(at) = static_cast<float>(ge[0] * ge[0] + ge[1] * ge[1]);
+      });
+
+  const auto col_abs = col_abs_;
+  for (int r = 0; r < nr_; ++r) {
+    const int np = nphys_host_[r];
+    if (np == 0) continue;
+    const std::int64_t goff = static_cast<std::int64_t>(rows) * pcoff_host_[r];
+    const std::int64_t coff = pcoff_host_[r];
+    Kokkos::parallel_for("xbarsweep::crossbar::column_abs_sum", Kokkos::RangePolicy<ExecSpace>(0, np),
+                         KOKKOS_LAMBDA(const int p) {
+                           float acc = 0.0f;
+                           for (int i = 0; i < rows; ++i) acc += Kokkos::Experimental::fabs(g(goff + std::int64_t(i) * np + p));
+                           col_abs(coff + p) = acc;
+                         });
+  }
+  Kokkos::fence();
+}
+
+template <class ExecSpace>
+float ProgrammedLayer<ExecSpace>::plane_full_scale() const {
+  if (config_.dac_bits == 0 || planes_ == 1) return x_fs_;
+  const int total = config_.effective_input_bits();
+  const float lsb = x_fs_ / float((std::int64_t(1) << total) - 1);
+  return lsb * float((std::int64_t(1) << config_.dac_bits) - 1);
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::resize_scratch(int batch) {
+  if (batch == batch_) return;
+  const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
+  xq_ = decltype(xq_)("xbarsweep::crossbar::Xq", nr_, batch, config_.rows);
+  if (prop) xq2_ = decltype(xq2_)("xbarsweep::crossbar::Xq2", nr_, batch, config_.rows);
+  xsum_ = decltype(xsum_)("xbarsweep::crossbar::xsum", nr_, batch);
+  p_ = FlatView(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::P"),
+                static_cast<std::size_t>(batch) * total_phys_);
+  if (prop)
+    p2_ = FlatView(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::P2"),
+                   static_cast<std::size_t>(batch) * total_phys_);
+  batch_ = batch;
+}
+
+// DAC: quantise |x| to input_bits over [0, x_fs] (sign kept by the drive polarity) and take
+// input plane `plane` (dac_bits bits of the code, least significant plane first).
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int batch) {
+  const int rows = config_.rows, in = in_, nr = nr_;
+  const bool ideal = config_.dac_bits == 0;
+  const int total = config_.effective_input_bits();
+  const int shift = plane * config_.dac_bits;
+  const std::int64_t max_code = ideal ? 1 : (std::int64_t(1) << total) - 1;
+  const std::int64_t mask = ideal ? 1 : (std::int64_t(1) << config_.dac_bits) - 1;
+  const float fs = x_fs_ > 0.0f ? x_fs_ : 1.0f;
+  const float to_code = float(max_code) / fs, lsb = fs / float(max_code);
+  const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
+  const bool offset = config_.mapping == Mapping::Offset;
+  const auto xq = xq_;
+  const auto xq2 = xq2_;
+  const auto xsum = xsum_;
+  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  Kokkos::parallel_for(
+      "xbarsweep::crossbar::dac", Kokkos::TeamPolicy<ExecSpace>(batch, Kokkos::AUTO),
+      KOKKOS_LAMBDA(const member_type& team) {
+        const int b = team.league_rank();
+        for (int r = 0; r < nr; ++r) {
+          const int base = r * rows;
+          const int valid = (in - base) < rows ? (in - base) : rows;
+          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, rows), [&](const int i) {
+            const float xv = i < valid ? x(b, base + i) : 0.0f;
+            float v = xv;
+            if (!ideal) {
+              float a = Kokkos::Experimental::fabs(xv) * to_code + 0.5f;
+              a = a > float(max_code) ? float(max_code) : a;
+              const std::int64_t code = static_cast<std::int64_t>(a);
+              const float digit = float((code >> shift) & mask);
+              v = (xv < 0.0f ? -digit : digit) * lsb;
+            }
+            xq(r, b, i) = v;
+            if (prop) xq2(r, b, i) = v * v;
+          });
+          if (offset) {
+            float s = 0.0f;
+            Kokkos::parallel_reduce(Kokkos::TeamVectorRange(team, rows),
+                                    [&](const int i, float& acc) { acc += xq(r, b, i); }, s);
+            Kokkos::single(Kokkos::PerTeam(team), [&]() { xsum(r, b) = s; });
+          }
+        }
+      });
+}
+
+// One GEMM per row tile over all its allocated tiles: P_r = Xq_r (batch x rows) G_r (rows x nphys_r).
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::tile_products(int batch) {
+  using Unmanaged = Kokkos::View<float**, Kokkos::LayoutRight, memory_space,
+                                 Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
+  const int rows = config_.rows;
+  for (int r = 0; r < nr_; ++r) {
+    const int np = nphys_host_[r];
+    if (np == 0) continue;
+    auto a = Kokkos::subview(xq_, r, Kokkos::ALL, Kokkos::ALL);
+    Unmanaged gm(g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
+    Unmanaged pm(p_.data() + static_cast<std::int64_t>(batch) * pcoff_host_[r], batch, np);
+    KokkosBlas::gemm("N", "N", 1.0f, a, gm, 0.0f, pm);
+    if (prop) {
+      auto a2 = Kokkos::subview(xq2_, r, Kokkos::ALL, Kokkos::ALL);
+      Unmanaged g2m(g2_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
+      Unmanaged p2m(p2_.data() + static_cast<std::int64_t>(batch) * pcoff_host_[r], batch, np);
+      KokkosBlas::gemm("N", "N", 1.0f, a2, g2m, 0.0f, p2m);
+    }
+  }
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::set_theoretical_adc_ranges() {
+  const float fs = plane_full_scale();
+  const float top = config_.adc_bits > 0 ? float((std::int64_t(1) << config_.adc_bits) - 1) : 1.0f;
+  const auto lo = adc_lo_;
+  const auto step = adc_step_;
+  const auto inv = adc_inv_step_;
+  const auto col_abs = col_abs_;
+  Kokkos::parallel_for("xbarsweep::crossbar::adc_theoretical_range",
+                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, total_phys_),
+                       KOKKOS_LAMBDA(const std::int64_t p) {
+                         const float m = fs * col_abs(p);
+                         lo(p) = -m;
+                         step(p) = 2.0f * m / top;
+                         inv(p) = m > 0.0f ? top / (2.0f * m) : 0.0f;
+                       });
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
+  Impl::ProfilingRegion region("xbarsweep::crossbar::calibrate");
+  XBARSWEEP_CROSSBAR_THROW_IF(static_cast<int>(x.extent(1)) != in_,
+                              "calibrate: inputs have " << x.extent(1) << " features, the layer " << in_);
+  const int batch = static_cast<int>(x.extent(0));
+  XBARSWEEP_CROSSBAR_THROW_IF(batch == 0, "calibrate: empty calibration batch");
+  float m = 0.0f;
+  const int in = in_;
+  Kokkos::parallel_reduce(
+      "xbarsweep::crossbar::dac_full_scale",
+      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {batch, in}),
+      KOKKOS_LAMBDA(const int b, const int i, float& acc) {
+        const float a = Kokkos::Experimental::fabs(x(b, i));
+        acc = a > acc ? a : acc;
+      },
+      Kokkos::Max<float>(m));
+  x_fs_ = m > 0.0f ? m : 1.0f;
+  calibrated_ = true;
+  if (config_.adc_bits == 0 || total_phys_ == 0) return;
+  if (config_.adc_range == AdcRange::Theoretical) {
+    set_theoretical_adc_ranges();
+    Kokkos::fence();
+    return;
+  }
+  resize_scratch(batch);
+  const auto lo = adc_lo_;
+  const auto hi = adc_step_;  // holds the maximum until the ranges are final
+  Kokkos::deep_copy(lo, 3.402823466e+38f);
+  Kokkos::deep_copy(hi, -3.402823466e+38f);
+  for (int plane = 0; plane < planes_; ++plane) {
+    encode_inputs(x, plane, batch);
+    tile_products(batch);
+    for (int r = 0; r < nr_; ++r) {
+      const int np = nphys_host_[r];
+      if (np == 0) continue;
+      const std::int64_t coff = pcoff_host_[r];
+      const float* pr = p_.data() + static_cast<std::int64_t>(batch) * coff;
+      Kokkos::parallel_for("xbarsweep::crossbar::adc_calibration", Kokkos::RangePolicy<ExecSpace>(0, np),
+                           KOKKOS_LAMBDA(const int p) {
+                             float mn = lo(coff + p), mx = hi(coff + p);
+                             for (int b = 0; b < batch; ++b) {
+                               const float v = pr[std::int64_t(b) * np + p];
+                               mn = v < mn ? v : mn;
+                               mx = v > mx ? v : mx;
+                             }
+                             lo(coff + p) = mn;
+                             hi(coff + p) = mx;
+                           });
+    }
+  }
+  const float top = float((std::int64_t(1) << config_.adc_bits) - 1);
+  const auto inv = adc_inv_step_;
+  Kokkos::parallel_for("xbarsweep::crossbar::adc_finalize_range",
+                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, total_phys_),
+                       KOKKOS_LAMBDA(const std::int64_t p) {
+                         const float span = hi(p) - lo(p);
+                         hi(p) = span / top;  // now the step
+                         inv(p) = span > 0.0f ? top / span : 0.0f;
+                       });
+  Kokkos::fence();
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
+  Impl::ProfilingRegion region("xbarsweep::crossbar::mvm");
+  const int batch = static_cast<int>(x.extent(0));
+  XBARSWEEP_CROSSBAR_THROW_IF(static_cast<int>(x.extent(1)) != in_,
+                              "mvm: x is " << x.extent(0) << " x " << x.extent(1) << ", the layer takes " << in_ << " inputs");
+  XBARSWEEP_CROSSBAR_THROW_IF(static_cast<int>(y.extent(0)) != batch || static_cast<int>(y.extent(1)) != out_,
+                              "mvm: y is " << y.extent(0) << " x " << y.extent(1) << ", expected " << batch << " x " << out_);
+  if (batch == 0) return;
+  if (total_phys_ == 0) {
+    Kokkos::deep_copy(y, 0.0f);
+    return;
+  }
+  const bool needs_range = config_.dac_bits > 0 || config_.adc_bits > 0 ||
+                           (config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Additive);
+  if (needs_range && !calibrated_) calibrate(x);
+  resize_scratch(batch);
+  const std::uint64_t call = reads_++;
+  const bool additive = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Additive;
+  const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
+  const bool adc = config_.adc_bits > 0;
+  const bool offset = config_.mapping == Mapping::Offset;
+  for (int plane = 0; plane < planes_; ++plane) {
+    encode_inputs(x, plane, batch);
+    tile_products(batch);
+    const auto run = [&](auto functor) {
+      functor.p = p_;
+      functor.p2 = p2_;
+      functor.lo = adc_lo_;
+      functor.step = adc_step_;
+      functor.inv_step = adc_inv_step_;
+      functor.slice_factor = slice_factor_;
+      functor.tile_k = tile_k_;
+      functor.nphys = nphys_;
+      functor.pcoff = pcoff_;
+      functor.xsum = xsum_;
+      functor.y = y;
+      functor.batch = batch;
+      functor.out = out_;
+      functor.nr = nr_;
+      functor.nc = nc_;
+      functor.cols = config_.cols;
+      functor.slices = slices_;
+      functor.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
+      functor.prop_sigma = static_cast<float>(config_.read_noise);
+      functor.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
+      functor.out_scale = out_scale_;
+      functor.offset_per_x = offset_per_x_;
+      functor.plane_factor = config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f;
+      functor.accumulate = plane > 0;
+      functor.stream_key = hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer), 0x5EAD0000ULL + call), plane);
+      using F = decltype(functor);
+      Kokkos::TeamPolicy<ExecSpace> policy(batch, Kokkos::AUTO);
+      policy.set_scratch_size(0, Kokkos::PerTeam(F::scratch_bytes(config_.cols)));
+      Kokkos::parallel_for("xbarsweep::crossbar::readout", policy, functor);
+    };
+    // Compile-time branches: the hot loop carries only the effects that are on.
+    const int mode = (additive ? 1 : 0) | (prop ? 2 : 0) | (adc ? 4 : 0) | (offset ? 8 : 0);
+    switch (mode) {
+#define XBARSWEEP_CROSSBAR_READOUT_CASE(m) \
+  case m: run(Impl::Readout<ExecSpace, (m & 1) != 0, (m & 2) != 0, (m & 4) != 0, (m & 8) != 0>{}); break;
+      XBARSWEEP_CROSSBAR_READOUT_CASE(0)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(1)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(2)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(4)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(5)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(6)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(8)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(9)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(10)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(12)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(13)
+      XBARSWEEP_CROSSBAR_READOUT_CASE(14)
+#undef XBARSWEEP_CROSSBAR_READOUT_CASE
+      default:
+        XBARSWEEP_CROSSBAR_THROW_IF(true, "mvm: unsupported readout mode " << mode);
+    }
+  }
+}
+
+template <class ExecSpace>
+std::vector<float> ProgrammedLayer<ExecSpace>::tile_conductance(int r, int c) const {
+  XBARSWEEP_CROSSBAR_THROW_IF(r < 0 || r >= nr_ || c < 0 || c >= nc_,
+                              "tile_conductance: tile (" << r << ", " << c << ") outside the grid");
+  const int k = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
+  if (k < 0) return {};
+  const int rows = config_.rows, width = slices_ * config_.cols, np = nphys_host_[r];
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), g_);
+  std::vector<float> outv(static_cast<std::size_t>(rows) * width);
+  for (int i = 0; i < rows; ++i)
+    for (int p = 0; p < width; ++p)
+      outv[static_cast<std::size_t>(i) * width + p] =
+          h(static_cast<std::int64_t>(rows) * pcoff_host_[r] + static_cast<std::int64_t>(i) * np +
+            static_cast<std::int64_t>(k) * width + p);
+  return outv;
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::adc_ranges(int r, int c, std::vector<float>& lo, std::vector<float>& hi) const {
+  lo.clear();
+  hi.clear();
+  const int k = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
+  if (k < 0) return;
+  const int width = slices_ * config_.cols;
+  auto hl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), adc_lo_);
+  auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), adc_step_);
+  const float top = config_.adc_bits > 0 ? float((std::int64_t(1) << config_.adc_bits) - 1) : 1.0f;
+  for (int p = 0; p < width; ++p) {
+    const std::int64_t at = pcoff_host_[r] + static_cast<std::int64_t>(k) * width + p;
+    lo.push_back(hl(at));
+    hi.push_back(hl(at) + hs(at) * top);
+  }
+}
+
+}  // namespace xbarsweep::crossbar

@@ -1,0 +1,156 @@
+#pragma once
+/// \file
+/// \brief A weight matrix mapped and programmed onto crossbar tiles, and its simulated MVM.
+///
+/// Orientation: a layer y = W x with W of shape out x in is cut into tiles of
+/// CrossbarConfig::rows x CrossbarConfig::cols. Tile (r, c) holds W[c*cols .. , r*rows .. ]
+/// transposed: crossbar rows (word lines, driven by DACs) are inputs, crossbar columns (bit
+/// lines, read by ADCs) are outputs. The partial sums of the row tiles r = 0 .. row_tiles-1 of
+/// an output block c are added digitally. Tiles whose weights are all zero are not allocated.
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xbarsweep/crossbar/config.hpp"
+#include "xbarsweep/crossbar/error.hpp"
+
+namespace xbarsweep::crossbar {
+
+/// \brief Identity of a layer's devices: (seed, layer) plus the tile and cell coordinates give
+/// every device; nothing depends on the rank, the tile order or the backend.
+struct DeviceSeed {
+  std::uint64_t seed = 0;   ///< experiment / Monte Carlo sample seed
+  std::uint32_t layer = 0;  ///< layer index in the model
+};
+
+/// \brief Coordinates of a tile in the layer's tile grid.
+struct TileIndex {
+  int row = 0;  ///< row-tile index: inputs [row*rows, (row+1)*rows)
+  int col = 0;  ///< column-tile index: outputs [col*cols, (col+1)*cols)
+  friend bool operator==(const TileIndex& a, const TileIndex& b) {
+    return a.row == b.row && a.col == b.col;
+  }
+};
+
+/// \brief A layer programmed onto crossbars: the programmed effective conductances of every
+/// allocated tile (static non-idealities applied once), plus the scratch of its MVM.
+///
+/// \tparam ExecSpace Kokkos execution space of every kernel; Views live in its memory space.
+template <class ExecSpace = Kokkos::DefaultExecutionSpace>
+class ProgrammedLayer {
+ public:
+  using execution_space = ExecSpace;
+  using memory_space = typename ExecSpace::memory_space;
+  /// batch x features, row-major, in the execution space's memory.
+  using Matrix = Kokkos::View<float**, Kokkos::LayoutRight, memory_space>;
+  using ConstMatrix = Kokkos::View<const float**, Kokkos::LayoutRight, memory_space>;
+
+  ProgrammedLayer() = default;
+
+  /// \brief Maps and programs \p w (out x in, row-major, host memory).
+  /// \param tiles when given, only these tiles are programmed, in this order (a rank's share of
+  ///   the layer); the others behave as not allocated. Devices do not depend on this choice.
+  /// \throws CrossbarError on an invalid config, shape or tile index.
+  ProgrammedLayer(const float* w, int out, int in, const CrossbarConfig& config, DeviceSeed seed,
+                  const std::vector<TileIndex>* tiles = nullptr);
+
+  /// \brief Sets the DAC full scale (max |x|) and, with AdcRange::Calibrated, each ADC column's
+  /// range ([min, max] of its noise-free current over this batch and every input plane).
+  /// \param x calibration inputs, batch x in_features().
+  void calibrate(ConstMatrix x);
+
+  /// \brief y = simulated W x for every row of \p x: DAC, tile products, read noise, ADC,
+  /// shift-and-add over slices and input planes, digital sum over row tiles, rescaling to
+  /// weight units. When a DAC or calibrated ADC is on and calibrate() was never called, the
+  /// first call calibrates on its own batch. Scratch is allocated only when the batch changes.
+  /// \param x batch x in_features()  \param y batch x out_features(), overwritten
+  /// \throws CrossbarError on a shape mismatch.
+  void mvm(ConstMatrix x, Matrix y);
+
+  int out_features() const { return out_; }
+  int in_features() const { return in_; }
+  int row_tiles() const { return nr_; }
+  int col_tiles() const { return nc_; }
+  /// \brief Tiles holding at least one nonzero weight, programmed here.
+  int allocated_tiles() const { return static_cast<int>(tiles_.size()); }
+  /// \brief Tiles considered (the whole grid, or the given share) that are entirely zero.
+  int zero_tiles() const { return zero_tiles_; }
+  /// \brief Physical crossbars: allocated tiles x slices x (2 for a differential pair).
+  int crossbars() const { return allocated_tiles() * config_.crossbars_per_tile(); }
+  /// \brief Allocated tiles in storage order.
+  const std::vector<TileIndex>& tiles() const { return tiles_; }
+  const CrossbarConfig& config() const { return config_; }
+  /// \brief DAC full scale (max |x| of the calibration batch); 0 before calibration.
+  float input_full_scale() const { return x_fs_; }
+  bool calibrated() const { return calibrated_; }
+  /// \brief Largest |w| of the layer: the weight that maps to the top level.
+  float weight_max() const { return w_max_; }
+
+  /// \brief Host copy of tile (r, c)'s programmed effective conductances in uS (G+ - G- or G,
+  /// after variation, faults and IR drop), rows x (slices * cols) row-major, slice-major
+  /// columns; cells outside the layer are 0. Empty when the tile is not allocated.
+  std::vector<float> tile_conductance(int r, int c) const;
+
+  /// \brief Host copy of the ADC ranges [lo, hi] of tile (r, c)'s columns (slices * cols).
+  void adc_ranges(int r, int c, std::vector<float>& lo, std::vector<float>& hi) const;
+
+ private:
+  using FlatView = Kokkos::View<float*, memory_space>;
+  void resize_scratch(int batch);
+  float plane_full_scale() const;
+  void encode_inputs(ConstMatrix x, int plane, int batch);
+  void tile_products(int batch);
+  void set_theoretical_adc_ranges();
+
+  CrossbarConfig config_{};
+  DeviceSeed seed_{};
+  int out_ = 0, in_ = 0, nr_ = 0, nc_ = 0, slices_ = 1, planes_ = 1;
+  int zero_tiles_ = 0;
+  std::vector<TileIndex> tiles_;
+  std::vector<int> tile_k_host_;        // nr x nc: position of tile (r, c) in its row, or -1
+  std::vector<int> nphys_host_;         // physical columns per row tile
+  std::vector<std::int64_t> pcoff_host_;  // first physical column of each row tile
+  std::int64_t total_phys_ = 0;
+  Kokkos::View<int**, Kokkos::LayoutRight, memory_space> tile_k_;
+  Kokkos::View<int*, memory_space> nphys_;
+  Kokkos::View<std::int64_t*, memory_space> pcoff_;
+  Kokkos::View<float*, memory_space> slice_factor_;
+  FlatView g_;        // per row tile r: rows x nphys_[r] at rows * pcoff_[r]
+  FlatView g2_;       // the same with G+^2 + G-^2 (proportional read noise only)
+  FlatView col_abs_;  // sum_i |G_ij| per physical column
+  FlatView adc_lo_, adc_step_, adc_inv_step_;
+  float w_max_ = 0.0f, out_scale_ = 1.0f, offset_per_x_ = 0.0f;
+  float x_fs_ = 0.0f;
+  bool calibrated_ = false;
+  std::uint64_t reads_ = 0;  // MVM calls so far: keys the fresh read noise of each call
+
+  int batch_ = -1;  // scratch sized for this batch
+  Kokkos::View<float***, Kokkos::LayoutRight, memory_space> xq_, xq2_;  // nr x batch x rows
+  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> xsum_;       // nr x batch
+  FlatView p_, p2_;  // tile products: per row tile batch x nphys at batch * pcoff
+};
+
+/// \brief Maps and programs a layer: ProgrammedLayer<ExecSpace>(w, out, in, config, seed).
+template <class ExecSpace = Kokkos::DefaultExecutionSpace>
+ProgrammedLayer<ExecSpace> program_layer(const float* w, int out, int in,
+                                         const CrossbarConfig& config, DeviceSeed seed) {
+  return ProgrammedLayer<ExecSpace>(w, out, in, config, seed);
+}
+
+/// \brief The same from a View (any memory space), copied to the host once.
+template <class ExecSpace = Kokkos::DefaultExecutionSpace, class ViewType>
+ProgrammedLayer<ExecSpace> program_layer(const ViewType& w, const CrossbarConfig& config,
+                                         DeviceSeed seed) {
+  Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace> host(
+      "xbarsweep::crossbar::weights", w.extent(0), w.extent(1));
+  Kokkos::deep_copy(host, w);
+  return ProgrammedLayer<ExecSpace>(host.data(), static_cast<int>(w.extent(0)),
+                                    static_cast<int>(w.extent(1)), config, seed);
+}
+
+extern template class ProgrammedLayer<Kokkos::DefaultExecutionSpace>;
+
+}  // namespace xbarsweep::crossbar

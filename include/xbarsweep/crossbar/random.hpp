@@ -1,0 +1,147 @@
+#pragma once
+/// \file
+/// \brief Counter-based random numbers: a draw is a pure function of its address
+/// (seed, layer, tile, cell, draw), so the same device comes out on any rank, in any tile
+/// order and on any Kokkos backend. No state, no Kokkos::Random pools.
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+
+namespace xbarsweep::crossbar {
+
+/// \brief splitmix64 finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mix.
+KOKKOS_INLINE_FUNCTION std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/// \brief Extends a hashed address \p h by one more coordinate \p v.
+KOKKOS_INLINE_FUNCTION std::uint64_t hash_extend(std::uint64_t h, std::uint64_t v) {
+  return splitmix64(h ^ (splitmix64(v) + 0x632BE59BD9B4E019ULL));
+}
+
+/// \brief Uniform in (0, 1) from 53 bits of \p h.
+KOKKOS_INLINE_FUNCTION double uniform_open01(std::uint64_t h) {
+  return (static_cast<double>(h >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/// \brief Standard normal from the address \p h (Box-Muller in double; used when programming).
+KOKKOS_INLINE_FUNCTION double normal_from_hash(std::uint64_t h) {
+  const double u1 = uniform_open01(splitmix64(h ^ 0x1ULL));
+  const double u2 = uniform_open01(splitmix64(h ^ 0x2ULL));
+  return Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) *
+         Kokkos::Experimental::cos(6.283185307179586 * u2);
+}
+
+/// \brief 32-bit integer mix ("lowbias32", C. Wellons): vectorises with 32-bit multiplies.
+KOKKOS_INLINE_FUNCTION std::uint32_t mix32(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7FEB352DU;
+  x ^= x >> 15;
+  x *= 0x846CA68BU;
+  x ^= x >> 16;
+  return x;
+}
+
+/// \brief Hash of element \p i of the stream keyed by (\p k1, \p k2): the read-noise hot path.
+KOKKOS_INLINE_FUNCTION std::uint32_t stream_hash32(std::uint32_t k1, std::uint32_t k2,
+                                                   std::uint32_t i) {
+  return mix32(mix32(i ^ k1) + k2);
+}
+
+namespace Impl {
+union FloatBits {
+  float f;
+  std::int32_t i;
+};
+
+/// \brief Natural log of a positive normal float; Cephes logf polynomial, branch-free so that
+/// loops over it vectorise (libm's logf does not). Relative error ~1e-7.
+KOKKOS_INLINE_FUNCTION float log_positive(float a) {
+  FloatBits b;
+  b.f = a;
+  float e = static_cast<float>(((b.i >> 23) & 0xFF) - 127);
+  b.i = (b.i & 0x007FFFFF) | 0x3F800000;  // mantissa in [1, 2)
+  float m = b.f;
+  const bool big = m > 1.41421356f;
+  m = big ? 0.5f * m : m;
+  e = big ? e + 1.0f : e;
+  const float x = m - 1.0f;
+  const float z = x * x;
+  float y = 7.0376836292E-2f;
+  y = y * x - 1.1514610310E-1f;
+  y = y * x + 1.1676998740E-1f;
+  y = y * x - 1.2420140846E-1f;
+  y = y * x + 1.4249322787E-1f;
+  y = y * x - 1.6668057665E-1f;
+  y = y * x + 2.0000714765E-1f;
+  y = y * x - 2.4999993993E-1f;
+  y = y * x + 3.3333331174E-1f;
+  y = y * x * z;
+  y += -2.12194440E-4f * e;
+  y += -0.5f * z;
+  return x + y + 0.693359375f * e;
+}
+}  // namespace Impl
+
+/// \brief Standard normal by inversion of the CDF: z = sqrt(2) erfinv(2u - 1), with u from the
+/// top 24 bits of \p h. erfinv is M. Giles' single-precision approximation ("Approximating the
+/// erfinv function", GPU Computing Gems, 2011), relative error < 4e-7 over the whole range, so
+/// the draw is N(0, 1) to float resolution (tails end at |z| ~ 5.4, probability ~6e-8).
+/// Branch-free so that it vectorises on CPUs and does not diverge on GPUs.
+KOKKOS_INLINE_FUNCTION float normal_from_bits(std::uint32_t h) {
+  const float u = (static_cast<float>(h >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  const float x = 2.0f * u - 1.0f;
+  const float w0 = -Impl::log_positive(4.0f * u * (1.0f - u));  // -log((1 - x)(1 + x))
+  // central branch, w < 5
+  const float wc = w0 - 2.5f;
+  float pc = 2.81022636e-08f;
+  pc = 3.43273939e-07f + pc * wc;
+  pc = -3.5233877e-06f + pc * wc;
+  pc = -4.39150654e-06f + pc * wc;
+  pc = 0.00021858087f + pc * wc;
+  pc = -0.00125372503f + pc * wc;
+  pc = -0.00417768164f + pc * wc;
+  pc = 0.246640727f + pc * wc;
+  pc = 1.50140941f + pc * wc;
+  // tail branch, w >= 5
+  const float wt = Kokkos::Experimental::sqrt(w0) - 3.0f;
+  float pt = -0.000200214257f;
+  pt = 0.000100950558f + pt * wt;
+  pt = 0.00134934322f + pt * wt;
+  pt = -0.00367342844f + pt * wt;
+  pt = 0.00573950773f + pt * wt;
+  pt = -0.0076224613f + pt * wt;
+  pt = 0.00943887047f + pt * wt;
+  pt = 1.00167406f + pt * wt;
+  pt = 2.83297682f + pt * wt;
+  const float p = w0 < 5.0f ? pc : pt;
+  return 1.41421356f * p * x;
+}
+
+/// \brief Where a device sits: the key of all its static random draws.
+struct DeviceAddress {
+  std::uint64_t seed = 0;     ///< experiment seed (+ crossbar.seed_offset)
+  std::uint32_t layer = 0;    ///< layer index in the model
+  std::uint32_t tile_row = 0; ///< row-tile index (which block of inputs)
+  std::uint32_t tile_col = 0; ///< column-tile index (which block of outputs)
+  std::uint32_t slice = 0;    ///< bit slice
+  std::uint32_t polarity = 0; ///< 0 = G+ (or the offset cell), 1 = G-
+  std::uint32_t row = 0;      ///< cell row within the tile
+  std::uint32_t col = 0;      ///< cell column within the tile
+};
+
+/// \brief The 64-bit key of a device address; draw d of the device is splitmix64(key + d).
+KOKKOS_INLINE_FUNCTION std::uint64_t device_key(const DeviceAddress& a) {
+  std::uint64_t h = splitmix64(a.seed);
+  h = hash_extend(h, a.layer);
+  h = hash_extend(h, (static_cast<std::uint64_t>(a.tile_row) << 32) | a.tile_col);
+  h = hash_extend(h, (static_cast<std::uint64_t>(a.slice) << 32) | a.polarity);
+  h = hash_extend(h, (static_cast<std::uint64_t>(a.row) << 32) | a.col);
+  return h;
+}
+
+}  // namespace xbarsweep::crossbar

@@ -1,0 +1,67 @@
+// crossbar.* parameters: schema defaults, parsing, errors that name the key.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "xbarsweep/config/schema.hpp"
+#include "xbarsweep/config/value.hpp"
+#include "xbarsweep/crossbar/config.hpp"
+#include "xbarsweep/crossbar/error.hpp"
+
+namespace xbarsweep::crossbar {
+namespace {
+
+TEST(CrossbarSchema, DefaultsMatchTheStructAndEveryNonIdealityIsOff) {
+  const config::Schema s = crossbar_schema();
+  config::Params p;
+  for (const auto& spec : s.specs()) {
+    EXPECT_EQ(spec.path.rfind("crossbar.", 0), 0u) << spec.path;
+    EXPECT_FALSE(spec.doc.empty()) << spec.path;
+    p.set(spec.path, spec.default_value);
+  }
+  const CrossbarConfig from_schema = crossbar_config_from_params(p);
+  const CrossbarConfig def;
+  EXPECT_EQ(from_schema.rows, def.rows);
+  EXPECT_EQ(from_schema.levels, 0);
+  EXPECT_EQ(from_schema.sigma, 0.0);
+  EXPECT_EQ(from_schema.prog_noise, 0.0);
+  EXPECT_EQ(from_schema.read_noise, 0.0);
+  EXPECT_EQ(from_schema.stuck_min_rate + from_schema.stuck_max_rate, 0.0);
+  EXPECT_EQ(from_schema.wire_ohm, 0.0);
+  EXPECT_EQ(from_schema.dac_bits + from_schema.adc_bits, 0);
+  EXPECT_EQ(from_schema.g_min_us, 0.0);
+  for (const char* key : {"crossbar.sigma", "crossbar.adc_bits", "crossbar.wire_ohm", "crossbar.mapping"})
+    EXPECT_NE(s.find(key), nullptr) << key;
+}
+
+TEST(CrossbarSchema, ParsesValuesAndNamesTheKeyOnError) {
+  config::Params p;
+  p.set("crossbar.rows", std::int64_t{64});
+  p.set("crossbar.bits_per_cell", std::int64_t{4});
+  p.set("crossbar.mapping", std::string("offset"));
+  p.set("crossbar.sigma", 0.1);
+  p.set("crossbar.read_noise_mode", std::string("proportional"));
+  p.set("crossbar.adc_range", std::string("theoretical"));
+  const CrossbarConfig c = crossbar_config_from_params(p);
+  EXPECT_EQ(c.rows, 64);
+  EXPECT_EQ(c.levels, 16);
+  EXPECT_EQ(c.mapping, Mapping::Offset);
+  EXPECT_EQ(c.read_noise_mode, ReadNoiseMode::Proportional);
+  EXPECT_EQ(c.adc_range, AdcRange::Theoretical);
+  EXPECT_DOUBLE_EQ(c.sigma, 0.1);
+
+  p.set("crossbar.mapping", std::string("diagonal"));
+  try {
+    crossbar_config_from_params(p);
+    FAIL() << "expected a CrossbarError";
+  } catch (const CrossbarError& e) {
+    EXPECT_NE(std::string(e.what()).find("crossbar.mapping"), std::string::npos) << e.what();
+  }
+  p.set("crossbar.mapping", std::string("offset"));
+  p.set("crossbar.stuck_min_rate", 0.7);
+  p.set("crossbar.stuck_max_rate", 0.7);
+  EXPECT_THROW(crossbar_config_from_params(p), CrossbarError);
+}
+
+}  // namespace
+}  // namespace xbarsweep::crossbar
