@@ -1,0 +1,122 @@
+#pragma once
+/// \file
+/// \brief Reusable, deterministic training and evaluation loops for the classifiers, with hooks
+/// for constrained training (ADMM adds its penalty gradient, masked retraining re-applies masks).
+///
+/// Determinism: given the model's initial parameters and TrainOptions::seed, results are identical
+/// across runs with the same intra-op thread count. Shuffling uses a private generator, never
+/// torch's global one. These functions never call torch::set_num_threads: the caller does.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "xbarsweep/data/dataset.hpp"
+
+namespace torch::nn {
+class Module;
+}
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace xbarsweep::nn {
+
+struct Classifier;
+
+/// \brief Which optimiser, with which hyper-parameters.
+struct OptimizerOptions {
+  std::string name = "sgd";   ///< "sgd" (with momentum) or "adam"
+  double lr = 0.05;
+  double momentum = 0.9;      ///< SGD only
+  double weight_decay = 0.0;  ///< L2 penalty, both optimisers
+};
+
+/// \brief An optimiser over every parameter of \p model. \throws std::invalid_argument.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
+                                                        const OptimizerOptions& options);
+
+/// \brief Callbacks into the training loop; any may be empty. `step` counts optimiser steps
+/// from 0 over the whole of train_model (train_epoch: from its \p first_step).
+struct TrainHooks {
+  /// Before every batch; throws (e.g. kinds::Cancelled) to abandon training.
+  std::function<void()> check_cancelled;
+  /// After backward(), before the optimiser step: add penalty terms to the gradients
+  /// (ADMM: grad += rho * (W - Z + U)).
+  std::function<void(std::int64_t step)> before_step;
+  /// After the optimiser step: re-apply masks or projections.
+  std::function<void(std::int64_t step)> after_step;
+  /// After each epoch of train_model, with its index from 0 (ADMM's Z and U updates).
+  std::function<void(std::int64_t epoch)> after_epoch;
+};
+
+/// \brief Mean cross-entropy loss and accuracy over the samples seen.
+struct EpochResult {
+  double loss = 0.0;
+  double accuracy = 0.0;  ///< fraction, of predictions made during the epoch (running)
+  std::int64_t samples = 0;
+  std::int64_t steps = 0;
+};
+
+/// \brief One pass over \p train in batches of \p batch_size (the last one may be smaller),
+/// shuffled by a permutation drawn from \p shuffle_seed. Puts the model in training mode.
+EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
+                        const data::Split& train, std::int64_t batch_size,
+                        std::uint64_t shuffle_seed, const TrainHooks& hooks = {},
+                        std::int64_t first_step = 0);
+
+/// \brief Accuracy and mean cross-entropy loss over \p split, without gradients, in evaluation
+/// mode (the model is left in evaluation mode).
+struct Evaluation {
+  double accuracy = 0.0;  ///< fraction
+  double loss = 0.0;
+  std::int64_t samples = 0;
+};
+Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t batch_size = 1000);
+
+/// \brief What train_model does.
+struct TrainOptions {
+  OptimizerOptions optimizer;
+  std::int64_t epochs = 2;
+  std::int64_t batch_size = 64;
+  std::uint64_t seed = 0;            ///< epoch e shuffles with a stream derived from (seed, e)
+  bool evaluate_each_epoch = true;   ///< else only after the last epoch
+};
+
+/// \brief Per-epoch record of train_model.
+struct TrainHistory {
+  std::vector<double> train_loss;      ///< mean over each epoch
+  std::vector<double> train_accuracy;  ///< running accuracy over each epoch
+  std::vector<double> test_loss;       ///< after each evaluated epoch
+  std::vector<double> test_accuracy;
+  Evaluation final_test;               ///< after the last epoch
+};
+
+/// \brief Trains \p model on \p train for options.epochs epochs with a fresh optimiser and
+/// evaluates it on \p test. \throws std::invalid_argument for bad options; rethrows hooks'.
+TrainHistory train_model(Classifier& model, const data::Split& train, const data::Split& test,
+                         const TrainOptions& options, const TrainHooks& hooks = {});
+
+/// \brief An error saving or loading a checkpoint; the message names the file.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// \brief Writes the parameters and buffers of \p model to \p path (torch archive), via a
+/// temporary file renamed into place so a reader never sees a partial file.
+void save_checkpoint(const torch::nn::Module& model, const std::string& path);
+
+/// \brief Loads parameters and buffers saved by save_checkpoint into a model of the same
+/// structure. \throws CheckpointError when the file is missing or does not match.
+void load_checkpoint(torch::nn::Module& model, const std::string& path);
+
+/// \brief A seed for stream \p stream derived from \p seed (splitmix64), for independent draws.
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream);
+
+}  // namespace xbarsweep::nn

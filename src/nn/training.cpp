@@ -1,0 +1,200 @@
+// Training and evaluation loops of include/xbarsweep/nn/training.hpp.
+#include "xbarsweep/nn/training.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include <cstdio>
+
+#include "xbarsweep/nn/models.hpp"
+
+namespace xbarsweep::nn {
+namespace {
+
+void check_split(const data::Split& s, const char* which) {
+  if (!s.images.defined() || !s.labels.defined() || s.images.size(0) != s.labels.size(0)) {
+    throw std::invalid_argument(std::string(which) + " split: images and labels missing or of different counts");
+  }
+}
+
+}  // namespace
+
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t x = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
+                                                        const OptimizerOptions& o) {
+  if (!(o.lr > 0.0)) throw std::invalid_argument("learning rate must be > 0");
+  if (o.weight_decay < 0.0) throw std::invalid_argument("weight decay must be >= 0");
+  if (o.name == "sgd") {
+    if (o.momentum < 0.0 || o.momentum >= 1.0) throw std::invalid_argument("momentum must be in [0, 1)");
+    return std::make_unique<torch::optim::SGD>(
+        model.parameters(),
+        torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+  }
+  if (o.name == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        model.parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+  }
+  throw std::invalid_argument("unknown optimizer \"" + o.name + "\", expected sgd or adam");
+}
+
+EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
+                        const data::Split& train, std::int64_t batch_size,
+                        std::uint64_t shuffle_seed, const TrainHooks& hooks,
+                        std::int64_t first_step) {
+  check_split(train, "training");
+  if (batch_size < 1) throw std::invalid_argument("batch size must be >= 1");
+  model.train();
+  const std::int64_t n = train.size();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
+  const auto order = at::randperm(n, gen, at::kLong);
+
+  EpochResult r;
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  for (std::int64_t begin = 0; begin < n; begin += batch_size) {
+    if (hooks.check_cancelled) hooks.check_cancelled();
+    const auto index = order.narrow(0, begin, std::min(batch_size, n - begin));
+    const auto x = train.images.index_select(0, index);
+    const auto y = train.labels.index_select(0, index);
+
+    optimizer.zero_grad();
+    const auto logits = model.forward(x);
+    const auto loss = torch::nn::functional::cross_entropy(logits, y);
+    loss.backward();
+    const std::int64_t step = first_step + r.steps;
+    if (hooks.before_step) hooks.before_step(step);
+    optimizer.step();
+    if (hooks.after_step) hooks.after_step(step);
+
+    const auto m = index.size(0);
+    loss_sum += loss.item<double>() * static_cast<double>(m);
+    correct += logits.detach().argmax(1).eq(y).sum().item<std::int64_t>();
+    r.samples += m;
+    ++r.steps;
+  }
+  r.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(r.samples, 1));
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(r.samples, 1));
+  return r;
+}
+
+Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t batch_size) {
+  check_split(split, "evaluation");
+  if (batch_size < 1) throw std::invalid_argument("batch size must be >= 1");
+  torch::NoGradGuard no_grad;
+  model.eval();
+  const std::int64_t n = split.size();
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  for (std::int64_t begin = 0; begin < n; begin += batch_size) {
+    const auto m = std::min(batch_size, n - begin);
+    const auto logits = model.forward(split.images.narrow(0, begin, m));
+    const auto y = split.labels.narrow(0, begin, m);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+  }
+  Evaluation e;
+  e.samples = n;
+  e.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(n, 1));
+  e.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(n, 1));
+  return e;
+}
+
+TrainHistory train_model(Classifier& model, const data::Split& train, const data::Split& test,
+                         const TrainOptions& options, const TrainHooks& hooks) {
+  if (options.epochs < 1) throw std::invalid_argument("epochs must be >= 1");
+  check_split(test, "test");
+  auto optimizer = make_optimizer(model, options.optimizer);
+  TrainHistory h;
+  std::int64_t step = 0;
+  for (std::int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    const auto r = train_epoch(model, *optimizer, train, options.batch_size,
+                               derive_seed(options.seed, static_cast<std::uint64_t>(epoch)), hooks, step);
+    step += r.steps;
+    h.train_loss.push_back(r.loss);
+    h.train_accuracy.push_back(r.accuracy);
+    if (hooks.after_epoch) hooks.after_epoch(epoch);
+    if (options.evaluate_each_epoch || epoch + 1 == options.epochs) {
+      if (hooks.check_cancelled) hooks.check_cancelled();
+      h.final_test = evaluate(model, test);
+      h.test_loss.push_back(h.final_test.loss);
+      h.test_accuracy.push_back(h.final_test.accuracy);
+    }
+  }
+  return h;
+}
+
+void save_checkpoint(const torch::nn::Module& model, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  try {
+    torch::serialize::OutputArchive archive;
+    model.save(archive);
+    archive.save_to(tmp);
+  } catch (const c10::Error& e) {
+    std::remove(tmp.c_str());
+    throw CheckpointError(path + ": cannot write checkpoint: " + e.what_without_backtrace());
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw CheckpointError(path + ": cannot move checkpoint into place");
+  }
+}
+
+namespace {
+
+// Reads every parameter and buffer of \p module from \p archive into \p pairs (destination,
+// value read), checking names and shapes: Module::load would silently resize a mismatched tensor.
+void read_matching(const torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                   const std::string& prefix, const std::string& path,
+                   std::vector<std::pair<torch::Tensor, torch::Tensor>>& pairs) {
+  const auto read = [&](const std::string& key, const torch::Tensor& target, bool is_buffer) {
+    torch::Tensor value;
+    if (!archive.try_read(key, value, is_buffer)) {
+      throw CheckpointError(path + ": has no " + prefix + key + " (a checkpoint of another model?)");
+    }
+    if (value.sizes() != target.sizes()) {
+      throw CheckpointError(path + ": " + prefix + key + " has shape " + c10::str(value.sizes()) +
+                            ", this model's has " + c10::str(target.sizes()));
+    }
+    pairs.emplace_back(target, value);
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) read(p.key(), p.value(), false);
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) read(b.key(), b.value(), true);
+  for (const auto& child : module.named_children()) {
+    torch::serialize::InputArchive sub;
+    if (!archive.try_read(child.key(), sub)) {
+      throw CheckpointError(path + ": has no module " + prefix + child.key());
+    }
+    read_matching(*child.value(), sub, prefix + child.key() + ".", path, pairs);
+  }
+}
+
+}  // namespace
+
+void load_checkpoint(torch::nn::Module& model, const std::string& path) {
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> pairs;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    read_matching(model, archive, "", path, pairs);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": cannot load checkpoint: " + e.what_without_backtrace());
+  }
+  // Only once everything matched: a failed load leaves the model untouched.
+  torch::NoGradGuard no_grad;
+  for (auto& [target, value] : pairs) target.copy_(value);
+}
+
+}  // namespace xbarsweep::nn

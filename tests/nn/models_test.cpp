@@ -1,0 +1,91 @@
+// The classifiers: shapes, parameter counts, seeded initialisation, the factory's errors.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "xbarsweep/nn/models.hpp"
+
+using namespace xbarsweep::nn;
+
+namespace {
+
+ModelOptions options(std::int64_t image_size, double width = 1.0) {
+  ModelOptions o;
+  o.image_size = image_size;
+  o.width = width;
+  return o;
+}
+
+TEST(Models, ForwardGivesLogitsPerClass) {
+  struct Case {
+    const char* name;
+    std::int64_t size;
+    double width;
+  };
+  for (const auto& c : {Case{"mlp", 28, 1}, Case{"mlp", 32, 1}, Case{"lenet5", 28, 1},
+                        Case{"lenet5", 32, 1}, Case{"vgg16", 32, 0.125}, Case{"resnet18", 28, 0.125},
+                        Case{"resnet18", 32, 0.125}}) {
+    auto model = make_model(c.name, options(c.size, c.width));
+    model->eval();
+    const auto out = model->forward(torch::randn({3, 1, c.size, c.size}));
+    EXPECT_EQ(out.sizes(), (at::IntArrayRef{3, 10})) << c.name << " at " << c.size;
+    EXPECT_GT(macs_per_sample(c.name, options(c.size, c.width)), 0.0) << c.name;
+  }
+}
+
+TEST(Models, LeNet5HasTheClassicParameterCount) {
+  auto model = make_model("lenet5", options(28));
+  // conv1 156 + conv2 2416 + fc1 48120 + fc2 10164 + fc3 850
+  EXPECT_EQ(count_parameters(*model), 61706);
+  std::vector<std::string> names;
+  for (const auto& [name, w] : weight_tensors(*model)) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight", "fc3.weight"}));
+  EXPECT_DOUBLE_EQ(macs_per_sample("lenet5", options(28)),
+                   28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10);
+}
+
+TEST(Models, MlpLayersFollowOptions) {
+  ModelOptions o;
+  o.hidden = {64, 32};
+  auto model = make_model("mlp", o);
+  EXPECT_EQ(count_parameters(*model), 784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10);
+  EXPECT_DOUBLE_EQ(macs_per_sample("mlp", o), 784 * 64 + 64 * 32 + 32 * 10);
+  EXPECT_EQ(weight_tensors(*model).size(), 3u);
+}
+
+TEST(Models, WidthScalesChannels) {
+  const auto full = count_parameters(*make_model("resnet18", options(32, 0.25)));
+  const auto half = count_parameters(*make_model("resnet18", options(32, 0.125)));
+  EXPECT_GT(full, 3 * half);  // ~4x: parameters grow with width squared
+  EXPECT_LT(full, 5 * half);
+}
+
+TEST(Models, InitialisationDependsOnlyOnTheSeed) {
+  ModelOptions o;
+  o.seed = 5;
+  torch::manual_seed(1);
+  auto a = make_model("lenet5", o);
+  torch::manual_seed(2);  // the global generator must not matter
+  auto b = make_model("lenet5", o);
+  o.seed = 6;
+  auto c = make_model("lenet5", o);
+  const auto pa = a->parameters(), pb = b->parameters(), pc = c->parameters();
+  bool any_differs = false;
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_TRUE(pa[i].equal(pb[i])) << "parameter " << i;
+    any_differs = any_differs || !pa[i].equal(pc[i]);
+  }
+  EXPECT_TRUE(any_differs);
+  // PyTorch's default bound 1/sqrt(fan_in) for fc1 (fan_in 400).
+  const auto w = a->named_parameters()["fc1.weight"];
+  EXPECT_LE(w.abs().max().item<double>(), 1.0 / 20.0);
+  EXPECT_GT(w.abs().max().item<double>(), 0.9 / 20.0);
+}
+
+TEST(Models, BadNamesAndShapesAreRejected) {
+  EXPECT_THROW(make_model("alexnet", options(28)), std::invalid_argument);
+  EXPECT_THROW(make_model("lenet5", options(30)), std::invalid_argument);
+  EXPECT_THROW(make_model("vgg16", options(28)), std::invalid_argument);
+  EXPECT_THROW(make_model("resnet18", options(32, 0.0)), std::invalid_argument);
+}
+
+}  // namespace

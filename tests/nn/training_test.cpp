@@ -1,0 +1,166 @@
+// Training loops: learning, determinism, hooks, cancellation, checkpoints.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "xbarsweep/data/dataset.hpp"
+#include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/training.hpp"
+
+using namespace xbarsweep;
+using namespace xbarsweep::nn;
+
+namespace {
+
+data::Dataset small_synthetic() {
+  data::LoadOptions o;
+  o.name = "synthetic";
+  o.train_subset = 1000;
+  o.test_subset = 500;
+  return data::load_dataset(o);
+}
+
+std::shared_ptr<Classifier> small_mlp(std::uint64_t seed) {
+  ModelOptions o;
+  o.hidden = {32};
+  o.seed = seed;
+  return make_model("mlp", o);
+}
+
+TEST(Training, MlpLearnsTheSyntheticSet) {
+  const auto ds = small_synthetic();
+  auto model = small_mlp(1);
+  const double before = evaluate(*model, ds.test).accuracy;
+  TrainOptions t;
+  t.epochs = 2;
+  t.seed = 3;
+  const auto h = train_model(*model, ds.train, ds.test, t);
+  ASSERT_EQ(h.train_loss.size(), 2u);
+  ASSERT_EQ(h.test_accuracy.size(), 2u);
+  EXPECT_LT(h.train_loss[1], h.train_loss[0]);
+  EXPECT_LT(before, 0.3);
+  EXPECT_GT(h.final_test.accuracy, 0.9);
+  EXPECT_EQ(h.final_test.samples, 500);
+  EXPECT_DOUBLE_EQ(h.final_test.accuracy, h.test_accuracy.back());
+}
+
+TEST(Training, AdamAndLeNetLearnToo) {
+  const auto ds = small_synthetic();
+  ModelOptions m;
+  m.seed = 2;
+  auto model = make_model("lenet5", m);
+  TrainOptions t;
+  t.optimizer.name = "adam";
+  t.optimizer.lr = 2e-3;
+  t.epochs = 2;
+  const auto h = train_model(*model, ds.train, ds.test, t);
+  EXPECT_GT(h.final_test.accuracy, 0.8);
+}
+
+TEST(Training, SameSeedsGiveIdenticalResults) {
+  const auto ds = small_synthetic();
+  TrainOptions t;
+  t.epochs = 2;
+  t.seed = 9;
+  auto a = small_mlp(4), b = small_mlp(4), c = small_mlp(4);
+  const auto ha = train_model(*a, ds.train, ds.test, t);
+  const auto hb = train_model(*b, ds.train, ds.test, t);
+  EXPECT_EQ(ha.train_loss, hb.train_loss);
+  EXPECT_EQ(ha.test_accuracy, hb.test_accuracy);
+  EXPECT_EQ(ha.final_test.loss, hb.final_test.loss);
+  t.seed = 10;  // another shuffling
+  const auto hc = train_model(*c, ds.train, ds.test, t);
+  EXPECT_NE(ha.train_loss, hc.train_loss);
+}
+
+TEST(Training, HooksSeeEveryStepAndCanZeroTheUpdate) {
+  const auto ds = small_synthetic();
+  auto model = small_mlp(1);
+  auto optimizer = make_optimizer(*model, OptimizerOptions{});
+  const auto before = model->parameters()[0].clone();
+  std::vector<std::int64_t> steps;
+  TrainHooks hooks;
+  hooks.before_step = [&](std::int64_t step) {
+    steps.push_back(step);
+    for (auto& p : model->parameters()) p.mutable_grad().zero_();  // a hook may rewrite gradients
+  };
+  std::int64_t after = 0;
+  hooks.after_step = [&](std::int64_t) { ++after; };
+  const auto r = train_epoch(*model, *optimizer, ds.train, 100, 1, hooks, 7);
+  EXPECT_EQ(r.steps, 10);
+  EXPECT_EQ(r.samples, 1000);
+  EXPECT_EQ(after, 10);
+  ASSERT_EQ(steps.size(), 10u);
+  EXPECT_EQ(steps.front(), 7);
+  EXPECT_EQ(steps.back(), 16);
+  EXPECT_TRUE(model->parameters()[0].equal(before)) << "zero gradients, no weight decay: no change";
+}
+
+TEST(Training, CancellationStopsBetweenBatches) {
+  const auto ds = small_synthetic();
+  auto model = small_mlp(1);
+  struct Stop {};
+  int calls = 0;
+  TrainHooks hooks;
+  hooks.check_cancelled = [&] {
+    if (++calls == 4) throw Stop{};
+  };
+  TrainOptions t;
+  t.epochs = 5;
+  EXPECT_THROW(train_model(*model, ds.train, ds.test, t, hooks), Stop);
+  EXPECT_EQ(calls, 4);
+}
+
+TEST(Training, BadOptionsAreRejected) {
+  auto model = small_mlp(1);
+  OptimizerOptions o;
+  o.name = "rmsprop";
+  EXPECT_THROW(make_optimizer(*model, o), std::invalid_argument);
+  o = {};
+  o.lr = 0.0;
+  EXPECT_THROW(make_optimizer(*model, o), std::invalid_argument);
+  o = {};
+  o.momentum = 1.0;
+  EXPECT_THROW(make_optimizer(*model, o), std::invalid_argument);
+  const auto ds = small_synthetic();
+  TrainOptions t;
+  t.epochs = 0;
+  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), std::invalid_argument);
+}
+
+TEST(Checkpoint, RoundTripsAndRejectsAnotherModel) {
+  const auto dir = std::filesystem::temp_directory_path() / ("xbarsweep_ckpt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "lenet.pt").string();
+  ModelOptions o;
+  o.seed = 1;
+  auto a = make_model("lenet5", o);
+  save_checkpoint(*a, path);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  o.seed = 2;
+  auto b = make_model("lenet5", o);
+  load_checkpoint(*b, path);
+  a->eval();
+  b->eval();
+  const auto x = torch::randn({4, 1, 28, 28});
+  EXPECT_TRUE(a->forward(x).equal(b->forward(x)));
+
+  auto mlp = small_mlp(1);
+  const auto untouched = mlp->parameters()[0].clone();
+  EXPECT_THROW(load_checkpoint(*mlp, path), CheckpointError);
+  EXPECT_TRUE(mlp->parameters()[0].equal(untouched)) << "a failed load changes nothing";
+  EXPECT_EQ(mlp->parameters()[0].sizes(), untouched.sizes());
+  EXPECT_THROW(load_checkpoint(*make_model("vgg16", [] { ModelOptions v; v.image_size = 32; v.width = 0.125; return v; }()), path),
+               CheckpointError);
+  const auto garbage = (dir / "garbage.pt").string();
+  std::FILE* f = std::fopen(garbage.c_str(), "wb");
+  std::fputs("not a checkpoint", f);
+  std::fclose(f);
+  EXPECT_THROW(load_checkpoint(*b, garbage), CheckpointError);
+  EXPECT_THROW(load_checkpoint(*b, (dir / "absent.pt").string()), CheckpointError);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
