@@ -68,4 +68,19 @@ f, df = load(os.path.join(scratch, "empty.h5"))
 assert len(df) == 0 and f["points/id"].shape == (0,)
 assert f["points/params"].keys() == set() or len(f["points/params"]) == 0
 f.close()
+# Our reader refuses an HDF5 file that h5py wrote without our attributes, and reads back ours.
+foreign = os.path.join(scratch, "foreign.h5")
+with h5py.File(foreign, "w") as g:
+    g["points/id"] = np.array([b"a", b"b"])
+    g.attrs["experiment"] = "not ours"
+out = subprocess.run([writer, "--read", foreign], capture_output=True, text=True)
+assert out.returncode == 3 and "not an xbarsweep results file" in out.stdout, out
+with h5py.File(foreign, "w") as g:
+    g.attrs["format"] = "xbarsweep-results"
+    g.attrs["format_version"] = 1
+out = subprocess.run([writer, "--read", foreign], capture_output=True, text=True)
+assert out.returncode == 3 and "not an xbarsweep results file" in out.stdout, out
+print(out.stdout.strip())
+out = subprocess.run([writer, "--read", os.path.join(scratch, "sample.h5")], capture_output=True, text=True)
+assert out.returncode == 0 and out.stdout.strip() == "3 points", out
 print("h5py/pandas load: OK")

@@ -1,5 +1,6 @@
 // Writes the results files that load_with_h5py.py reads: <dir>/sample.h5 (every column kind)
 // and <dir>/empty.h5 (no points). Usage: store_write_sample <dir>
+// With --read <file>: reads a results file; exit 0 if it loads, 3 on CorruptResultsError.
 
 #include <cstdio>
 #include <limits>
@@ -9,6 +10,19 @@
 
 int main(int argc, char** argv) {
   using namespace xbarsweep::store;
+  if (argc == 3 && std::string(argv[1]) == "--read") {
+    try {
+      const Results results = read_results(argv[2]);
+      std::printf("%zu points\n", results.points.size());
+      return 0;
+    } catch (const CorruptResultsError& e) {
+      std::printf("corrupt: %s\n", e.what());
+      return 3;
+    } catch (const std::exception& e) {
+      std::printf("error: %s\n", e.what());
+      return 1;
+    }
+  }
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s <dir>\n", argv[0]);
     return 2;
