@@ -1,6 +1,7 @@
 #include "hdf5_handle.hpp"
 
 #include <mutex>
+#include <vector>
 
 #include "xbarsweep/store/errors.hpp"
 
@@ -13,25 +14,22 @@ void silence_hdf5_errors() {
 
 namespace {
 
-herr_t collect_message(unsigned depth, const H5E_error2_t* error, void* data) {
-  auto* text = static_cast<std::string*>(data);
-  // The stack is walked from the API call down to the root cause; keep the first two levels
-  // (what failed, and why) so that messages stay one line.
-  if (depth < 2 && error->desc && *error->desc) {
-    if (!text->empty()) text->append(": ");
-    text->append(error->desc);
-  }
+herr_t collect_message(unsigned, const H5E_error2_t* error, void* data) {
+  if (error->desc && *error->desc)
+    static_cast<std::vector<std::string>*>(data)->emplace_back(error->desc);
   return 0;
 }
 
 }  // namespace
 
 void throw_hdf5_error(const std::string& file, const std::string& operation) {
-  std::string why;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_message, &why);
+  // The stack runs from the API call down to the root cause: keep both ends, on one line.
+  std::vector<std::string> stack;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_message, &stack);
   H5Eclear2(H5E_DEFAULT);
   std::string message = file + ": " + operation + " failed";
-  if (!why.empty()) message += ": " + why;
+  if (!stack.empty()) message += ": " + stack.front();
+  if (stack.size() > 1) message += ": " + stack.back();
   throw StoreError(message);
 }
 
