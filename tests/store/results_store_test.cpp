@@ -355,6 +355,7 @@ TEST(ResultsStore, SurvivesSigkillAtAnyMoment) {
   const std::string path = dir.file("r.h5");
   std::mt19937 rng(2024);
   std::vector<std::uint64_t> synced_per_round;
+  int killed_mid_publish = 0;
   const int rounds = 20;
   for (int round = 0; round < rounds; ++round) {
     int fds[2];
@@ -395,6 +396,8 @@ TEST(ResultsStore, SurvivesSigkillAtAnyMoment) {
     while (::read(fds[0], &value, sizeof value) == sizeof value) synced = value;
     ::close(fds[0]);
     synced_per_round.push_back(synced);
+    for (const auto& entry : std::filesystem::directory_iterator(dir.file("")))
+      if (entry.path().filename().string().rfind("r.h5.tmp.", 0) == 0) ++killed_mid_publish;
 
     Results results;
     ASSERT_NO_THROW(results = read_results(path)) << "round " << round;
@@ -408,6 +411,8 @@ TEST(ResultsStore, SurvivesSigkillAtAnyMoment) {
   std::uint64_t total = 0;
   for (auto n : synced_per_round) total += n;
   EXPECT_GT(total, 0u) << "no child got to sync anything: the kill test tested nothing";
+  std::printf("kill test: %d kills, %llu records synced, %d kills during a snapshot write\n",
+              rounds, static_cast<unsigned long long>(total), killed_mid_publish);
   // A final writer cleans up temporaries and folds everything into one snapshot.
   { ResultsWriter w(path, sample_info()); w.publish(); }
   for (const auto& entry : std::filesystem::directory_iterator(dir.file("")))
