@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// \brief Kokkos + FFTW inference engine for block-circulant matrices (float). Torch-free.
+///
+/// Weights are stored as their real FFTs (k/2+1 complex bins per block, pre-scaled by 1/k);
+/// inputs are transformed with one batched FFTW r2c; the frequency-domain multiply-accumulate
+/// over block columns is a Kokkos kernel; one batched c2r gives every output block.
+/// Block convention: block_layout.hpp.
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+#include <memory>
+
+#include "xbarsweep/circulant/block_layout.hpp"
+
+namespace xbarsweep::circulant {
+
+namespace Impl {
+struct CirculantPlans;
+}
+
+/// \brief y = W x for a block-circulant W, batch 1 or B, float.
+///
+/// FFTW works on host memory, so the engine runs on Kokkos's default host execution space.
+/// FFTW plans (and their work buffers) are made once per batch size, under a mutex (FFTW
+/// planning is not thread-safe), and reused by every later apply() of that batch size.
+/// apply() calls on one object are serialised by a per-batch-size lock.
+class CirculantMatrix {
+ public:
+  using ExecutionSpace = Kokkos::DefaultHostExecutionSpace;
+  using MemorySpace = Kokkos::HostSpace;
+  /// (batch, features), row-major.
+  using ConstMatrixView = Kokkos::View<const float**, Kokkos::LayoutRight, MemorySpace>;
+  using MatrixView = Kokkos::View<float**, Kokkos::LayoutRight, MemorySpace>;
+  /// Defining vectors (p, q, k), row-major.
+  using ConstWeightView = Kokkos::View<const float***, Kokkos::LayoutRight, MemorySpace>;
+
+  /// \brief Builds the engine from defining vectors (p, q, k) (the `weight` parameter of
+  /// CirculantLinear, same convention). Kokkos must be initialised.
+  /// \throws CirculantError when w's extents do not match the layout.
+  CirculantMatrix(const BlockLayout& layout, ConstWeightView defining_vectors);
+  /// \brief Same, from a contiguous row-major (p, q, k) buffer.
+  CirculantMatrix(const BlockLayout& layout, const float* defining_vectors);
+  ~CirculantMatrix();
+  CirculantMatrix(CirculantMatrix&&) noexcept;
+  CirculantMatrix& operator=(CirculantMatrix&&) noexcept;
+  CirculantMatrix(const CirculantMatrix&) = delete;
+  CirculantMatrix& operator=(const CirculantMatrix&) = delete;
+
+  /// \brief y (B, out) = x (B, in) W^T, i.e. one matvec per row of x. Fences before returning.
+  /// \throws CirculantError when extents disagree with the layout or with each other.
+  void apply(ConstMatrixView x, MatrixView y) const;
+  /// \brief Same on contiguous row-major buffers x (batch, in) and y (batch, out).
+  void apply(const float* x, float* y, std::int64_t batch) const;
+
+  /// \brief Makes the FFTW plans for a batch size now (otherwise the first apply() does).
+  void prepare(std::int64_t batch) const;
+
+  const BlockLayout& layout() const { return layout_; }
+  /// \brief Real flops of one matvec: complex MACs (8 each) + FFTs (2.5 k log2 k per r2c/c2r).
+  double flops_per_matvec() const;
+
+ private:
+  Impl::CirculantPlans& plans_for(std::int64_t batch) const;
+
+  BlockLayout layout_;
+  std::int64_t rows_padded_ = 0;  // p rounded up to the kernel's lane count
+  /// FFT(w)/k, split real/imag, layout (q, bins, rows_padded): contiguous over output blocks.
+  Kokkos::View<float***, Kokkos::LayoutRight, MemorySpace> weight_re_, weight_im_;
+  struct PlanCache;
+  std::unique_ptr<PlanCache> cache_;
+};
+
+}  // namespace xbarsweep::circulant

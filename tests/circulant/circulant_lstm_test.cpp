@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "test_util.hpp"
+#include "xbarsweep/circulant/circulant_lstm.hpp"
+
+namespace xc = xbarsweep::circulant;
+using xc::test::all_close;
+
+namespace {
+
+// Compares a dense (k = 1) CirculantLSTM loaded from a torch::nn::LSTM with that LSTM.
+void expect_matches_torch(torch::nn::LSTMOptions topts, xc::CirculantLSTMOptions copts) {
+  torch::manual_seed(11);
+  torch::nn::LSTM ref(topts);
+  xc::CirculantLSTM ours(copts);
+  ours->load_from_torch(ref);
+  auto x = copts.batch_first() ? torch::randn({3, 6, copts.input_size()})
+                               : torch::randn({6, 3, copts.input_size()});
+  auto [y_ref, state_ref] = ref->forward(x);
+  auto [y, state] = ours->forward(x);
+  EXPECT_TRUE(all_close(y, y_ref, 1e-4, 1e-5)) << "output";
+  EXPECT_TRUE(all_close(std::get<0>(state), std::get<0>(state_ref), 1e-4, 1e-5)) << "h_n";
+  EXPECT_TRUE(all_close(std::get<1>(state), std::get<1>(state_ref), 1e-4, 1e-5)) << "c_n";
+}
+
+}  // namespace
+
+TEST(CirculantLSTM, DenseVanillaMatchesTorchLSTM) {
+  expect_matches_torch(torch::nn::LSTMOptions(10, 16), xc::CirculantLSTMOptions(10, 16));
+}
+
+TEST(CirculantLSTM, DenseStackedBidirectionalBatchFirstMatchesTorchLSTM) {
+  expect_matches_torch(
+      torch::nn::LSTMOptions(10, 16).num_layers(2).bidirectional(true).batch_first(true),
+      xc::CirculantLSTMOptions(10, 16).num_layers(2).bidirectional(true).batch_first(true));
+}
+
+TEST(CirculantLSTM, DenseProjectionMatchesTorchLSTM) {
+  expect_matches_torch(torch::nn::LSTMOptions(10, 16).proj_size(8).num_layers(2),
+                       xc::CirculantLSTMOptions(10, 16).projection_size(8).num_layers(2));
+}
+
+// A circulant LSTM's step equals the same LSTM written with its dense gate matrices.
+TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatrices) {
+  torch::manual_seed(12);
+  auto opts = xc::CirculantLSTMOptions(12, 16).google(8).block_size(4).bidirectional(true);
+  xc::CirculantLSTM circ(opts);
+  auto dense_opts = opts;
+  dense_opts.block_size(1);
+  xc::CirculantLSTM dense(dense_opts);
+  {
+    torch::NoGradGuard g;
+    for (int64_t d = 0; d < 2; ++d) {
+      auto c = circ->cell(0, d), e = dense->cell(0, d);
+      e->w_x->load_dense(c->w_x->dense_weight(), c->w_x->dense_bias());
+      e->w_h->load_dense(c->w_h->dense_weight(), torch::Tensor());
+      e->w_proj->load_dense(c->w_proj->dense_weight(), torch::Tensor());
+      e->peep_i.copy_(c->peep_i);
+      e->peep_f.copy_(c->peep_f);
+      e->peep_o.copy_(c->peep_o);
+    }
+  }
+  auto x = torch::randn({5, 2, 12});
+  EXPECT_TRUE(all_close(std::get<0>(circ->forward(x)), std::get<0>(dense->forward(x)), 1e-4, 1e-5));
+  EXPECT_LT(circ->stored_parameters(), dense->stored_parameters());
+  EXPECT_EQ(circ->dense_parameters(), dense->stored_parameters());
+}
+
+TEST(CirculantLSTM, PeepholeVariantTrains) {
+  torch::manual_seed(13);
+  xc::CirculantLSTM lstm(xc::CirculantLSTMOptions(8, 16).peephole(true).block_size(4));
+  torch::nn::Linear head(16, 2);
+  auto x = torch::randn({10, 32, 8});
+  auto label = (x.sum(std::vector<int64_t>{0, 2}) > 0).to(torch::kLong);
+  std::vector<torch::Tensor> params = lstm->parameters();
+  for (auto& p : head->parameters()) params.push_back(p);
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.02));
+  double first = 0, last = 0;
+  for (int it = 0; it < 60; ++it) {
+    opt.zero_grad();
+    auto out = std::get<0>(lstm->forward(x));
+    torch::Tensor loss = torch::nn::functional::cross_entropy(head->forward(out[-1]), label);
+    loss.backward();
+    opt.step();
+    if (it == 0) first = loss.item<double>();
+    last = loss.item<double>();
+  }
+  EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
+}
+
+// The fixed-point path stays close to float: 16-bit activations with PWL tables.
+TEST(CirculantLSTM, FixedPointPathTracksFloat) {
+  torch::manual_seed(14);
+  xc::CirculantLSTM lstm(xc::CirculantLSTMOptions(16, 32).google(16).block_size(8));
+  auto x = torch::randn({8, 4, 16});
+  torch::Tensor y;
+  {
+    torch::NoGradGuard g;
+    y = std::get<0>(lstm->forward(x));
+  }
+  auto yq = lstm->forward_fixed(x);
+  ASSERT_EQ(yq.sizes(), y.sizes());
+  const double err = (yq - y).abs().max().item<double>();
+  EXPECT_LT(err, 0.05) << "max |fixed - float| " << err;
+  // Every output is a value of the format.
+  auto fmt = xc::FixedPointFormat{};
+  EXPECT_TRUE(all_close(xc::quantize(yq.to(torch::kDouble), fmt), yq.to(torch::kDouble), 0, 0));
+}
+
+TEST(CirculantLSTM, RejectsBadOptionsAndInputs) {
+  EXPECT_THROW(xc::CirculantLSTM(xc::CirculantLSTMOptions(0, 4)), xc::CirculantError);
+  EXPECT_THROW(xc::CirculantLSTM(xc::CirculantLSTMOptions(4, 4).input_block_size(0)),
+               xc::CirculantError);
+  xc::CirculantLSTM lstm(xc::CirculantLSTMOptions(4, 4));
+  EXPECT_THROW(lstm->forward(torch::randn({3, 2, 5})), xc::CirculantError);
+  torch::nn::LSTM other(torch::nn::LSTMOptions(4, 8));
+  EXPECT_THROW(lstm->load_from_torch(other), xc::CirculantError);
+}
