@@ -12,6 +12,8 @@
 #include <ctime>
 #include <limits>
 #include <map>
+#include <new>
+#include <stdexcept>
 
 #include "hdf5_handle.hpp"
 #include "posix_file.hpp"
@@ -676,11 +678,12 @@ void read_arrays(const H5File& f, hid_t points, std::vector<PointRecord>& record
     if (offsets.size() != n + 1) f.corrupt("'" + what + "/offsets' does not have N+1 rows");
     if (offsets.front() != 0 || static_cast<std::uint64_t>(offsets.back()) != values.size())
       f.corrupt("'" + what + "/offsets' do not span '" + what + "/values'");
+    for (std::size_t i = 0; i < n; ++i)
+      if (offsets[i + 1] < offsets[i]) f.corrupt("'" + what + "/offsets' decrease");
     std::vector<std::uint8_t> present;
     if (f.has_link(array_group.get(), "present"))
       present = read_mask(f, array_group.get(), "present", what + "/present", n);
     for (std::size_t i = 0; i < n; ++i) {
-      if (offsets[i + 1] < offsets[i]) f.corrupt("'" + what + "/offsets' decrease");
       if (!present.empty() && !present[i]) continue;
       records[i].arrays.emplace(
           name, std::vector<double>(values.begin() + offsets[i], values.begin() + offsets[i + 1]));
@@ -854,6 +857,10 @@ Results read_snapshot(const std::string& file_name) {
     return read_open_snapshot(f, file.get());
   } catch (const CorruptResultsError&) {
     throw;
+  } catch (const std::bad_alloc&) {
+    f.corrupt("a dataset claims an implausible size");
+  } catch (const std::length_error&) {
+    f.corrupt("a dataset claims an implausible size");
   } catch (const StoreError& e) {
     // An HDF5 call failed on a file that has the signature: truncated or damaged.
     std::string why = e.what();

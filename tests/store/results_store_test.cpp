@@ -517,6 +517,20 @@ TEST(ResultsStoreCorrupt, ForeignAndInconsistentHdf5FilesAreRejected) {
   }
   expect_corrupt(path, "column of the wrong length");
 
+  // Array offsets that point outside the values.
+  std::filesystem::remove(path);
+  const std::string offsets_path = real_file(dir, 3);
+  {
+    const hid_t f = H5Fopen(offsets_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t d = H5Dopen2(f, "points/arrays/loss_per_epoch/offsets", H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    const std::int64_t offsets[4] = {0, 100, 5, 9};
+    ASSERT_GE(H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, offsets), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  expect_corrupt(offsets_path, "array offsets out of range");
+
   // A newer format version.
   const std::string newer = dir.file("newer.h5");
   std::filesystem::remove(path);
