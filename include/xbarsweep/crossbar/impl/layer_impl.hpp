@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "xbarsweep/crossbar/device.hpp"
@@ -28,9 +29,9 @@ struct ProfilingRegion {
 };
 
 /// Readout of one input plane: read noise, ADC, shift-and-add over slices, digital sum over row
-/// tiles, offset removal and rescaling. One team per batch row; within a team the output
-/// columns of a tile are a TeamVectorRange, and every loop over them uses the same range, so a
-/// column is always owned by the same thread and needs no barrier.
+/// tiles, offset removal and rescaling. One team (one thread, vector lanes) per batch row; the
+/// output columns of a tile are a ThreadVectorRange, and every loop over them uses the same
+/// range, so a column is always owned by the same lane and needs no barrier.
 template <class ExecSpace, bool kAdditive, bool kProportional, bool kAdc, bool kOffset>
 struct Readout {
   using memory_space = typename ExecSpace::memory_space;
@@ -52,12 +53,46 @@ struct Readout {
 
   static std::size_t scratch_bytes(int cols) { return ScratchRow::shmem_size(cols); }
 
+  /// One column current of one read: read noise, then the ADC.
+  KOKKOS_FORCEINLINE_FUNCTION float read_column(const int jj, const float* KOKKOS_RESTRICT pr,
+                                                const float* KOKKOS_RESTRICT p2r,
+                                                const float* KOKKOS_RESTRICT lor,
+                                                const float* KOKKOS_RESTRICT str,
+                                                const float* KOKKOS_RESTRICT isr, const std::uint32_t k1,
+                                                const std::uint32_t k2, const std::uint32_t i0) const {
+    float v = pr[jj];
+    if (kAdditive || kProportional) {
+      const float z = normal_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)));
+      const float sd = kProportional ? prop_sigma * Kokkos::Experimental::sqrt(p2r[jj]) : additive_sigma;
+      v += sd * z;
+    }
+    if (kAdc) {
+      float t = (v - lor[jj]) * isr[jj];
+      t = t < 0.0f ? 0.0f : (t > adc_top ? adc_top : t);
+      v = lor[jj] + static_cast<float>(static_cast<int>(t + 0.5f)) * str[jj];
+    }
+    return v;
+  }
+
+  KOKKOS_INLINE_FUNCTION void read_columns(const int n, const float* KOKKOS_RESTRICT pr,
+                                           const float* KOKKOS_RESTRICT p2r,
+                                           const float* KOKKOS_RESTRICT lor,
+                                           const float* KOKKOS_RESTRICT str,
+                                           const float* KOKKOS_RESTRICT isr, float* KOKKOS_RESTRICT acc,
+                                           const float f, const std::uint32_t k1, const std::uint32_t k2,
+                                           const std::uint32_t i0) const {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep
+#endif
+    for (int jj = 0; jj < n; ++jj) acc[jj] += f * read_column(jj, pr, p2r, lor, str, isr, k1, k2, i0);
+  }
+
   KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
     const int b = team.league_rank();
     ScratchRow acc(team.team_scratch(0), cols);
     for (int c = 0; c < nc; ++c) {
       const int ncv = (out - c * cols) < cols ? (out - c * cols) : cols;
-      Kokkos::parallel_for(Kokkos::TeamVectorRange(team, ncv), [&](const int jj) { acc(jj) = 0.0f; });
+      Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) { acc(jj) = 0.0f; });
       float xs = 0.0f;
       for (int r = 0; r < nr; ++r) {
         const int k = tile_k(r, c);
@@ -81,25 +116,21 @@ struct Readout {
           const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
           const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
           const float f = slice_factor(s);
-          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, ncv), [&](const int jj) {
-            float v = pr[jj];
-            if (kAdditive || kProportional) {
-              const float z = normal_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)));
-              const float sd = kProportional ? prop_sigma * Kokkos::Experimental::sqrt(p2r[jj]) : additive_sigma;
-              v += sd * z;
-            }
-            if (kAdc) {
-              float t = (v - lor[jj]) * isr[jj];
-              t = t < 0.0f ? 0.0f : (t > adc_top ? adc_top : t);
-              v = lor[jj] + static_cast<float>(static_cast<int>(t + 0.5f)) * str[jj];
-            }
-            acc(jj) += f * v;
-          });
+          float* accp = acc.data();
+          if (std::is_same<typename ExecSpace::memory_space, Kokkos::HostSpace>::value) {
+            // CPU: a plain loop over restrict pointers, which compilers vectorise (the host
+            // ThreadVectorRange loop carries its captures through memory and does not).
+            read_columns(ncv, pr, p2r, lor, str, isr, accp, f, k1, k2, i0);
+          } else {
+            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
+              accp[jj] += f * read_column(jj, pr, p2r, lor, str, isr, k1, k2, i0);
+            });
+          }
         }
       }
       const float scale = plane_factor * out_scale;
       const float off = offset_per_x * xs;
-      Kokkos::parallel_for(Kokkos::TeamVectorRange(team, ncv), [&](const int jj) {
+      Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
         const float v = scale * (acc(jj) - off);
         float& dst = y(b, c * cols + jj);
         dst = accumulate ? dst + v : v;
@@ -390,13 +421,13 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int bat
   const auto xsum = xsum_;
   using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
   Kokkos::parallel_for(
-      "xbarsweep::crossbar::dac", Kokkos::TeamPolicy<ExecSpace>(batch, Kokkos::AUTO),
+      "xbarsweep::crossbar::dac", Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()),
       KOKKOS_LAMBDA(const member_type& team) {
         const int b = team.league_rank();
         for (int r = 0; r < nr; ++r) {
           const int base = r * rows;
           const int valid = (in - base) < rows ? (in - base) : rows;
-          Kokkos::parallel_for(Kokkos::TeamVectorRange(team, rows), [&](const int i) {
+          Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, rows), [&](const int i) {
             const float xv = i < valid ? x(b, base + i) : 0.0f;
             float v = xv;
             if (!ideal) {
@@ -411,7 +442,7 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int bat
           });
           if (offset) {
             float s = 0.0f;
-            Kokkos::parallel_reduce(Kokkos::TeamVectorRange(team, rows),
+            Kokkos::parallel_reduce(Kokkos::ThreadVectorRange(team, rows),
                                     [&](const int i, float& acc) { acc += xq(r, b, i); }, s);
             Kokkos::single(Kokkos::PerTeam(team), [&]() { xsum(r, b) = s; });
           }
@@ -575,7 +606,7 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
       functor.accumulate = plane > 0;
       functor.stream_key = hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer), 0x5EAD0000ULL + call), plane);
       using F = decltype(functor);
-      Kokkos::TeamPolicy<ExecSpace> policy(batch, Kokkos::AUTO);
+      Kokkos::TeamPolicy<ExecSpace> policy(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max());
       policy.set_scratch_size(0, Kokkos::PerTeam(F::scratch_bytes(config_.cols)));
       Kokkos::parallel_for("xbarsweep::crossbar::readout", policy, functor);
     };
