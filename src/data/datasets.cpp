@@ -3,7 +3,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 
@@ -39,7 +43,8 @@ Split take_subset(const Split& all, std::int64_t n, SubsetMode mode, std::uint64
 
 // uint8 or [0, 255] float N x H x W -> float N x 1 x H' x W' (H' = 32 when padded).
 Split shape(Split raw, const LoadOptions& o) {
-  auto x = raw.images.to(at::kFloat).div_(255.0);
+  // A copy even when already float: the raw tensors may be shared (cache, synthetic tables).
+  auto x = raw.images.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).div_(255.0);
   if (o.pad_to_32) {
     if (x.size(1) > 32 || x.size(2) > 32) throw std::invalid_argument("pad_to_32: image larger than 32x32");
     const auto top = (32 - x.size(1)) / 2, left = (32 - x.size(2)) / 2;
@@ -48,6 +53,26 @@ Split shape(Split raw, const LoadOptions& o) {
   if (o.normalize) x = x.sub_(kFashionMnistMean).div_(kFashionMnistStd);
   x = o.sequence ? x.contiguous() : x.unsqueeze(1).contiguous();
   return {x, raw.labels.contiguous()};
+}
+
+// Decompressing Fashion-MNIST's training images takes ~0.5 s, longer than a quickstart point
+// trains: keep each split's raw tensors for the life of the process. Keyed by path, size and
+// modification time, so a replaced file is read again. Callers never modify the raw tensors.
+Split read_fashion_mnist_cached(const std::string& dir, const std::string& split) {
+  namespace fs = std::filesystem;
+  static std::mutex mutex;
+  static std::map<std::tuple<std::string, std::uintmax_t, std::int64_t>, Split> cache;
+  const std::string images = dir + "/" + split + "-images-idx3-ubyte.gz";
+  std::error_code ec;
+  const auto size = fs::file_size(images, ec);
+  const auto mtime = fs::last_write_time(images, ec).time_since_epoch().count();
+  if (ec) return read_fashion_mnist(dir, split);  // let the reader report the problem
+  const auto key = std::make_tuple(fs::absolute(images, ec).string(), size, static_cast<std::int64_t>(mtime));
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  Split s = read_fashion_mnist(dir, split);
+  cache.emplace(key, s);
+  return s;
 }
 
 }  // namespace
@@ -106,9 +131,9 @@ at::Tensor as_sequence(const at::Tensor& images) {
 Dataset load_dataset(const LoadOptions& o) {
   Split train, test;
   if (o.name == "fashion-mnist") {
-    train = take_subset(read_fashion_mnist(o.dir, "train"), o.train_subset, o.subset_mode,
+    train = take_subset(read_fashion_mnist_cached(o.dir, "train"), o.train_subset, o.subset_mode,
                         mix(o.subset_seed, 1), "training");
-    test = take_subset(read_fashion_mnist(o.dir, "t10k"), o.test_subset, o.subset_mode,
+    test = take_subset(read_fashion_mnist_cached(o.dir, "t10k"), o.test_subset, o.subset_mode,
                        mix(o.subset_seed, 2), "test");
   } else if (o.name == "synthetic") {
     if (o.train_subset < 0 || o.test_subset < 0) throw std::invalid_argument("subsets must be >= 0");

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "xbarsweep/data/dataset.hpp"
@@ -126,6 +128,28 @@ TEST(TrainKind, MissingDataIsADataError) {
                                       {"data.dir", std::string("/nonexistent/fmnist")}}),
                            kinds::PointContext{}),
                data::DataError);
+}
+
+}  // namespace
+
+namespace {
+
+// The quickstart point on the real data: 5000 training and 2000 test items, 2 epochs.
+TEST(TrainKind, QuickstartOnFashionMnist) {
+  if (!std::ifstream(std::string(data::kDefaultFashionMnistDir) + "/train-images-idx3-ubyte.gz").good()) {
+    GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  }
+  for (const char* model : {"mlp", "lenet5", "mlp"}) {  // the second mlp reads cached files
+    const auto out = kind()->run(params(1, {{"data.name", std::string("fashion-mnist")},
+                                            {"data.subset", std::int64_t{5000}},
+                                            {"data.test_subset", std::int64_t{2000}},
+                                            {"model.name", std::string(model)},
+                                            {"model.hidden", std::int64_t{128}}}),
+                                 kinds::PointContext{});
+    std::printf("quickstart %-6s: accuracy %.4f  loss %.4f  wall %.2f s\n", model,
+                out.metrics.at("accuracy"), out.metrics.at("loss"), out.metrics.at("wall_s"));
+    EXPECT_GT(out.metrics.at("accuracy"), 0.7) << model;
+  }
 }
 
 }  // namespace
