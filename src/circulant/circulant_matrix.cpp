@@ -177,7 +177,8 @@ void CirculantMatrix::apply(ConstMatrixView x, MatrixView y) const {
   fftwf_execute(plans.forward);
 
   // Frequency-domain multiply-accumulate: Y(s, i, b) = sum_j W(i, j, b) X(s, j, b).
-  // One work item = (sample, bin, kLanes consecutive output blocks).
+  // One work item = (sample, bin, kLanes consecutive output blocks). Samples vary fastest so
+  // that consecutive items reuse the same weight slice (q * kLanes bins) from cache.
   auto x_freq = plans.x_freq;
   auto y_freq = plans.y_freq;
   auto wre = weight_re_, wim = weight_im_;
@@ -185,9 +186,9 @@ void CirculantMatrix::apply(ConstMatrixView x, MatrixView y) const {
   Kokkos::parallel_for(
       "circulant_frequency_mac", Kokkos::RangePolicy<ExecutionSpace>(0, batch * bins * chunks),
       KOKKOS_LAMBDA(std::int64_t item) {
-        const std::int64_t chunk = item % chunks;
-        const std::int64_t b = (item / chunks) % bins;
-        const std::int64_t s = item / (chunks * bins);
+        const std::int64_t s = item % batch;
+        const std::int64_t chunk = (item / batch) % chunks;
+        const std::int64_t b = item / (batch * chunks);
         const std::int64_t i0 = chunk * kLanes;
         float acc_re[kLanes] = {}, acc_im[kLanes] = {};
         for (std::int64_t j = 0; j < q; ++j) {
