@@ -222,4 +222,21 @@ void CirculantMatrix::apply(const float* x, float* y, std::int64_t batch) const 
   apply(ConstMatrixView(x, batch, layout_.in_features), MatrixView(y, batch, layout_.out_features));
 }
 
+FixedPointCirculantMatrix::FixedPointCirculantMatrix(const BlockLayout& layout,
+                                                     const float* defining_vectors,
+                                                     const FixedPointFormat& format)
+    : format_(FixedPointFormat::make(format.integer_bits, format.fraction_bits)) {
+  std::vector<float> wq(defining_vectors, defining_vectors + layout.parameters());
+  format_.quantize_inplace(wq.data(), static_cast<std::int64_t>(wq.size()));
+  engine_ = std::make_unique<CirculantMatrix>(layout, wq.data());
+}
+
+void FixedPointCirculantMatrix::apply(const float* x, float* y, std::int64_t batch) const {
+  const auto n_in = batch * engine_->layout().in_features;
+  x_quantized_.assign(x, x + n_in);
+  format_.quantize_inplace(x_quantized_.data(), n_in);
+  engine_->apply(x_quantized_.data(), y, batch);
+  format_.quantize_inplace(y, batch * engine_->layout().out_features);
+}
+
 }  // namespace xbarsweep::circulant

@@ -5,6 +5,7 @@
 
 #include "test_util.hpp"
 #include "xbarsweep/circulant/circulant_linear.hpp"
+#include "xbarsweep/circulant/circulant_lstm.hpp"
 #include "xbarsweep/circulant/circulant_matrix.hpp"
 
 namespace xc = xbarsweep::circulant;
@@ -60,4 +61,24 @@ TEST(CirculantMatrix, RejectsMismatchedExtents) {
   EXPECT_THROW(engine.apply(x, y), xc::CirculantError);
   xc::CirculantMatrix::MatrixView x2("x", 2, 16), y2("y", 3, 8);
   EXPECT_THROW(engine.apply(x2, y2), xc::CirculantError);
+}
+
+// The fixed-point path equals the exactly rounded product of the quantized operands, except
+// where the float engine's tiny error crosses a rounding boundary (then off by one LSB).
+TEST(FixedPointCirculantMatrix, MatchesRoundedProductOfQuantizedOperands) {
+  torch::manual_seed(23);
+  auto layout = xc::BlockLayout::make(256, 512, 16);
+  xc::FixedPointFormat fmt;
+  auto w = (0.1 * torch::randn({layout.block_rows(), layout.block_cols(), 16})).contiguous();
+  xc::FixedPointCirculantMatrix engine(layout, w.data_ptr<float>(), fmt);
+  auto x = torch::randn({3, 256}).contiguous();
+  auto y = torch::empty({3, 512});
+  engine.apply(x.data_ptr<float>(), y.data_ptr<float>(), 3);
+  auto wq = xc::quantize(w.to(torch::kDouble), fmt), xq = xc::quantize(x.to(torch::kDouble), fmt);
+  auto expected = xc::quantize(torch::matmul(xq, xc::circulant_to_dense(wq, layout).t()), fmt);
+  auto diff = (y.to(torch::kDouble) - expected).abs();
+  EXPECT_LE(diff.max().item<double>(), fmt.lsb() + 1e-12);
+  EXPECT_LT((diff > 0).to(torch::kDouble).mean().item<double>(), 0.01)
+      << "more than 1% of outputs off by an LSB";
+  EXPECT_TRUE(all_close(xc::quantize(y.to(torch::kDouble), fmt), y.to(torch::kDouble), 0, 0));
 }

@@ -11,8 +11,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "xbarsweep/circulant/block_layout.hpp"
+#include "xbarsweep/circulant/fixed_point.hpp"
 
 namespace xbarsweep::circulant {
 
@@ -70,6 +72,27 @@ class CirculantMatrix {
   Kokkos::View<float***, Kokkos::LayoutRight, MemorySpace> weight_re_, weight_im_;
   struct PlanCache;
   std::unique_ptr<PlanCache> cache_;
+};
+
+/// \brief The fixed-point path of the engine: defining vectors, inputs and outputs are values
+/// of a FixedPointFormat (default 1+5+10 bits). The product of the quantized operands is
+/// computed by the float engine (its error, ~1e-6 relative, is far below an LSB) and rounded
+/// once with saturation, as a datapath with a wide accumulator would. The round-off of a
+/// 16-bit FFT datapath is not modelled.
+class FixedPointCirculantMatrix {
+ public:
+  /// \brief Quantizes the defining vectors (p, q, k) to `format` and builds the engine.
+  FixedPointCirculantMatrix(const BlockLayout& layout, const float* defining_vectors,
+                            const FixedPointFormat& format = {});
+  /// \brief y (batch, out) = Q(Q(x) W_q^T) on contiguous row-major buffers.
+  void apply(const float* x, float* y, std::int64_t batch) const;
+  const FixedPointFormat& format() const { return format_; }
+  const CirculantMatrix& engine() const { return *engine_; }
+
+ private:
+  FixedPointFormat format_;
+  std::unique_ptr<CirculantMatrix> engine_;
+  mutable std::vector<float> x_quantized_;
 };
 
 }  // namespace xbarsweep::circulant
