@@ -19,7 +19,7 @@ std::mutex& fftw_planner_mutex() {
 
 // Output blocks handled by one kernel work item: the inner loop over them is contiguous in the
 // weights, so a CPU backend vectorises it and a GPU backend reads it coalesced.
-constexpr std::int64_t kLanes = 16;
+constexpr std::int64_t kLanes = 32;
 
 struct ScopedRegion {
   explicit ScopedRegion(const char* name) { Kokkos::Profiling::pushRegion(name); }
@@ -88,8 +88,8 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
       "defining vectors must be (" + std::to_string(p) + ", " + std::to_string(q) + ", " +
           std::to_string(k) + ")");
   rows_padded_ = (p + kLanes - 1) / kLanes * kLanes;
-  weight_re_ = decltype(weight_re_)("weight_re", q, bins, rows_padded_);
-  weight_im_ = decltype(weight_im_)("weight_im", q, bins, rows_padded_);
+  weight_re_ = decltype(weight_re_)("weight_re", bins, rows_padded_ / kLanes, q, kLanes);
+  weight_im_ = decltype(weight_im_)("weight_im", bins, rows_padded_ / kLanes, q, kLanes);
 
   // FFT of every defining vector, once, in double for accuracy of the stored bins.
   Kokkos::View<double***, Kokkos::LayoutRight, MemorySpace> w_time("w_time", p, q, k);
@@ -112,15 +112,16 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
     fftw_execute(plan);
     fftw_destroy_plan(plan);
   }
-  // Transpose to (q, bins, p) and fold in FFTW's unnormalised inverse (1/k).
+  // Tile as (bin, group of kLanes output blocks, q, lane) and fold in FFTW's unnormalised
+  // inverse (1/k).
   const double scale = 1.0 / static_cast<double>(k);
   auto wre = weight_re_, wim = weight_im_;
   Kokkos::parallel_for(
       "circulant_store_weight_bins",
       Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<3>>({0, 0, 0}, {p, q, bins}),
       KOKKOS_LAMBDA(std::int64_t i, std::int64_t j, std::int64_t b) {
-        wre(j, b, i) = static_cast<float>(w_freq(i, j, b, 0) * scale);
-        wim(j, b, i) = static_cast<float>(w_freq(i, j, b, 1) * scale);
+        wre(b, i / kLanes, j, i % kLanes) = static_cast<float>(w_freq(i, j, b, 0) * scale);
+        wim(b, i / kLanes, j, i % kLanes) = static_cast<float>(w_freq(i, j, b, 1) * scale);
       });
   Kokkos::fence();
 }
@@ -193,12 +194,12 @@ void CirculantMatrix::apply(ConstMatrixView x, MatrixView y) const {
         float acc_re[kLanes] = {}, acc_im[kLanes] = {};
         for (std::int64_t j = 0; j < q; ++j) {
           const float xr = x_freq(s, j, b, 0), xi = x_freq(s, j, b, 1);
-          const float* wr = &wre(j, b, i0);
-          const float* wi = &wim(j, b, i0);
-          for (std::int64_t l = 0; l < kLanes; ++l) {
-            acc_re[l] += wr[l] * xr - wi[l] * xi;
-            acc_im[l] += wr[l] * xi + wi[l] * xr;
-          }
+          const float* wr = &wre(b, chunk, j, 0);
+          const float* wi = &wim(b, chunk, j, 0);
+          // Two plain real loops, not one complex one: GCC otherwise pairs re/im into
+          // permute-heavy complex vectors (fmsubadd); this way each lane is an output block.
+          for (std::int64_t l = 0; l < kLanes; ++l) acc_re[l] += wr[l] * xr - wi[l] * xi;
+          for (std::int64_t l = 0; l < kLanes; ++l) acc_im[l] += wr[l] * xi + wi[l] * xr;
         }
         for (std::int64_t l = 0; l < kLanes; ++l) {
           if (i0 + l < p) {
