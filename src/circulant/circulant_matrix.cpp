@@ -145,13 +145,7 @@ Impl::CirculantPlans& CirculantMatrix::plans_for(std::int64_t batch) const {
 
 void CirculantMatrix::prepare(std::int64_t batch) const { plans_for(batch); }
 
-double CirculantMatrix::flops_per_matvec() const {
-  const double k = static_cast<double>(layout_.block_size);
-  const double p = static_cast<double>(layout_.block_rows());
-  const double q = static_cast<double>(layout_.block_cols());
-  const double fft = k > 1 ? 2.5 * k * std::log2(k) : 0.0;
-  return 8.0 * p * q * static_cast<double>(layout_.bins()) + (p + q) * fft;
-}
+double CirculantMatrix::flops_per_matvec() const { return layout_.circulant_flops(); }
 
 void CirculantMatrix::apply(ConstMatrixView x, MatrixView y) const {
   ScopedRegion region("xbarsweep::circulant::CirculantMatrix::apply");

@@ -63,3 +63,17 @@ TEST(Projection, LoadDenseSetsTheNearestCirculantLayer) {
                         1e-6, 1e-6));
   EXPECT_THROW(layer->load_dense(torch::randn({24, 16})), xc::CirculantError);
 }
+
+TEST(BlockLayout, CountsAndFlops) {
+  auto l = xc::BlockLayout::make(1024, 4096, 16);
+  EXPECT_EQ(l.block_rows(), 256);
+  EXPECT_EQ(l.block_cols(), 64);
+  EXPECT_EQ(l.bins(), 9);
+  EXPECT_EQ(l.parameters(), 4096 * 1024 / 16);
+  EXPECT_DOUBLE_EQ(l.compression_ratio(), 16.0);
+  EXPECT_DOUBLE_EQ(l.dense_flops(), 2.0 * 4096 * 1024);
+  EXPECT_DOUBLE_EQ(l.circulant_flops(), 8.0 * 256 * 64 * 9 + (256 + 64) * 2.5 * 16 * 4);
+  auto padded = xc::BlockLayout::make(10, 7, 4);  // p = 2, q = 3
+  EXPECT_EQ(padded.parameters(), 2 * 3 * 4);
+  EXPECT_THROW(xc::BlockLayout::make(10, 7, 0), xc::CirculantError);
+}

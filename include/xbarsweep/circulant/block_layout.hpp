@@ -11,6 +11,7 @@
 /// the formula of C-LSTM (Wang et al., FPGA 2018), with no conjugation. Rows >= out and
 /// columns >= in of the padded matrix do not exist (inputs are zero-padded, outputs cropped).
 
+#include <cmath>
 #include <cstdint>
 
 #include "xbarsweep/circulant/errors.hpp"
@@ -40,6 +41,18 @@ struct BlockLayout {
   std::int64_t bins() const { return block_size / 2 + 1; }
   /// \brief Stored weights: p * q * k (the dense matrix stores out * in).
   std::int64_t parameters() const { return block_rows() * block_cols() * block_size; }
+  /// \brief Real flops of one dense matvec, 2 * out * in.
+  double dense_flops() const {
+    return 2.0 * static_cast<double>(out_features) * static_cast<double>(in_features);
+  }
+  /// \brief Real flops of one FFT matvec: 8 per complex multiply-accumulate (p * q * bins of
+  /// them) plus 2.5 k log2 k per real FFT (q forward, p inverse; the usual split-radix count).
+  double circulant_flops() const {
+    const double k = static_cast<double>(block_size);
+    const double fft = block_size > 1 ? 2.5 * k * std::log2(k) : 0.0;
+    const double p = static_cast<double>(block_rows()), q = static_cast<double>(block_cols());
+    return 8.0 * p * q * static_cast<double>(bins()) + (p + q) * fft;
+  }
   /// \brief out * in / (p * q * k): k when both dimensions are multiples of k.
   double compression_ratio() const {
     return static_cast<double>(out_features) * static_cast<double>(in_features) /

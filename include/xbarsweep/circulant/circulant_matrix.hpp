@@ -60,7 +60,7 @@ class CirculantMatrix {
   void prepare(std::int64_t batch) const;
 
   const BlockLayout& layout() const { return layout_; }
-  /// \brief Real flops of one matvec: complex MACs (8 each) + FFTs (2.5 k log2 k per r2c/c2r).
+  /// \brief Real flops of one matvec, BlockLayout::circulant_flops().
   double flops_per_matvec() const;
 
  private:
