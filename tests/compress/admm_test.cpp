@@ -316,3 +316,53 @@ TEST(Accounting, ModelAfterHardProjection) {
   EXPECT_EQ(t.layers[1].blocks_kept, 22);
   EXPECT_GT(t.compression_ratio, t.compression_ratio_with_index);
 }
+
+#include "xbarsweep/compress/pipeline.hpp"
+
+TEST(Pipeline, JointAndSequentialRunEndToEnd) {
+  for (bool sequential : {false, true}) {
+    TinyNet net;
+    const auto data = synthetic(256, 11);
+    torch::optim::SGD opt(net->parameters(),
+                          torch::optim::SGDOptions(0.02).momentum(0.9).weight_decay(1e-4));
+    sgd_steps(net, opt, data, 200, [] {});
+    xc::TrainingCallbacks t;
+    t.train_epoch = [&](const xc::StepHooks& hooks) {
+      for (int s = 0; s < 16; ++s) {
+        const auto idx = torch::arange(s * 16, s * 16 + 16);
+        opt.zero_grad();
+        torch::nn::functional::cross_entropy(net->forward(data.x.index({idx})), data.y.index({idx}))
+            .backward();
+        if (hooks.before_step) hooks.before_step();
+        opt.step();
+        if (hooks.after_step) hooks.after_step(opt);
+      }
+    };
+    t.evaluate = [&] {
+      torch::NoGradGuard g;
+      return net->forward(data.x).argmax(1).eq(data.y).to(torch::kDouble).mean().item<double>();
+    };
+    xc::PipelineConfig c;
+    c.spec = block_and_levels_spec(false);
+    c.admm_iterations = 4;
+    c.retrain_epochs = 2;
+    if (sequential) {
+      c.spec.defaults.levels.reset();
+      xc::CompressionSpec q;
+      q.defaults.levels = xc::LevelSet::uniform(8);
+      q.skip = c.spec.skip;
+      c.quantize_stage = q;
+    }
+    const auto r = xc::run_admm_compression(*net, t, c);
+    ASSERT_EQ(r.residuals.size(), sequential ? 2u : 1u);
+    EXPECT_EQ(r.residuals[0].size(), 4u);
+    std::string why;
+    EXPECT_TRUE(r.masks.holds(&why)) << why;
+    EXPECT_GE(r.accuracy, 0.0);
+    EXPECT_GE(r.projected_accuracy, 0.0);
+    // conv and fc1 at 30% of blocks and 3 bits; fc2 dense at 32 bits.
+    EXPECT_EQ(r.account.layers[0].bits_per_weight, 3);
+    EXPECT_EQ(r.account.layers[1].blocks_kept, 22);
+    EXPECT_GT(r.account.compression_ratio, 10.0);
+  }
+}

@@ -1,0 +1,68 @@
+#pragma once
+/// \file
+/// \brief Paper A's procedure as one reusable function over any model and any training loop:
+/// ADMM, hard projection (masked mapping), masked retraining; joint or sequential.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xbarsweep/compress/accounting.hpp"
+#include "xbarsweep/compress/admm.hpp"
+#include "xbarsweep/compress/masks.hpp"
+#include "xbarsweep/compress/spec.hpp"
+
+namespace torch::nn {
+class Module;
+}
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace xbarsweep::compress {
+
+/// \brief What the caller's training loop calls around each optimiser step.
+struct StepHooks {
+  std::function<void()> before_step;                       ///< after backward(), before step()
+  std::function<void(torch::optim::Optimizer&)> after_step;  ///< after step()
+};
+
+/// \brief The caller's training: `train_epoch` runs one epoch over the training data calling the
+/// hooks (either may be empty) around every optimiser step, keeping its optimiser across calls
+/// or not, as it likes; `evaluate` (optional) returns the accuracy to record.
+struct TrainingCallbacks {
+  std::function<void(const StepHooks&)> train_epoch;
+  std::function<double()> evaluate;
+  /// Optional progress: stage ("admm", "retrain", "quantize_admm", "quantize_retrain"), index.
+  std::function<void(const std::string&, std::int64_t)> progress;
+};
+
+/// \brief The procedure.
+struct PipelineConfig {
+  CompressionSpec spec;  ///< joint: pruning and levels; sequential: the pruning stage
+  /// Sequential flow (ADMM-NN): a levels-only spec run after the pruning stage, on its masks.
+  std::optional<CompressionSpec> quantize_stage;
+  std::int64_t admm_iterations = 10;
+  std::int64_t epochs_per_iteration = 1;
+  std::int64_t retrain_epochs = 2;
+  bool rescale_dual = true;
+};
+
+/// \brief What happened.
+struct PipelineResult {
+  /// residuals[stage][iteration] (stage 0 the main ADMM, 1 the sequential quantization ADMM).
+  std::vector<std::vector<std::vector<AdmmResidual>>> residuals;
+  double projected_accuracy = -1.0;  ///< after the (last) hard projection, before retraining
+  double accuracy = -1.0;            ///< after the last retraining
+  MaskSet masks;                     ///< the final masks (weights satisfy them)
+  CompressionAccount account;        ///< of the final model, under the combined spec
+};
+
+/// \brief Runs ADMM, hard projection and masked retraining (twice in the sequential flow) on
+/// \p model through \p training. \throws CompressError for a bad config.
+PipelineResult run_admm_compression(torch::nn::Module& model, const TrainingCallbacks& training,
+                                    const PipelineConfig& config);
+
+}  // namespace xbarsweep::compress
