@@ -61,8 +61,15 @@ TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatrices) {
       e->peep_o.copy_(c->peep_o);
     }
   }
-  auto x = torch::randn({5, 2, 12});
-  EXPECT_TRUE(all_close(std::get<0>(circ->forward(x)), std::get<0>(dense->forward(x)), 1e-4, 1e-5));
+  auto x = torch::randn({5, 2, 12}, torch::requires_grad());
+  auto y_circ = std::get<0>(circ->forward(x));
+  auto y_dense = std::get<0>(dense->forward(x));
+  EXPECT_TRUE(all_close(y_circ, y_dense, 1e-4, 1e-5));
+  // Gradients with respect to the input agree too (autograd through rfft/irfft vs matmul).
+  auto upstream = torch::randn_like(y_circ);
+  auto g_circ = torch::autograd::grad({y_circ}, {x}, {upstream})[0];
+  auto g_dense = torch::autograd::grad({y_dense}, {x}, {upstream})[0];
+  EXPECT_TRUE(all_close(g_circ, g_dense, 1e-4, 1e-5));
   EXPECT_LT(circ->stored_parameters(), dense->stored_parameters());
   EXPECT_EQ(circ->dense_parameters(), dense->stored_parameters());
 }
