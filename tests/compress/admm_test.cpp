@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 
 #include "xbarsweep/compress/accounting.hpp"
 #include "xbarsweep/compress/admm.hpp"
@@ -117,24 +118,39 @@ TEST(Admm, PenaltyGradientIsRhoTimesWMinusZPlusU) {
 }
 
 TEST(Admm, ResidualShrinksOnTinyModel) {
-  // As in paper A, ADMM starts from a trained model: pretrain, then ADMM iterations of a few SGD
-  // steps each. ||W - Z|| must fall far below its value at the start, ||W0 - Proj(W0)||.
+  // As in paper A, ADMM starts from a trained model: pretrain, then ADMM iterations of a few
+  // full-batch gradient steps each (no minibatch noise, so the check does not depend on thread
+  // count or sampling). ||W - Z|| must fall far below its start, ||W0 - Proj(W0)||.
   // 0: pruning only; 1: joint, two pairs (paper A); 2: joint, one pair onto the intersection.
   constexpr int kIterations = 16;
   for (int mode : {0, 1, 2}) {
-    TinyNet net;
+    torch::manual_seed(21);
+    auto net = torch::nn::Sequential(torch::nn::Linear(72, 32), torch::nn::ReLU(),
+                                     torch::nn::Linear(32, 3));
     const auto data = synthetic(256, 3);
-    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.02).momentum(0.9));
-    sgd_steps(net, opt, data, 300, [] {});
-    auto spec = block_and_levels_spec(mode == 2);
-    if (mode == 0) spec.defaults.levels.reset();
+    const auto x = data.x.flatten(1);
+    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+    auto steps = [&](int n, const std::function<void()>& before_step) {
+      for (int s = 0; s < n; ++s) {
+        opt.zero_grad();
+        torch::nn::functional::cross_entropy(net->forward(x), data.y).backward();
+        before_step();
+        opt.step();
+      }
+    };
+    steps(200, [] {});
+    xc::CompressionSpec spec;
+    spec.defaults.prune = {xc::PruneKind::block, xc::Keep::fraction(0.3), {4, 8}};
+    if (mode != 0) spec.defaults.levels = xc::LevelSet::uniform(8);
+    spec.defaults.joint_exact = mode == 2;
+    spec.defaults.rho = {1e-2, 1.5, 1.0};
     auto admm = xc::AdmmState::init(*net, spec);
     std::vector<double> start;
     for (const auto& l : admm.layers()) {
       for (const auto& p : l.pairs) start.push_back((l.layer.weight - p.z).norm().item<double>());
     }
     for (int it = 0; it < kIterations; ++it) {
-      sgd_steps(net, opt, data, 40, [&] { admm.add_penalty_gradients(); });
+      steps(40, [&] { admm.add_penalty_gradients(); });
       admm.update();
     }
     std::size_t i = 0;
@@ -143,10 +159,7 @@ TEST(Admm, ResidualShrinksOnTinyModel) {
         ASSERT_EQ(p.primal.size(), static_cast<std::size_t>(kIterations));
         std::string curve;
         for (double r : p.primal) curve += " " + std::to_string(r);
-        // Quantization sets are nonconvex and their scale is refitted at each Z-step: on this
-        // tiny net their residual floors near the W-step's SGD noise once rho reaches its cap.
-        const double factor = p.set == xc::AdmmSet::prune ? 0.1 : 0.2;
-        EXPECT_LT(p.primal.back(), factor * start[i++])
+        EXPECT_LT(p.primal.back(), 0.1 * start[i++])
             << "mode " << mode << " " << l.layer.name << " " << xc::to_string(p.set)
             << " start " << start[i - 1] << ", ||W - Z|| per iteration:" << curve;
         EXPECT_NEAR(p.rhos.back(), std::min(1.0, 1e-2 * std::pow(1.5, kIterations - 1)), 1e-12);
