@@ -109,7 +109,7 @@ int cmd_run(const RunArgs& args) {
     const sweep::RunSummary s = sweep::run_sweep(experiment, kind, options, MPI_COMM_WORLD);
     code = sweep::exit_code(s);
     if (rank == 0) {
-      std::printf("%s: %llu/%llu points done, %llu failed (this run: %llu computed, %llu failed) in %.1f s\n",
+      std::printf("%s: %llu/%llu points done, %llu failed (this run: %llu computed, %llu failed) in %.3f s\n",
                   options.output.c_str(), static_cast<unsigned long long>(s.done_total),
                   static_cast<unsigned long long>(s.planned), static_cast<unsigned long long>(s.failed_total),
                   static_cast<unsigned long long>(s.computed), static_cast<unsigned long long>(s.failed),
@@ -196,7 +196,8 @@ int cmd_kinds() {
   for (const auto& name : kinds::builtin_kinds().names()) {
     const kinds::Kind& kind = *kinds::builtin_kinds().find(name);
     std::printf("%s: %s\n", name.c_str(), kind.summary().c_str());
-    for (const auto& spec : kind.schema().specs()) {
+    const config::Schema schema = kind.schema();
+    for (const auto& spec : schema.specs()) {
       std::printf("  %-28s %-6s default %-10s %s\n", spec.path.c_str(),
                   std::string(config::type_name(spec.type)).c_str(), config::display(spec.default_value).c_str(),
                   spec.doc.c_str());
