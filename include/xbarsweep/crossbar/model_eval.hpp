@@ -1,0 +1,91 @@
+#pragma once
+/// \file
+/// \brief A LibTorch classifier evaluated through the crossbar simulator: every Linear and Conv2d
+/// layer is programmed onto crossbars (a convolution as its GEMM matrix out x in*kh*kw, fed by
+/// im2col), everything else (activations, pooling, batch norm, biases) stays in torch.
+/// Monte Carlo over device samples gives the hardware accuracy's mean, std and min.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xbarsweep/crossbar/config.hpp"
+#include "xbarsweep/crossbar/cost.hpp"
+#include "xbarsweep/data/dataset.hpp"
+
+namespace xbarsweep::nn {
+struct Classifier;
+}
+
+namespace xbarsweep::crossbar {
+
+/// \brief A classifier whose Linear and Conv2d layers are programmed onto crossbars for one device
+/// sample. Supports the models of nn::make_model (mlp, lenet5, vgg16, resnet18); the model must
+/// outlive this object and is put in evaluation mode. Not thread-safe.
+class HardwareModel {
+ public:
+  /// \brief Programs every mapped layer (static non-idealities applied here, once). Layer k (in
+  /// module registration order) gets devices DeviceSeed{device_seed, k}.
+  /// \param max_rows_per_mvm rows (images x conv positions) per simulated MVM call: bounds the
+  ///   simulator's scratch memory.
+  /// \throws CrossbarError for an unsupported model or layer (grouped conv, non-zero padding mode).
+  HardwareModel(nn::Classifier& model, const CrossbarConfig& config, std::uint64_t device_seed,
+                std::int64_t max_rows_per_mvm = 16384);
+  ~HardwareModel();
+  HardwareModel(HardwareModel&&) noexcept;
+  HardwareModel& operator=(HardwareModel&&) noexcept;
+
+  /// \brief Runs \p images (N x C x H x W) through the hardware model, calibrating each mapped
+  /// layer (DAC full scale, ADC ranges) on the inputs it receives from the layers before it.
+  void calibrate(const at::Tensor& images);
+  /// \brief Logits of \p images through the hardware model. Layers with a DAC or ADC that were
+  /// never calibrated calibrate on their first batch.
+  at::Tensor forward(const at::Tensor& images);
+
+  /// \brief How each mapped layer sits on crossbars; mvms (conv output positions per image) are
+  /// known once a batch has passed (calibrate or forward), else 1.
+  std::vector<LayerMapping> mappings() const;
+  /// \brief Physical crossbars of every mapped layer together.
+  std::int64_t crossbars() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// \brief What evaluate_on_crossbars does.
+struct HardwareEvalOptions {
+  int samples = 5;                     ///< Monte Carlo device samples
+  std::uint64_t seed = 0;              ///< sample s uses device seed derive(seed, s)
+  std::int64_t batch_size = 250;       ///< test images per forward pass
+  std::int64_t calibration_items = 200;  ///< images of the calibration split used to calibrate
+  std::int64_t max_rows_per_mvm = 16384;
+  std::function<void()> check_cancelled;  ///< between batches and samples; may throw
+};
+
+/// \brief Software accuracy and hardware accuracy over device samples.
+struct HardwareEvaluation {
+  double accuracy = 0.0;            ///< software (torch forward), fraction
+  std::vector<double> hw_accuracy;  ///< one per device sample, fractions
+  double hw_accuracy_mean = 0.0;
+  double hw_accuracy_std = 0.0;     ///< sample standard deviation (n - 1); 0 for one sample
+  double hw_accuracy_min = 0.0;
+  std::vector<LayerMapping> mappings;  ///< of the first sample (the tile grid does not depend on it)
+  double wall_s = 0.0;
+};
+
+/// \brief Evaluates \p model on \p test in software and through the crossbar simulator, once per
+/// device sample: each sample programs every layer with its own seed, calibrates on the first
+/// calibration_items of \p calibration, then classifies \p test.
+HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Split& test,
+                                         const data::Split& calibration, const CrossbarConfig& config,
+                                         const HardwareEvalOptions& options);
+
+/// \brief Device seed of Monte Carlo sample \p sample of a point seeded \p seed (splitmix64).
+std::uint64_t device_sample_seed(std::uint64_t seed, int sample);
+
+}  // namespace xbarsweep::crossbar

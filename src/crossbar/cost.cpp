@@ -1,0 +1,313 @@
+// Hardware cost model: counts per component from the tile grid, ISAAC / NeuroSim figures.
+// The formulas are in docs/crossbar.md ("Cost model"); units: mW x ns = pJ.
+#include "xbarsweep/crossbar/cost.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "xbarsweep/config/schema.hpp"
+#include "xbarsweep/config/value.hpp"
+#include "xbarsweep/crossbar/error.hpp"
+
+namespace xbarsweep::crossbar {
+
+double CostConfig::adc_energy_at(int bits) const {
+  if (adc_energy_pj > 0.0) return adc_energy_pj;
+  XBARSWEEP_CROSSBAR_THROW_IF(bits > 10, "no ISAAC ADC energy for " << bits << " bits (table: 4..10); give cost.adc_energy_pj");
+  // Below 4 bits ISAAC lists nothing: priced as a 4-bit ADC (conservative).
+  return kIsaacAdcEnergyPj[std::max(bits, 4) - 4];
+}
+
+double CostConfig::adc_area_at(int bits) const {
+  if (adc_area_um2 > 0.0) return adc_area_um2;
+  XBARSWEEP_CROSSBAR_THROW_IF(bits > 10, "no ISAAC ADC area for " << bits << " bits (table: 4..10); give cost.adc_area_um2");
+  return kIsaacAdcAreaUm2[std::max(bits, 4) - 4];
+}
+
+void CostConfig::validate() const {
+  const auto nonneg = [](double v, const char* key) {
+    XBARSWEEP_CROSSBAR_THROW_IF(!(v >= 0.0) || !std::isfinite(v), key << " must be a finite number >= 0, got " << v);
+  };
+  nonneg(crossbar_power_mw, "cost.crossbar_power_mw");
+  nonneg(crossbar_area_um2, "cost.crossbar_area_um2");
+  nonneg(adc_energy_pj, "cost.adc_energy_pj");
+  nonneg(adc_area_um2, "cost.adc_area_um2");
+  nonneg(dac_power_uw, "cost.dac_power_uw");
+  nonneg(dac_area_um2, "cost.dac_area_um2");
+  nonneg(sample_hold_power_uw, "cost.sample_hold_power_uw");
+  nonneg(sample_hold_area_um2, "cost.sample_hold_area_um2");
+  nonneg(shift_add_power_mw, "cost.shift_add_power_mw");
+  nonneg(shift_add_area_um2, "cost.shift_add_area_um2");
+  nonneg(buffer_power_mw, "cost.buffer_power_mw");
+  nonneg(buffer_area_mm2, "cost.buffer_area_mm2");
+  XBARSWEEP_CROSSBAR_THROW_IF(!(crossbar_reference_cells > 0.0),
+                              "cost.crossbar_reference_cells must be > 0, got " << crossbar_reference_cells);
+  XBARSWEEP_CROSSBAR_THROW_IF(!(read_cycle_ns > 0.0), "cost.read_cycle_ns must be > 0, got " << read_cycle_ns);
+  XBARSWEEP_CROSSBAR_THROW_IF(!(adc_rate_gsps > 0.0), "cost.adc_rate_gsps must be > 0, got " << adc_rate_gsps);
+  XBARSWEEP_CROSSBAR_THROW_IF(columns_per_adc < 1, "cost.columns_per_adc must be >= 1, got " << columns_per_adc);
+  XBARSWEEP_CROSSBAR_THROW_IF(crossbars_per_buffer < 1,
+                              "cost.crossbars_per_buffer must be >= 1, got " << crossbars_per_buffer);
+  XBARSWEEP_CROSSBAR_THROW_IF(adc_bits_if_ideal < 1 || adc_bits_if_ideal > 24,
+                              "cost.adc_bits_if_ideal must be in [1, 24], got " << adc_bits_if_ideal);
+  XBARSWEEP_CROSSBAR_THROW_IF(dac_bits_if_ideal < 1 || dac_bits_if_ideal > 16,
+                              "cost.dac_bits_if_ideal must be in [1, 16], got " << dac_bits_if_ideal);
+  XBARSWEEP_CROSSBAR_THROW_IF(input_bits_if_ideal < 1 || input_bits_if_ideal > 24,
+                              "cost.input_bits_if_ideal must be in [1, 24], got " << input_bits_if_ideal);
+}
+
+namespace {
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+void check_shape(const std::string& name, int out, int in, std::int64_t mvms) {
+  XBARSWEEP_CROSSBAR_THROW_IF(out < 1 || in < 1, "layer '" << name << "': shape " << out << " x " << in
+                                                           << " must be at least 1 x 1");
+  XBARSWEEP_CROSSBAR_THROW_IF(mvms < 0, "layer '" << name << "': mvms must be >= 0, got " << mvms);
+}
+
+}  // namespace
+
+LayerMapping dense_mapping(const std::string& name, int out, int in, const CrossbarConfig& config,
+                           std::int64_t mvms) {
+  check_shape(name, out, in, mvms);
+  const int nr = static_cast<int>(ceil_div(in, config.rows));
+  const int nc = static_cast<int>(ceil_div(out, config.cols));
+  LayerMapping m;
+  m.name = name;
+  m.out = out;
+  m.in = in;
+  m.allocated_tiles = nr * nc;
+  m.used_rows = static_cast<std::int64_t>(in) * nc;    // each column tile drives every input
+  m.used_columns = static_cast<std::int64_t>(out) * nr;  // each row tile reads every output
+  m.mvms = mvms;
+  return m;
+}
+
+LayerMapping sparse_mapping(const std::string& name, int out, int in, const CrossbarConfig& config,
+                            std::int64_t mvms, const std::vector<std::pair<int, int>>& allocated) {
+  check_shape(name, out, in, mvms);
+  const int nr = static_cast<int>(ceil_div(in, config.rows));
+  const int nc = static_cast<int>(ceil_div(out, config.cols));
+  LayerMapping m;
+  m.name = name;
+  m.out = out;
+  m.in = in;
+  m.mvms = mvms;
+  for (const auto& [r, c] : allocated) {
+    XBARSWEEP_CROSSBAR_THROW_IF(r < 0 || r >= nr || c < 0 || c >= nc,
+                                "layer '" << name << "': tile (" << r << ", " << c << ") outside its " << nr
+                                          << " x " << nc << " grid");
+    ++m.allocated_tiles;
+    m.used_rows += std::min(config.rows, in - r * config.rows);
+    m.used_columns += std::min(config.cols, out - c * config.cols);
+  }
+  return m;
+}
+
+LayerCost layer_cost(const LayerMapping& l, const CrossbarConfig& x, const CostConfig& c) {
+  x.validate();
+  c.validate();
+  const int adc_bits = x.adc_bits > 0 ? x.adc_bits : c.adc_bits_if_ideal;
+  const int dac_bits = x.dac_bits > 0 ? x.dac_bits : c.dac_bits_if_ideal;
+  const int input_bits = x.dac_bits > 0 ? x.effective_input_bits() : c.input_bits_if_ideal;
+  const std::int64_t planes = ceil_div(std::max(input_bits, dac_bits), dac_bits);
+  const std::int64_t tiles = l.allocated_tiles;
+  const std::int64_t slices = x.slices;
+
+  LayerCost r;
+  r.name = l.name;
+  r.crossbars = tiles * x.crossbars_per_tile();
+  r.dacs = tiles * slices * x.rows;                              // the pair shares its word-line drivers
+  r.sample_holds = tiles * slices * x.cols;                      // one per bit line (pair subtracted)
+  r.adcs = tiles * slices * ceil_div(x.cols, c.columns_per_adc);
+  r.shift_adds = r.adcs;
+  r.buffers = static_cast<double>(r.crossbars) / c.crossbars_per_buffer;  // a share: layers share tiles
+
+  const double cycles = static_cast<double>(l.mvms) * static_cast<double>(planes);
+  const double t_conv_ns = 1.0 / c.adc_rate_gsps;
+  const double t_cycle_ns = std::max(c.read_cycle_ns, c.columns_per_adc * t_conv_ns);
+  const double latency_ns = cycles * t_cycle_ns;
+  r.conversions = l.used_columns * slices * static_cast<std::int64_t>(cycles);
+  const double conversions = static_cast<double>(l.used_columns * slices) * cycles;
+  const double cell_scale = static_cast<double>(x.rows) * x.cols / c.crossbar_reference_cells;
+
+  double* e = r.energy_by_component_nj;  // filled in pJ, converted below
+  e[0] = static_cast<double>(r.crossbars) * c.crossbar_power_mw * cell_scale * cycles * c.read_cycle_ns;
+  e[1] = conversions * c.adc_energy_at(adc_bits);
+  e[2] = static_cast<double>(l.used_rows * slices) * dac_bits * (c.dac_power_uw * 1e-3) * cycles * c.read_cycle_ns;
+  e[3] = static_cast<double>(l.used_columns * slices) * (c.sample_hold_power_uw * 1e-3) * cycles * c.read_cycle_ns;
+  e[4] = conversions * c.shift_add_power_mw * t_conv_ns;
+  e[5] = r.buffers * c.buffer_power_mw * latency_ns;
+  double* a = r.area_by_component_mm2;  // filled in um^2, converted below
+  a[0] = static_cast<double>(r.crossbars) * c.crossbar_area_um2 * cell_scale;
+  a[1] = static_cast<double>(r.adcs) * c.adc_area_at(adc_bits);
+  a[2] = static_cast<double>(r.dacs) * dac_bits * c.dac_area_um2;
+  a[3] = static_cast<double>(r.sample_holds) * c.sample_hold_area_um2;
+  a[4] = static_cast<double>(r.shift_adds) * c.shift_add_area_um2;
+  a[5] = r.buffers * c.buffer_area_mm2 * 1e6;
+  for (int k = 0; k < 6; ++k) {
+    e[k] *= 1e-3;  // pJ -> nJ
+    a[k] *= 1e-6;  // um^2 -> mm^2
+    r.energy_nj += e[k];
+    r.area_mm2 += a[k];
+  }
+  r.latency_us = latency_ns * 1e-3;
+  r.power_mw = r.latency_us > 0.0 ? r.energy_nj / r.latency_us : 0.0;  // nJ / us = mW
+  return r;
+}
+
+namespace {
+
+void accumulate(LayerCost& sum, const LayerCost& l) {
+  sum.crossbars += l.crossbars;
+  sum.adcs += l.adcs;
+  sum.dacs += l.dacs;
+  sum.sample_holds += l.sample_holds;
+  sum.shift_adds += l.shift_adds;
+  sum.buffers += l.buffers;
+  sum.conversions += l.conversions;
+  sum.area_mm2 += l.area_mm2;
+  sum.energy_nj += l.energy_nj;
+  sum.latency_us += l.latency_us;
+  for (int k = 0; k < 6; ++k) {
+    sum.energy_by_component_nj[k] += l.energy_by_component_nj[k];
+    sum.area_by_component_mm2[k] += l.area_by_component_mm2[k];
+  }
+  sum.power_mw = sum.latency_us > 0.0 ? sum.energy_nj / sum.latency_us : 0.0;
+}
+
+}  // namespace
+
+ModelCost model_cost(const std::vector<LayerMapping>& layers, const CrossbarConfig& xbar,
+                     const CostConfig& cost) {
+  ModelCost m;
+  m.total.name = "total";
+  m.dense_total.name = "total (dense)";
+  for (const auto& l : layers) {
+    m.layers.push_back(layer_cost(l, xbar, cost));
+    m.dense_layers.push_back(layer_cost(dense_mapping(l.name, l.out, l.in, xbar, l.mvms), xbar, cost));
+    accumulate(m.total, m.layers.back());
+    accumulate(m.dense_total, m.dense_layers.back());
+  }
+  m.power_reduction = m.dense_total.power_mw > 0.0 ? 1.0 - m.total.power_mw / m.dense_total.power_mw : 0.0;
+  m.area_reduction = m.dense_total.area_mm2 > 0.0 ? 1.0 - m.total.area_mm2 / m.dense_total.area_mm2 : 0.0;
+  return m;
+}
+
+namespace {
+
+double real_or(const config::Params& p, const char* path, double fallback) {
+  if (!p.contains(path)) return fallback;
+  try {
+    return p.real(path);
+  } catch (const std::out_of_range& e) {
+    XBARSWEEP_CROSSBAR_THROW_IF(true, path << ": expected a number (" << e.what() << ")");
+  }
+  return fallback;
+}
+
+int int_or(const config::Params& p, const char* path, int fallback) {
+  if (!p.contains(path)) return fallback;
+  try {
+    return static_cast<int>(p.integer(path));
+  } catch (const std::out_of_range& e) {
+    XBARSWEEP_CROSSBAR_THROW_IF(true, path << ": expected an integer (" << e.what() << ")");
+  }
+  return fallback;
+}
+
+config::ParamSpec spec(std::string path, config::Value def, std::string doc, std::optional<double> min,
+                       std::optional<double> max = std::nullopt) {
+  config::ParamSpec s;
+  s.path = std::move(path);
+  s.type = config::type_of(def);
+  s.default_value = std::move(def);
+  s.min = min;
+  s.max = max;
+  s.doc = std::move(doc);
+  return s;
+}
+
+}  // namespace
+
+CostConfig cost_config_from_params(const config::Params& p) {
+  CostConfig c;
+  c.crossbar_power_mw = real_or(p, "cost.crossbar_power_mw", c.crossbar_power_mw);
+  c.crossbar_area_um2 = real_or(p, "cost.crossbar_area_um2", c.crossbar_area_um2);
+  c.crossbar_reference_cells = real_or(p, "cost.crossbar_reference_cells", c.crossbar_reference_cells);
+  c.read_cycle_ns = real_or(p, "cost.read_cycle_ns", c.read_cycle_ns);
+  c.adc_energy_pj = real_or(p, "cost.adc_energy_pj", c.adc_energy_pj);
+  c.adc_area_um2 = real_or(p, "cost.adc_area_um2", c.adc_area_um2);
+  c.adc_rate_gsps = real_or(p, "cost.adc_rate_gsps", c.adc_rate_gsps);
+  c.columns_per_adc = int_or(p, "cost.columns_per_adc", c.columns_per_adc);
+  c.dac_power_uw = real_or(p, "cost.dac_power_uw", c.dac_power_uw);
+  c.dac_area_um2 = real_or(p, "cost.dac_area_um2", c.dac_area_um2);
+  c.sample_hold_power_uw = real_or(p, "cost.sample_hold_power_uw", c.sample_hold_power_uw);
+  c.sample_hold_area_um2 = real_or(p, "cost.sample_hold_area_um2", c.sample_hold_area_um2);
+  c.shift_add_power_mw = real_or(p, "cost.shift_add_power_mw", c.shift_add_power_mw);
+  c.shift_add_area_um2 = real_or(p, "cost.shift_add_area_um2", c.shift_add_area_um2);
+  c.buffer_power_mw = real_or(p, "cost.buffer_power_mw", c.buffer_power_mw);
+  c.buffer_area_mm2 = real_or(p, "cost.buffer_area_mm2", c.buffer_area_mm2);
+  c.crossbars_per_buffer = int_or(p, "cost.crossbars_per_buffer", c.crossbars_per_buffer);
+  c.adc_bits_if_ideal = int_or(p, "cost.adc_bits_if_ideal", c.adc_bits_if_ideal);
+  c.dac_bits_if_ideal = int_or(p, "cost.dac_bits_if_ideal", c.dac_bits_if_ideal);
+  c.input_bits_if_ideal = int_or(p, "cost.input_bits_if_ideal", c.input_bits_if_ideal);
+  c.validate();
+  return c;
+}
+
+config::Schema cost_schema() {
+  using config::Value;
+  const CostConfig d;
+  config::Schema s;
+  s.add(spec("cost.crossbar_power_mw", Value(d.crossbar_power_mw),
+             "crossbar array power when read, mW per reference array; ISAAC (ISCA 2016, Table 6): 2.4 mW / 8 arrays "
+             "of 128x128", 0.0));
+  s.add(spec("cost.crossbar_area_um2", Value(d.crossbar_area_um2),
+             "crossbar array area, um^2 per reference array; ISAAC Table 6: 0.0002 mm^2 / 8 arrays", 0.0));
+  s.add(spec("cost.crossbar_reference_cells", Value(d.crossbar_reference_cells),
+             "cells of the array the crossbar figures describe (ISAAC: 128x128); other shapes scale linearly", 1.0));
+  s.add(spec("cost.read_cycle_ns", Value(d.read_cycle_ns), "one crossbar read (one input plane), ns; ISAAC: 100",
+             1e-6));
+  s.add(spec("cost.adc_energy_pj", Value(d.adc_energy_pj),
+             "ADC energy per conversion, pJ; 0 = ISAAC's figure by resolution (4..10 bits: 0.79, 0.99, 1.20, 1.42, "
+             "1.67, 1.97, 2.38)", 0.0));
+  s.add(spec("cost.adc_area_um2", Value(d.adc_area_um2),
+             "ADC area, um^2; 0 = ISAAC's figure by resolution (4..10 bits: 361, 477, 627, 845, 1200, 1828, 3002)",
+             0.0));
+  s.add(spec("cost.adc_rate_gsps", Value(d.adc_rate_gsps),
+             "ADC conversion rate, GS/s; ISAAC: 1.2 (8-bit SAR, 2 mW)", 1e-6));
+  s.add(spec("cost.columns_per_adc", Value(std::int64_t{d.columns_per_adc}),
+             "bit lines one ADC converts in turn; NeuroSim: 8", 1.0, 65536.0));
+  s.add(spec("cost.dac_power_uw", Value(d.dac_power_uw),
+             "1-bit DAC power, uW each (a b-bit DAC = b of them, first-order); ISAAC Table 6: 4 mW per 8x128", 0.0));
+  s.add(spec("cost.dac_area_um2", Value(d.dac_area_um2),
+             "1-bit DAC area, um^2 each; ISAAC Table 6: 0.00017 mm^2 per 8x128", 0.0));
+  s.add(spec("cost.sample_hold_power_uw", Value(d.sample_hold_power_uw),
+             "sample-and-hold power, uW each (one per bit line); ISAAC Table 6: 10 uW per 8x128", 0.0));
+  s.add(spec("cost.sample_hold_area_um2", Value(d.sample_hold_area_um2),
+             "sample-and-hold area, um^2 each; ISAAC Table 6: 0.00004 mm^2 per 8x128", 0.0));
+  s.add(spec("cost.shift_add_power_mw", Value(d.shift_add_power_mw),
+             "shift-and-add power, mW each (one per ADC); ISAAC Table 6: 0.05", 0.0));
+  s.add(spec("cost.shift_add_area_um2", Value(d.shift_add_area_um2),
+             "shift-and-add area, um^2 each; ISAAC Table 6: 60", 0.0));
+  s.add(spec("cost.buffer_power_mw", Value(d.buffer_power_mw),
+             "eDRAM buffer power, mW each; ISAAC Table 6: 64 KB eDRAM, 20.7", 0.0));
+  s.add(spec("cost.buffer_area_mm2", Value(d.buffer_area_mm2),
+             "eDRAM buffer area, mm^2 each; ISAAC Table 6: 64 KB eDRAM, 0.083", 0.0));
+  s.add(spec("cost.crossbars_per_buffer", Value(std::int64_t{d.crossbars_per_buffer}),
+             "crossbars sharing one buffer; ISAAC tile: 12 IMAs x 8 crossbars = 96", 1.0, 1e9));
+  s.add(spec("cost.adc_bits_if_ideal", Value(std::int64_t{d.adc_bits_if_ideal}),
+             "ADC resolution priced when crossbar.adc_bits = 0 (ideal in simulation); ISAAC: 8", 1.0, 24.0));
+  s.add(spec("cost.dac_bits_if_ideal", Value(std::int64_t{d.dac_bits_if_ideal}),
+             "DAC resolution priced when crossbar.dac_bits = 0; ISAAC: 1 (bit-serial)", 1.0, 16.0));
+  s.add(spec("cost.input_bits_if_ideal", Value(std::int64_t{d.input_bits_if_ideal}),
+             "input resolution priced when crossbar.dac_bits = 0; NeuroSim: 8-bit activations", 1.0, 24.0));
+  return s;
+}
+
+}  // namespace xbarsweep::crossbar

@@ -1,0 +1,315 @@
+// The torch bridge of the crossbar simulator: a classifier's forward pass with its Linear and
+// Conv2d layers replaced by simulated MVMs (convolutions through im2col / unfold).
+#include "xbarsweep/crossbar/model_eval.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "xbarsweep/crossbar/error.hpp"
+#include "xbarsweep/crossbar/layer.hpp"
+#include "xbarsweep/crossbar/random.hpp"
+#include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/training.hpp"
+
+namespace xbarsweep::crossbar {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+using Layer = ProgrammedLayer<Kokkos::DefaultExecutionSpace>;
+
+struct ScopedRegion {  // a Kokkos profiling region around each public entry point
+  explicit ScopedRegion(const char* name) { Kokkos::Profiling::pushRegion(name); }
+  ~ScopedRegion() { Kokkos::Profiling::popRegion(); }
+  ScopedRegion(const ScopedRegion&) = delete;
+  ScopedRegion& operator=(const ScopedRegion&) = delete;
+};
+using HostMatrix = Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace>;
+
+struct MappedLayer {
+  std::string name;
+  bool conv = false;
+  torch::Tensor bias;     // undefined when none
+  Layer layer;
+  std::int64_t mvms = 1;  // per image: conv output positions
+  std::int64_t chunk = 0;  // rows per MVM call, fixed at the first call (scratch sized once)
+};
+
+constexpr bool kHostAccessible = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Layer::memory_space>::accessible;
+using HostConst = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+using HostOut = Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+
+// Host row-major x (n x in) as the layer's input: wrapped where the layer's memory is host
+// accessible, else copied.
+Layer::ConstMatrix layer_input(const float* x, std::int64_t n, std::int64_t in) {
+  if constexpr (kHostAccessible) {
+    return Layer::ConstMatrix(x, n, in);
+  } else {
+    Layer::Matrix d("xbarsweep::crossbar::model_input", n, in);
+    Kokkos::deep_copy(d, HostConst(x, n, in));
+    return d;
+  }
+}
+
+void layer_mvm(Layer& layer, const float* x, float* y, std::int64_t n) {
+  const std::int64_t in = layer.in_features(), out = layer.out_features();
+  if constexpr (kHostAccessible) {
+    layer.mvm(Layer::ConstMatrix(x, n, in), Layer::Matrix(y, n, out));
+  } else {
+    Layer::Matrix d("xbarsweep::crossbar::model_output", n, out);
+    layer.mvm(layer_input(x, n, in), d);
+    Kokkos::deep_copy(HostOut(y, n, out), d);
+  }
+}
+
+}  // namespace
+
+struct HardwareModel::State {
+  nn::Classifier* model = nullptr;
+  std::int64_t max_rows = 16384;
+  bool calibrating = false;
+  std::vector<MappedLayer> layers;
+  std::map<const torch::nn::Module*, std::size_t> index;  // Linear / Conv2d module -> layer
+
+  MappedLayer& lookup(const torch::nn::Module* m) {
+    const auto it = index.find(m);
+    XBARSWEEP_CROSSBAR_THROW_IF(it == index.end(), "a Linear/Conv2d layer of the model was not mapped");
+    return layers[it->second];
+  }
+
+  // Y = simulated W X for X rows x in (contiguous float CPU), in chunks of a fixed size.
+  torch::Tensor simulate(MappedLayer& m, torch::Tensor x) {
+    x = x.to(torch::kFloat).contiguous();
+    const std::int64_t rows = x.size(0), in = x.size(1), out = m.layer.out_features();
+    if (calibrating) {
+      // Calibrate on at most max_rows rows spread evenly over the batch (conv: over images
+      // and positions alike), so that the ranges see every kind of input.
+      torch::Tensor cal = x;
+      if (rows > max_rows) cal = x.index_select(0, torch::linspace(0, rows - 1, max_rows).to(torch::kLong)).contiguous();
+      m.layer.calibrate(layer_input(cal.data_ptr<float>(), cal.size(0), in));
+    }
+    if (m.chunk == 0) m.chunk = std::max<std::int64_t>(1, std::min(rows, max_rows));
+    torch::Tensor y = torch::empty({rows, out}, torch::kFloat);
+    torch::Tensor xpad, ypad;
+    for (std::int64_t begin = 0; begin < rows; begin += m.chunk) {
+      const std::int64_t n = std::min(m.chunk, rows - begin);
+      if (n == m.chunk) {
+        layer_mvm(m.layer, x.data_ptr<float>() + begin * in, y.data_ptr<float>() + begin * out, n);
+        continue;
+      }
+      // A short last chunk is zero-padded to the chunk size: the simulator keeps its scratch.
+      if (!xpad.defined()) {
+        xpad = torch::zeros({m.chunk, in}, torch::kFloat);
+        ypad = torch::empty({m.chunk, out}, torch::kFloat);
+      }
+      xpad.narrow(0, 0, n).copy_(x.narrow(0, begin, n));
+      xpad.narrow(0, n, m.chunk - n).zero_();
+      layer_mvm(m.layer, xpad.data_ptr<float>(), ypad.data_ptr<float>(), m.chunk);
+      y.narrow(0, begin, n).copy_(ypad.narrow(0, 0, n));
+    }
+    return y;
+  }
+
+  torch::Tensor linear(const torch::nn::Linear& l, torch::Tensor x) {
+    MappedLayer& m = lookup(l.get());
+    auto y = simulate(m, x);
+    return m.bias.defined() ? y + m.bias : y;
+  }
+
+  torch::Tensor conv(const torch::nn::Conv2d& c, torch::Tensor x) {
+    MappedLayer& m = lookup(c.get());
+    const auto& o = c->options;
+    const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+    XBARSWEEP_CROSSBAR_THROW_IF(pad == nullptr, m.name << ": only explicit conv padding is supported");
+    const auto k = o.kernel_size(), s = o.stride(), d = o.dilation();
+    const std::int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+    const std::int64_t ho = (h + 2 * (*pad)->at(0) - d->at(0) * (k->at(0) - 1) - 1) / s->at(0) + 1;
+    const std::int64_t wo = (w + 2 * (*pad)->at(1) - d->at(1) * (k->at(1) - 1) - 1) / s->at(1) + 1;
+    // im2col: N x (C kh kw) x L, feature order (c, kh, kw) = the order of weight.view(out, -1).
+    auto cols = F::unfold(x, F::UnfoldFuncOptions(k).dilation(d).padding(*pad).stride(s));
+    const std::int64_t positions = cols.size(2);
+    m.mvms = positions;
+    auto y = simulate(m, cols.transpose(1, 2).reshape({n * positions, cols.size(1)}));
+    y = y.view({n, positions, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
+    return m.bias.defined() ? y + m.bias.view({1, -1, 1, 1}) : y;
+  }
+
+  torch::Tensor sequential_features(torch::nn::Sequential& seq, torch::Tensor x) {
+    for (const auto& child : seq->children()) {
+      if (auto cv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(child)) {
+        x = conv(torch::nn::Conv2d(cv), x);
+      } else if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(child.get())) {
+        x = bn->forward(x);
+      } else if (dynamic_cast<torch::nn::ReLUImpl*>(child.get()) != nullptr) {
+        x = torch::relu(x);
+      } else if (auto* mp = dynamic_cast<torch::nn::MaxPool2dImpl*>(child.get())) {
+        x = mp->forward(x);
+      } else if (auto* block = dynamic_cast<nn::BasicBlockImpl*>(child.get())) {
+        auto out = torch::relu(block->bn1->forward(conv(block->conv1, x)));
+        out = block->bn2->forward(conv(block->conv2, out));
+        x = torch::relu(out + (block->shortcut->is_empty() ? x : sequential_features(block->shortcut, x)));
+      } else {
+        XBARSWEEP_CROSSBAR_THROW_IF(true, "unsupported module " << child->name() << " in a Sequential");
+      }
+    }
+    return x;
+  }
+
+  torch::Tensor forward(torch::Tensor x) {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    if (auto* mlp = dynamic_cast<nn::MLPImpl*>(model)) {
+      x = x.flatten(1);
+      for (std::size_t i = 0; i + 1 < mlp->layers.size(); ++i) x = torch::relu(linear(mlp->layers[i], x));
+      return linear(mlp->layers.back(), x);
+    }
+    if (auto* le = dynamic_cast<nn::LeNet5Impl*>(model)) {
+      x = torch::max_pool2d(torch::relu(conv(le->conv1, x)), 2);
+      x = torch::max_pool2d(torch::relu(conv(le->conv2, x)), 2);
+      x = torch::relu(linear(le->fc1, x.flatten(1)));
+      x = torch::relu(linear(le->fc2, x));
+      return linear(le->fc3, x);
+    }
+    if (auto* vgg = dynamic_cast<nn::VGG16Impl*>(model)) {
+      x = sequential_features(vgg->features, x);
+      x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
+      return linear(vgg->classifier, x);
+    }
+    if (auto* rn = dynamic_cast<nn::ResNet18Impl*>(model)) {
+      x = torch::relu(rn->stem_bn->forward(conv(rn->stem, x)));
+      x = sequential_features(rn->blocks, x);
+      x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
+      return linear(rn->fc, x);
+    }
+    XBARSWEEP_CROSSBAR_THROW_IF(true, "no hardware forward for model " << model->name());
+    return x;
+  }
+};
+
+HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config, std::uint64_t device_seed,
+                             std::int64_t max_rows_per_mvm)
+    : state_(std::make_unique<State>()) {
+  ScopedRegion region("xbarsweep::crossbar::HardwareModel");
+  XBARSWEEP_CROSSBAR_THROW_IF(max_rows_per_mvm < 1, "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
+  config.validate();
+  state_->model = &model;
+  state_->max_rows = max_rows_per_mvm;
+  model.eval();
+  std::uint32_t k = 0;
+  for (const auto& item : model.named_modules()) {
+    const torch::nn::Module* mod = item.value().get();
+    torch::Tensor w, b;
+    bool is_conv = false;
+    if (const auto* l = dynamic_cast<const torch::nn::LinearImpl*>(mod)) {
+      w = l->weight;
+      b = l->bias;
+    } else if (const auto* c = dynamic_cast<const torch::nn::Conv2dImpl*>(mod)) {
+      XBARSWEEP_CROSSBAR_THROW_IF(c->options.groups() != 1, item.key() << ": grouped convolutions are not mapped");
+      XBARSWEEP_CROSSBAR_THROW_IF(!c10::holds_alternative<torch::enumtype::kZeros>(c->options.padding_mode()),
+                                  item.key() << ": only zero padding is supported");
+      w = c->weight;
+      b = c->bias;
+      is_conv = true;
+    } else {
+      continue;
+    }
+    const auto wm = w.detach().to(torch::kFloat).reshape({w.size(0), -1}).contiguous();
+    MappedLayer m;
+    m.name = item.key();
+    m.conv = is_conv;
+    if (b.defined()) m.bias = b.detach().to(torch::kFloat).clone();
+    m.layer = Layer(wm.data_ptr<float>(), static_cast<int>(wm.size(0)), static_cast<int>(wm.size(1)), config,
+                    DeviceSeed{device_seed, k++});
+    state_->index[mod] = state_->layers.size();
+    state_->layers.push_back(std::move(m));
+  }
+  XBARSWEEP_CROSSBAR_THROW_IF(state_->layers.empty(), "model " << model.name() << " has no Linear or Conv2d layer");
+}
+
+HardwareModel::~HardwareModel() = default;
+HardwareModel::HardwareModel(HardwareModel&&) noexcept = default;
+HardwareModel& HardwareModel::operator=(HardwareModel&&) noexcept = default;
+
+void HardwareModel::calibrate(const at::Tensor& images) {
+  ScopedRegion region("xbarsweep::crossbar::HardwareModel::calibrate");
+  state_->calibrating = true;
+  try {
+    state_->forward(images);
+  } catch (...) {
+    state_->calibrating = false;
+    throw;
+  }
+  state_->calibrating = false;
+}
+
+at::Tensor HardwareModel::forward(const at::Tensor& images) {
+  ScopedRegion region("xbarsweep::crossbar::HardwareModel::forward");
+  return state_->forward(images);
+}
+
+std::vector<LayerMapping> HardwareModel::mappings() const {
+  std::vector<LayerMapping> out;
+  for (const auto& m : state_->layers) {
+    std::vector<std::pair<int, int>> tiles;
+    for (const auto& t : m.layer.tiles()) tiles.emplace_back(t.row, t.col);
+    out.push_back(sparse_mapping(m.name, m.layer.out_features(), m.layer.in_features(), m.layer.config(),
+                                 m.conv ? m.mvms : 1, tiles));
+  }
+  return out;
+}
+
+std::int64_t HardwareModel::crossbars() const {
+  std::int64_t n = 0;
+  for (const auto& m : state_->layers) n += m.layer.crossbars();
+  return n;
+}
+
+std::uint64_t device_sample_seed(std::uint64_t seed, int sample) {
+  return hash_extend(splitmix64(seed ^ 0xC5055BA5ULL), static_cast<std::uint64_t>(sample));
+}
+
+HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Split& test,
+                                         const data::Split& calibration, const CrossbarConfig& config,
+                                         const HardwareEvalOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  XBARSWEEP_CROSSBAR_THROW_IF(o.samples < 1, "crossbar_eval.samples must be >= 1, got " << o.samples);
+  XBARSWEEP_CROSSBAR_THROW_IF(o.batch_size < 1, "batch size must be >= 1, got " << o.batch_size);
+  XBARSWEEP_CROSSBAR_THROW_IF(test.size() == 0, "empty test split");
+  const auto check = [&o] {
+    if (o.check_cancelled) o.check_cancelled();
+  };
+  HardwareEvaluation r;
+  r.accuracy = nn::evaluate(model, test, o.batch_size).accuracy;
+  const std::int64_t n = test.size();
+  const std::int64_t ncal = std::min(o.calibration_items, calibration.size());
+  for (int s = 0; s < o.samples; ++s) {
+    check();
+    HardwareModel hw(model, config, device_sample_seed(o.seed, s), o.max_rows_per_mvm);
+    if (ncal > 0) hw.calibrate(calibration.images.narrow(0, 0, ncal));
+    std::int64_t correct = 0;
+    for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
+      check();
+      const auto m = std::min(o.batch_size, n - begin);
+      const auto logits = hw.forward(test.images.narrow(0, begin, m));
+      correct += logits.argmax(1).eq(test.labels.narrow(0, begin, m)).sum().item<std::int64_t>();
+    }
+    r.hw_accuracy.push_back(static_cast<double>(correct) / static_cast<double>(n));
+    if (s == 0) r.mappings = hw.mappings();
+  }
+  double sum = 0.0;
+  for (double a : r.hw_accuracy) sum += a;
+  r.hw_accuracy_mean = sum / r.hw_accuracy.size();
+  double ss = 0.0;
+  for (double a : r.hw_accuracy) ss += (a - r.hw_accuracy_mean) * (a - r.hw_accuracy_mean);
+  r.hw_accuracy_std = r.hw_accuracy.size() > 1 ? std::sqrt(ss / (r.hw_accuracy.size() - 1)) : 0.0;
+  r.hw_accuracy_min = *std::min_element(r.hw_accuracy.begin(), r.hw_accuracy.end());
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return r;
+}
+
+}  // namespace xbarsweep::crossbar

@@ -1,0 +1,129 @@
+// Whole-model evaluation through the simulator: the ideal crossbar reproduces the torch forward
+// (Linear and Conv2d, tiles that do and do not divide the layers), strong variation costs
+// accuracy, device samples are seeded.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/data/dataset.hpp"
+#include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/training.hpp"
+
+namespace xbarsweep::crossbar {
+namespace {
+
+data::Dataset synthetic(std::int64_t train, std::int64_t test) {
+  data::LoadOptions o;
+  o.name = "synthetic";
+  o.train_subset = train;
+  o.test_subset = test;
+  o.synthetic_seed = 3;
+  return data::load_dataset(o);
+}
+
+// Empty when |a - b| <= atol + rtol |b| everywhere; else the worst element.
+std::string compare(const torch::Tensor& a, const torch::Tensor& b, double rtol, double atol) {
+  const auto excess = (a - b).abs() - (atol + rtol * b.abs());
+  const auto worst = excess.flatten().argmax().item<std::int64_t>();
+  if (excess.flatten()[worst].item<double>() <= 0.0) return {};
+  std::ostringstream s;
+  s << "worst mismatch at flat index " << worst << ": got " << a.flatten()[worst].item<double>() << ", expected "
+    << b.flatten()[worst].item<double>() << " (rtol " << rtol << ", atol " << atol << ")";
+  return s.str();
+}
+
+CrossbarConfig ideal_small_tiles() {
+  CrossbarConfig c;  // every non-ideality off, levels = 0: unlimited precision
+  c.rows = 16;       // 25, 150, 400, 120, 84 inputs: none a multiple of 16 but 400
+  c.cols = 8;        // 6, 16, 120, 84, 10 outputs
+  return c;
+}
+
+TEST(ModelEval, IdealCrossbarsReproduceTheTorchForwardOfLeNet5) {
+  const auto ds = synthetic(100, 40);
+  nn::ModelOptions mo;
+  mo.seed = 5;
+  auto model = nn::make_model("lenet5", mo);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = ds.test.images;
+  const auto expected = model->forward(x);
+  HardwareModel hw(*model, ideal_small_tiles(), 11, /*max_rows_per_mvm=*/1000);  // chunks + a padded tail
+  const auto got = hw.forward(x);
+  const auto scale = expected.abs().max().item<double>();
+  const auto msg = compare(got, expected, 1e-4, 1e-5 * scale);
+  EXPECT_TRUE(msg.empty()) << msg;
+
+  const auto maps = hw.mappings();
+  ASSERT_EQ(maps.size(), 5u);
+  EXPECT_EQ(maps[0].out, 6);
+  EXPECT_EQ(maps[0].in, 25);
+  EXPECT_EQ(maps[0].mvms, 28 * 28);  // conv1 with padding 2 on 28x28
+  EXPECT_EQ(maps[1].mvms, 10 * 10);
+  EXPECT_EQ(maps[2].in, 400);
+  EXPECT_EQ(maps[2].mvms, 1);
+  EXPECT_EQ(maps[2].allocated_tiles, 25 * 15);
+}
+
+TEST(ModelEval, IdealHardwareAccuracyEqualsSoftwareAccuracy) {
+  const auto ds = synthetic(1000, 200);
+  for (const char* name : {"mlp", "lenet5"}) {
+    nn::ModelOptions mo;
+    mo.seed = 1;
+    mo.hidden = {32};
+    auto model = nn::make_model(name, mo);
+    nn::TrainOptions to;
+    to.epochs = 1;
+    to.evaluate_each_epoch = false;
+    nn::train_model(*model, ds.train, ds.test, to);
+    HardwareEvalOptions eo;
+    eo.samples = 2;
+    eo.batch_size = 64;
+    const auto r = evaluate_on_crossbars(*model, ds.test, ds.train, ideal_small_tiles(), eo);
+    EXPECT_GT(r.accuracy, 0.5) << name;
+    EXPECT_DOUBLE_EQ(r.hw_accuracy_mean, r.accuracy) << name;
+    EXPECT_DOUBLE_EQ(r.hw_accuracy_min, r.accuracy) << name;
+    EXPECT_DOUBLE_EQ(r.hw_accuracy_std, 0.0) << name;
+  }
+}
+
+TEST(ModelEval, StrongVariationCostsAccuracyAndSamplesAreSeeded) {
+  const auto ds = synthetic(1000, 200);
+  nn::ModelOptions mo;
+  mo.seed = 2;
+  mo.hidden = {64};
+  auto model = nn::make_model("mlp", mo);
+  nn::TrainOptions to;
+  to.epochs = 2;
+  to.evaluate_each_epoch = false;
+  nn::train_model(*model, ds.train, ds.test, to);
+
+  CrossbarConfig c;
+  c.rows = c.cols = 32;
+  c.levels = 16;
+  c.dac_bits = 8;
+  c.adc_bits = 8;
+  HardwareEvalOptions eo;
+  eo.samples = 3;
+  eo.seed = 7;
+  const auto mild = evaluate_on_crossbars(*model, ds.test, ds.train, c, eo);
+  c.sigma = 1.0;
+  c.stuck_min_rate = 0.1;
+  c.stuck_max_rate = 0.1;
+  const auto strong = evaluate_on_crossbars(*model, ds.test, ds.train, c, eo);
+  const auto again = evaluate_on_crossbars(*model, ds.test, ds.train, c, eo);
+  EXPECT_GT(mild.accuracy, 0.8);
+  EXPECT_GT(mild.hw_accuracy_mean, mild.accuracy - 0.05);
+  EXPECT_LT(strong.hw_accuracy_mean, mild.hw_accuracy_mean - 0.1)
+      << "sigma 1 with 20% stuck devices should cost accuracy";
+  EXPECT_GT(strong.hw_accuracy_std, 0.0) << "device samples must differ";
+  EXPECT_LE(strong.hw_accuracy_min, strong.hw_accuracy_mean);
+  EXPECT_EQ(strong.hw_accuracy, again.hw_accuracy) << "the same seed must give the same devices";
+}
+
+}  // namespace
+}  // namespace xbarsweep::crossbar
