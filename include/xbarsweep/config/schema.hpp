@@ -28,7 +28,9 @@ class Schema {
   /// \brief Adds every parameter of \p other (shared sections such as `data` or `crossbar`).
   Schema& merge(const Schema& other);
   const ParamSpec* find(std::string_view path) const;
-  const std::vector<ParamSpec>& specs() const { return specs_; }
+  const std::vector<ParamSpec>& specs() const& { return specs_; }
+  /// \brief On a temporary (`kind.schema().specs()`), a copy: a reference would dangle.
+  std::vector<ParamSpec> specs() && { return std::move(specs_); }
 
  private:
   std::vector<ParamSpec> specs_;
