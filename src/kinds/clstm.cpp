@@ -1,0 +1,372 @@
+// Kind `clstm`: paper B (C-LSTM, Wang et al., FPGA 2018). Trains an LSTM whose gate matrices are
+// block-circulant (k > 1) or dense (k = 1) on sequential Fashion-MNIST (28 steps of one 28-pixel
+// row), with a linear classifier on the final state of each direction of the top layer, then
+// measures: float test accuracy, the same model in emulated 16-bit fixed point with PWL
+// activations, storage, operation counts, and inference time per sequence against the dense LSTM
+// of the same shape, both timed in this run. See docs/circulant.md, "The clstm kind".
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+#include "train_common.hpp"
+#include "xbarsweep/circulant/block_layout.hpp"
+#include "xbarsweep/circulant/circulant_lstm.hpp"
+#include "xbarsweep/circulant/fixed_point.hpp"
+#include "xbarsweep/circulant/lstm_inference.hpp"
+#include "xbarsweep/kinds/builtin.hpp"
+#include "xbarsweep/nn/models.hpp"
+
+namespace xbarsweep::kinds {
+namespace {
+
+namespace xc = circulant;
+using config::ParamSpec;
+using config::ValueType;
+
+constexpr std::int64_t kSteps = 28;     // rows of a Fashion-MNIST image
+constexpr std::int64_t kFeatures = 28;  // pixels per row
+
+const std::vector<std::string>& variant_names() {
+  static const std::vector<std::string> names = {"vanilla", "peephole", "projection", "google",
+                                                 "bidirectional"};
+  return names;
+}
+
+xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
+  const auto k = p.integer("clstm.block_size");
+  if (k < 1 || k > 32 || (k & (k - 1)) != 0) {
+    throw std::invalid_argument("clstm.block_size: got " + std::to_string(k) +
+                                "; expected one of 1, 2, 4, 8, 16, 32");
+  }
+  const auto variant = p.text("clstm.variant");
+  auto o = xc::CirculantLSTMOptions(kFeatures, p.integer("clstm.hidden"))
+               .num_layers(p.integer("clstm.layers"))
+               .batch_first(true);
+  o.block_size(k);
+  const auto projection = p.integer("clstm.projection");
+  if (variant == "peephole") {
+    o.peephole(true);
+  } else if (variant == "projection") {
+    o.projection_size(projection);
+  } else if (variant == "google") {
+    o.google(projection);
+  } else if (variant == "bidirectional") {
+    o.bidirectional(true);
+  } else if (variant != "vanilla") {
+    throw std::invalid_argument("clstm.variant: unknown variant \"" + variant + "\"");
+  }
+  return o;
+}
+
+/// The LSTM and a linear head on the final state of each direction of the top layer (forward:
+/// the output at the last step; backward: its output at step 0, which has read every row).
+struct SequenceClassifierImpl : nn::Classifier {
+  SequenceClassifierImpl(const xc::CirculantLSTMOptions& options, std::int64_t classes)
+      : lstm(register_module("lstm", xc::CirculantLSTM(options))),
+        head(register_module("head", torch::nn::Linear(directions() * options.output_size(),
+                                                       classes))) {}
+
+  std::int64_t directions() const { return lstm->options.bidirectional() ? 2 : 1; }
+
+  /// (N, T, D*out) -> (N, D*out): the final state of each direction.
+  torch::Tensor final_states(const torch::Tensor& out) const {
+    const auto O = lstm->options.output_size(), T = out.size(1);
+    auto forward = out.select(1, T - 1).narrow(1, 0, O);
+    if (directions() == 1) return forward;
+    return torch::cat({forward, out.select(1, 0).narrow(1, O, O)}, 1);
+  }
+
+  torch::Tensor forward(torch::Tensor x) override {
+    return head->forward(final_states(std::get<0>(lstm->forward(x))));
+  }
+
+  /// Logits of the fixed-point datapath: the LSTM by forward_fixed, the head as one product of
+  /// quantized operands rounded once (a wide accumulator), like the gate matrices.
+  torch::Tensor forward_fixed(const torch::Tensor& x, const xc::FixedPointEvaluation& fx) const {
+    torch::NoGradGuard no_grad;
+    const auto Q = [&](const torch::Tensor& t) { return xc::quantize(t.to(torch::kDouble), fx.format); };
+    const auto h = Q(final_states(lstm->forward_fixed(x, fx)));
+    return Q(torch::matmul(h, Q(head->weight).t()) + Q(head->bias));
+  }
+
+  xc::CirculantLSTM lstm;
+  torch::nn::Linear head;
+};
+TORCH_MODULE(SequenceClassifier);
+
+// Every parameter from one private generator, in registration order, so that a point's initial
+// model depends only on its seed (the modules' own reset() draws from torch's global generator).
+// LSTM: U(+-1/sqrt(H)) as torch::nn::LSTM (for a circulant matrix the defining-vector elements,
+// hence every dense entry, get that law); head: U(+-1/sqrt(fan_in)) as torch::nn::Linear.
+void initialise(SequenceClassifierImpl& model, std::uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double lstm_bound = 1.0 / std::sqrt(static_cast<double>(model.lstm->options.hidden_size()));
+  for (auto& p : model.lstm->parameters()) p.uniform_(-lstm_bound, lstm_bound, gen);
+  const double head_bound = 1.0 / std::sqrt(static_cast<double>(model.head->weight.size(1)));
+  for (auto& p : model.head->parameters()) p.uniform_(-head_bound, head_bound, gen);
+}
+
+// The same LSTM with every gate matrix dense: the dense-equivalent weights of `lstm`, so both
+// compute the same function and differ only in how the products run.
+xc::CirculantLSTM dense_twin(const xc::CirculantLSTMImpl& lstm) {
+  auto options = lstm.options;
+  options.block_size(1);
+  xc::CirculantLSTM dense(options);
+  torch::NoGradGuard no_grad;
+  const std::int64_t D = options.bidirectional() ? 2 : 1;
+  for (std::int64_t l = 0; l < options.num_layers(); ++l) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      auto from = lstm.cell(l, d), to = dense->cell(l, d);
+      to->w_x->load_dense(from->w_x->dense_weight(), from->w_x->dense_bias());
+      to->w_h->load_dense(from->w_h->dense_weight(), torch::Tensor());
+      if (from->w_proj) to->w_proj->load_dense(from->w_proj->dense_weight(), torch::Tensor());
+      if (options.peephole()) {
+        to->peep_i.copy_(from->peep_i);
+        to->peep_f.copy_(from->peep_f);
+        to->peep_o.copy_(from->peep_o);
+      }
+    }
+  }
+  return dense;
+}
+
+// Real flops of the gate-matrix products of one sequence (elementwise work excluded: the same
+// for dense and circulant): per step, every gate of every matrix of every cell, T steps.
+struct FlopCounts {
+  double dense = 0.0, circulant = 0.0;
+};
+FlopCounts flops_per_sequence(const xc::CirculantLSTMImpl& lstm, std::int64_t steps) {
+  FlopCounts f;
+  for (const auto& m : *lstm.cells) {
+    const auto& cell = *m->as<xc::CirculantLSTMCellImpl>();
+    for (const auto* g : {cell.w_x.get(), cell.w_h.get(), cell.w_proj ? cell.w_proj.get() : nullptr}) {
+      if (g == nullptr) continue;
+      const auto layout = xc::BlockLayout::make(g->in, g->out, g->block_size);
+      const double gates = static_cast<double>(g->gates);
+      f.dense += gates * layout.dense_flops();
+      // k = 1 runs as a dense matvec; k > 1 on the FFT engine (BlockLayout's count per gate).
+      f.circulant += gates * (g->block_size == 1 ? layout.dense_flops() : layout.circulant_flops());
+    }
+  }
+  f.dense *= static_cast<double>(steps);
+  f.circulant *= static_cast<double>(steps);
+  return f;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct Timings {
+  double dense_us = 0.0, circulant_us = 0.0, speedup = 0.0;
+};
+
+// Batch-1 inference time per sequence on LSTMInference, the dense twin (torch::mv) against the
+// model (FFT engine), interleaved on the same sequences; medians, and the median of the per-
+// sequence ratios (the machines here drift 10-35% within minutes).
+Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& test,
+                       std::int64_t sequences, const PointContext& context) {
+  const auto dense_lstm = dense_twin(lstm);
+  const xc::LSTMInference dense(*dense_lstm), circ(lstm);
+  const auto n = std::min<std::int64_t>(sequences, test.size());
+  using clock = std::chrono::steady_clock;
+  const auto time_one = [](const xc::LSTMInference& engine, const std::vector<float>& x) {
+    const auto t0 = clock::now();
+    const auto y = engine.forward(x, kSteps, 1);
+    const auto t1 = clock::now();
+    if (y.empty()) throw std::logic_error("clstm: empty inference output");
+    return std::chrono::duration<double, std::micro>(t1 - t0).count();
+  };
+  std::vector<double> d, c, ratio;
+  for (std::int64_t i = -2; i < n; ++i) {  // two warm-up sequences (plans, caches)
+    context.check_cancelled();
+    const auto image = test.images[std::max<std::int64_t>(i, 0)].contiguous();
+    const std::vector<float> x(image.data_ptr<float>(), image.data_ptr<float>() + image.numel());
+    // Alternate which goes first so that neither always runs on a warmer cache.
+    double td, tc;
+    if (i % 2 == 0) {
+      td = time_one(dense, x);
+      tc = time_one(circ, x);
+    } else {
+      tc = time_one(circ, x);
+      td = time_one(dense, x);
+    }
+    if (i < 0) continue;
+    d.push_back(td);
+    c.push_back(tc);
+    ratio.push_back(td / tc);
+  }
+  return {median(d), median(c), median(ratio)};
+}
+
+// Sequences: data_options() also reads model.name and data.pad, which do not apply (no
+// padding: a padded image would be 32 steps of 32 features).
+data::LoadOptions sequence_data_options(const config::Params& p) {
+  config::Params q = p;
+  q.set("model.name", std::string("lstm"));
+  q.set("data.pad", false);
+  auto o = data_options(q);
+  o.sequence = true;
+  return o;
+}
+
+class ClstmKind final : public Kind {
+ public:
+  std::string name() const override { return "clstm"; }
+  std::string summary() const override {
+    return "block-circulant LSTM (C-LSTM) on sequential Fashion-MNIST: float and 16-bit "
+           "fixed-point accuracy, compression, dense vs FFT inference time";
+  }
+
+  config::Schema schema() const override {
+    config::Schema s;
+    s.add({"clstm.block_size", ValueType::Int, std::int64_t{8}, 1.0, 32.0, {},
+           "k of every gate matrix, one of 1, 2, 4, 8, 16, 32: k x k circulant blocks (1 = dense)"});
+    s.add({"clstm.variant", ValueType::String, std::string("vanilla"), {}, {}, variant_names(),
+           "vanilla, peephole, projection (recurrent projection layer), google (peepholes + "
+           "projection, C-LSTM's TIMIT model) or bidirectional"});
+    s.add({"clstm.hidden", ValueType::Int, std::int64_t{128}, 1.0, 8192.0, {},
+           "LSTM cells per direction"});
+    s.add({"clstm.projection", ValueType::Int, std::int64_t{64}, 1.0, 8192.0, {},
+           "projection size, for the projection and google variants"});
+    s.add({"clstm.layers", ValueType::Int, std::int64_t{1}, 1.0, 8.0, {}, "stacked LSTM layers"});
+    s.add({"clstm.int_bits", ValueType::Int, std::int64_t{5}, 0.0, 30.0, {},
+           "fixed-point integer bits (plus one sign bit)"});
+    s.add({"clstm.frac_bits", ValueType::Int, std::int64_t{10}, 0.0, 30.0, {},
+           "fixed-point fraction bits; 1 + int_bits + frac_bits <= 32"});
+    s.add({"clstm.pwl_segments", ValueType::Int, std::int64_t{20}, 1.0, 4096.0, {},
+           "segments of the piecewise-linear sigmoid and tanh on [-5, 5]"});
+    s.add({"clstm.timing_sequences", ValueType::Int, std::int64_t{25}, 1.0, 10000.0, {},
+           "test sequences timed at batch 1 (medians over them)"});
+    // The train section with defaults that suit an LSTM: Adam at 2e-3 trains it in a few epochs
+    // where SGD at 0.05 barely moves.
+    for (auto spec : train_schema().specs()) {
+      if (spec.path == "train.optimizer") spec.default_value = std::string("adam");
+      if (spec.path == "train.lr") spec.default_value = 2e-3;
+      if (spec.path == "train.batch_size") spec.default_value = std::int64_t{128};
+      if (spec.path == "train.epochs") spec.default_value = std::int64_t{3};
+      s.add(spec);
+    }
+    for (const auto& spec : data_schema().specs()) {
+      if (spec.path != "data.pad") s.add(spec);
+    }
+    return s;
+  }
+
+  // Multiply-accumulates of training (forward + backward ~ 3x forward) in units of 1e9, from the
+  // dense LSTM's size: circulant layers train through FFTs at a cost that is, at these sizes,
+  // dominated by per-op overhead rather than by k.
+  double cost_hint(const config::Params& p) const override {
+    const double H = static_cast<double>(p.integer("clstm.hidden"));
+    const double R = p.text("clstm.variant") == "projection" || p.text("clstm.variant") == "google"
+                         ? static_cast<double>(p.integer("clstm.projection"))
+                         : H;
+    const double macs = static_cast<double>(kSteps) * 4.0 * H * (kFeatures + R) *
+                        static_cast<double>(p.integer("clstm.layers"));
+    return 3e-9 * static_cast<double>(p.integer("train.epochs")) *
+           static_cast<double>(training_items(p)) * macs;
+  }
+
+  Outcome run(const config::Params& p, const PointContext& context) const override {
+    const auto started = std::chrono::steady_clock::now();
+    if (!Kokkos::is_initialized()) {
+      throw std::logic_error("clstm: Kokkos is not initialised (the FFT inference engine needs it)");
+    }
+    if (context.threads > 0 && at::get_num_threads() != context.threads) {
+      at::set_num_threads(context.threads);
+    }
+    context.check_cancelled();
+    const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+    const auto fixed = xc::FixedPointEvaluation{
+        xc::FixedPointFormat::make(static_cast<int>(p.integer("clstm.int_bits")),
+                                   static_cast<int>(p.integer("clstm.frac_bits"))),
+        xc::PiecewiseLinear::sigmoid(static_cast<int>(p.integer("clstm.pwl_segments"))),
+        xc::PiecewiseLinear::tanh(static_cast<int>(p.integer("clstm.pwl_segments")))};
+    const auto dataset = data::load_dataset(sequence_data_options(p));
+
+    SequenceClassifier model(lstm_options(p), dataset.num_classes);
+    initialise(*model, nn::derive_seed(seed, 0));
+
+    nn::TrainHooks hooks;
+    hooks.check_cancelled = [&context] { context.check_cancelled(); };
+    const auto history = nn::train_model(*model, dataset.train, dataset.test,
+                                         train_options(p, nn::derive_seed(seed, 1)), hooks);
+    context.check_cancelled();
+
+    // Fixed point on the same test set, in batches to bound the double-precision temporaries.
+    std::int64_t correct = 0;
+    {
+      torch::NoGradGuard no_grad;
+      model->eval();
+      const auto n = dataset.test.size();
+      for (std::int64_t begin = 0; begin < n; begin += 1000) {
+        context.check_cancelled();
+        const auto m = std::min<std::int64_t>(1000, n - begin);
+        const auto logits = model->forward_fixed(dataset.test.images.narrow(0, begin, m), fixed);
+        correct += logits.argmax(1).eq(dataset.test.labels.narrow(0, begin, m)).sum().item<std::int64_t>();
+      }
+    }
+    const double fixed_accuracy =
+        static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(dataset.test.size(), 1));
+
+    const auto& lstm = *model->lstm;
+    const auto timings =
+        time_inference(lstm, dataset.test, p.integer("clstm.timing_sequences"), context);
+    const auto flops = flops_per_sequence(lstm, kSteps);
+
+    // Gate-matrix weights alone (no biases or peepholes): exactly k when k divides every size.
+    double weights_dense = 0.0, weights_stored = 0.0;
+    for (const auto& m : *lstm.cells) {
+      const auto& cell = *m->as<xc::CirculantLSTMCellImpl>();
+      for (const auto* g : {cell.w_x.get(), cell.w_h.get(), cell.w_proj ? cell.w_proj.get() : nullptr}) {
+        if (g == nullptr) continue;
+        const auto layout = xc::BlockLayout::make(g->in, g->out, g->block_size);
+        weights_dense += static_cast<double>(g->gates * g->in * g->out);
+        weights_stored += static_cast<double>(g->gates * layout.parameters());
+      }
+    }
+
+    Outcome out;
+    const double accuracy = history.final_test.accuracy;
+    out.metrics["accuracy"] = accuracy;
+    out.metrics["fixed_accuracy"] = fixed_accuracy;
+    out.metrics["fixed_accuracy_loss"] = accuracy - fixed_accuracy;
+    out.metrics["loss"] = history.final_test.loss;
+    out.metrics["train_accuracy"] = history.train_accuracy.back();
+    out.metrics["train_loss"] = history.train_loss.back();
+    const auto lstm_stored = static_cast<double>(lstm.stored_parameters());
+    out.metrics["lstm_parameters"] = lstm_stored;
+    out.metrics["dense_lstm_parameters"] = static_cast<double>(lstm.dense_parameters());
+    out.metrics["compression_ratio"] = static_cast<double>(lstm.dense_parameters()) / lstm_stored;
+    out.metrics["weight_compression_ratio"] = weights_dense / weights_stored;
+    out.metrics["parameters"] = static_cast<double>(nn::count_parameters(*model));
+    out.metrics["dense_us_per_seq"] = timings.dense_us;
+    out.metrics["circulant_us_per_seq"] = timings.circulant_us;
+    out.metrics["circulant_speedup"] = timings.speedup;
+    out.metrics["dense_flops_per_seq"] = flops.dense;
+    out.metrics["circulant_flops_per_seq"] = flops.circulant;
+    out.arrays["loss"] = history.train_loss;
+    out.arrays["test_accuracy"] = history.test_accuracy;
+    out.metrics["wall_s"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Kind> make_clstm_kind() { return std::make_unique<ClstmKind>(); }
+
+}  // namespace xbarsweep::kinds

@@ -1,0 +1,160 @@
+// Kind `clstm`: schema, learning on synthetic sequences at k = 1 and k = 4, determinism by seed,
+// compression ratio, fixed point close to float, timings and operation counts present.
+#include <gtest/gtest.h>
+
+#include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+
+#include "xbarsweep/kinds/builtin.hpp"
+
+using namespace xbarsweep;
+
+namespace {
+
+// The FFT inference engine needs Kokkos once per process; gtest_main provides main().
+class KokkosEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    Kokkos::InitArguments args;
+    args.disable_warnings = true;
+    Kokkos::initialize(args);
+  }
+  void TearDown() override { Kokkos::finalize(); }
+};
+[[maybe_unused]] const auto* const kKokkos =
+    ::testing::AddGlobalTestEnvironment(new KokkosEnvironment);
+
+std::unique_ptr<kinds::Kind> kind() { return kinds::make_clstm_kind(); }
+
+// The schema's defaults, a quick synthetic point (hidden 32: every size divisible by k <= 4),
+// and \p overrides.
+config::Params params(std::int64_t seed,
+                      const std::vector<std::pair<std::string, config::Value>>& overrides = {}) {
+  config::Params p;
+  for (const auto& spec : kind()->schema().specs()) p.set(spec.path, spec.default_value);
+  p.set("seed", seed);
+  p.set("data.name", std::string("synthetic"));
+  p.set("data.subset", std::int64_t{1500});
+  p.set("data.test_subset", std::int64_t{400});
+  p.set("clstm.hidden", std::int64_t{32});
+  p.set("clstm.projection", std::int64_t{16});
+  p.set("clstm.block_size", std::int64_t{4});
+  p.set("train.epochs", std::int64_t{2});
+  p.set("train.batch_size", std::int64_t{50});
+  p.set("train.lr", 5e-3);
+  p.set("clstm.timing_sequences", std::int64_t{5});
+  for (const auto& [path, value] : overrides) p.set(path, value);
+  return p;
+}
+
+void print(const char* what, const kinds::Outcome& out) {
+  std::printf("%-14s accuracy %.4f fixed %.4f compression %.3f params %.0f dense %.1f us circ %.1f us "
+              "flops %.3g/%.3g wall %.2f s\n",
+              what, out.metrics.at("accuracy"), out.metrics.at("fixed_accuracy"),
+              out.metrics.at("compression_ratio"), out.metrics.at("parameters"),
+              out.metrics.at("dense_us_per_seq"), out.metrics.at("circulant_us_per_seq"),
+              out.metrics.at("dense_flops_per_seq"), out.metrics.at("circulant_flops_per_seq"),
+              out.metrics.at("wall_s"));
+}
+
+TEST(ClstmKind, SchemaAndRegistry) {
+  const auto schema = kind()->schema();
+  for (const char* path : {"clstm.block_size", "clstm.variant", "clstm.hidden", "clstm.projection",
+                           "clstm.layers", "clstm.frac_bits", "clstm.int_bits",
+                           "clstm.pwl_segments", "train.lr", "train.epochs", "train.batch_size",
+                           "train.optimizer", "data.name", "data.subset", "data.test_subset"}) {
+    EXPECT_NE(schema.find(path), nullptr) << path;
+  }
+  EXPECT_EQ(schema.find("data.pad"), nullptr) << "sequences are never padded";
+  EXPECT_EQ(std::get<std::int64_t>(schema.find("clstm.frac_bits")->default_value), 10);
+  EXPECT_EQ(std::get<std::int64_t>(schema.find("clstm.int_bits")->default_value), 5);
+  EXPECT_EQ(std::get<std::int64_t>(schema.find("clstm.pwl_segments")->default_value), 20);
+  EXPECT_EQ(std::get<std::string>(schema.find("train.optimizer")->default_value), "adam");
+  EXPECT_NE(kinds::builtin_kinds().find("clstm"), nullptr);
+}
+
+// Above chance (0.1) by far, k = 4 compresses ~4x, fixed point within a few test items of float.
+TEST(ClstmKind, CirculantLearnsAndCompresses) {
+  const auto out = kind()->run(params(1), kinds::PointContext{});
+  print("k=4 vanilla", out);
+  EXPECT_GT(out.metrics.at("accuracy"), 0.6);
+  EXPECT_LE(std::abs(out.metrics.at("fixed_accuracy_loss")), 0.02);
+  EXPECT_DOUBLE_EQ(out.metrics.at("fixed_accuracy_loss"),
+                   out.metrics.at("accuracy") - out.metrics.at("fixed_accuracy"));
+  // Gate weights alone: exactly k (28 and 32 are multiples of 4); with biases: a bit less.
+  EXPECT_DOUBLE_EQ(out.metrics.at("weight_compression_ratio"), 4.0);
+  EXPECT_GT(out.metrics.at("compression_ratio"), 3.6);
+  EXPECT_LT(out.metrics.at("compression_ratio"), 4.0);
+  // Stored: 4 gates x (28*32 + 32*32) / 4 weights + 128 biases, plus the head 32*10 + 10.
+  EXPECT_EQ(out.metrics.at("lstm_parameters"), 4 * (28 * 32 + 32 * 32) / 4 + 128);
+  EXPECT_EQ(out.metrics.at("parameters"), out.metrics.at("lstm_parameters") + 330);
+  EXPECT_GT(out.metrics.at("dense_us_per_seq"), 0.0);
+  EXPECT_GT(out.metrics.at("circulant_us_per_seq"), 0.0);
+  EXPECT_GT(out.metrics.at("circulant_speedup"), 0.0);
+  EXPECT_DOUBLE_EQ(out.metrics.at("dense_flops_per_seq"), 28.0 * 2 * 4 * 32 * (28 + 32));
+  EXPECT_GT(out.metrics.at("circulant_flops_per_seq"), 0.0);
+  EXPECT_LT(out.metrics.at("circulant_flops_per_seq"), out.metrics.at("dense_flops_per_seq"));
+  ASSERT_EQ(out.arrays.at("loss").size(), 2u);
+  EXPECT_LT(out.arrays.at("loss").back(), out.arrays.at("loss").front());
+}
+
+TEST(ClstmKind, DenseLearnsAndIsItsOwnBaseline) {
+  const auto out = kind()->run(params(1, {{"clstm.block_size", std::int64_t{1}}}), kinds::PointContext{});
+  print("k=1 vanilla", out);
+  EXPECT_GT(out.metrics.at("accuracy"), 0.6);
+  EXPECT_LE(std::abs(out.metrics.at("fixed_accuracy_loss")), 0.02);
+  EXPECT_DOUBLE_EQ(out.metrics.at("compression_ratio"), 1.0);
+  EXPECT_DOUBLE_EQ(out.metrics.at("circulant_flops_per_seq"), out.metrics.at("dense_flops_per_seq"));
+}
+
+TEST(ClstmKind, EveryVariantRuns) {
+  for (const char* variant : {"peephole", "projection", "google", "bidirectional"}) {
+    const auto out = kind()->run(params(2, {{"clstm.variant", std::string(variant)},
+                                            {"train.epochs", std::int64_t{1}}}),
+                                 kinds::PointContext{});
+    print(variant, out);
+    EXPECT_GT(out.metrics.at("accuracy"), 0.3) << variant;
+    EXPECT_GT(out.metrics.at("compression_ratio"), 3.0) << variant;
+  }
+}
+
+TEST(ClstmKind, ResultDependsOnlyOnParams) {
+  const auto a = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
+  const auto b = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
+  const auto c = kind()->run(params(8, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
+  for (const char* m : {"accuracy", "fixed_accuracy", "loss", "train_accuracy", "parameters",
+                        "compression_ratio", "dense_flops_per_seq", "circulant_flops_per_seq"}) {
+    EXPECT_EQ(a.metrics.at(m), b.metrics.at(m)) << m;
+  }
+  EXPECT_EQ(a.arrays.at("loss"), b.arrays.at("loss"));
+  EXPECT_NE(a.arrays.at("loss"), c.arrays.at("loss")) << "another seed, another run";
+}
+
+TEST(ClstmKind, BadBlockSizeAndFormatFailThePoint) {
+  EXPECT_THROW(kind()->run(params(1, {{"clstm.block_size", std::int64_t{3}}}), kinds::PointContext{}),
+               std::invalid_argument);
+  EXPECT_THROW(kind()->run(params(1, {{"clstm.int_bits", std::int64_t{20}},
+                                      {"clstm.frac_bits", std::int64_t{20}}}),
+                           kinds::PointContext{}),
+               std::invalid_argument);
+}
+
+TEST(ClstmKind, CancellationThrowsCancelled) {
+  std::atomic<bool> stop{true};
+  kinds::PointContext context;
+  context.stop = &stop;
+  EXPECT_THROW(kind()->run(params(1), context), kinds::Cancelled);
+}
+
+TEST(ClstmKind, CostHintGrowsWithWork) {
+  const auto k = kind();
+  const double base = k->cost_hint(params(1));
+  EXPECT_GT(base, 0.0);
+  EXPECT_DOUBLE_EQ(k->cost_hint(params(1, {{"train.epochs", std::int64_t{4}}})), 2.0 * base);
+  EXPECT_GT(k->cost_hint(params(1, {{"clstm.hidden", std::int64_t{64}}})), base);
+}
+
+}  // namespace
