@@ -1,0 +1,353 @@
+// Kind `admm`: paper A's procedure at one point of a sweep. A dense baseline (model.*, data.*,
+// train.*, seed) is pretrained once per sweep and cached (nn/pretrain_cache.hpp); then ADMM
+// (joint or sequential) drives the weights towards crossbar-block (or column, row, irregular)
+// pruning and conductance levels, the weights are hard-projected (masked mapping), retrained with
+// the masks held, evaluated in software, and mapped onto the crossbar simulator: hardware accuracy
+// over Monte Carlo device samples and the cost model's power, area and energy against the same
+// model mapped dense. Definitions of every metric: docs/compress.md ("The admm kind").
+#include <ATen/Parallel.h>
+#include <Kokkos_Core.hpp>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "train_common.hpp"
+#include "xbarsweep/compress/pipeline.hpp"
+#include "xbarsweep/crossbar/config.hpp"
+#include "xbarsweep/crossbar/cost.hpp"
+#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/kinds/builtin.hpp"
+#include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/pretrain_cache.hpp"
+
+namespace xbarsweep::kinds {
+
+namespace {
+
+using config::ValueType;
+namespace xc = xbarsweep::compress;
+
+config::Schema admm_schema() {
+  config::Schema s;
+  s.add({"admm.rho", ValueType::Real, 1e-3, 1e-12, 1e6, {},
+         "initial ADMM penalty rho of every layer (paper A's public configs: 1e-4..7e-3)"});
+  s.add({"admm.rho_growth", ValueType::Real, 1.35, 1.0, 100.0, {},
+         "rho is multiplied by this after each ADMM iteration (x1.1..x1.6, 1.35 typical)"});
+  s.add({"admm.rho_cap", ValueType::Real, 1.0, 1e-12, 1e6, {}, "rho never grows above this"});
+  s.add({"admm.iterations", ValueType::Int, std::int64_t{6}, 0.0, 100000.0, {},
+         "ADMM iterations (each: W-step epochs, then the Z and U updates)"});
+  s.add({"admm.epochs_per_iteration", ValueType::Int, std::int64_t{1}, 1.0, 100000.0, {},
+         "W-step epochs per ADMM iteration"});
+  s.add({"admm.retrain_epochs", ValueType::Int, std::int64_t{3}, 0.0, 100000.0, {},
+         "masked retraining epochs after the hard projection (per stage when sequential)"});
+  s.add({"admm.lr", ValueType::Real, 0.01, 1e-12, 100.0, {},
+         "learning rate of the ADMM W-steps (optimizer, momentum, weight decay from train.*)"});
+  s.add({"admm.retrain_lr", ValueType::Real, 0.01, 1e-12, 100.0, {},
+         "initial learning rate of masked retraining, cosine-decayed to 0 over the retraining epochs"});
+  s.add({"admm.batch_size", ValueType::Int, std::int64_t{0}, 0.0, 1.0e6, {},
+         "items per step in ADMM and retraining; 0 = train.batch_size"});
+  s.add({"admm.prune", ValueType::String, std::string("block"), {}, {},
+         {"none", "block", "column", "row", "irregular"},
+         "pruning structure: crossbar blocks (paper A), columns (inputs), rows (filters), single "
+         "weights (unstructured baseline), or none"});
+  s.add({"admm.keep", ValueType::Real, 0.25, 0.0, 1.0, {},
+         "fraction of units (blocks, columns, rows or weights) kept in each pruned layer"});
+  s.add({"admm.block_rows", ValueType::Int, std::int64_t{0}, 0.0, 65536.0, {},
+         "pruning block in crossbar terms: word lines (layer inputs); 0 = crossbar.rows"});
+  s.add({"admm.block_cols", ValueType::Int, std::int64_t{0}, 0.0, 65536.0, {},
+         "pruning block in crossbar terms: bit lines (layer outputs); 0 = crossbar.cols"});
+  s.add({"admm.levels", ValueType::Int, std::int64_t{16}, 0.0, 65536.0, {},
+         "weight levels {+-q..+-(levels/2)q}, no zero level, ceil(log2(levels)) bits per weight; "
+         "even; 0 = no quantization. Exact on cells with crossbar.levels = levels/2 + 1"});
+  s.add({"admm.mode", ValueType::String, std::string("joint"), {}, {}, {"joint", "sequential"},
+         "joint: pruning and levels in one ADMM (two Z/U pairs per layer); sequential: prune, "
+         "retrain, then quantize, retrain (ADMM-NN)"});
+  s.add({"admm.joint_exact", ValueType::Bool, false, {}, {}, {},
+         "joint mode: one Z/U pair onto the intersection set (project_pruned_levels) instead of two"});
+  s.add({"admm.skip_first", ValueType::Bool, false, {}, {}, {},
+         "leave the first layer unpruned (still quantized)"});
+  s.add({"admm.skip_last", ValueType::Bool, false, {}, {}, {},
+         "leave the last layer unpruned (still quantized)"});
+  s.add({"admm.hw_samples", ValueType::Int, std::int64_t{3}, 0.0, 100000.0, {},
+         "Monte Carlo device samples of the hardware evaluation; 0 = none (cost model only)"});
+  s.add({"admm.hw_test_items", ValueType::Int, std::int64_t{1000}, 0.0, 1.0e7, {},
+         "test items classified by each device sample (the first N); 0 = the whole test split"});
+  s.add({"admm.save_checkpoint", ValueType::String, std::string(""), {}, {}, {},
+         "write the compressed model here (nn::save_checkpoint); empty = do not"});
+  return s;
+}
+
+// The parameters the dense baseline depends on (and nothing else): the cache key.
+config::Params pretraining_params(const config::Params& p) {
+  config::Params t;
+  for (const auto& [path, value] : p.entries()) {
+    if (path == "seed" || path.rfind("model.", 0) == 0 || path.rfind("data.", 0) == 0 ||
+        path.rfind("train.", 0) == 0) {
+      t.set(path, value);
+    }
+  }
+  return t;
+}
+
+// "features.0.weight" -> "features_0": array names are snake_case.
+std::string layer_key(std::string name) {
+  const std::string suffix = ".weight";
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    name.resize(name.size() - suffix.size());
+  }
+  for (auto& c : name) {
+    if (c == '.') c = '_';
+  }
+  return name;
+}
+
+xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::CrossbarConfig& xbar,
+                                     const std::vector<std::string>& layer_names, bool prune,
+                                     bool quantize) {
+  xc::CompressionSpec spec;
+  auto& d = spec.defaults;
+  const auto rows = p.integer("admm.block_rows") > 0 ? p.integer("admm.block_rows") : xbar.rows;
+  const auto cols = p.integer("admm.block_cols") > 0 ? p.integer("admm.block_cols") : xbar.cols;
+  d.prune.block = xc::BlockShape::of_crossbar(rows, cols);
+  if (prune) {
+    d.prune.kind = xc::prune_kind_from_string(p.text("admm.prune"));
+    d.prune.keep = xc::Keep::fraction(p.real("admm.keep"));
+  }
+  const auto levels = p.integer("admm.levels");
+  if (quantize && levels > 0) {
+    if (levels % 2 != 0 || levels < 2) {
+      throw std::invalid_argument("admm.levels must be 0 or an even number >= 2, got " +
+                                  std::to_string(levels));
+    }
+    d.levels = xc::LevelSet::uniform(levels);
+  }
+  d.joint_exact = p.boolean("admm.joint_exact");
+  d.rho = xc::RhoSchedule{p.real("admm.rho"), p.real("admm.rho_growth"), p.real("admm.rho_cap")};
+  // Unpruned first/last layers (still quantized): a per-layer override of the defaults.
+  auto unpruned = d;
+  unpruned.prune.kind = xc::PruneKind::none;
+  if (!layer_names.empty() && p.boolean("admm.skip_first")) spec.layers[layer_names.front()] = unpruned;
+  if (!layer_names.empty() && p.boolean("admm.skip_last")) spec.layers[layer_names.back()] = unpruned;
+  return spec;
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+// The dense baseline: loaded from the sweep's cache, or trained there first by whichever point
+// (in whichever rank) gets the lock. Every point, trainer included, loads the checkpoint, so the
+// weights it continues from are the same bits either way. Returns whether it trained it.
+bool pretrain(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
+              const PointContext& context) {
+  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+  nn::TrainHooks hooks;
+  hooks.check_cancelled = [&context] { context.check_cancelled(); };
+  // The same streams as kind `train`: an admm baseline is the train point with these params.
+  auto options = train_options(p, nn::derive_seed(seed, 1));
+  options.evaluate_each_epoch = false;
+  const auto train = [&](nn::Classifier& m) { nn::train_model(m, ds.train, ds.test, options, hooks); };
+  if (context.cache_dir.empty()) {
+    train(model);
+    return true;
+  }
+  const auto name = "pretrain-" + config::point_id(pretraining_params(p)) + ".pt";
+  const auto entry = nn::ensure_cached_file(
+      context.cache_dir, name,
+      [&](const std::string& path) {
+        train(model);
+        nn::save_checkpoint(model, path);
+      },
+      [&context] { context.check_cancelled(); });
+  nn::load_checkpoint(model, entry.path);
+  return entry.produced;
+}
+
+class AdmmKind final : public Kind {
+ public:
+  std::string name() const override { return "admm"; }
+  std::string summary() const override {
+    return "paper A: cached dense pretraining, ADMM pruning + quantization for crossbars, masked "
+           "retraining, crossbar-simulated accuracy and cost";
+  }
+  config::Schema schema() const override {
+    return config::Schema()
+        .merge(admm_schema())
+        .merge(crossbar::crossbar_schema())
+        .merge(crossbar::cost_schema())
+        .merge(train_schema())
+        .merge(data_schema())
+        .merge(model_schema());
+  }
+
+  // Training MACs of the ADMM and retraining epochs (pretraining is shared) plus the simulated
+  // hardware MACs, in units of 1e9.
+  double cost_hint(const config::Params& p) const override {
+    nn::ModelOptions m;
+    const auto& model = p.text("model.name");
+    m.image_size = p.boolean("data.pad") || model == "vgg16" || model == "resnet18" ? 32 : 28;
+    m.hidden.assign(static_cast<std::size_t>(p.integer("model.layers")), p.integer("model.hidden"));
+    m.width = p.real("model.width");
+    const double macs = nn::macs_per_sample(model, m);
+    const double stages = p.text("admm.mode") == "sequential" && p.integer("admm.levels") > 0 ? 2.0 : 1.0;
+    const double epochs =
+        stages * static_cast<double>(p.integer("admm.iterations") * p.integer("admm.epochs_per_iteration") +
+                                     p.integer("admm.retrain_epochs"));
+    const auto test = p.integer("admm.hw_test_items") > 0 ? p.integer("admm.hw_test_items") : 10000;
+    return 3e-9 * epochs * static_cast<double>(training_items(p)) * macs +
+           1e-9 * static_cast<double>(test * p.integer("admm.hw_samples")) * macs;
+  }
+
+  Outcome run(const config::Params& p, const PointContext& context) const override {
+    const auto started = std::chrono::steady_clock::now();
+    if (!Kokkos::is_initialized()) {
+      throw std::logic_error("admm: Kokkos is not initialised (the crossbar simulator needs it)");
+    }
+    if (context.threads > 0 && at::get_num_threads() != context.threads) {
+      at::set_num_threads(context.threads);
+    }
+    context.check_cancelled();
+    const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+    const auto xbar = crossbar::crossbar_config_from_params(p);
+    const auto cost = crossbar::cost_config_from_params(p);
+    const auto dataset = data::load_dataset(data_options(p));
+    const auto model =
+        nn::make_model(p.text("model.name"), model_options(p, dataset, nn::derive_seed(seed, 0)));
+
+    Outcome out;
+    out.metrics["pretrain_loaded"] = pretrain(*model, p, dataset, context) ? 0.0 : 1.0;
+    out.metrics["dense_accuracy"] = nn::evaluate(*model, dataset.test).accuracy;
+
+    // ADMM, hard projection, masked retraining, through this loop.
+    std::vector<std::string> names;
+    for (const auto& l : xc::compressible_layers(*model)) names.push_back(l.name);
+    const bool sequential = p.text("admm.mode") == "sequential" && p.integer("admm.levels") > 0 &&
+                            p.text("admm.prune") != "none";
+    xc::PipelineConfig pipeline;
+    pipeline.spec = compression_spec(p, xbar, names, true, !sequential);
+    if (sequential) pipeline.quantize_stage = compression_spec(p, xbar, names, false, true);
+    pipeline.admm_iterations = p.integer("admm.iterations");
+    pipeline.epochs_per_iteration = p.integer("admm.epochs_per_iteration");
+    pipeline.retrain_epochs = p.integer("admm.retrain_epochs");
+
+    auto optimizer_options = train_options(p, 0).optimizer;
+    optimizer_options.lr = p.real("admm.lr");
+    const auto optimizer = nn::make_optimizer(*model, optimizer_options);
+    const auto batch = p.integer("admm.batch_size") > 0 ? p.integer("admm.batch_size")
+                                                        : p.integer("train.batch_size");
+    std::uint64_t epoch_counter = 0;
+    xc::TrainingCallbacks training;
+    training.progress = [&](const std::string& stage, std::int64_t index) {
+      if (stage == "retrain" || stage == "quantize_retrain") {
+        const double e = static_cast<double>(index), n = static_cast<double>(pipeline.retrain_epochs);
+        set_learning_rate(*optimizer, p.real("admm.retrain_lr") * 0.5 * (1.0 + std::cos(M_PI * e / n)));
+      } else {
+        set_learning_rate(*optimizer, p.real("admm.lr"));
+      }
+    };
+    training.train_epoch = [&](const xc::StepHooks& step) {
+      nn::TrainHooks hooks;
+      hooks.check_cancelled = [&context] { context.check_cancelled(); };
+      if (step.before_step) hooks.before_step = [&step](std::int64_t) { step.before_step(); };
+      if (step.after_step) hooks.after_step = [&](std::int64_t) { step.after_step(*optimizer); };
+      // Shuffling streams 1000+ are the compression epochs' (1 is pretraining's).
+      nn::train_epoch(*model, *optimizer, dataset.train, batch,
+                      nn::derive_seed(seed, 1000 + epoch_counter++), hooks);
+    };
+    training.evaluate = [&] { return nn::evaluate(*model, dataset.test).accuracy; };
+    const auto result = xc::run_admm_compression(*model, training, pipeline);
+
+    out.metrics["projected_accuracy"] = result.projected_accuracy;
+    out.metrics["accuracy"] = result.accuracy;
+    out.metrics["accuracy_loss"] = out.metrics["dense_accuracy"] - result.accuracy;
+    std::string why;
+    out.metrics["masks_hold"] = result.masks.holds(&why) ? 1.0 : 0.0;
+    const auto& account = result.account;
+    out.metrics["compression_ratio"] = account.compression_ratio;
+    out.metrics["compression_ratio_with_index"] = account.compression_ratio_with_index;
+    out.metrics["dense_weights"] = static_cast<double>(account.dense_weights);
+    out.metrics["kept_weights"] = static_cast<double>(account.kept_weights);
+    out.metrics["crossbar_tiles"] = static_cast<double>(account.crossbars_kept);
+    out.metrics["crossbar_tiles_dense"] = static_cast<double>(account.crossbars_total);
+
+    // Residual curves: ||W - Z||_F per layer and pair over the iterations of each stage.
+    for (const auto& stage : result.residuals) {
+      for (const auto& iteration : stage) {
+        for (const auto& r : iteration) {
+          auto key = "residual_" + layer_key(r.layer);
+          if (r.set != xc::AdmmSet::prune) key += "_" + xc::to_string(r.set);
+          out.arrays[key].push_back(r.primal);
+        }
+      }
+    }
+    auto& kept = out.arrays["layer_kept_weights"];
+    auto& dense = out.arrays["layer_dense_weights"];
+    auto& blocks = out.arrays["layer_kept_blocks"];
+    auto& blocks_total = out.arrays["layer_blocks"];
+    auto& bits = out.arrays["layer_bits"];
+    for (const auto& l : account.layers) {
+      kept.push_back(static_cast<double>(l.kept_weights));
+      dense.push_back(static_cast<double>(l.dense_weights));
+      blocks.push_back(static_cast<double>(l.blocks_kept));
+      blocks_total.push_back(static_cast<double>(l.blocks_total));
+      bits.push_back(l.bits_per_weight);
+    }
+
+    if (!p.text("admm.save_checkpoint").empty()) nn::save_checkpoint(*model, p.text("admm.save_checkpoint"));
+
+    // Masked mapping onto crossbars: Monte Carlo accuracy, then the cost model on the tiles the
+    // mapping allocated (tiles holding a nonzero weight) against the same layers mapped dense.
+    std::vector<crossbar::LayerMapping> mappings;
+    const auto hw_items = p.integer("admm.hw_test_items");
+    data::Split test = dataset.test;
+    if (hw_items > 0 && hw_items < test.size()) {
+      test.images = test.images.narrow(0, 0, hw_items);
+      test.labels = test.labels.narrow(0, 0, hw_items);
+    }
+    if (p.integer("admm.hw_samples") > 0) {
+      crossbar::HardwareEvalOptions hw;
+      hw.samples = static_cast<int>(p.integer("admm.hw_samples"));
+      hw.seed = nn::derive_seed(seed, 2);
+      hw.check_cancelled = [&context] { context.check_cancelled(); };
+      const auto eval = crossbar::evaluate_on_crossbars(*model, test, dataset.train, xbar, hw);
+      out.metrics["hw_accuracy_mean"] = eval.hw_accuracy_mean;
+      out.metrics["hw_accuracy_std"] = eval.hw_accuracy_std;
+      out.metrics["hw_accuracy_min"] = eval.hw_accuracy_min;
+      out.arrays["hw_accuracy"] = eval.hw_accuracy;
+      mappings = eval.mappings;
+    } else {
+      crossbar::HardwareModel hardware(*model, xbar, nn::derive_seed(seed, 2));
+      hardware.calibrate(test.images.narrow(0, 0, std::min<std::int64_t>(test.size(), 8)));
+      mappings = hardware.mappings();
+    }
+    const auto priced = crossbar::model_cost(mappings, xbar, cost);
+    out.metrics["crossbars"] = static_cast<double>(priced.total.crossbars);
+    out.metrics["crossbars_dense"] = static_cast<double>(priced.dense_total.crossbars);
+    out.metrics["power_reduction"] = priced.power_reduction;
+    out.metrics["area_reduction"] = priced.area_reduction;
+    out.metrics["power_mw"] = priced.total.power_mw;
+    out.metrics["area_mm2"] = priced.total.area_mm2;
+    out.metrics["energy_nj"] = priced.total.energy_nj;
+    out.metrics["dense_power_mw"] = priced.dense_total.power_mw;
+    out.metrics["dense_area_mm2"] = priced.dense_total.area_mm2;
+    out.metrics["dense_energy_nj"] = priced.dense_total.energy_nj;
+    out.metrics["energy_reduction"] =
+        priced.dense_total.energy_nj > 0.0 ? 1.0 - priced.total.energy_nj / priced.dense_total.energy_nj : 0.0;
+    auto& layer_crossbars = out.arrays["layer_crossbars"];
+    for (const auto& l : priced.layers) layer_crossbars.push_back(static_cast<double>(l.crossbars));
+
+    out.metrics["wall_s"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Kind> make_admm_kind() { return std::make_unique<AdmmKind>(); }
+
+}  // namespace xbarsweep::kinds
