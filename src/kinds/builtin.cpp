@@ -9,6 +9,7 @@ const KindRegistry& builtin_kinds() {
     KindRegistry r;
     r.add(make_synthetic_kind());
     r.add(make_train_kind());
+    r.add(make_crossbar_eval_kind());
     r.add(make_admm_kind());
     r.add(make_clstm_kind());
     return r;

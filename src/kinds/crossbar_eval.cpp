@@ -1,0 +1,181 @@
+// Kind `crossbar_eval`: a trained classifier mapped onto simulated crossbars. The model is loaded
+// from crossbar_eval.checkpoint, or trained in-process with the train kind's code and cached
+// under PointContext::cache_dir, keyed by the training-relevant parameters (model.*, data.*,
+// train.*, seed), so that every point sharing a baseline reuses it. Reports the software
+// accuracy, the hardware accuracy over Monte Carlo device samples, and the cost model's figures.
+#include <ATen/Parallel.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "train_common.hpp"
+#include "xbarsweep/crossbar/config.hpp"
+#include "xbarsweep/crossbar/cost.hpp"
+#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/kinds/builtin.hpp"
+#include "xbarsweep/nn/models.hpp"
+
+namespace xbarsweep::kinds {
+
+namespace {
+
+using config::ValueType;
+
+config::Schema crossbar_eval_schema() {
+  config::Schema s;
+  s.add({"crossbar_eval.samples", ValueType::Int, std::int64_t{5}, 1.0, 100000.0, {},
+         "Monte Carlo device samples (each programs every layer with its own device seed)"});
+  s.add({"crossbar_eval.checkpoint", ValueType::String, std::string(""), {}, {}, {},
+         "trained model (nn::save_checkpoint of model.name with these model.*/data.* shapes); "
+         "empty = train in-process with train.* and cache it"});
+  s.add({"crossbar_eval.batch_size", ValueType::Int, std::int64_t{250}, 1.0, 1.0e6, {},
+         "test images per hardware forward pass"});
+  s.add({"crossbar_eval.calibration_items", ValueType::Int, std::int64_t{200}, 0.0, 1.0e6, {},
+         "training images that calibrate each sample's DAC and ADC ranges (0 = the first test batch)"});
+  return s;
+}
+
+// The parameters the trained baseline depends on.
+config::Params training_params(const config::Params& p) {
+  config::Params t;
+  for (const auto& [path, value] : p.entries()) {
+    if (path == "seed" || path.rfind("model.", 0) == 0 || path.rfind("data.", 0) == 0 ||
+        path.rfind("train.", 0) == 0) {
+      t.set(path, value);
+    }
+  }
+  return t;
+}
+
+// Serialises training within the process (a rank runs one point at a time, but be safe).
+std::mutex& baseline_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Trains the baseline, or loads it from the cache; writes the cache with a unique temporary name
+// renamed into place, so concurrent ranks never produce a torn file (both write the same model).
+void train_or_load(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
+                   const PointContext& context) {
+  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+  std::string cached;
+  if (!context.cache_dir.empty()) {
+    cached = context.cache_dir + "/crossbar_eval-baseline-" + config::point_id(training_params(p)) + ".pt";
+  }
+  std::lock_guard<std::mutex> lock(baseline_mutex());
+  if (!cached.empty() && std::filesystem::exists(cached)) {
+    nn::load_checkpoint(model, cached);
+    return;
+  }
+  nn::TrainHooks hooks;
+  hooks.check_cancelled = [&context] { context.check_cancelled(); };
+  auto options = train_options(p, nn::derive_seed(seed, 1));
+  options.evaluate_each_epoch = false;
+  nn::train_model(model, ds.train, ds.test, options, hooks);
+  if (cached.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(context.cache_dir, ec);
+  const std::string unique = cached + "." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
+  try {
+    nn::save_checkpoint(model, unique);
+    std::filesystem::rename(unique, cached);
+  } catch (const std::exception&) {
+    std::filesystem::remove(unique, ec);  // a cache that cannot be written only costs time
+  }
+}
+
+class CrossbarEvalKind final : public Kind {
+ public:
+  std::string name() const override { return "crossbar_eval"; }
+  std::string summary() const override {
+    return "maps a trained classifier onto simulated crossbars: hardware accuracy over device samples, cost model";
+  }
+  config::Schema schema() const override {
+    return config::Schema()
+        .merge(crossbar_eval_schema())
+        .merge(crossbar::crossbar_schema())
+        .merge(crossbar::cost_schema())
+        .merge(train_schema())
+        .merge(data_schema())
+        .merge(model_schema());
+  }
+
+  // Simulated MACs: test items x samples x MACs per item, in units of 1e9.
+  double cost_hint(const config::Params& p) const override {
+    nn::ModelOptions m;
+    m.image_size = p.boolean("data.pad") ? 32 : 28;
+    m.hidden.assign(static_cast<std::size_t>(p.integer("model.layers")), p.integer("model.hidden"));
+    m.width = p.real("model.width");
+    const auto test = p.integer("data.test_subset") > 0 ? p.integer("data.test_subset") : 10000;
+    const auto dac = p.integer("crossbar.dac_bits"), input = p.integer("crossbar.input_bits");
+    const std::int64_t planes = dac > 0 && input > dac ? (input + dac - 1) / dac : 1;
+    return 1e-9 * static_cast<double>(test * p.integer("crossbar_eval.samples") * planes) *
+           nn::macs_per_sample(p.text("model.name"), m);
+  }
+
+  Outcome run(const config::Params& p, const PointContext& context) const override {
+    const auto started = std::chrono::steady_clock::now();
+    if (context.threads > 0 && at::get_num_threads() != context.threads) at::set_num_threads(context.threads);
+    context.check_cancelled();
+    // Validate the crossbar and cost sections before any training.
+    const auto xbar = crossbar::crossbar_config_from_params(p);
+    const auto cost = crossbar::cost_config_from_params(p);
+    const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+
+    const auto ds = data::load_dataset(data_options(p));
+    const auto model = nn::make_model(p.text("model.name"), model_options(p, ds, nn::derive_seed(seed, 0)));
+    const std::string checkpoint = p.text("crossbar_eval.checkpoint");
+    if (!checkpoint.empty()) {
+      nn::load_checkpoint(*model, checkpoint);
+    } else {
+      train_or_load(*model, p, ds, context);
+    }
+    context.check_cancelled();
+
+    crossbar::HardwareEvalOptions eo;
+    eo.samples = static_cast<int>(p.integer("crossbar_eval.samples"));
+    eo.seed = nn::derive_seed(seed, 2);
+    eo.batch_size = p.integer("crossbar_eval.batch_size");
+    eo.calibration_items = p.integer("crossbar_eval.calibration_items");
+    eo.check_cancelled = [&context] { context.check_cancelled(); };
+    const data::Split& calibration = eo.calibration_items > 0 ? ds.train : ds.test;
+    if (eo.calibration_items == 0) eo.calibration_items = std::min(eo.batch_size, ds.test.size());
+    const auto hw = crossbar::evaluate_on_crossbars(*model, ds.test, calibration, xbar, eo);
+    const auto mc = crossbar::model_cost(hw.mappings, xbar, cost);
+
+    Outcome out;
+    out.metrics["accuracy"] = hw.accuracy;
+    out.metrics["hw_accuracy_mean"] = hw.hw_accuracy_mean;
+    out.metrics["hw_accuracy_std"] = hw.hw_accuracy_std;
+    out.metrics["hw_accuracy_min"] = hw.hw_accuracy_min;
+    out.metrics["crossbars"] = static_cast<double>(mc.total.crossbars);
+    out.metrics["adcs"] = static_cast<double>(mc.total.adcs);
+    out.metrics["area_mm2"] = mc.total.area_mm2;
+    out.metrics["power_mw"] = mc.total.power_mw;
+    out.metrics["energy_nj"] = mc.total.energy_nj;
+    out.metrics["latency_us"] = mc.total.latency_us;
+    out.metrics["power_reduction"] = mc.power_reduction;
+    out.metrics["area_reduction"] = mc.area_reduction;
+    out.arrays["hw_accuracy"] = hw.hw_accuracy;
+    std::vector<double> layer_crossbars, layer_energy;
+    for (const auto& l : mc.layers) {
+      layer_crossbars.push_back(static_cast<double>(l.crossbars));
+      layer_energy.push_back(l.energy_nj);
+    }
+    out.arrays["layer_crossbars"] = layer_crossbars;
+    out.arrays["layer_energy_nj"] = layer_energy;
+    out.metrics["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Kind> make_crossbar_eval_kind() { return std::make_unique<CrossbarEvalKind>(); }
+
+}  // namespace xbarsweep::kinds
