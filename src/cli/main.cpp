@@ -28,7 +28,7 @@ struct RunArgs {
   std::vector<std::string> sets;
   std::string shard = "0/1";
   bool retry_failed = false;
-  int threads = 0;
+  int threads = 1;
   double progress_interval = -1;
 };
 
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--set", run.sets, "override a parameter: dotted.path=value (repeatable)");
   run_cmd->add_option("--shard", run.shard, "compute only shard I of N (points with index % N == I)");
   run_cmd->add_flag("--retry-failed", run.retry_failed, "compute points stored as failed again");
-  run_cmd->add_option("--threads", run.threads, "intra-op threads per rank (default: cores / ranks per node)");
+  run_cmd->add_option("--threads", run.threads, "intra-op threads per rank (default 1: run one rank per core; results depend on this, never on the rank count)");
   run_cmd->add_option("--progress-interval", run.progress_interval, "seconds between progress lines");
 
   PlanArgs plan;

@@ -31,15 +31,6 @@ std::string host_name() {
   return buf;
 }
 
-int ranks_on_this_node(MPI_Comm comm) {
-  MPI_Comm node;
-  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int n = 1;
-  MPI_Comm_size(node, &n);
-  MPI_Comm_free(&node);
-  return n;
-}
-
 // ---- summary broadcast ----------------------------------------------------------------------
 
 std::string pack(const RunSummary& s) {
@@ -344,10 +335,9 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
   const config::SweepPlan plan(experiment);
   kinds::PointContext context;
   context.stop = &g_stop_requested;
-  context.threads = options.threads_per_rank > 0
-                        ? options.threads_per_rank
-                        : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                                          ranks_on_this_node(comm));
+  // Fixed per run, never derived from the rank count: LibTorch's reductions depend on the
+  // thread count, so deriving it would make results depend on how many ranks there were.
+  context.threads = std::max(1, options.threads_per_rank);
   context.cache_dir = options.output + ".cache";
 
   // Rank 0 opens the results file before anyone computes; a failure reaches every rank.

@@ -28,4 +28,35 @@ check(reports[1].count("\n") == 8 * 4 * 3 * 2 + 1, f"expected 192 rows:\n{report
 check(reports[1] == reports[2], "1 and 2 ranks differ")
 check(reports[1] == reports[4], "1 and 4 ranks differ")
 print("identical reports at 1, 2 and 4 ranks:", reports[1].count("\n") - 1, "rows")
+
+# A LibTorch kind too: identical metrics at 1 and 2 ranks (timing metrics excluded: they are
+# measurements, not results).
+train = write(f"{d}/t.yaml", """
+name: ranks-train
+kind: train
+seed: 3
+data: {name: synthetic, subset: 600, test_subset: 200}
+model: {name: mlp, hidden: 32}
+train: {epochs: 2, batch_size: 32}
+sweep:
+  grid:
+    train.lr: [0.01, 0.05]
+  repeats: 2
+""")
+
+
+def without_timings(csv):
+    rows = [line.split(",") for line in csv.splitlines()]
+    keep = [i for i, name in enumerate(rows[0]) if not (name.endswith("wall_s") or "_us_" in name)]
+    return [[r[i] for i in keep] for r in rows]
+
+
+tables = {}
+for n in (1, 2):
+    out = f"{d}/t{n}.h5"
+    run(["run", train, "--out", out], ranks=n, check_rc=0)
+    tables[n] = without_timings(csv_report(out))
+check(len(tables[1]) == 5, f"expected 4 train points: {tables[1]}")
+check(tables[1] == tables[2], f"train kind differs between 1 and 2 ranks:\n{tables[1]}\n{tables[2]}")
+print("train kind: identical metrics at 1 and 2 ranks")
 cleanup(d)

@@ -40,7 +40,8 @@ struct RunOptions {
   std::string output;                 ///< results file (see results_path)
   Shard shard;
   bool retry_failed = false;          ///< compute points stored as failed again
-  int threads_per_rank = 0;           ///< intra-op threads per point; 0 = cores / ranks per node
+  int threads_per_rank = 1;           ///< intra-op threads per point (results depend on it,
+                                      ///< never on the rank count: run one rank per core)
   double progress_interval_s = -1;    ///< < 0: 1 s on a terminal, 10 s otherwise
   store::RunInfo info;                ///< written beside the points (config text, versions)
 };
