@@ -306,8 +306,11 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
   r.hw_accuracy_mean = sum / r.hw_accuracy.size();
   double ss = 0.0;
   for (double a : r.hw_accuracy) ss += (a - r.hw_accuracy_mean) * (a - r.hw_accuracy_mean);
-  r.hw_accuracy_std = r.hw_accuracy.size() > 1 ? std::sqrt(ss / (r.hw_accuracy.size() - 1)) : 0.0;
-  r.hw_accuracy_min = *std::min_element(r.hw_accuracy.begin(), r.hw_accuracy.end());
+  const auto [lo, hi] = std::minmax_element(r.hw_accuracy.begin(), r.hw_accuracy.end());
+  r.hw_accuracy_min = *lo;
+  // Identical samples (no random effect) give exactly 0, not the rounding residue of the mean.
+  r.hw_accuracy_std = r.hw_accuracy.size() > 1 && *lo != *hi ? std::sqrt(ss / (r.hw_accuracy.size() - 1)) : 0.0;
+  if (*lo == *hi) r.hw_accuracy_mean = *lo;
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return r;
 }

@@ -1,16 +1,12 @@
 // Kind `crossbar_eval`: a trained classifier mapped onto simulated crossbars. The model is loaded
 // from crossbar_eval.checkpoint, or trained in-process with the train kind's code and cached
 // under PointContext::cache_dir, keyed by the training-relevant parameters (model.*, data.*,
-// train.*, seed), so that every point sharing a baseline reuses it. Reports the software
+// train.*, seed), so that every point sharing a baseline reuses it (one rank trains it). Reports the software
 // accuracy, the hardware accuracy over Monte Carlo device samples, and the cost model's figures.
 #include <ATen/Parallel.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <mutex>
-#include <random>
 #include <string>
 
 #include "train_common.hpp"
@@ -19,6 +15,7 @@
 #include "xbarsweep/crossbar/model_eval.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/pretrain_cache.hpp"
 
 namespace xbarsweep::kinds {
 
@@ -52,41 +49,32 @@ config::Params training_params(const config::Params& p) {
   return t;
 }
 
-// Serialises training within the process (a rank runs one point at a time, but be safe).
-std::mutex& baseline_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-// Trains the baseline, or loads it from the cache; writes the cache with a unique temporary name
-// renamed into place, so concurrent ranks never produce a torn file (both write the same model).
+// Trains the baseline, or loads it from the cache. nn::ensure_cached_file makes exactly one
+// process (rank) train each baseline while the others wait for it, and publishes it by rename,
+// so no reader ever sees a torn file. Without a cache directory the model is trained here.
 void train_or_load(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
                    const PointContext& context) {
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  std::string cached;
-  if (!context.cache_dir.empty()) {
-    cached = context.cache_dir + "/crossbar_eval-baseline-" + config::point_id(training_params(p)) + ".pt";
-  }
-  std::lock_guard<std::mutex> lock(baseline_mutex());
-  if (!cached.empty() && std::filesystem::exists(cached)) {
-    nn::load_checkpoint(model, cached);
+  const auto train = [&] {
+    nn::TrainHooks hooks;
+    hooks.check_cancelled = [&context] { context.check_cancelled(); };
+    auto options = train_options(p, nn::derive_seed(seed, 1));
+    options.evaluate_each_epoch = false;
+    nn::train_model(model, ds.train, ds.test, options, hooks);
+  };
+  if (context.cache_dir.empty()) {
+    train();
     return;
   }
-  nn::TrainHooks hooks;
-  hooks.check_cancelled = [&context] { context.check_cancelled(); };
-  auto options = train_options(p, nn::derive_seed(seed, 1));
-  options.evaluate_each_epoch = false;
-  nn::train_model(model, ds.train, ds.test, options, hooks);
-  if (cached.empty()) return;
-  std::error_code ec;
-  std::filesystem::create_directories(context.cache_dir, ec);
-  const std::string unique = cached + "." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
-  try {
-    nn::save_checkpoint(model, unique);
-    std::filesystem::rename(unique, cached);
-  } catch (const std::exception&) {
-    std::filesystem::remove(unique, ec);  // a cache that cannot be written only costs time
-  }
+  const auto name = "crossbar_eval-baseline-" + config::point_id(training_params(p)) + ".pt";
+  const auto entry = nn::ensure_cached_file(
+      context.cache_dir, name,
+      [&](const std::string& path) {
+        train();
+        nn::save_checkpoint(model, path);
+      },
+      [&context] { context.check_cancelled(); });
+  if (!entry.produced) nn::load_checkpoint(model, entry.path);
 }
 
 class CrossbarEvalKind final : public Kind {
