@@ -59,4 +59,28 @@ for n in (1, 2):
 check(len(tables[1]) == 5, f"expected 4 train points: {tables[1]}")
 check(tables[1] == tables[2], f"train kind differs between 1 and 2 ranks:\n{tables[1]}\n{tables[2]}")
 print("train kind: identical metrics at 1 and 2 ranks")
+
+# Crossbar devices: the same seed gives the same devices, so the same hardware accuracy, on 1 and
+# 2 ranks (variation, stuck-at faults and read noise all on).
+hw = write(f"{d}/hw.yaml", """
+name: ranks-hw
+kind: crossbar_eval
+seed: 4
+data: {name: synthetic, subset: 400, test_subset: 200, noise: 2.0}
+model: {name: mlp, hidden: 32}
+train: {epochs: 1, batch_size: 32}
+crossbar: {rows: 32, cols: 32, sigma: 0.5, stuck_min_rate: 0.05, read_noise: 0.01}
+crossbar_eval: {samples: 3, calibration_items: 50}
+sweep:
+  grid:
+    crossbar.levels: [4, 16]
+""")
+for n in (1, 2):
+    out = f"{d}/hw{n}.h5"
+    run(["run", hw, "--out", out], ranks=n, check_rc=0)
+    tables[n] = without_timings(csv_report(out))
+column = tables[1][0].index("hw_accuracy_std")
+check(all(float(r[column]) > 0 for r in tables[1][1:]), f"device variation must spread the samples: {tables[1]}")
+check(tables[1] == tables[2], f"crossbar_eval differs between 1 and 2 ranks:\n{tables[1]}\n{tables[2]}")
+print("crossbar_eval: identical hardware accuracy at 1 and 2 ranks")
 cleanup(d)
