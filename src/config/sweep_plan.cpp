@@ -1,5 +1,7 @@
 #include "xbarsweep/config/sweep_plan.hpp"
 
+#include "xbarsweep/config/hashing.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -8,28 +10,10 @@ namespace xbarsweep::config {
 
 namespace {
 
-// splitmix64 finaliser (Steele, Lea, Flood, "Fast splittable pseudorandom number generators",
-// OOPSLA 2014): a bijective mix, so distinct counters give independent-looking words.
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t hash = 14695981039346656037ull;
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
-
 // The random word of (axis seed, sample, path): a pure function of its counters, so any sample
 // of any point can be drawn alone, on any rank, in any order.
 std::uint64_t counter_word(std::uint64_t seed, std::uint64_t sample, const std::string& path) {
-  return splitmix64(splitmix64(seed ^ splitmix64(fnv1a(path))) + sample);
+  return splitmix64(splitmix64(seed ^ splitmix64(fnv1a64(path))) + sample);
 }
 
 // An index in [0, n) from a 64-bit word: the high half of word * n (Lemire's multiply-shift).

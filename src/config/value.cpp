@@ -1,5 +1,7 @@
 #include "xbarsweep/config/value.hpp"
 
+#include "xbarsweep/config/hashing.hpp"
+
 #include <cstdio>
 #include <stdexcept>
 
@@ -129,14 +131,9 @@ std::string Params::canonical_text() const {
 }
 
 std::string point_id(const Params& params) {
-  // FNV-1a, 64 bit (Fowler, Noll, Vo): offset basis and prime from the reference definition.
-  std::uint64_t hash = 14695981039346656037ull;
-  for (const char c : params.canonical_text()) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ull;
-  }
   char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
+  std::snprintf(buffer, sizeof buffer, "%016llx",
+                static_cast<unsigned long long>(fnv1a64(params.canonical_text())));
   return buffer;
 }
 

@@ -2,7 +2,7 @@
 //
 // value = scale * (sin(x) + cos(y)) + 1e-3 * u(seed)   where u(seed) in [0, 1) is
 //   splitmix64(seed) / 2^64. A point fails (throws) when h(id, "fail") < fail_rate and returns
-//   value = NaN when h(id, "nan") < nan_rate, with h(id, salt) = fnv1a(id + salt) / 2^64: the
+//   value = NaN when h(id, "nan") < nan_rate, with h(id, salt) = fnv1a64(id + salt) / 2^64: the
 //   failing fraction is deterministic and chosen by point id.
 #include <chrono>
 #include <cmath>
@@ -11,25 +11,15 @@
 #include <stdexcept>
 #include <thread>
 
+#include "xbarsweep/config/hashing.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 
 namespace xbarsweep::kinds {
 namespace {
 
-double unit_from_bits(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
+using config::fnv1a64;
+using config::splitmix64;
+using config::unit_interval;
 
 class SyntheticKind final : public Kind {
  public:
@@ -60,7 +50,7 @@ class SyntheticKind final : public Kind {
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
     const std::string id = config::point_id(p);
-    if (unit_from_bits(fnv1a(id + "fail")) < p.real("synthetic.fail_rate")) {
+    if (unit_interval(fnv1a64(id + "fail")) < p.real("synthetic.fail_rate")) {
       throw std::runtime_error("synthetic failure injected for point " + id);
     }
     sleep_cancellable(p.real("synthetic.work_ms"), context);
@@ -68,8 +58,8 @@ class SyntheticKind final : public Kind {
     const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
     const double scale = p.real("synthetic.scale");
     double value = scale * (std::sin(p.real("synthetic.x")) + std::cos(p.real("synthetic.y"))) +
-                   1e-3 * unit_from_bits(splitmix64(seed));
-    if (unit_from_bits(fnv1a(id + "nan")) < p.real("synthetic.nan_rate")) {
+                   1e-3 * unit_interval(splitmix64(seed));
+    if (unit_interval(fnv1a64(id + "nan")) < p.real("synthetic.nan_rate")) {
       value = std::numeric_limits<double>::quiet_NaN();
     }
     Outcome out;
