@@ -15,5 +15,5 @@ for b in build/bench/*/bench_*; do
 done
 echo
 echo "== figures"
-grep -E '^[a-z0-9_]+: ' "$log" | grep -v '^#'
+grep -E '^[a-z0-9_]+: [-0-9.]+ ' "$log"
 rm -f "$log"
