@@ -81,17 +81,6 @@ config::Schema admm_schema() {
   return s;
 }
 
-// The parameters the dense baseline depends on (and nothing else): the cache key.
-config::Params pretraining_params(const config::Params& p) {
-  config::Params t;
-  for (const auto& [path, value] : p.entries()) {
-    if (path == "seed" || path.rfind("model.", 0) == 0 || path.rfind("data.", 0) == 0 ||
-        path.rfind("train.", 0) == 0) {
-      t.set(path, value);
-    }
-  }
-  return t;
-}
 
 // "features.0.weight" -> "features_0": array names are snake_case.
 std::string layer_key(std::string name) {
@@ -139,33 +128,6 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
-// The dense baseline: loaded from the sweep's cache, or trained there first by whichever point
-// (in whichever rank) gets the lock. Every point, trainer included, loads the checkpoint, so the
-// weights it continues from are the same bits either way. Returns whether it trained it.
-bool pretrain(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
-              const PointContext& context) {
-  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  nn::TrainHooks hooks;
-  hooks.check_cancelled = [&context] { context.check_cancelled(); };
-  // The same streams as kind `train`: an admm baseline is the train point with these params.
-  auto options = train_options(p, nn::derive_seed(seed, 1));
-  options.evaluate_each_epoch = false;
-  const auto train = [&](nn::Classifier& m) { nn::train_model(m, ds.train, ds.test, options, hooks); };
-  if (context.cache_dir.empty()) {
-    train(model);
-    return true;
-  }
-  const auto name = "pretrain-" + config::point_id(pretraining_params(p)) + ".pt";
-  const auto entry = nn::ensure_cached_file(
-      context.cache_dir, name,
-      [&](const std::string& path) {
-        train(model);
-        nn::save_checkpoint(model, path);
-      },
-      [&context] { context.check_cancelled(); });
-  nn::load_checkpoint(model, entry.path);
-  return entry.produced;
-}
 
 class AdmmKind final : public Kind {
  public:
@@ -219,7 +181,7 @@ class AdmmKind final : public Kind {
         nn::make_model(p.text("model.name"), model_options(p, dataset, nn::derive_seed(seed, 0)));
 
     Outcome out;
-    out.metrics["pretrain_loaded"] = pretrain(*model, p, dataset, context) ? 0.0 : 1.0;
+    out.metrics["pretrain_loaded"] = train_or_load_baseline(*model, p, dataset, context) ? 0.0 : 1.0;
     out.metrics["dense_accuracy"] = nn::evaluate(*model, dataset.test).accuracy;
 
     // ADMM, hard projection, masked retraining, through this loop.

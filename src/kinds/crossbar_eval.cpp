@@ -37,45 +37,7 @@ config::Schema crossbar_eval_schema() {
   return s;
 }
 
-// The parameters the trained baseline depends on.
-config::Params training_params(const config::Params& p) {
-  config::Params t;
-  for (const auto& [path, value] : p.entries()) {
-    if (path == "seed" || path.rfind("model.", 0) == 0 || path.rfind("data.", 0) == 0 ||
-        path.rfind("train.", 0) == 0) {
-      t.set(path, value);
-    }
-  }
-  return t;
-}
 
-// Trains the baseline, or loads it from the cache. nn::ensure_cached_file makes exactly one
-// process (rank) train each baseline while the others wait for it, and publishes it by rename,
-// so no reader ever sees a torn file. Without a cache directory the model is trained here.
-void train_or_load(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
-                   const PointContext& context) {
-  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  const auto train = [&] {
-    nn::TrainHooks hooks;
-    hooks.check_cancelled = [&context] { context.check_cancelled(); };
-    auto options = train_options(p, nn::derive_seed(seed, 1));
-    options.evaluate_each_epoch = false;
-    nn::train_model(model, ds.train, ds.test, options, hooks);
-  };
-  if (context.cache_dir.empty()) {
-    train();
-    return;
-  }
-  const auto name = "crossbar_eval-baseline-" + config::point_id(training_params(p)) + ".pt";
-  const auto entry = nn::ensure_cached_file(
-      context.cache_dir, name,
-      [&](const std::string& path) {
-        train();
-        nn::save_checkpoint(model, path);
-      },
-      [&context] { context.check_cancelled(); });
-  if (!entry.produced) nn::load_checkpoint(model, entry.path);
-}
 
 class CrossbarEvalKind final : public Kind {
  public:
@@ -121,7 +83,7 @@ class CrossbarEvalKind final : public Kind {
     if (!checkpoint.empty()) {
       nn::load_checkpoint(*model, checkpoint);
     } else {
-      train_or_load(*model, p, ds, context);
+      train_or_load_baseline(*model, p, ds, context);
     }
     context.check_cancelled();
 

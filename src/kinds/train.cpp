@@ -11,6 +11,7 @@
 #include "train_common.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/pretrain_cache.hpp"
 
 namespace xbarsweep::kinds {
 
@@ -173,5 +174,49 @@ class TrainKind final : public Kind {
 }  // namespace
 
 std::unique_ptr<Kind> make_train_kind() { return std::make_unique<TrainKind>(); }
+
+}  // namespace xbarsweep::kinds
+
+namespace xbarsweep::kinds {
+
+namespace {
+// The parameters a trained baseline depends on, and nothing else: its cache key.
+config::Params baseline_params(const config::Params& p) {
+  config::Params t;
+  for (const auto& [path, value] : p.entries()) {
+    if (path == "seed" || path.rfind("model.", 0) == 0 || path.rfind("data.", 0) == 0 ||
+        path.rfind("train.", 0) == 0) {
+      t.set(path, value);
+    }
+  }
+  return t;
+}
+}  // namespace
+
+bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
+                            const PointContext& context) {
+  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+  const auto train = [&] {
+    nn::TrainHooks hooks;
+    hooks.check_cancelled = [&context] { context.check_cancelled(); };
+    auto options = train_options(p, nn::derive_seed(seed, 1));
+    options.evaluate_each_epoch = false;
+    nn::train_model(model, ds.train, ds.test, options, hooks);
+  };
+  if (context.cache_dir.empty()) {
+    train();
+    return true;
+  }
+  const auto name = "baseline-" + config::point_id(baseline_params(p)) + ".pt";
+  const auto entry = nn::ensure_cached_file(
+      context.cache_dir, name,
+      [&](const std::string& path) {
+        train();
+        nn::save_checkpoint(model, path);
+      },
+      [&context] { context.check_cancelled(); });
+  nn::load_checkpoint(model, entry.path);
+  return entry.produced;
+}
 
 }  // namespace xbarsweep::kinds

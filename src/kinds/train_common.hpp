@@ -6,6 +6,8 @@
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
 #include "xbarsweep/data/dataset.hpp"
+#include "xbarsweep/kinds/kind.hpp"
+#include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
 
 namespace xbarsweep::nn {
@@ -32,5 +34,13 @@ nn::TrainOptions train_options(const config::Params& p, std::uint64_t seed);
 
 /// Training items a point uses (data.subset, or the whole split), for cost hints.
 std::int64_t training_items(const config::Params& p);
+
+/// The dense baseline of a point that starts from a trained classifier (admm, crossbar_eval): the
+/// `train` kind's training with the same seeds, so a baseline is the train point of these params.
+/// With a cache directory it is trained once per key (seed, model.*, data.*, train.*) by whichever
+/// process gets the lock (nn::ensure_cached_file) and loaded by every point, trainer included, so
+/// the weights are the same bits either way. Returns whether this call trained it.
+bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
+                            const PointContext& context);
 
 }  // namespace xbarsweep::kinds
