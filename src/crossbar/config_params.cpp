@@ -3,55 +3,20 @@
 #include <stdexcept>
 #include <string>
 
+#include "param_access.hpp"
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/error.hpp"
 
 namespace xbarsweep::crossbar {
+
+using impl::int_or;
+using impl::real_or;
+using impl::spec;
+using impl::text_or;
 namespace {
 
-double real_or(const config::Params& p, const char* path, double fallback) {
-  if (!p.contains(path)) return fallback;
-  try {
-    return p.real(path);
-  } catch (const std::out_of_range& e) {
-    XBARSWEEP_CROSSBAR_THROW_IF(true, path << ": expected a number (" << e.what() << ")");
-  }
-  return fallback;
-}
-
-int int_or(const config::Params& p, const char* path, int fallback) {
-  if (!p.contains(path)) return fallback;
-  try {
-    return static_cast<int>(p.integer(path));
-  } catch (const std::out_of_range& e) {
-    XBARSWEEP_CROSSBAR_THROW_IF(true, path << ": expected an integer (" << e.what() << ")");
-  }
-  return fallback;
-}
-
-std::string text_or(const config::Params& p, const char* path, const char* fallback) {
-  if (!p.contains(path)) return fallback;
-  try {
-    return p.text(path);
-  } catch (const std::out_of_range& e) {
-    XBARSWEEP_CROSSBAR_THROW_IF(true, path << ": expected a string (" << e.what() << ")");
-  }
-  return fallback;
-}
-
-config::ParamSpec spec(std::string path, config::Value def, std::string doc,
-                       std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt) {
-  config::ParamSpec s;
-  s.path = std::move(path);
-  s.type = config::type_of(def);
-  s.default_value = std::move(def);
-  s.min = min;
-  s.max = max;
-  s.doc = std::move(doc);
-  return s;
-}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // Hardware cost model: counts per component from the tile grid, ISAAC / NeuroSim figures.
 // The formulas are in docs/crossbar.md ("Cost model"); units: mW x ns = pJ.
+#include "param_access.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
 
 #include <algorithm>
@@ -14,6 +15,11 @@
 #include "xbarsweep/crossbar/error.hpp"
 
 namespace xbarsweep::crossbar {
+
+using impl::int_or;
+using impl::real_or;
+using impl::spec;
+using impl::text_or;
 
 double CostConfig::adc_energy_at(int bits) const {
   if (adc_energy_pj > 0.0) return adc_energy_pj;
@@ -200,37 +206,6 @@ ModelCost model_cost(const std::vector<LayerMapping>& layers, const CrossbarConf
 
 namespace {
 
-double real_or(const config::Params& p, const char* path, double fallback) {
-  if (!p.contains(path)) return fallback;
-  try {
-    return p.real(path);
-  } catch (const std::out_of_range& e) {
-    XBARSWEEP_CROSSBAR_THROW_IF(true, path << ": expected a number (" << e.what() << ")");
-  }
-  return fallback;
-}
-
-int int_or(const config::Params& p, const char* path, int fallback) {
-  if (!p.contains(path)) return fallback;
-  try {
-    return static_cast<int>(p.integer(path));
-  } catch (const std::out_of_range& e) {
-    XBARSWEEP_CROSSBAR_THROW_IF(true, path << ": expected an integer (" << e.what() << ")");
-  }
-  return fallback;
-}
-
-config::ParamSpec spec(std::string path, config::Value def, std::string doc, std::optional<double> min,
-                       std::optional<double> max = std::nullopt) {
-  config::ParamSpec s;
-  s.path = std::move(path);
-  s.type = config::type_of(def);
-  s.default_value = std::move(def);
-  s.min = min;
-  s.max = max;
-  s.doc = std::move(doc);
-  return s;
-}
 
 }  // namespace
 
