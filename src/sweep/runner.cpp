@@ -349,6 +349,9 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
     try {
       store::RunInfo info = options.info;
       writer = std::make_unique<store::ResultsWriter>(options.output, info);
+      // A new results file exists, with its run info, before the first point: it opens with h5py
+      // and `status` describes it at any moment, even if the run is killed before a point is done.
+      writer->publish();
       pending = find_pending(plan, kind, options.shard, *writer, options.retry_failed);
     } catch (const store::CorruptResultsError& e) {
       open_error = e.what();
