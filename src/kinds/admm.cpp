@@ -141,20 +141,13 @@ class AdmmKind final : public Kind {
         .merge(admm_schema())
         .merge(crossbar::crossbar_schema())
         .merge(crossbar::cost_schema())
-        .merge(train_schema())
-        .merge(data_schema())
-        .merge(model_schema());
+        .merge(classifier_schema());
   }
 
   // Training MACs of the ADMM and retraining epochs (pretraining is shared) plus the simulated
   // hardware MACs, in units of 1e9.
   double cost_hint(const config::Params& p) const override {
-    nn::ModelOptions m;
-    const auto& model = p.text("model.name");
-    m.image_size = p.boolean("data.pad") || model == "vgg16" || model == "resnet18" ? 32 : 28;
-    m.hidden.assign(static_cast<std::size_t>(p.integer("model.layers")), p.integer("model.hidden"));
-    m.width = p.real("model.width");
-    const double macs = nn::macs_per_sample(model, m);
+    const double macs = classifier_macs_per_sample(p);
     const double stages = p.text("admm.mode") == "sequential" && p.integer("admm.levels") > 0 ? 2.0 : 1.0;
     const double epochs =
         stages * static_cast<double>(p.integer("admm.iterations") * p.integer("admm.epochs_per_iteration") +
@@ -169,9 +162,7 @@ class AdmmKind final : public Kind {
     if (!Kokkos::is_initialized()) {
       throw std::logic_error("admm: Kokkos is not initialised (the crossbar simulator needs it)");
     }
-    if (context.threads > 0 && at::get_num_threads() != context.threads) {
-      at::set_num_threads(context.threads);
-    }
+    apply_thread_budget(context);
     context.check_cancelled();
     const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
     const auto xbar = crossbar::crossbar_config_from_params(p);

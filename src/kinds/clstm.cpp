@@ -284,9 +284,7 @@ class ClstmKind final : public Kind {
     if (!Kokkos::is_initialized()) {
       throw std::logic_error("clstm: Kokkos is not initialised (the FFT inference engine needs it)");
     }
-    if (context.threads > 0 && at::get_num_threads() != context.threads) {
-      at::set_num_threads(context.threads);
-    }
+    apply_thread_budget(context);
     context.check_cancelled();
     const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
     const auto fixed = xc::FixedPointEvaluation{

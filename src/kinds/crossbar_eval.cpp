@@ -50,27 +50,21 @@ class CrossbarEvalKind final : public Kind {
         .merge(crossbar_eval_schema())
         .merge(crossbar::crossbar_schema())
         .merge(crossbar::cost_schema())
-        .merge(train_schema())
-        .merge(data_schema())
-        .merge(model_schema());
+        .merge(classifier_schema());
   }
 
   // Simulated MACs: test items x samples x MACs per item, in units of 1e9.
   double cost_hint(const config::Params& p) const override {
-    nn::ModelOptions m;
-    m.image_size = p.boolean("data.pad") ? 32 : 28;
-    m.hidden.assign(static_cast<std::size_t>(p.integer("model.layers")), p.integer("model.hidden"));
-    m.width = p.real("model.width");
     const auto test = p.integer("data.test_subset") > 0 ? p.integer("data.test_subset") : 10000;
     const auto dac = p.integer("crossbar.dac_bits"), input = p.integer("crossbar.input_bits");
     const std::int64_t planes = dac > 0 && input > dac ? (input + dac - 1) / dac : 1;
     return 1e-9 * static_cast<double>(test * p.integer("crossbar_eval.samples") * planes) *
-           nn::macs_per_sample(p.text("model.name"), m);
+           classifier_macs_per_sample(p);
   }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
     const auto started = std::chrono::steady_clock::now();
-    if (context.threads > 0 && at::get_num_threads() != context.threads) at::set_num_threads(context.threads);
+    apply_thread_budget(context);
     context.check_cancelled();
     // Validate the crossbar and cost sections before any training.
     const auto xbar = crossbar::crossbar_config_from_params(p);

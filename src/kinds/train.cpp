@@ -128,24 +128,18 @@ class TrainKind final : public Kind {
     return "trains a classifier (mlp, lenet5, vgg16, resnet18) on Fashion-MNIST; reports test accuracy";
   }
   config::Schema schema() const override {
-    return config::Schema().merge(train_schema()).merge(data_schema()).merge(model_schema());
+    return classifier_schema();
   }
 
   // Multiply-accumulates of training (forward + backward ~ 3x forward) in units of 1e9.
   double cost_hint(const config::Params& p) const override {
-    nn::ModelOptions m;
-    m.image_size = p.boolean("data.pad") || needs_32(p.text("model.name")) ? 32 : 28;
-    m.hidden.assign(static_cast<std::size_t>(p.integer("model.layers")), p.integer("model.hidden"));
-    m.width = p.real("model.width");
     return 3e-9 * static_cast<double>(p.integer("train.epochs")) *
-           static_cast<double>(training_items(p)) * nn::macs_per_sample(p.text("model.name"), m);
+           static_cast<double>(training_items(p)) * classifier_macs_per_sample(p);
   }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
     const auto started = std::chrono::steady_clock::now();
-    if (context.threads > 0 && at::get_num_threads() != context.threads) {
-      at::set_num_threads(context.threads);
-    }
+    apply_thread_budget(context);
     context.check_cancelled();
     const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
     const auto dataset = data::load_dataset(data_options(p));
@@ -192,6 +186,24 @@ config::Params baseline_params(const config::Params& p) {
   return t;
 }
 }  // namespace
+
+config::Schema classifier_schema() {
+  return config::Schema().merge(train_schema()).merge(data_schema()).merge(model_schema());
+}
+
+double classifier_macs_per_sample(const config::Params& p) {
+  nn::ModelOptions m;
+  m.image_size = p.boolean("data.pad") || needs_32(p.text("model.name")) ? 32 : 28;
+  m.hidden.assign(static_cast<std::size_t>(p.integer("model.layers")), p.integer("model.hidden"));
+  m.width = p.real("model.width");
+  return nn::macs_per_sample(p.text("model.name"), m);
+}
+
+void apply_thread_budget(const PointContext& context) {
+  if (context.threads > 0 && at::get_num_threads() != context.threads) {
+    at::set_num_threads(context.threads);
+  }
+}
 
 bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
                             const PointContext& context) {

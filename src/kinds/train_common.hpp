@@ -32,6 +32,16 @@ nn::ModelOptions model_options(const config::Params& p, const data::Dataset& dat
 /// Training options from `train.*`; shuffling seeded from \p seed.
 nn::TrainOptions train_options(const config::Params& p, std::uint64_t seed);
 
+/// The `train`, `data` and `model` sections together: every kind that trains a classifier.
+config::Schema classifier_schema();
+
+/// Forward multiply-accumulates per sample of the classifier that `model.*` and `data.pad`
+/// describe (VGG/ResNet on 32x32 images): the common unit of the kinds' cost hints.
+double classifier_macs_per_sample(const config::Params& p);
+
+/// Gives LibTorch the point's intra-op thread budget (PointContext::threads).
+void apply_thread_budget(const PointContext& context);
+
 /// Training items a point uses (data.subset, or the whole split), for cost hints.
 std::int64_t training_items(const config::Params& p);
 
