@@ -5,6 +5,7 @@
 // Method: for each comparison, R repetitions; each repetition times the baseline and the
 // candidate back to back (interleaved, each a loop of calls long enough to be ~3 ms) and takes
 // their ratio; the figure is the median of the R ratios (run-to-run noise here is 10-35%).
+#include "../bench_timing.hpp"
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -58,10 +59,7 @@ Comparison compare(const std::function<void()>& baseline, const std::function<vo
     tb.push_back(b);
     tc.push_back(c);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  using xbarsweep::bench::median;
   return {median(ratios), median(tb) * 1e6, median(tc) * 1e6};
 }
 

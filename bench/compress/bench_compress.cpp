@@ -1,6 +1,7 @@
 // ADMM-epoch overhead: an epoch of SGD with ADMM's penalty gradient on every step and one Z/U
 // update (projection) at its end, over a plain SGD epoch of the same model and batches. The two
 // are interleaved; the figure is the median of per-repetition ratios.
+#include "../bench_timing.hpp"
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -35,10 +36,7 @@ struct LeNet5Impl : torch::nn::Module {
 };
 TORCH_MODULE(LeNet5);
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using xbarsweep::bench::median;
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // LibTorch epoch here and one PyTorch epoch in bench/compress/train_speed_pytorch.py (whose
 // interpreter start and warm-up are outside its timer); the figure is the median of the
 // per-repetition ratios.
+#include "../bench_timing.hpp"
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -23,10 +24,7 @@ namespace nn = xbarsweep::nn;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using xbarsweep::bench::median;
 
 // One PyTorch epoch's samples/s, or a negative value when Debian's python3 (/usr/bin, where
 // python3-torch installs; not a pyenv shim) or its torch is missing.

@@ -1,6 +1,7 @@
 // Overhead of the simulated crossbar MVM over a plain dense GEMM of the same shape, both through
 // the same BLAS, measured in this run with interleaved repetitions; medians of per-repetition
 // ratios. Run with OPENBLAS_NUM_THREADS=1 (set here too when the BLAS is OpenBLAS).
+#include "../bench_timing.hpp"
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 
@@ -32,19 +33,12 @@ Matrix random_view(int n, int m, std::uint64_t seed) {
   return v;
 }
 
+// Kokkos work is asynchronous on a device: fence around every timed region.
 double seconds(const std::function<void()>& f) {
-  Kokkos::fence();
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  Kokkos::fence();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return xbarsweep::bench::seconds(f, [] { Kokkos::fence(); });
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using xbarsweep::bench::median;
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // timed against ours in the same run (interleaved repetitions, median of per-repetition ratios).
 // Both on one thread: torch intra-op threads 1, Kokkos Serial, OpenBLAS 1 thread. Programming
 // and calibration happen before timing in both.
+#include "../bench_timing.hpp"
 #include <ATen/Parallel.h>
 #include <Kokkos_Core.hpp>
 #include <torch/torch.h>
@@ -24,19 +25,12 @@ using Matrix = Kokkos::View<float**, Kokkos::LayoutRight>;
 
 namespace {
 
+// Kokkos work is asynchronous on a device: fence around every timed region.
 double seconds(const std::function<void()>& f) {
-  Kokkos::fence();
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  Kokkos::fence();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return xbarsweep::bench::seconds(f, [] { Kokkos::fence(); });
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+using xbarsweep::bench::median;
 
 // The same crossbar written with torch ops: programmed conductances per row tile
 // (nr x rows x out, G+ - G- after variation), DAC, batched tile products, read noise, ADC,
