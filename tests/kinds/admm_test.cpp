@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "kind_test_support.hpp"
 #include "xbarsweep/compress/constraints.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
@@ -23,17 +24,7 @@ using namespace xbarsweep;
 
 namespace {
 
-class KokkosEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (!Kokkos::is_initialized()) Kokkos::initialize();
-  }
-  void TearDown() override {
-    if (Kokkos::is_initialized()) Kokkos::finalize();
-  }
-};
-[[maybe_unused]] auto* const kokkos_environment =
-    ::testing::AddGlobalTestEnvironment(new KokkosEnvironment);
+[[maybe_unused]] auto* const kokkos_environment = xbarsweep::test_support::start_kokkos();
 
 std::unique_ptr<kinds::Kind> kind() { return kinds::make_admm_kind(); }
 
@@ -50,8 +41,7 @@ std::string temp_dir(const std::string& tag) {
 // layer is 2 x 49 tiles), then \p overrides.
 config::Params params(std::int64_t seed,
                       const std::vector<std::pair<std::string, config::Value>>& overrides = {}) {
-  config::Params p;
-  for (const auto& spec : kind()->schema().specs()) p.set(spec.path, spec.default_value);
+  config::Params p = xbarsweep::test_support::schema_defaults(*kind());
   p.set("seed", seed);
   p.set("data.name", std::string("synthetic"));
   p.set("data.subset", std::int64_t{1000});

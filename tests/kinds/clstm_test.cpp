@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "kind_test_support.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 
 using namespace xbarsweep;
@@ -15,17 +16,7 @@ using namespace xbarsweep;
 namespace {
 
 // The FFT inference engine needs Kokkos once per process; gtest_main provides main().
-class KokkosEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    Kokkos::InitArguments args;
-    args.disable_warnings = true;
-    Kokkos::initialize(args);
-  }
-  void TearDown() override { Kokkos::finalize(); }
-};
-[[maybe_unused]] const auto* const kKokkos =
-    ::testing::AddGlobalTestEnvironment(new KokkosEnvironment);
+[[maybe_unused]] auto* const kokkos_environment = xbarsweep::test_support::start_kokkos();
 
 std::unique_ptr<kinds::Kind> kind() { return kinds::make_clstm_kind(); }
 
@@ -33,8 +24,7 @@ std::unique_ptr<kinds::Kind> kind() { return kinds::make_clstm_kind(); }
 // and \p overrides.
 config::Params params(std::int64_t seed,
                       const std::vector<std::pair<std::string, config::Value>>& overrides = {}) {
-  config::Params p;
-  for (const auto& spec : kind()->schema().specs()) p.set(spec.path, spec.default_value);
+  config::Params p = xbarsweep::test_support::schema_defaults(*kind());
   p.set("seed", seed);
   p.set("data.name", std::string("synthetic"));
   p.set("data.subset", std::int64_t{1500});

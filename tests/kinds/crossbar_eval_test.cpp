@@ -8,28 +8,19 @@
 #include <filesystem>
 #include <string>
 
+#include "kind_test_support.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 
 using namespace xbarsweep;
 
 namespace {
 
-class KokkosEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (!Kokkos::is_initialized()) Kokkos::initialize();
-  }
-  void TearDown() override {
-    if (Kokkos::is_initialized()) Kokkos::finalize();
-  }
-};
-[[maybe_unused]] auto* const kKokkos = ::testing::AddGlobalTestEnvironment(new KokkosEnvironment);
+[[maybe_unused]] auto* const kokkos_environment = xbarsweep::test_support::start_kokkos();
 
 std::unique_ptr<kinds::Kind> kind() { return kinds::make_crossbar_eval_kind(); }
 
 config::Params params(const std::vector<std::pair<std::string, config::Value>>& overrides = {}) {
-  config::Params p;
-  for (const auto& spec : kind()->schema().specs()) p.set(spec.path, spec.default_value);
+  config::Params p = xbarsweep::test_support::schema_defaults(*kind());
   p.set("seed", std::int64_t{4});
   p.set("data.name", std::string("synthetic"));
   p.set("data.subset", std::int64_t{1500});
