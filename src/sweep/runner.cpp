@@ -137,7 +137,8 @@ class Coordinator {
         writer_(writer),
         comm_(comm),
         active_workers_(ranks),
-        progress_(pending_.order.size(), progress_interval_s) {}
+        progress_(pending_.order.size(), progress_interval_s),
+        assigned_(static_cast<std::size_t>(ranks), 0) {}
 
   void run() {
     auto pause = std::chrono::microseconds(5);
@@ -233,10 +234,6 @@ class Coordinator {
     progress_.note("error writing results, stopping: " + what);
   }
 
- public:
-  void set_ranks(int ranks) { assigned_.assign(static_cast<std::size_t>(ranks), 0); }
-
- private:
   Pending pending_;
   store::ResultsWriter& writer_;
   MPI_Comm comm_;
@@ -386,7 +383,6 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
     std::fflush(stdout);
     const std::uint64_t known_done = pending.known_done, known_failed = pending.known_failed;
     Coordinator coordinator(std::move(pending), *writer, comm, ranks, options.progress_interval_s);
-    coordinator.set_ranks(ranks);
     std::thread thread([&] { coordinator.run(); });
     work(plan, kind, context, comm, rank);
     thread.join();
