@@ -62,6 +62,26 @@ def h5_points(path):
         return {i: (s, float(v)) for i, s, v in zip(ids, status, values)}
 
 
+def wait_for_points(path, more_than, proc, timeout=300):
+    """Polls the HDF5 snapshot until it holds more than `more_than` points, so that a test acts on
+    progress it can see rather than on a guessed delay (CI machines start slowly under load).
+    Returns the count; fails if `proc` ends first or nothing shows up within `timeout` seconds."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        check(proc.poll() is None, f"the sweep ended (exit {proc.returncode}) before it could be "
+              f"interrupted: machine too fast for this test?")
+        if os.path.exists(path):
+            try:
+                held = len(h5_points(path))
+            except (OSError, KeyError):  # a publish may be replacing the file right now
+                held = 0
+            if held > more_than:
+                return held
+        time.sleep(0.1)
+    fail(f"{path}: no more than {more_than} points after {timeout} s")
+
+
 def csv_report(path):
     return run(["report", path, "--format", "csv"], check_rc=0).stdout
 

@@ -23,7 +23,7 @@ sweep:
     synthetic.y: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
     synthetic.scale: [1, 2]
 """)
-TOTAL = 800  # 10 s of work on 2 ranks: each of the two runs below is killed after 2.5 s
+TOTAL = 800  # 10 s of work on 2 ranks; each run below is killed once its snapshot shows progress
 out = f"{d}/r.h5"
 tag = f"kill-{os.getpid()}"
 
@@ -43,11 +43,12 @@ def rank_pids():
     return pids
 
 
+held = 0
 for attempt in range(2):  # kill twice: the second run resumes a killed run and is killed again
     cmd = mpi_prefix(2) + [XBARSWEEP, "run", config, "--out", out]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "XBARSWEEP_TEST_TAG": tag})
-    time.sleep(2.5)
+    held = wait_for_points(out, held, proc)
     pids = rank_pids()
     target = pids.get(1 if victim == "worker" else 0)
     check(proc.poll() is None, f"the sweep ended before the kill (machine too fast for this test?)")
@@ -65,7 +66,8 @@ for attempt in range(2):  # kill twice: the second run resumes a killed run and 
     snapshot = h5_points(out)
     status = run(["status", out], check_rc=0).stdout
     print(f"after kill {attempt + 1} of {victim}: h5 holds {len(snapshot)} points; status: {status.strip()}")
-    check(len(snapshot) > 0, "the snapshot holds no point although the sweep ran for 2.5 s")
+    check(len(snapshot) >= held, f"the snapshot lost points: {len(snapshot)} < {held} seen before the kill")
+    held = len(snapshot)
     if attempt == 0:
         first_snapshot = snapshot
 

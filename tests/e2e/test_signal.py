@@ -18,18 +18,20 @@ sweep:
     synthetic.y: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 """)
 out = f"{d}/r.h5"
+held = 0
 for sig in (signal.SIGTERM, signal.SIGUSR1):
     # Signal the ranks directly (as Slurm does: scancel signals every task).
     proc = subprocess.Popen([XBARSWEEP, "run", config, "--out", out], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    wait_for_points(out, held, proc)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     check(proc.returncode == 3, f"{sig!r}: expected exit 3, got {proc.returncode}\n{stdout}\n{stderr}")
     check("resume" in stderr, f"the message must say how to resume:\n{stderr}")
-    held = h5_points(out)
-    print(f"{signal.Signals(sig).name}: exit 3, {len(held)} points kept")
-    check(0 < len(held) < 100, f"expected a partial file, found {len(held)} points")
+    kept = len(h5_points(out))
+    print(f"{signal.Signals(sig).name}: exit 3, {kept} points kept")
+    check(held < kept < 100, f"expected a partial file with more than {held} points, found {kept}")
+    held = kept
 
 p = run(["run", config, "--out", out], ranks=2, check_rc=0)
 check(len(h5_points(out)) == 100, "resume must complete the sweep")
