@@ -152,6 +152,10 @@ std::string convert_scalar(const ParamSpec& spec, const YAML::Node& node, Value&
                  (guess.empty() ? "" : " (did you mean '" + guess + "'?)");
         }
       }
+      if (spec.check_text) {
+        if (std::string problem = spec.check_text(text); !problem.empty())
+          return "value " + described(node) + ": " + problem;
+      }
       out = text;
       return {};
     case ValueType::Int: {

@@ -10,8 +10,11 @@
 #include <torch/optim/optimizer.h>
 #include <torch/serialize.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +33,48 @@ namespace {
 
 using config::ValueType;
 namespace xc = xbarsweep::compress;
+
+// `admm.layer_keep`: "fc1=0.3, fc2=0.6" (commas or spaces between entries). Throws
+// std::invalid_argument saying what is wrong; the schema's check_text reports the same message.
+std::vector<std::pair<std::string, double>> parse_layer_keep(const std::string& text) {
+  std::vector<std::pair<std::string, double>> out;
+  std::string entry;
+  std::istringstream words(text);
+  while (std::getline(words, entry, ',')) {
+    std::istringstream parts(entry);
+    std::string item;
+    while (parts >> item) {
+      const auto eq = item.find('=');
+      const std::string layer = item.substr(0, eq);
+      double fraction = -1.0;
+      if (eq != std::string::npos) {
+        const char* begin = item.data() + eq + 1;
+        const char* end = item.data() + item.size();
+        const auto [stop, ec] = std::from_chars(begin, end, fraction);
+        if (ec != std::errc() || stop != end || begin == end) fraction = -1.0;
+      }
+      if (eq == std::string::npos || layer.empty() || !(fraction >= 0.0 && fraction <= 1.0)) {
+        throw std::invalid_argument("entry '" + item +
+                                    "' is not LAYER=FRACTION with a fraction in [0, 1] "
+                                    "(expected e.g. \"fc1=0.3, fc2=0.6\")");
+      }
+      for (const auto& [seen, unused] : out) {
+        if (seen == layer) throw std::invalid_argument("layer '" + layer + "' is given twice");
+      }
+      out.emplace_back(layer, fraction);
+    }
+  }
+  return out;
+}
+
+std::string check_layer_keep(const std::string& text) {
+  try {
+    parse_layer_keep(text);
+    return {};
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+}
 
 config::Schema admm_schema() {
   config::Schema s;
@@ -56,6 +101,14 @@ config::Schema admm_schema() {
          "weights (unstructured baseline), or none"});
   s.add({"admm.keep", ValueType::Real, 0.25, 0.0, 1.0, {},
          "fraction of units (blocks, columns, rows or weights) kept in each pruned layer"});
+  {
+    config::ParamSpec layer_keep{"admm.layer_keep", ValueType::String, std::string(""), {}, {}, {},
+                                 "per-layer keep fractions overriding admm.keep, as "
+                                 "\"fc1=0.3, fc2=0.6\"; layers by module name (conv1, fc1, "
+                                 "features.0, ...)"};
+    layer_keep.check_text = check_layer_keep;
+    s.add(std::move(layer_keep));
+  }
   s.add({"admm.block_rows", ValueType::Int, std::int64_t{0}, 0.0, 65536.0, {},
          "pruning block in crossbar terms: word lines (layer inputs); 0 = crossbar.rows"});
   s.add({"admm.block_cols", ValueType::Int, std::int64_t{0}, 0.0, 65536.0, {},
@@ -82,12 +135,18 @@ config::Schema admm_schema() {
 }
 
 
-// "features.0.weight" -> "features_0": array names are snake_case.
-std::string layer_key(std::string name) {
+// "features.0.weight" -> "features.0": the module's name, as admm.layer_keep names it.
+std::string layer_module(std::string name) {
   const std::string suffix = ".weight";
   if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
     name.resize(name.size() - suffix.size());
   }
+  return name;
+}
+
+// "features.0.weight" -> "features_0": array names are snake_case.
+std::string layer_key(std::string name) {
+  name = layer_module(std::move(name));
   for (auto& c : name) {
     if (c == '.') c = '_';
   }
@@ -121,11 +180,21 @@ xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::Cr
   unpruned.prune.kind = xc::PruneKind::none;
   if (!layer_names.empty() && p.boolean("admm.skip_first")) spec.layers[layer_names.front()] = unpruned;
   if (!layer_names.empty() && p.boolean("admm.skip_last")) spec.layers[layer_names.back()] = unpruned;
+  if (prune && d.prune.kind != xc::PruneKind::none) {
+    for (const auto& [module, fraction] : parse_layer_keep(p.text("admm.layer_keep"))) {
+      const std::string name = module + ".weight";
+      if (std::find(layer_names.begin(), layer_names.end(), name) == layer_names.end()) {
+        std::string known;
+        for (const auto& n : layer_names) known += (known.empty() ? "" : ", ") + layer_module(n);
+        throw std::invalid_argument("admm.layer_keep: the model has no layer '" + module +
+                                    "'; its compressible layers are " + known);
+      }
+      auto layer = d;  // an explicit fraction wins over skip_first/skip_last
+      layer.prune.keep = xc::Keep::fraction(fraction);
+      spec.layers[name] = layer;
+    }
+  }
   return spec;
-}
-
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
 
@@ -196,10 +265,10 @@ class AdmmKind final : public Kind {
     xc::TrainingCallbacks training;
     training.progress = [&](const std::string& stage, std::int64_t index) {
       if (stage == "retrain" || stage == "quantize_retrain") {
-        const double e = static_cast<double>(index), n = static_cast<double>(pipeline.retrain_epochs);
-        set_learning_rate(*optimizer, p.real("admm.retrain_lr") * 0.5 * (1.0 + std::cos(M_PI * e / n)));
+        nn::set_learning_rate(*optimizer, nn::scheduled_lr(nn::LrSchedule::cosine, p.real("admm.retrain_lr"),
+                                                           index, pipeline.retrain_epochs));
       } else {
-        set_learning_rate(*optimizer, p.real("admm.lr"));
+        nn::set_learning_rate(*optimizer, p.real("admm.lr"));
       }
     };
     training.train_epoch = [&](const xc::StepHooks& step) {

@@ -64,6 +64,8 @@ config::Schema train_schema() {
   s.add({"train.optimizer", ValueType::String, std::string("sgd"), {}, {}, {"sgd", "adam"},
          "sgd (with momentum) or adam"});
   s.add({"train.weight_decay", ValueType::Real, 0.0, 0.0, {}, {}, "L2 penalty coefficient"});
+  s.add({"train.schedule", ValueType::String, std::string("constant"), {}, {}, {"constant", "cosine"},
+         "learning rate over the epochs: constant, or cosine (epoch e of E at lr (1 + cos(pi e/E)) / 2)"});
   return s;
 }
 
@@ -107,6 +109,7 @@ nn::TrainOptions train_options(const config::Params& p, std::uint64_t seed) {
   o.optimizer.lr = p.real("train.lr");
   o.optimizer.momentum = p.real("train.momentum");
   o.optimizer.weight_decay = p.real("train.weight_decay");
+  o.schedule = nn::lr_schedule_from_string(p.text("train.schedule"));
   o.epochs = p.integer("train.epochs");
   o.batch_size = p.integer("train.batch_size");
   o.seed = seed;

@@ -9,6 +9,7 @@
 #include <torch/serialize/output-archive.h>
 #include <torch/utils.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "xbarsweep/nn/models.hpp"
@@ -46,6 +47,21 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model
         model.parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
   }
   throw std::invalid_argument("unknown optimizer \"" + o.name + "\", expected sgd or adam");
+}
+
+LrSchedule lr_schedule_from_string(const std::string& name) {
+  if (name == "constant") return LrSchedule::constant;
+  if (name == "cosine") return LrSchedule::cosine;
+  throw std::invalid_argument("unknown learning-rate schedule \"" + name + "\", expected constant or cosine");
+}
+
+double scheduled_lr(LrSchedule schedule, double base, std::int64_t epoch, std::int64_t epochs) {
+  if (schedule == LrSchedule::constant || epochs <= 0) return base;
+  return base * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(epochs)));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
 EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
@@ -120,6 +136,7 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
   TrainHistory h;
   std::int64_t step = 0;
   for (std::int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    set_learning_rate(*optimizer, scheduled_lr(options.schedule, options.optimizer.lr, epoch, options.epochs));
     const auto r = train_epoch(model, *optimizer, train, options.batch_size,
                                derive_seed(options.seed, static_cast<std::uint64_t>(epoch)), hooks, step);
     step += r.steps;

@@ -104,6 +104,17 @@ TEST(Experiment, RangeChecks) {
   EXPECT_NO_THROW(parse("name: s\nkind: synthetic\nsynthetic: {fail_rate: 1}"));
 }
 
+TEST(Experiment, StringSyntaxChecksReportFileLineAndKey) {
+  const std::string u = "name: u\nkind: unit\nunit:\n  required: 1\n  pair: ab\n";
+  EXPECT_ERROR(u, "test.yaml:5:");
+  EXPECT_ERROR(u, "unit.pair");
+  EXPECT_ERROR(u, "value 'ab': expected KEY=VALUE");
+  EXPECT_NO_THROW(parse("name: u\nkind: unit\nunit: {required: 1, pair: x=y}"));
+  // Sweep values are checked too.
+  EXPECT_ERROR("name: u\nkind: unit\nunit: {required: 1}\nsweep:\n  grid:\n    unit.pair: [x=y, z]\n",
+               "expected KEY=VALUE");
+}
+
 TEST(Experiment, UnknownKeysSuggest) {
   const std::string t = kTrain;
   EXPECT_ERROR(t + "train: {lrr: 0.1}", "unknown key 'train.lrr'; did you mean 'train.lr'?");

@@ -58,6 +58,11 @@ inline std::map<std::string, Schema> unit_schemas() {
       .add(param("unit.tag", V::String, std::string("x")))
       .add(param("unit.required", V::Real, Value{}))
       .add(param("unit.ratio", V::Real, std::int64_t{0}, 0.0, 1.0));  // an int default for a real
+  ParamSpec pair = param("unit.pair", V::String, std::string("a=b"));
+  pair.check_text = [](const std::string& text) -> std::string {
+    return text.find('=') == std::string::npos ? "expected KEY=VALUE" : "";
+  };
+  unit.add(std::move(pair));
   schemas.emplace("unit", unit);
   return schemas;
 }

@@ -269,3 +269,42 @@ TEST(AdmmKind, BadLevelsFailThePointWithTheKey) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(AdmmKind, LayerKeepOverridesKeepPerLayer) {
+  // fc1 is 2 x 49 = 98 tiles of 16x16, fc2 (10x32) is 1 x 2 = 2 tiles.
+  const auto out = kind()->run(params(7, {{"admm.layer_keep", std::string("fc1=0.5, fc2=1")},
+                                          {"admm.hw_samples", std::int64_t{0}}}),
+                               kinds::PointContext{});
+  EXPECT_EQ(out.arrays.at("layer_kept_blocks")[0], 49.0);
+  EXPECT_EQ(out.arrays.at("layer_kept_blocks")[1], 2.0);
+  EXPECT_EQ(out.metrics.at("masks_hold"), 1.0);
+}
+
+TEST(AdmmKind, LayerKeepNamingNoLayerFailsWithTheLayersThereAre) {
+  try {
+    kind()->run(params(8, {{"admm.layer_keep", std::string("fc9=0.5")}}), kinds::PointContext{});
+    FAIL() << "an unknown layer was accepted";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("admm.layer_keep"), std::string::npos) << what;
+    EXPECT_NE(what.find("fc9"), std::string::npos) << what;
+    EXPECT_NE(what.find("fc1, fc2"), std::string::npos) << what;
+  }
+}
+
+TEST(AdmmKind, LayerKeepSyntaxIsCheckedWhenTheConfigLoads) {
+  const auto schema = kind()->schema();
+  const auto* spec = schema.find("admm.layer_keep");
+  ASSERT_NE(spec, nullptr);
+  ASSERT_TRUE(spec->check_text);
+  EXPECT_EQ(spec->check_text(""), "");
+  EXPECT_EQ(spec->check_text("fc1=0.3, fc2=0.6"), "");
+  EXPECT_EQ(spec->check_text("fc1=0.3 features.0=1"), "");
+  for (const char* bad : {"fc1", "fc1=", "=0.5", "fc1=1.5", "fc1=-0.1", "fc1=0.3x", "fc1=0.3, fc1=0.4"}) {
+    EXPECT_NE(spec->check_text(bad), "") << bad;
+  }
+}
+
+}  // namespace

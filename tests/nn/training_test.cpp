@@ -59,6 +59,30 @@ TEST(Training, AdamAndLeNetLearnToo) {
   EXPECT_GT(h.final_test.accuracy, 0.8);
 }
 
+TEST(Training, CosineScheduleStartsAtTheRateAndDecaysEachEpoch) {
+  EXPECT_DOUBLE_EQ(scheduled_lr(LrSchedule::constant, 0.1, 3, 4), 0.1);
+  EXPECT_DOUBLE_EQ(scheduled_lr(LrSchedule::cosine, 0.1, 0, 4), 0.1);
+  EXPECT_NEAR(scheduled_lr(LrSchedule::cosine, 0.1, 2, 4), 0.05, 1e-15);
+  EXPECT_NEAR(scheduled_lr(LrSchedule::cosine, 0.1, 3, 4), 0.1 * (1.0 - std::sqrt(0.5)) / 2.0, 1e-15);
+  EXPECT_EQ(lr_schedule_from_string("cosine"), LrSchedule::cosine);
+  EXPECT_THROW(lr_schedule_from_string("step"), std::invalid_argument);
+
+  // train_model applies the schedule: the first epoch matches a constant rate, later ones differ.
+  const auto ds = small_synthetic();
+  auto model = small_mlp(4);
+  TrainOptions t;
+  t.epochs = 4;
+  t.schedule = LrSchedule::cosine;
+  t.optimizer.lr = 0.1;
+  const auto h = train_model(*model, ds.train, ds.test, t);
+  EXPECT_EQ(h.train_loss.size(), 4u);
+  auto plain = small_mlp(4);
+  t.schedule = LrSchedule::constant;
+  const auto g = train_model(*plain, ds.train, ds.test, t);
+  EXPECT_EQ(g.train_loss[0], h.train_loss[0]);  // epoch 0 runs at the same rate
+  EXPECT_NE(g.train_loss[3], h.train_loss[3]);  // later epochs do not
+}
+
 TEST(Training, SameSeedsGiveIdenticalResults) {
   const auto ds = small_synthetic();
   TrainOptions t;

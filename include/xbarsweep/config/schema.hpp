@@ -2,6 +2,7 @@
 /// \file
 /// \brief The parameters a kind accepts: types, defaults, ranges, documentation.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ struct ParamSpec {
   std::optional<double> max;          ///< inclusive upper bound for Int/Real
   std::vector<std::string> choices;   ///< allowed values for String, empty = any
   std::string doc;                    ///< one line, with the unit where there is one
+  /// \brief For String: checks the text's own syntax; returns "" when it is good, else what is
+  /// wrong and what was expected (the loader adds the file, line and key).
+  std::function<std::string(const std::string&)> check_text;
 };
 
 /// \brief The set of parameters of an experiment kind (its own section plus shared sections).

@@ -80,8 +80,24 @@ struct Evaluation {
 Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t batch_size = 1000);
 
 /// \brief What train_model does.
+/// \brief How the learning rate moves over the epochs of train_model.
+enum class LrSchedule {
+  constant,  ///< optimizer.lr throughout
+  cosine,    ///< epoch e of E at lr * (1 + cos(pi e / E)) / 2: lr first, decaying towards 0
+};
+
+/// \brief "constant" or "cosine"; \throws std::invalid_argument naming the choices otherwise.
+LrSchedule lr_schedule_from_string(const std::string& name);
+
+/// \brief The learning rate of epoch \p epoch of \p epochs under \p schedule from \p base.
+double scheduled_lr(LrSchedule schedule, double base, std::int64_t epoch, std::int64_t epochs);
+
+/// \brief Sets the learning rate of every parameter group of \p optimizer.
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+
 struct TrainOptions {
   OptimizerOptions optimizer;
+  LrSchedule schedule = LrSchedule::constant;
   std::int64_t epochs = 2;
   std::int64_t batch_size = 64;
   std::uint64_t seed = 0;            ///< epoch e shuffles with a stream derived from (seed, e)
