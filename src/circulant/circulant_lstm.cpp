@@ -138,15 +138,19 @@ void CirculantLSTMCellImpl::reset() {
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> CirculantLSTMCellImpl::forward(
-    const torch::Tensor& x, bool reverse) {
+    const torch::Tensor& x, bool reverse, const GateProduct& product) {
   const auto T = x.size(0), N = x.size(1), H = options.hidden_size();
-  auto gx = w_x->forward(x);  // all time steps at once: (T, N, 4H)
+  const auto apply = [&product](GateMatrix& m, const torch::Tensor& rows) {
+    return product ? product(*m, rows) : m->forward(rows);
+  };
+  // All time steps of the input matrix at once: (T, N, 4H).
+  auto gx = apply(w_x, x.reshape({T * N, x.size(2)})).view({T, N, -1});
   auto r = torch::zeros({N, options.output_size()}, x.options());
   auto c = torch::zeros({N, H}, x.options());
   std::vector<torch::Tensor> outputs(static_cast<std::size_t>(T));
   for (std::int64_t s = 0; s < T; ++s) {
     const auto t = reverse ? T - 1 - s : s;
-    auto g = (gx[t] + w_h->forward(r)).chunk(4, 1);
+    auto g = (gx[t] + apply(w_h, r)).chunk(4, 1);
     auto i = g[0], f = g[1], cand = g[2], o = g[3];
     if (options.peephole()) {
       i = i + peep_i * c;
@@ -155,7 +159,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> CirculantLSTMCellImpl::f
     c = torch::sigmoid(f) * c + torch::sigmoid(i) * torch::tanh(cand);
     if (options.peephole()) o = o + peep_o * c;
     auto m = torch::sigmoid(o) * torch::tanh(c);
-    r = w_proj ? w_proj->forward(m) : m;
+    r = w_proj ? apply(w_proj, m) : m;
     outputs[static_cast<std::size_t>(t)] = r;
   }
   return {torch::stack(outputs, 0), r, c};
@@ -239,7 +243,7 @@ CirculantLSTMCell CirculantLSTMImpl::cell(std::int64_t layer, std::int64_t direc
 }
 
 std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> CirculantLSTMImpl::forward(
-    const torch::Tensor& input) {
+    const torch::Tensor& input, const GateProduct& product) {
   XBARSWEEP_CIRCULANT_THROW_IF(input.dim() != 3 || input.size(2) != options.input_size(),
                                "CirculantLSTM expects a 3-D input with " +
                                    std::to_string(options.input_size()) + " features");
@@ -249,7 +253,7 @@ std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> CirculantLST
   for (std::int64_t l = 0; l < options.num_layers(); ++l) {
     std::vector<torch::Tensor> outs;
     for (std::int64_t d = 0; d < D; ++d) {
-      auto [out, h, c] = cell(l, d)->forward(x, d == 1);
+      auto [out, h, c] = cell(l, d)->forward(x, d == 1, product);
       outs.push_back(out);
       h_n.push_back(h);
       c_n.push_back(c);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 
+#include "mapped_layer.hpp"
 #include "xbarsweep/crossbar/error.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 #include "xbarsweep/crossbar/random.hpp"
@@ -21,7 +22,8 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-using Layer = ProgrammedLayer<Kokkos::DefaultExecutionSpace>;
+using detail::Layer;
+using detail::MappedLayer;
 
 struct ScopedRegion {  // a Kokkos profiling region around each public entry point
   explicit ScopedRegion(const char* name) { Kokkos::Profiling::pushRegion(name); }
@@ -29,43 +31,6 @@ struct ScopedRegion {  // a Kokkos profiling region around each public entry poi
   ScopedRegion(const ScopedRegion&) = delete;
   ScopedRegion& operator=(const ScopedRegion&) = delete;
 };
-using HostMatrix = Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace>;
-
-struct MappedLayer {
-  std::string name;
-  bool conv = false;
-  torch::Tensor bias;     // undefined when none
-  Layer layer;
-  std::int64_t mvms = 1;  // per image: conv output positions
-  std::int64_t chunk = 0;  // rows per MVM call, fixed at the first call (scratch sized once)
-};
-
-constexpr bool kHostAccessible = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Layer::memory_space>::accessible;
-using HostConst = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
-using HostOut = Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
-
-// Host row-major x (n x in) as the layer's input: wrapped where the layer's memory is host
-// accessible, else copied.
-Layer::ConstMatrix layer_input(const float* x, std::int64_t n, std::int64_t in) {
-  if constexpr (kHostAccessible) {
-    return Layer::ConstMatrix(x, n, in);
-  } else {
-    Layer::Matrix d("xbarsweep::crossbar::model_input", n, in);
-    Kokkos::deep_copy(d, HostConst(x, n, in));
-    return d;
-  }
-}
-
-void layer_mvm(Layer& layer, const float* x, float* y, std::int64_t n) {
-  const std::int64_t in = layer.in_features(), out = layer.out_features();
-  if constexpr (kHostAccessible) {
-    layer.mvm(Layer::ConstMatrix(x, n, in), Layer::Matrix(y, n, out));
-  } else {
-    Layer::Matrix d("xbarsweep::crossbar::model_output", n, out);
-    layer.mvm(layer_input(x, n, in), d);
-    Kokkos::deep_copy(HostOut(y, n, out), d);
-  }
-}
 
 }  // namespace
 
@@ -82,42 +47,9 @@ struct HardwareModel::State {
     return layers[it->second];
   }
 
-  // Y = simulated W X for X rows x in (contiguous float CPU), in chunks of a fixed size.
-  torch::Tensor simulate(MappedLayer& m, torch::Tensor x) {
-    x = x.to(torch::kFloat).contiguous();
-    const std::int64_t rows = x.size(0), in = x.size(1), out = m.layer.out_features();
-    if (calibrating) {
-      // Calibrate on at most max_rows rows spread evenly over the batch (conv: over images
-      // and positions alike), so that the ranges see every kind of input.
-      torch::Tensor cal = x;
-      if (rows > max_rows) cal = x.index_select(0, torch::linspace(0, rows - 1, max_rows).to(torch::kLong)).contiguous();
-      m.layer.calibrate(layer_input(cal.data_ptr<float>(), cal.size(0), in));
-    }
-    if (m.chunk == 0) m.chunk = std::max<std::int64_t>(1, std::min(rows, max_rows));
-    torch::Tensor y = torch::empty({rows, out}, torch::kFloat);
-    torch::Tensor xpad, ypad;
-    for (std::int64_t begin = 0; begin < rows; begin += m.chunk) {
-      const std::int64_t n = std::min(m.chunk, rows - begin);
-      if (n == m.chunk) {
-        layer_mvm(m.layer, x.data_ptr<float>() + begin * in, y.data_ptr<float>() + begin * out, n);
-        continue;
-      }
-      // A short last chunk is zero-padded to the chunk size: the simulator keeps its scratch.
-      if (!xpad.defined()) {
-        xpad = torch::zeros({m.chunk, in}, torch::kFloat);
-        ypad = torch::empty({m.chunk, out}, torch::kFloat);
-      }
-      xpad.narrow(0, 0, n).copy_(x.narrow(0, begin, n));
-      xpad.narrow(0, n, m.chunk - n).zero_();
-      layer_mvm(m.layer, xpad.data_ptr<float>(), ypad.data_ptr<float>(), m.chunk);
-      y.narrow(0, begin, n).copy_(ypad.narrow(0, 0, n));
-    }
-    return y;
-  }
-
   torch::Tensor linear(const torch::nn::Linear& l, torch::Tensor x) {
     MappedLayer& m = lookup(l.get());
-    auto y = simulate(m, x);
+    auto y = detail::simulate(m, x, calibrating, max_rows);
     return m.bias.defined() ? y + m.bias : y;
   }
 
@@ -134,7 +66,7 @@ struct HardwareModel::State {
     auto cols = F::unfold(x, F::UnfoldFuncOptions(k).dilation(d).padding(*pad).stride(s));
     const std::int64_t positions = cols.size(2);
     m.mvms = positions;
-    auto y = simulate(m, cols.transpose(1, 2).reshape({n * positions, cols.size(1)}));
+    auto y = detail::simulate(m, cols.transpose(1, 2).reshape({n * positions, cols.size(1)}), calibrating, max_rows);
     y = y.view({n, positions, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
     return m.bias.defined() ? y + m.bias.view({1, -1, 1, 1}) : y;
   }
@@ -254,12 +186,7 @@ at::Tensor HardwareModel::forward(const at::Tensor& images) {
 
 std::vector<LayerMapping> HardwareModel::mappings() const {
   std::vector<LayerMapping> out;
-  for (const auto& m : state_->layers) {
-    std::vector<std::pair<int, int>> tiles;
-    for (const auto& t : m.layer.tiles()) tiles.emplace_back(t.row, t.col);
-    out.push_back(sparse_mapping(m.name, m.layer.out_features(), m.layer.in_features(), m.layer.config(),
-                                 m.conv ? m.mvms : 1, tiles));
-  }
+  for (const auto& m : state_->layers) out.push_back(detail::mapping_of(m));
   return out;
 }
 
@@ -271,6 +198,20 @@ std::int64_t HardwareModel::crossbars() const {
 
 std::uint64_t device_sample_seed(std::uint64_t seed, int sample) {
   return hash_extend(splitmix64(seed ^ 0xC5055BA5ULL), static_cast<std::uint64_t>(sample));
+}
+
+void summarize_samples(HardwareEvaluation& r) {
+  XBARSWEEP_CROSSBAR_THROW_IF(r.hw_accuracy.empty(), "no hardware accuracy samples to summarize");
+  double sum = 0.0;
+  for (double a : r.hw_accuracy) sum += a;
+  r.hw_accuracy_mean = sum / r.hw_accuracy.size();
+  double ss = 0.0;
+  for (double a : r.hw_accuracy) ss += (a - r.hw_accuracy_mean) * (a - r.hw_accuracy_mean);
+  const auto [lo, hi] = std::minmax_element(r.hw_accuracy.begin(), r.hw_accuracy.end());
+  r.hw_accuracy_min = *lo;
+  // Identical samples (no random effect) give exactly 0, not the rounding residue of the mean.
+  r.hw_accuracy_std = r.hw_accuracy.size() > 1 && *lo != *hi ? std::sqrt(ss / (r.hw_accuracy.size() - 1)) : 0.0;
+  if (*lo == *hi) r.hw_accuracy_mean = *lo;
 }
 
 HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Split& test,
@@ -301,16 +242,7 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
     r.hw_accuracy.push_back(static_cast<double>(correct) / static_cast<double>(n));
     if (s == 0) r.mappings = hw.mappings();
   }
-  double sum = 0.0;
-  for (double a : r.hw_accuracy) sum += a;
-  r.hw_accuracy_mean = sum / r.hw_accuracy.size();
-  double ss = 0.0;
-  for (double a : r.hw_accuracy) ss += (a - r.hw_accuracy_mean) * (a - r.hw_accuracy_mean);
-  const auto [lo, hi] = std::minmax_element(r.hw_accuracy.begin(), r.hw_accuracy.end());
-  r.hw_accuracy_min = *lo;
-  // Identical samples (no random effect) give exactly 0, not the rounding residue of the mean.
-  r.hw_accuracy_std = r.hw_accuracy.size() > 1 && *lo != *hi ? std::sqrt(ss / (r.hw_accuracy.size() - 1)) : 0.0;
-  if (*lo == *hi) r.hw_accuracy_mean = *lo;
+  summarize_samples(r);
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return r;
 }

@@ -22,6 +22,9 @@
 #include "xbarsweep/circulant/circulant_lstm.hpp"
 #include "xbarsweep/circulant/fixed_point.hpp"
 #include "xbarsweep/circulant/lstm_inference.hpp"
+#include "xbarsweep/crossbar/config.hpp"
+#include "xbarsweep/crossbar/cost.hpp"
+#include "xbarsweep/crossbar/lstm_eval.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 
@@ -250,6 +253,15 @@ class ClstmKind final : public Kind {
            "segments of the piecewise-linear sigmoid and tanh on [-5, 5]"});
     s.add({"clstm.timing_sequences", ValueType::Int, std::int64_t{25}, 1.0, 10000.0, {},
            "test sequences timed at batch 1 (medians over them)"});
+    s.add({"clstm.hw_samples", ValueType::Int, std::int64_t{0}, 0.0, 100000.0, {},
+           "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
+           "stays digital); 0 = no hardware evaluation"});
+    s.add({"clstm.hw_test_items", ValueType::Int, std::int64_t{1000}, 0.0, 1.0e7, {},
+           "test sequences classified by each device sample (the first N); 0 = the whole test split"});
+    s.add({"clstm.hw_calibration_items", ValueType::Int, std::int64_t{200}, 1.0, 1.0e6, {},
+           "training sequences whose float activations calibrate each gate matrix's DAC and ADC"});
+    s.merge(crossbar::crossbar_schema());
+    s.merge(crossbar::cost_schema());
     // The train section with defaults that suit an LSTM: Adam at 2e-3 trains it in a few epochs
     // where SGD at 0.05 barely moves.
     for (auto spec : train_schema().specs()) {
@@ -277,6 +289,38 @@ class ClstmKind final : public Kind {
                         static_cast<double>(p.integer("clstm.layers"));
     return 3e-9 * static_cast<double>(p.integer("train.epochs")) *
            static_cast<double>(training_items(p)) * macs;
+  }
+
+  // The gate matrices on crossbars (head digital): hardware accuracy over device samples and the
+  // cost model's figures for the mapped gate matrices (time steps = products per sequence).
+  static void hardware_metrics(SequenceClassifierImpl& model, const data::Dataset& dataset,
+                               const config::Params& p, const PointContext& context, Outcome& out) {
+    const auto xbar = crossbar::crossbar_config_from_params(p);
+    const auto cost = crossbar::cost_config_from_params(p);
+    crossbar::HardwareEvalOptions eo;
+    eo.samples = static_cast<int>(p.integer("clstm.hw_samples"));
+    eo.seed = nn::derive_seed(static_cast<std::uint64_t>(p.integer("seed")), 2);
+    eo.calibration_items = p.integer("clstm.hw_calibration_items");
+    eo.check_cancelled = [&context] { context.check_cancelled(); };
+    const auto items = p.integer("clstm.hw_test_items");
+    const auto test = items > 0 && items < dataset.test.size()
+                          ? data::Split{dataset.test.images.narrow(0, 0, items), dataset.test.labels.narrow(0, 0, items)}
+                          : dataset.test;
+    const auto head = [&model](const torch::Tensor& sequence) {
+      return model.head->forward(model.final_states(sequence));
+    };
+    const auto hw = crossbar::evaluate_lstm_on_crossbars(*model.lstm, head, test, dataset.train, xbar, eo);
+    const auto mc = crossbar::model_cost(hw.mappings, xbar, cost);
+    out.metrics["hw_software_accuracy"] = hw.accuracy;
+    out.metrics["hw_accuracy_mean"] = hw.hw_accuracy_mean;
+    out.metrics["hw_accuracy_std"] = hw.hw_accuracy_std;
+    out.metrics["hw_accuracy_min"] = hw.hw_accuracy_min;
+    out.arrays["hw_accuracy"] = hw.hw_accuracy;
+    out.metrics["crossbars"] = static_cast<double>(mc.total.crossbars);
+    out.metrics["area_mm2"] = mc.total.area_mm2;
+    out.metrics["power_mw"] = mc.total.power_mw;
+    out.metrics["energy_nj"] = mc.total.energy_nj;
+    out.metrics["latency_us"] = mc.total.latency_us;
   }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
@@ -357,6 +401,7 @@ class ClstmKind final : public Kind {
     out.metrics["circulant_flops_per_seq"] = flops.circulant;
     out.arrays["loss"] = history.train_loss;
     out.arrays["test_accuracy"] = history.test_accuracy;
+    if (p.integer("clstm.hw_samples") > 0) hardware_metrics(*model, dataset, p, context, out);
     out.metrics["wall_s"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return out;

@@ -111,6 +111,31 @@ TEST(ClstmKind, EveryVariantRuns) {
   }
 }
 
+TEST(ClstmKind, GateMatricesOnCrossbars) {
+  // Ideal crossbars (the defaults: no non-ideality, unlimited precision) reproduce the software
+  // accuracy; 4 levels with strong variation cost accuracy. Both priced by the cost model.
+  const auto ideal = kind()->run(params(3, {{"train.epochs", std::int64_t{1}},
+                                            {"clstm.hw_samples", std::int64_t{2}},
+                                            {"clstm.hw_test_items", std::int64_t{200}}}),
+                                 kinds::PointContext{});
+  for (const char* name : {"hw_accuracy_mean", "hw_accuracy_std", "hw_accuracy_min", "hw_software_accuracy",
+                           "crossbars", "energy_nj", "latency_us", "area_mm2", "power_mw"}) {
+    EXPECT_EQ(ideal.metrics.count(name), 1u) << name;
+  }
+  EXPECT_NEAR(ideal.metrics.at("hw_accuracy_mean"), ideal.metrics.at("hw_software_accuracy"), 0.011);
+  EXPECT_EQ(ideal.arrays.at("hw_accuracy").size(), 2u);
+  EXPECT_GT(ideal.metrics.at("crossbars"), 0.0);
+  EXPECT_GT(ideal.metrics.at("energy_nj"), 0.0);
+  const auto noisy = kind()->run(params(3, {{"train.epochs", std::int64_t{1}},
+                                            {"clstm.hw_samples", std::int64_t{2}},
+                                            {"clstm.hw_test_items", std::int64_t{200}},
+                                            {"crossbar.levels", std::int64_t{4}},
+                                            {"crossbar.sigma", 0.5}}),
+                                 kinds::PointContext{});
+  EXPECT_LT(noisy.metrics.at("hw_accuracy_mean"), ideal.metrics.at("hw_accuracy_mean"));
+  EXPECT_EQ(kind()->run(params(3, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{}).metrics.count("crossbars"), 0u);
+}
+
 TEST(ClstmKind, ResultDependsOnlyOnParams) {
   const auto a = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
   const auto b = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});

@@ -14,6 +14,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <tuple>
 
 #include "xbarsweep/circulant/circulant_linear.hpp"
@@ -47,6 +48,11 @@ struct GateMatrixImpl : torch::nn::Cloneable<GateMatrixImpl> {
   torch::nn::ModuleList circulant;   ///< CirculantLinear per gate when block_size > 1
 };
 TORCH_MODULE(GateMatrix);
+
+/// \brief Computes a gate matrix's product with its bias, (rows, in) -> (rows, gates*out), in
+/// place of GateMatrixImpl::forward: how another engine (the crossbar simulator) evaluates an
+/// LSTM's matrices while the cell keeps its own state arithmetic. Empty = the module's forward.
+using GateProduct = std::function<torch::Tensor(GateMatrixImpl& matrix, const torch::Tensor& rows)>;
 
 /// \brief Configuration of a CirculantLSTM.
 struct CirculantLSTMOptions {
@@ -99,7 +105,8 @@ struct CirculantLSTMCellImpl : torch::nn::Cloneable<CirculantLSTMCellImpl> {
   /// \brief Runs the cell over x (T, N, input) from zero state, in time order or reversed;
   /// returns output (T, N, output_size) in time order, final r (N, output_size), final c (N, H).
   std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x,
-                                                                  bool reverse);
+                                                                  bool reverse,
+                                                                  const GateProduct& product = {});
   /// \brief Same, in emulated fixed point (double tensors holding values of the format; every
   /// matrix product accumulated exactly and rounded once, as a wide accumulator would).
   torch::Tensor forward_fixed(const torch::Tensor& x, bool reverse,
@@ -123,7 +130,7 @@ struct CirculantLSTMImpl : torch::nn::Cloneable<CirculantLSTMImpl> {
   /// (output (T, N, D*out), (h_n (L*D, N, out), c_n (L*D, N, H))), like torch::nn::LSTM.
   /// \throws CirculantError when x is not 3-D with input_size features.
   std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> forward(
-      const torch::Tensor& x);
+      const torch::Tensor& x, const GateProduct& product = {});
 
   /// \brief Output sequence (same layout as forward) evaluated in emulated fixed point:
   /// weights, biases, inputs, activations and states quantized to fx.format at each op,

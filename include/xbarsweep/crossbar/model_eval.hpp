@@ -78,6 +78,10 @@ struct HardwareEvaluation {
   double wall_s = 0.0;
 };
 
+/// \brief Fills hw_accuracy_mean, _std (n - 1) and _min from \p r.hw_accuracy (not empty).
+/// Identical samples (no random effect) give std exactly 0 and the mean exactly their value.
+void summarize_samples(HardwareEvaluation& r);
+
 /// \brief Evaluates \p model on \p test in software and through the crossbar simulator, once per
 /// device sample: each sample programs every layer with its own seed, calibrates on the first
 /// calibration_items of \p calibration, then classifies \p test.

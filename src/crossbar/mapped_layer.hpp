@@ -1,0 +1,98 @@
+#pragma once
+// Internal to src/crossbar: a torch layer's weight matrix programmed onto crossbars, and the
+// simulated product of a batch of rows through it. Shared by the classifier bridge
+// (model_eval.cpp) and the LSTM gate bridge (lstm_eval.cpp).
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xbarsweep/crossbar/cost.hpp"
+#include "xbarsweep/crossbar/layer.hpp"
+
+namespace xbarsweep::crossbar::detail {
+
+using Layer = ProgrammedLayer<Kokkos::DefaultExecutionSpace>;
+
+struct MappedLayer {
+  std::string name;
+  bool conv = false;
+  torch::Tensor bias;     // undefined when none
+  Layer layer;
+  std::int64_t mvms = 1;  // per inference: conv output positions, LSTM time steps
+  std::int64_t chunk = 0;  // rows per MVM call, fixed at the first call (scratch sized once)
+};
+
+inline constexpr bool kHostAccessible = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Layer::memory_space>::accessible;
+using HostConst = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+using HostOut = Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+
+// Host row-major x (n x in) as the layer's input: wrapped where the layer's memory is host
+// accessible, else copied.
+inline Layer::ConstMatrix layer_input(const float* x, std::int64_t n, std::int64_t in) {
+  if constexpr (kHostAccessible) {
+    return Layer::ConstMatrix(x, n, in);
+  } else {
+    Layer::Matrix d("xbarsweep::crossbar::model_input", n, in);
+    Kokkos::deep_copy(d, HostConst(x, n, in));
+    return d;
+  }
+}
+
+inline void layer_mvm(Layer& layer, const float* x, float* y, std::int64_t n) {
+  const std::int64_t in = layer.in_features(), out = layer.out_features();
+  if constexpr (kHostAccessible) {
+    layer.mvm(Layer::ConstMatrix(x, n, in), Layer::Matrix(y, n, out));
+  } else {
+    Layer::Matrix d("xbarsweep::crossbar::model_output", n, out);
+    layer.mvm(layer_input(x, n, in), d);
+    Kokkos::deep_copy(HostOut(y, n, out), d);
+  }
+}
+
+// Y = simulated W X for X (rows x in, any float CPU tensor) in chunks of a fixed size. With
+// \p calibrating, the layer first calibrates on at most \p max_rows of the rows, spread evenly
+// (conv: over images and positions alike), so that the ranges see every kind of input.
+inline void calibrate(MappedLayer& m, torch::Tensor x, std::int64_t max_rows) {
+  x = x.to(torch::kFloat).contiguous();
+  const std::int64_t rows = x.size(0);
+  if (rows > max_rows) x = x.index_select(0, torch::linspace(0, rows - 1, max_rows).to(torch::kLong)).contiguous();
+  m.layer.calibrate(layer_input(x.data_ptr<float>(), x.size(0), x.size(1)));
+}
+
+inline torch::Tensor simulate(MappedLayer& m, torch::Tensor x, bool calibrating, std::int64_t max_rows) {
+  x = x.to(torch::kFloat).contiguous();
+  const std::int64_t rows = x.size(0), in = x.size(1), out = m.layer.out_features();
+  if (calibrating) calibrate(m, x, max_rows);
+  if (m.chunk == 0) m.chunk = std::max<std::int64_t>(1, std::min(rows, max_rows));
+  torch::Tensor y = torch::empty({rows, out}, torch::kFloat);
+  torch::Tensor xpad, ypad;
+  for (std::int64_t begin = 0; begin < rows; begin += m.chunk) {
+    const std::int64_t n = std::min(m.chunk, rows - begin);
+    if (n == m.chunk) {
+      layer_mvm(m.layer, x.data_ptr<float>() + begin * in, y.data_ptr<float>() + begin * out, n);
+      continue;
+    }
+    // A short last chunk is zero-padded to the chunk size: the simulator keeps its scratch.
+    if (!xpad.defined()) {
+      xpad = torch::zeros({m.chunk, in}, torch::kFloat);
+      ypad = torch::empty({m.chunk, out}, torch::kFloat);
+    }
+    xpad.narrow(0, 0, n).copy_(x.narrow(0, begin, n));
+    xpad.narrow(0, n, m.chunk - n).zero_();
+    layer_mvm(m.layer, xpad.data_ptr<float>(), ypad.data_ptr<float>(), m.chunk);
+    y.narrow(0, begin, n).copy_(ypad.narrow(0, 0, n));
+  }
+  return y;
+}
+
+// How \p m sits on crossbars, for the cost model.
+inline LayerMapping mapping_of(const MappedLayer& m) {
+  std::vector<std::pair<int, int>> tiles;
+  for (const auto& t : m.layer.tiles()) tiles.emplace_back(t.row, t.col);
+  return sparse_mapping(m.name, m.layer.out_features(), m.layer.in_features(), m.layer.config(), m.mvms, tiles);
+}
+
+}  // namespace xbarsweep::crossbar::detail
