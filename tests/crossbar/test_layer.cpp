@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "test_helpers.hpp"
+#include "xbarsweep/crossbar/impl/layer_impl.hpp"  // Impl::Readout, for the paired-draw test
 #include "xbarsweep/crossbar/layer.hpp"
 
 namespace xbarsweep::crossbar {
@@ -292,6 +293,41 @@ TEST(ReadNoise, StatisticsMatchTheModel) {
     Matrix y3("y3", batch, n);
     again.mvm(xv, y3);
     EXPECT_EQ(yh, test::to_host(y3)) << "same seed, same call sequence, same noise";
+  }
+}
+
+// The CPU readout draws its noise in Box-Muller pairs (columns jj and jj + n/2); the per-column
+// form that GPU lanes use must give the same draws, odd widths included.
+TEST(ReadNoise, PairedDrawsMatchThePerColumnForm) {
+  using R = Impl::Readout<Kokkos::DefaultHostExecutionSpace, true, false, false, false>;
+  R readout;
+  readout.additive_sigma = 1.0f;
+  for (const int n : {1, 7, 32, 33}) {
+    std::vector<float> p(n, 0.0f), acc(n, 0.0f);
+    readout.read_columns(n, p.data(), nullptr, nullptr, nullptr, nullptr, acc.data(), 1.0f, 11u, 12u, 1000u);
+    for (int jj = 0; jj < n; ++jj) EXPECT_FLOAT_EQ(acc[jj], R::column_normal(jj, n, 11u, 12u, 1000u)) << n << " " << jj;
+  }
+}
+
+// The two columns of a pair get independent noise: no correlation over many reads.
+TEST(ReadNoise, PairedColumnsAreUncorrelated) {
+  const int n = 32, batch = 4000;
+  std::vector<float> w(std::size_t(n) * n, 0.0f);
+  for (int o = 0; o < n; ++o) w[std::size_t(o) * n + o] = 1.0f;
+  std::vector<float> x(std::size_t(batch) * n, 1.0f);
+  CrossbarConfig cfg;
+  cfg.rows = cfg.cols = n;
+  cfg.read_noise = 0.05;
+  auto layer = program_layer(w.data(), n, n, cfg, {7, 0});
+  Matrix y("y", batch, n);
+  layer.mvm(test::to_view(x, batch, n), y);
+  const auto yh = test::to_host(y);
+  for (int o = 0; o < n / 2; o += 5) {
+    double c = 0.0;
+    for (int b = 0; b < batch; ++b)
+      c += (yh[std::size_t(b) * n + o] - 1.0) * (yh[std::size_t(b) * n + o + n / 2] - 1.0);
+    const double correlation = c / batch / (0.05 * 0.05);
+    EXPECT_NEAR(correlation, 0.0, 5.0 / std::sqrt(double(batch))) << "columns " << o << " and " << o + n / 2;
   }
 }
 

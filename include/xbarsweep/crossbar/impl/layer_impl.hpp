@@ -53,16 +53,14 @@ struct Readout {
 
   static std::size_t scratch_bytes(int cols) { return ScratchRow::shmem_size(cols); }
 
-  /// One column current of one read: read noise, then the ADC.
-  KOKKOS_FORCEINLINE_FUNCTION float read_column(const int jj, const float* KOKKOS_RESTRICT pr,
+  /// One column current of one read, given its read-noise draw \p z: read noise, then the ADC.
+  KOKKOS_FORCEINLINE_FUNCTION float read_column(const int jj, const float z, const float* KOKKOS_RESTRICT pr,
                                                 const float* KOKKOS_RESTRICT p2r,
                                                 const float* KOKKOS_RESTRICT lor,
                                                 const float* KOKKOS_RESTRICT str,
-                                                const float* KOKKOS_RESTRICT isr, const std::uint32_t k1,
-                                                const std::uint32_t k2, const std::uint32_t i0) const {
+                                                const float* KOKKOS_RESTRICT isr) const {
     float v = pr[jj];
     if (kAdditive || kProportional) {
-      const float z = normal_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)));
       const float sd = kProportional ? prop_sigma * Kokkos::Experimental::sqrt(p2r[jj]) : additive_sigma;
       v += sd * z;
     }
@@ -74,6 +72,22 @@ struct Readout {
     return v;
   }
 
+  /// The read-noise draw of column \p jj of \p n in the stream (k1, k2) starting at element i0:
+  /// columns jj and jj + n/2 share one Box-Muller pair (its cos and sin draws, from elements
+  /// i0 + jj and i0 + jj + n/2); an odd last column draws alone by inversion. read_columns
+  /// computes each pair once; this per-column form (one lane per column, as on GPUs) gives the
+  /// same values.
+  KOKKOS_INLINE_FUNCTION static float column_normal(const int jj, const int n, const std::uint32_t k1,
+                                                    const std::uint32_t k2, const std::uint32_t i0) {
+    const int half = n / 2;
+    if (jj >= 2 * half) return normal_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)));
+    const int first = jj < half ? jj : jj - half;
+    float z0 = 0.0f, z1 = 0.0f;
+    normal_pair_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first)),
+                          stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first + half)), z0, z1);
+    return jj < half ? z0 : z1;
+  }
+
   KOKKOS_INLINE_FUNCTION void read_columns(const int n, const float* KOKKOS_RESTRICT pr,
                                            const float* KOKKOS_RESTRICT p2r,
                                            const float* KOKKOS_RESTRICT lor,
@@ -81,10 +95,26 @@ struct Readout {
                                            const float* KOKKOS_RESTRICT isr, float* KOKKOS_RESTRICT acc,
                                            const float f, const std::uint32_t k1, const std::uint32_t k2,
                                            const std::uint32_t i0) const {
+    if (!(kAdditive || kProportional)) {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC ivdep
 #endif
-    for (int jj = 0; jj < n; ++jj) acc[jj] += f * read_column(jj, pr, p2r, lor, str, isr, k1, k2, i0);
+      for (int jj = 0; jj < n; ++jj) acc[jj] += f * read_column(jj, 0.0f, pr, p2r, lor, str, isr);
+      return;
+    }
+    // Noise draws in Box-Muller pairs: column jj takes the cos draw, column jj + half the sin.
+    const int half = n / 2;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep
+#endif
+    for (int jj = 0; jj < half; ++jj) {
+      float z0 = 0.0f, z1 = 0.0f;
+      normal_pair_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
+                            stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj + half)), z0, z1);
+      acc[jj] += f * read_column(jj, z0, pr, p2r, lor, str, isr);
+      acc[jj + half] += f * read_column(jj + half, z1, pr, p2r, lor, str, isr);
+    }
+    if (n % 2 != 0) acc[n - 1] += f * read_column(n - 1, column_normal(n - 1, n, k1, k2, i0), pr, p2r, lor, str, isr);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
@@ -123,7 +153,8 @@ struct Readout {
             read_columns(ncv, pr, p2r, lor, str, isr, accp, f, k1, k2, i0);
           } else {
             Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
-              accp[jj] += f * read_column(jj, pr, p2r, lor, str, isr, k1, k2, i0);
+              const float z = kAdditive || kProportional ? column_normal(jj, ncv, k1, k2, i0) : 0.0f;
+              accp[jj] += f * read_column(jj, z, pr, p2r, lor, str, isr);
             });
           }
         }
