@@ -309,6 +309,31 @@ void CirculantLSTMImpl::load_from_torch(const torch::nn::LSTM& lstm) {
   }
 }
 
+void CirculantLSTMImpl::load_from(const CirculantLSTMImpl& other) {
+  const auto& o = other.options;
+  XBARSWEEP_CIRCULANT_THROW_IF(
+      o.input_size() != options.input_size() || o.hidden_size() != options.hidden_size() ||
+          o.num_layers() != options.num_layers() || o.bidirectional() != options.bidirectional() ||
+          o.projection_size() != options.projection_size() || o.peephole() != options.peephole(),
+      "CirculantLSTM::load_from: the two LSTMs differ (sizes, layers, direction, projection, "
+      "peepholes)");
+  torch::NoGradGuard no_grad;
+  const std::int64_t D = options.bidirectional() ? 2 : 1;
+  for (std::int64_t l = 0; l < options.num_layers(); ++l) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      auto from = other.cell(l, d), to = cell(l, d);
+      to->w_x->load_dense(from->w_x->dense_weight(), from->w_x->dense_bias());
+      to->w_h->load_dense(from->w_h->dense_weight(), from->w_h->dense_bias());
+      if (to->w_proj) to->w_proj->load_dense(from->w_proj->dense_weight(), from->w_proj->dense_bias());
+      if (options.peephole()) {
+        to->peep_i.copy_(from->peep_i);
+        to->peep_f.copy_(from->peep_f);
+        to->peep_o.copy_(from->peep_o);
+      }
+    }
+  }
+}
+
 std::int64_t CirculantLSTMImpl::stored_parameters() const {
   std::int64_t n = 0;
   for (const auto& p : parameters()) n += p.numel();

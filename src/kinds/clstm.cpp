@@ -125,21 +125,7 @@ xc::CirculantLSTM dense_twin(const xc::CirculantLSTMImpl& lstm) {
   auto options = lstm.options;
   options.block_size(1);
   xc::CirculantLSTM dense(options);
-  torch::NoGradGuard no_grad;
-  const std::int64_t D = options.bidirectional() ? 2 : 1;
-  for (std::int64_t l = 0; l < options.num_layers(); ++l) {
-    for (std::int64_t d = 0; d < D; ++d) {
-      auto from = lstm.cell(l, d), to = dense->cell(l, d);
-      to->w_x->load_dense(from->w_x->dense_weight(), from->w_x->dense_bias());
-      to->w_h->load_dense(from->w_h->dense_weight(), torch::Tensor());
-      if (from->w_proj) to->w_proj->load_dense(from->w_proj->dense_weight(), torch::Tensor());
-      if (options.peephole()) {
-        to->peep_i.copy_(from->peep_i);
-        to->peep_f.copy_(from->peep_f);
-        to->peep_o.copy_(from->peep_o);
-      }
-    }
-  }
+  dense->load_from(lstm);
   return dense;
 }
 
@@ -214,6 +200,20 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
   return {median(d), median(c), median(ratio)};
 }
 
+// What determines the dense LSTM that init projected starts from: the random-init k = 1 point
+// of the same settings.
+config::Params dense_key(const config::Params& p) {
+  config::Params key;
+  for (const auto& [path, value] : p.entries()) {
+    if (path == "seed" || path.rfind("data.", 0) == 0 || path.rfind("train.", 0) == 0 ||
+        path == "clstm.variant" || path == "clstm.hidden" || path == "clstm.projection" ||
+        path == "clstm.layers") {
+      key.set(path, value);
+    }
+  }
+  return key;
+}
+
 // Sequences: data_options() also reads model.name and data.pad, which do not apply (no
 // padding: a padded image would be 32 steps of 32 features).
 data::LoadOptions sequence_data_options(const config::Params& p) {
@@ -253,6 +253,14 @@ class ClstmKind final : public Kind {
            "segments of the piecewise-linear sigmoid and tanh on [-5, 5]"});
     s.add({"clstm.timing_sequences", ValueType::Int, std::int64_t{25}, 1.0, 10000.0, {},
            "test sequences timed at batch 1 (medians over them)"});
+    s.add({"clstm.init", ValueType::String, std::string("random"), {}, {}, {"random", "projected"},
+           "random: train from a random initialisation for train.epochs; projected (E-RNN): "
+           "train the dense LSTM (k = 1, same train.*; once per sweep, cached), project every "
+           "gate matrix onto block-circulant structure, fine-tune for clstm.finetune_epochs"});
+    s.add({"clstm.finetune_epochs", ValueType::Int, std::int64_t{2}, 0.0, 100000.0, {},
+           "init projected: epochs of fine-tuning after the projection (train.* otherwise)"});
+    s.add({"clstm.finetune_lr", ValueType::Real, 1e-3, 1e-12, 100.0, {},
+           "init projected: learning rate of the fine-tuning (train.schedule applies)"});
     s.add({"clstm.hw_samples", ValueType::Int, std::int64_t{0}, 0.0, 100000.0, {},
            "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
            "stays digital); 0 = no hardware evaluation"});
@@ -287,7 +295,10 @@ class ClstmKind final : public Kind {
                          : H;
     const double macs = static_cast<double>(kSteps) * 4.0 * H * (kFeatures + R) *
                         static_cast<double>(p.integer("clstm.layers"));
-    return 3e-9 * static_cast<double>(p.integer("train.epochs")) *
+    // init projected: the dense training is shared by the sweep; a point pays its fine-tuning.
+    const auto epochs = p.text("clstm.init") == "projected" ? p.integer("clstm.finetune_epochs") + 1
+                                                            : p.integer("train.epochs");
+    return 3e-9 * static_cast<double>(epochs) *
            static_cast<double>(training_items(p)) * macs;
   }
 
@@ -343,8 +354,38 @@ class ClstmKind final : public Kind {
 
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
-    const auto history = nn::train_model(*model, dataset.train, dataset.test,
-                                         train_options(p, nn::derive_seed(seed, 1)), hooks);
+    nn::TrainHistory history;
+    const bool projected = p.text("clstm.init") == "projected";
+    double projected_accuracy = 0.0;
+    if (projected) {
+      // E-RNN's route: the dense LSTM of these settings (trained once per sweep and cached, as
+      // the random-init k = 1 point would train it), each gate matrix projected onto
+      // block-circulant structure, then fine-tuned. At k = 1 it is the dense model itself.
+      auto dense_options = lstm_options(p);
+      dense_options.block_size(1);
+      SequenceClassifier dense(dense_options, dataset.num_classes);
+      initialise(*dense, nn::derive_seed(seed, 0));
+      train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
+        nn::train_model(*dense, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
+      });
+      model->lstm->load_from(*dense->lstm);
+      {
+        torch::NoGradGuard no_grad;
+        model->head->weight.copy_(dense->head->weight);
+        model->head->bias.copy_(dense->head->bias);
+      }
+      projected_accuracy = nn::evaluate(*model, dataset.test).accuracy;
+      auto finetune = train_options(p, nn::derive_seed(seed, 3));
+      finetune.epochs = p.integer("clstm.finetune_epochs");
+      finetune.optimizer.lr = p.real("clstm.finetune_lr");
+      if (p.integer("clstm.block_size") > 1 && finetune.epochs > 0) {
+        history = nn::train_model(*model, dataset.train, dataset.test, finetune, hooks);
+      } else {
+        history.final_test = nn::evaluate(*model, dataset.test);
+      }
+    } else {
+      history = nn::train_model(*model, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
+    }
     context.check_cancelled();
 
     // Fixed point on the same test set, in batches to bound the double-precision temporaries.
@@ -386,8 +427,11 @@ class ClstmKind final : public Kind {
     out.metrics["fixed_accuracy"] = fixed_accuracy;
     out.metrics["fixed_accuracy_loss"] = accuracy - fixed_accuracy;
     out.metrics["loss"] = history.final_test.loss;
-    out.metrics["train_accuracy"] = history.train_accuracy.back();
-    out.metrics["train_loss"] = history.train_loss.back();
+    if (!history.train_loss.empty()) {  // k = 1 with init projected: the dense model, not retrained
+      out.metrics["train_accuracy"] = history.train_accuracy.back();
+      out.metrics["train_loss"] = history.train_loss.back();
+    }
+    if (projected) out.metrics["projected_accuracy"] = projected_accuracy;
     const auto lstm_stored = static_cast<double>(lstm.stored_parameters());
     out.metrics["lstm_parameters"] = lstm_stored;
     out.metrics["dense_lstm_parameters"] = static_cast<double>(lstm.dense_parameters());

@@ -208,21 +208,12 @@ void apply_thread_budget(const PointContext& context) {
   }
 }
 
-bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
-                            const PointContext& context) {
-  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  const auto train = [&] {
-    nn::TrainHooks hooks;
-    hooks.check_cancelled = [&context] { context.check_cancelled(); };
-    auto options = train_options(p, nn::derive_seed(seed, 1));
-    options.evaluate_each_epoch = false;
-    nn::train_model(model, ds.train, ds.test, options, hooks);
-  };
+bool train_or_load_cached(nn::Classifier& model, const std::string& name, const PointContext& context,
+                          const std::function<void()>& train) {
   if (context.cache_dir.empty()) {
     train();
     return true;
   }
-  const auto name = "baseline-" + config::point_id(baseline_params(p)) + ".pt";
   const auto entry = nn::ensure_cached_file(
       context.cache_dir, name,
       [&](const std::string& path) {
@@ -232,6 +223,18 @@ bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, cons
       [&context] { context.check_cancelled(); });
   nn::load_checkpoint(model, entry.path);
   return entry.produced;
+}
+
+bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
+                            const PointContext& context) {
+  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+  return train_or_load_cached(model, "baseline-" + config::point_id(baseline_params(p)) + ".pt", context, [&] {
+    nn::TrainHooks hooks;
+    hooks.check_cancelled = [&context] { context.check_cancelled(); };
+    auto options = train_options(p, nn::derive_seed(seed, 1));
+    options.evaluate_each_epoch = false;
+    nn::train_model(model, ds.train, ds.test, options, hooks);
+  });
 }
 
 }  // namespace xbarsweep::kinds

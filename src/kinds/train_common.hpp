@@ -3,6 +3,9 @@
 // `data`, `model` and `train` schema sections and their translation into data/nn options.
 // Defined in train.cpp.
 
+#include <functional>
+#include <string>
+
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
 #include "xbarsweep/data/dataset.hpp"
@@ -44,6 +47,13 @@ void apply_thread_budget(const PointContext& context);
 
 /// Training items a point uses (data.subset, or the whole split), for cost hints.
 std::int64_t training_items(const config::Params& p);
+
+/// Runs \p train on \p model once per cache entry \p name (a file name in context.cache_dir):
+/// whichever process gets the entry's lock trains and saves it (nn::ensure_cached_file), every
+/// caller (trainer included) loads it, so the weights are the same bits either way. Without a
+/// cache directory it just trains. Returns whether this call trained.
+bool train_or_load_cached(nn::Classifier& model, const std::string& name, const PointContext& context,
+                          const std::function<void()>& train);
 
 /// The dense baseline of a point that starts from a trained classifier (admm, crossbar_eval): the
 /// `train` kind's training with the same seeds, so a baseline is the train point of these params.

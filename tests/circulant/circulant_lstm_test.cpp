@@ -49,18 +49,7 @@ TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatrices) {
   auto dense_opts = opts;
   dense_opts.block_size(1);
   xc::CirculantLSTM dense(dense_opts);
-  {
-    torch::NoGradGuard g;
-    for (int64_t d = 0; d < 2; ++d) {
-      auto c = circ->cell(0, d), e = dense->cell(0, d);
-      e->w_x->load_dense(c->w_x->dense_weight(), c->w_x->dense_bias());
-      e->w_h->load_dense(c->w_h->dense_weight(), torch::Tensor());
-      e->w_proj->load_dense(c->w_proj->dense_weight(), torch::Tensor());
-      e->peep_i.copy_(c->peep_i);
-      e->peep_f.copy_(c->peep_f);
-      e->peep_o.copy_(c->peep_o);
-    }
-  }
+  dense->load_from(*circ);  // a dense matrix takes the circulant one as it is
   auto x = torch::randn({5, 2, 12}, torch::requires_grad());
   auto y_circ = std::get<0>(circ->forward(x));
   auto y_dense = std::get<0>(dense->forward(x));
@@ -72,6 +61,37 @@ TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatrices) {
   EXPECT_TRUE(all_close(g_circ, g_dense, 1e-4, 1e-5));
   EXPECT_LT(circ->stored_parameters(), dense->stored_parameters());
   EXPECT_EQ(circ->dense_parameters(), dense->stored_parameters());
+}
+
+// E-RNN's conversion: a circulant LSTM loaded from a dense one holds the projection of each gate
+// matrix (the nearest block-circulant matrix); loading that back into a dense LSTM is exact.
+TEST(CirculantLSTM, LoadFromADenseLstmProjectsEveryGateMatrix) {
+  torch::manual_seed(13);
+  auto dense_opts = xc::CirculantLSTMOptions(12, 16).google(8).num_layers(2);
+  xc::CirculantLSTM dense(dense_opts);
+  auto circ_opts = dense_opts;
+  circ_opts.block_size(4);
+  xc::CirculantLSTM circ(circ_opts);
+  circ->load_from(*dense);
+  for (int64_t l = 0; l < 2; ++l) {
+    auto c = circ->cell(l, 0), d = dense->cell(l, 0);
+    for (auto [cm, dm] : {std::pair{c->w_x, d->w_x}, std::pair{c->w_h, d->w_h}, std::pair{c->w_proj, d->w_proj}}) {
+      const auto w = dm->dense_weight().detach();
+      std::vector<torch::Tensor> projected;
+      for (int64_t g = 0; g < dm->gates; ++g) {
+        projected.push_back(xc::project_block_circulant_dense(
+            w.narrow(0, g * dm->out, dm->out), xc::BlockLayout::make(dm->in, dm->out, 4)));
+      }
+      EXPECT_TRUE(all_close(cm->dense_weight().detach(), torch::cat(projected, 0), 1e-5, 1e-6)) << "layer " << l;
+    }
+    EXPECT_TRUE(torch::equal(c->peep_f, d->peep_f));
+  }
+  xc::CirculantLSTM back(dense_opts);
+  back->load_from(*circ);
+  const auto x = torch::randn({5, 2, 12});
+  EXPECT_TRUE(all_close(std::get<0>(back->forward(x)), std::get<0>(circ->forward(x)), 1e-4, 1e-5));
+  xc::CirculantLSTM other(xc::CirculantLSTMOptions(12, 8));
+  EXPECT_THROW(other->load_from(*dense), xc::CirculantError);
 }
 
 TEST(CirculantLSTM, PeepholeVariantTrains) {

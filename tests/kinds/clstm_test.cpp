@@ -1,12 +1,14 @@
 // Kind `clstm`: schema, learning on synthetic sequences at k = 1 and k = 4, determinism by seed,
 // compression ratio, fixed point close to float, timings and operation counts present.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "kind_test_support.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
@@ -134,6 +136,37 @@ TEST(ClstmKind, GateMatricesOnCrossbars) {
                                  kinds::PointContext{});
   EXPECT_LT(noisy.metrics.at("hw_accuracy_mean"), ideal.metrics.at("hw_accuracy_mean"));
   EXPECT_EQ(kind()->run(params(3, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{}).metrics.count("crossbars"), 0u);
+}
+
+TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
+  const auto dir = std::filesystem::temp_directory_path() / ("xbarsweep-clstm-erNN-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  kinds::PointContext context;
+  context.cache_dir = dir.string();
+  const auto base = std::vector<std::pair<std::string, config::Value>>{{"train.epochs", std::int64_t{1}},
+                                                                      {"clstm.init", std::string("projected")},
+                                                                      {"clstm.finetune_epochs", std::int64_t{1}}};
+  auto with = [&](std::int64_t k) {
+    auto o = base;
+    o.emplace_back("clstm.block_size", k);
+    return o;
+  };
+  // k = 1: the dense LSTM itself, exactly the random-init k = 1 point of the same settings.
+  const auto dense = kind()->run(params(4, with(1)), context);
+  const auto random_dense = kind()->run(params(4, {{"train.epochs", std::int64_t{1}}, {"clstm.block_size", std::int64_t{1}}}),
+                                        kinds::PointContext{});
+  EXPECT_EQ(dense.metrics.at("accuracy"), random_dense.metrics.at("accuracy"));
+  EXPECT_EQ(dense.metrics.at("projected_accuracy"), dense.metrics.at("accuracy"));
+  // k = 4: the projection of that cached model, fine-tuned.
+  const auto circ = kind()->run(params(4, with(4)), context);
+  EXPECT_EQ(circ.metrics.count("projected_accuracy"), 1u);
+  EXPECT_GT(circ.metrics.at("accuracy"), 0.3);
+  EXPECT_GT(circ.metrics.at("compression_ratio"), 3.0);
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".pt";
+  EXPECT_EQ(entries, 1);  // one dense LSTM for both points
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ClstmKind, ResultDependsOnlyOnParams) {

@@ -143,6 +143,13 @@ struct CirculantLSTMImpl : torch::nn::Cloneable<CirculantLSTMImpl> {
   /// \throws CirculantError when the shapes disagree.
   void load_from_torch(const torch::nn::LSTM& lstm);
 
+  /// \brief Loads another CirculantLSTM's weights (same sizes, layers, directions, projection and
+  /// peepholes; any block sizes): each gate matrix as the dense matrix it stands for, copied where
+  /// this one is dense and projected onto block-circulant structure otherwise (E-RNN's
+  /// conversion of a trained dense LSTM); peepholes copied.
+  /// \throws CirculantError when the shapes disagree.
+  void load_from(const CirculantLSTMImpl& other);
+
   /// \brief Cell of a layer and direction (0 forward, 1 backward).
   CirculantLSTMCell cell(std::int64_t layer, std::int64_t direction) const;
   /// \brief Parameters stored.
