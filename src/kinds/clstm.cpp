@@ -200,6 +200,71 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
   return {median(d), median(c), median(ratio)};
 }
 
+// E-RNN's ADMM on a trained dense LSTM classifier: minimise the loss subject to every gate
+// matrix being block-circulant with k x k blocks (each gate separately, as GateMatrix lays them
+// out). One epoch per iteration: a W-step on loss + rho/2 ||W - Z + U||^2 (the penalty's gradient
+// added after backward), then Z = Proj(W + U), U += W - Z, rho *= growth. Returns the relative
+// residual ||W - Z||_F / ||W||_F over all gate matrices after each iteration.
+std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const config::Params& p,
+                                           const data::Dataset& ds, std::uint64_t seed,
+                                           const nn::TrainHooks& base) {
+  const auto k = p.integer("clstm.block_size");
+  struct Pair {
+    torch::Tensor weight;  // the dense (gates*out) x in matrix being trained
+    std::int64_t gates, out;
+    xc::BlockLayout layout;
+    torch::Tensor z, u;
+  };
+  std::vector<Pair> pairs;
+  for (const auto& item : dense.lstm->named_modules()) {
+    const auto* g = dynamic_cast<const xc::GateMatrixImpl*>(item.value().get());
+    if (g == nullptr) continue;
+    if (!g->dense) throw std::logic_error("clstm: ADMM expects the dense LSTM");
+    pairs.push_back({g->dense->weight, g->gates, g->out, xc::BlockLayout::make(g->in, g->out, k), {}, {}});
+  }
+  const auto project = [](const Pair& q, const torch::Tensor& w) {
+    std::vector<torch::Tensor> parts;
+    for (std::int64_t g = 0; g < q.gates; ++g) {
+      parts.push_back(xc::project_block_circulant_dense(w.narrow(0, g * q.out, q.out), q.layout));
+    }
+    return torch::cat(parts, 0);
+  };
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& q : pairs) {
+      q.z = project(q, q.weight.detach());
+      q.u = torch::zeros_like(q.z);
+    }
+  }
+  double rho = p.real("clstm.admm_rho");
+  const double growth = p.real("clstm.admm_rho_growth");
+  std::vector<double> residuals;
+  nn::TrainHooks hooks = base;
+  hooks.before_step = [&](std::int64_t) {
+    torch::NoGradGuard no_grad;
+    for (auto& q : pairs) q.weight.mutable_grad().add_(q.weight.detach() - q.z + q.u, rho);
+  };
+  hooks.after_epoch = [&](std::int64_t) {
+    torch::NoGradGuard no_grad;
+    double num = 0.0, den = 0.0;
+    for (auto& q : pairs) {
+      const auto w = q.weight.detach();
+      q.z = project(q, w + q.u);
+      q.u += w - q.z;
+      num += (w - q.z).pow(2).sum().item<double>();
+      den += w.pow(2).sum().item<double>();
+    }
+    residuals.push_back(std::sqrt(num / std::max(den, 1e-30)));
+    rho *= growth;
+  };
+  auto options = train_options(p, seed);
+  options.epochs = p.integer("clstm.admm_iterations");
+  options.optimizer.lr = p.real("clstm.finetune_lr");
+  options.evaluate_each_epoch = false;
+  nn::train_model(dense, ds.train, ds.test, options, hooks);
+  return residuals;
+}
+
 // What determines the dense LSTM that init projected starts from: the random-init k = 1 point
 // of the same settings.
 config::Params dense_key(const config::Params& p) {
@@ -253,10 +318,19 @@ class ClstmKind final : public Kind {
            "segments of the piecewise-linear sigmoid and tanh on [-5, 5]"});
     s.add({"clstm.timing_sequences", ValueType::Int, std::int64_t{25}, 1.0, 10000.0, {},
            "test sequences timed at batch 1 (medians over them)"});
-    s.add({"clstm.init", ValueType::String, std::string("random"), {}, {}, {"random", "projected"},
-           "random: train from a random initialisation for train.epochs; projected (E-RNN): "
-           "train the dense LSTM (k = 1, same train.*; once per sweep, cached), project every "
-           "gate matrix onto block-circulant structure, fine-tune for clstm.finetune_epochs"});
+    s.add({"clstm.init", ValueType::String, std::string("random"), {}, {}, {"random", "projected", "admm"},
+           "random: train from a random initialisation for train.epochs; projected: train the "
+           "dense LSTM (k = 1, same train.*; once per sweep, cached), project every gate matrix "
+           "onto block-circulant structure, fine-tune for clstm.finetune_epochs; admm (E-RNN): "
+           "the same, with clstm.admm_iterations epochs of ADMM pulling the dense gate matrices "
+           "towards block-circulant ones before the projection"});
+    s.add({"clstm.admm_iterations", ValueType::Int, std::int64_t{6}, 1.0, 100000.0, {},
+           "init admm: ADMM iterations, one epoch each (W-step at clstm.finetune_lr, then the Z "
+           "projection and the U update)"});
+    s.add({"clstm.admm_rho", ValueType::Real, 0.05, 1e-12, 1e6, {},
+           "init admm: initial penalty rho (rho/2 ||W - Z + U||^2 per gate matrix)"});
+    s.add({"clstm.admm_rho_growth", ValueType::Real, 1.5, 1.0, 100.0, {},
+           "init admm: rho is multiplied by this after each iteration"});
     s.add({"clstm.finetune_epochs", ValueType::Int, std::int64_t{2}, 0.0, 100000.0, {},
            "init projected: epochs of fine-tuning after the projection (train.* otherwise)"});
     s.add({"clstm.finetune_lr", ValueType::Real, 1e-3, 1e-12, 100.0, {},
@@ -295,9 +369,12 @@ class ClstmKind final : public Kind {
                          : H;
     const double macs = static_cast<double>(kSteps) * 4.0 * H * (kFeatures + R) *
                         static_cast<double>(p.integer("clstm.layers"));
-    // init projected: the dense training is shared by the sweep; a point pays its fine-tuning.
-    const auto epochs = p.text("clstm.init") == "projected" ? p.integer("clstm.finetune_epochs") + 1
-                                                            : p.integer("train.epochs");
+    // init projected/admm: the dense training is shared by the sweep; a point pays its ADMM
+    // iterations and fine-tuning.
+    const auto init = p.text("clstm.init");
+    const auto epochs = init == "random" ? p.integer("train.epochs")
+                                         : p.integer("clstm.finetune_epochs") + 1 +
+                                               (init == "admm" ? p.integer("clstm.admm_iterations") : 0);
     return 3e-9 * static_cast<double>(epochs) *
            static_cast<double>(training_items(p)) * macs;
   }
@@ -355,8 +432,9 @@ class ClstmKind final : public Kind {
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
     nn::TrainHistory history;
-    const bool projected = p.text("clstm.init") == "projected";
+    const bool projected = p.text("clstm.init") != "random";
     double projected_accuracy = 0.0;
+    std::vector<double> admm_residual;
     if (projected) {
       // E-RNN's route: the dense LSTM of these settings (trained once per sweep and cached, as
       // the random-init k = 1 point would train it), each gate matrix projected onto
@@ -368,6 +446,9 @@ class ClstmKind final : public Kind {
       train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
         nn::train_model(*dense, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
       });
+      if (p.text("clstm.init") == "admm" && p.integer("clstm.block_size") > 1) {
+        admm_residual = admm_towards_circulant(*dense, p, dataset, nn::derive_seed(seed, 4), hooks);
+      }
       model->lstm->load_from(*dense->lstm);
       {
         torch::NoGradGuard no_grad;
@@ -422,6 +503,7 @@ class ClstmKind final : public Kind {
     }
 
     Outcome out;
+    if (!admm_residual.empty()) out.arrays["admm_residual"] = admm_residual;
     const double accuracy = history.final_test.accuracy;
     out.metrics["accuracy"] = accuracy;
     out.metrics["fixed_accuracy"] = fixed_accuracy;

@@ -163,9 +163,18 @@ TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
   EXPECT_EQ(circ.metrics.count("projected_accuracy"), 1u);
   EXPECT_GT(circ.metrics.at("accuracy"), 0.3);
   EXPECT_GT(circ.metrics.at("compression_ratio"), 3.0);
+  // init admm: the same cached dense LSTM, pulled towards block-circulant by ADMM first.
+  auto admm = with(4);
+  admm.emplace_back("clstm.init", std::string("admm"));
+  admm.emplace_back("clstm.admm_iterations", std::int64_t{3});
+  admm.emplace_back("clstm.admm_rho", 0.5);
+  const auto pulled = kind()->run(params(4, admm), context);
+  ASSERT_EQ(pulled.arrays.at("admm_residual").size(), 3u);
+  EXPECT_LT(pulled.arrays.at("admm_residual").back(), pulled.arrays.at("admm_residual").front());
+  EXPECT_GT(pulled.metrics.at("projected_accuracy"), circ.metrics.at("projected_accuracy"));
   int entries = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".pt";
-  EXPECT_EQ(entries, 1);  // one dense LSTM for both points
+  EXPECT_EQ(entries, 1);  // one dense LSTM for every point
   std::filesystem::remove_all(dir);
 }
 
