@@ -332,9 +332,9 @@ class ClstmKind final : public Kind {
     s.add({"clstm.admm_rho_growth", ValueType::Real, 1.5, 1.0, 100.0, {},
            "init admm: rho is multiplied by this after each iteration"});
     s.add({"clstm.finetune_epochs", ValueType::Int, std::int64_t{2}, 0.0, 100000.0, {},
-           "init projected: epochs of fine-tuning after the projection (train.* otherwise)"});
+           "init projected or admm: epochs of fine-tuning after the projection"});
     s.add({"clstm.finetune_lr", ValueType::Real, 1e-3, 1e-12, 100.0, {},
-           "init projected: learning rate of the fine-tuning (train.schedule applies)"});
+           "init projected or admm: learning rate of the fine-tuning and of the ADMM W-steps (train.schedule applies)"});
     s.add({"clstm.hw_samples", ValueType::Int, std::int64_t{0}, 0.0, 100000.0, {},
            "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
            "stays digital); 0 = no hardware evaluation"});
