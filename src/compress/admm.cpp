@@ -21,6 +21,12 @@ std::string to_string(AdmmSet set) {
 
 namespace {
 
+AdmmPair pair_for(AdmmSet set) {
+  AdmmPair pair;
+  pair.set = set;
+  return pair;
+}
+
 // Projection of v (the weight's shape) onto the pair's set; `support` is the prune pair's
 // current mask for a two-pair layer.
 Projection project_pair(const AdmmLayer& l, const AdmmPair& pair, const at::Tensor& v,
@@ -84,10 +90,10 @@ AdmmState AdmmState::init(torch::nn::Module& model, const CompressionSpec& spec,
     }
     const bool prune = ls.prune.kind != PruneKind::none;
     if (prune && ls.levels && ls.joint_exact) {
-      l.pairs.push_back({AdmmSet::joint});
+      l.pairs.push_back(pair_for(AdmmSet::joint));
     } else {
-      if (prune) l.pairs.push_back({AdmmSet::prune});
-      if (ls.levels) l.pairs.push_back({AdmmSet::quantize});
+      if (prune) l.pairs.push_back(pair_for(AdmmSet::prune));
+      if (ls.levels) l.pairs.push_back(pair_for(AdmmSet::quantize));
     }
     const auto w = layer.weight.detach();
     at::Tensor support;

@@ -107,7 +107,9 @@ TEST(Sweep, ResumeComputesOnlyWhatIsMissingAndRetryFailedRerunsFailures) {
   const auto third = run(big, dir + "/r.h5", {}, true);
   EXPECT_EQ(third.computed, 0u);
   EXPECT_EQ(third.failed, second.failed_total);
-  if (rank() == 0) EXPECT_EQ(xs::store::read_results(dir + "/r.h5").points.size(), 8u);
+  if (rank() == 0) {
+    EXPECT_EQ(xs::store::read_results(dir + "/r.h5").points.size(), 8u);
+  }
 }
 
 TEST(Sweep, ShardsPartitionThePlan) {

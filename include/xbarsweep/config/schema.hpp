@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xbarsweep/config/value.hpp"
@@ -13,6 +14,19 @@ namespace xbarsweep::config {
 
 /// \brief One accepted parameter, addressed by its dotted path ("section.key").
 struct ParamSpec {
+  ParamSpec() = default;
+  ParamSpec(std::string path_, ValueType type_, Value default_value_, std::optional<double> min_ = {},
+            std::optional<double> max_ = {}, std::vector<std::string> choices_ = {}, std::string doc_ = {},
+            std::function<std::string(const std::string&)> check_text_ = {})
+      : path(std::move(path_)),
+        type(type_),
+        default_value(std::move(default_value_)),
+        min(min_),
+        max(max_),
+        choices(std::move(choices_)),
+        doc(std::move(doc_)),
+        check_text(std::move(check_text_)) {}
+
   std::string path;
   ValueType type = ValueType::Real;
   Value default_value;
