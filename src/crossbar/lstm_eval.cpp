@@ -99,17 +99,9 @@ at::Tensor HardwareLSTM::forward(const at::Tensor& x) {
   });
 }
 
-std::vector<LayerMapping> HardwareLSTM::mappings() const {
-  std::vector<LayerMapping> out;
-  for (const auto& m : state_->layers) out.push_back(detail::mapping_of(m));
-  return out;
-}
+std::vector<LayerMapping> HardwareLSTM::mappings() const { return detail::mappings_of(state_->layers); }
 
-std::int64_t HardwareLSTM::crossbars() const {
-  std::int64_t n = 0;
-  for (const auto& m : state_->layers) n += m.layer.crossbars();
-  return n;
-}
+std::int64_t HardwareLSTM::crossbars() const { return detail::crossbars_of(state_->layers); }
 
 HardwareEvaluation evaluate_lstm_on_crossbars(xc::CirculantLSTMImpl& lstm, const SequenceHead& head,
                                               const data::Split& test, const data::Split& calibration,

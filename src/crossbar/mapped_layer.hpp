@@ -95,4 +95,17 @@ inline LayerMapping mapping_of(const MappedLayer& m) {
   return sparse_mapping(m.name, m.layer.out_features(), m.layer.in_features(), m.layer.config(), m.mvms, tiles);
 }
 
+// Every layer's mapping, and their crossbars together.
+inline std::vector<LayerMapping> mappings_of(const std::vector<MappedLayer>& layers) {
+  std::vector<LayerMapping> out;
+  for (const auto& m : layers) out.push_back(mapping_of(m));
+  return out;
+}
+
+inline std::int64_t crossbars_of(const std::vector<MappedLayer>& layers) {
+  std::int64_t n = 0;
+  for (const auto& m : layers) n += m.layer.crossbars();
+  return n;
+}
+
 }  // namespace xbarsweep::crossbar::detail

@@ -184,17 +184,9 @@ at::Tensor HardwareModel::forward(const at::Tensor& images) {
   return state_->forward(images);
 }
 
-std::vector<LayerMapping> HardwareModel::mappings() const {
-  std::vector<LayerMapping> out;
-  for (const auto& m : state_->layers) out.push_back(detail::mapping_of(m));
-  return out;
-}
+std::vector<LayerMapping> HardwareModel::mappings() const { return detail::mappings_of(state_->layers); }
 
-std::int64_t HardwareModel::crossbars() const {
-  std::int64_t n = 0;
-  for (const auto& m : state_->layers) n += m.layer.crossbars();
-  return n;
-}
+std::int64_t HardwareModel::crossbars() const { return detail::crossbars_of(state_->layers); }
 
 std::uint64_t device_sample_seed(std::uint64_t seed, int sample) {
   return hash_extend(splitmix64(seed ^ 0xC5055BA5ULL), static_cast<std::uint64_t>(sample));
