@@ -2,6 +2,7 @@
 // the same BLAS, measured in this run with interleaved repetitions; medians of per-repetition
 // ratios. Run with OPENBLAS_NUM_THREADS=1 (set here too when the BLAS is OpenBLAS).
 #include "../bench_timing.hpp"
+#include "bench_config.hpp"
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 
@@ -58,16 +59,7 @@ int main(int argc, char** argv) {
     Kokkos::deep_copy(wt, th);
   }
 
-  xc::CrossbarConfig base;
-  base.rows = base.cols = 128;
-  base.mapping = xc::Mapping::Differential;
-  base.levels = 16;
-  base.sigma = 0.05;
-  base.read_noise = 0.01;
-  base.read_noise_mode = xc::ReadNoiseMode::Additive;
-  base.dac_bits = 8;
-  base.adc_bits = 8;
-  base.adc_range = xc::AdcRange::Calibrated;
+  const xc::CrossbarConfig base = xbarsweep::bench::crossbar_bench_config();
   xc::CrossbarConfig prop = base;
   prop.read_noise_mode = xc::ReadNoiseMode::Proportional;
   xc::CrossbarConfig serial = base;

@@ -5,6 +5,7 @@
 // Both on one thread: torch intra-op threads 1, Kokkos Serial, OpenBLAS 1 thread. Programming
 // and calibration happen before timing in both.
 #include "../bench_timing.hpp"
+#include "bench_config.hpp"
 #include <ATen/Parallel.h>
 #include <Kokkos_Core.hpp>
 #include <torch/torch.h>
@@ -95,16 +96,7 @@ int main(int argc, char** argv) {
   const auto w = torch::rand({out, in}, gen) * 2 - 1;
   const auto x = torch::rand({batch, in}, gen) * 2 - 1;
 
-  xc::CrossbarConfig cfg;
-  cfg.rows = cfg.cols = 128;
-  cfg.mapping = xc::Mapping::Differential;
-  cfg.levels = 16;
-  cfg.sigma = 0.05;
-  cfg.read_noise = 0.01;
-  cfg.read_noise_mode = xc::ReadNoiseMode::Additive;
-  cfg.dac_bits = 8;
-  cfg.adc_bits = 8;
-  cfg.adc_range = xc::AdcRange::Calibrated;
+  const xc::CrossbarConfig cfg = xbarsweep::bench::crossbar_bench_config();
   auto ours = xc::ProgrammedLayer<>(w.data_ptr<float>(), out, in, cfg, {42, 0});
   const Matrix xv(x.data_ptr<float>(), batch, in);  // host spaces here: wrap, no copy
   Matrix y("y", batch, out);
