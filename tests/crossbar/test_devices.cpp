@@ -81,27 +81,8 @@ TEST(ProgrammingNoise, AdditiveWithTheConfiguredStd) {
   EXPECT_NEAR(std::sqrt(var), sd, 5 * sd / std::sqrt(2.0 * n));
 }
 
-// The vectorisable normal of the read-noise path: moments and tail probabilities of N(0, 1).
-TEST(FastNormal, MomentsAndQuantiles) {
-  const int n = 2000000;
-  double s = 0, s2 = 0, s4 = 0;
-  int beyond1 = 0, beyond2 = 0, beyond3 = 0;
-  for (int i = 0; i < n; ++i) {
-    const double z = normal_from_bits(stream_hash32(0x1234567u, 0x9abcdefu, static_cast<std::uint32_t>(i)));
-    s += z;
-    s2 += z * z;
-    s4 += z * z * z * z;
-    beyond1 += std::fabs(z) > 1.0;
-    beyond2 += std::fabs(z) > 2.0;
-    beyond3 += std::fabs(z) > 3.0;
-  }
-  EXPECT_NEAR(s / n, 0.0, 5 / std::sqrt(double(n)));
-  EXPECT_NEAR(s2 / n, 1.0, 5 * std::sqrt(2.0 / n));
-  EXPECT_NEAR(s4 / n, 3.0, 5 * std::sqrt(96.0 / n));
-  for (const auto& [count, p] : {std::pair{beyond1, 0.31731050786}, std::pair{beyond2, 0.04550026390},
-                                std::pair{beyond3, 0.00269979606}})
-    EXPECT_NEAR(count, n * p, 5 * std::sqrt(n * p * (1 - p))) << "P(|z| > k) = " << p;
-  // the fast log matches libm
+// The branch-free log under the read-noise normals matches libm.
+TEST(FastNormal, LogMatchesLibm) {
   for (float a : {1e-7f, 0.01f, 0.5f, 0.9999f, 1.0f})
     EXPECT_NEAR(Impl::log_positive(a), std::log(a), 2e-7 * std::fabs(std::log(a)) + 1e-7) << a;
 }

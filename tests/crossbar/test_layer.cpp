@@ -297,16 +297,33 @@ TEST(ReadNoise, StatisticsMatchTheModel) {
 }
 
 // The CPU readout draws its noise in Box-Muller pairs (columns jj and jj + n/2); the per-column
-// form that GPU lanes use must give the same draws, odd widths included.
-TEST(ReadNoise, PairedDrawsMatchThePerColumnForm) {
-  using R = Impl::Readout<Kokkos::DefaultHostExecutionSpace, true, false, false, false>;
+// form that GPU lanes use must give the same draws, odd widths included, for additive noise
+// (sigma z) and for proportional noise (sigma sqrt(p2) z, taken as sigma sqrt(p2 l) t).
+template <bool kAdditive>
+void expect_paired_draws_match_the_per_column_form() {
+  using R = Impl::Readout<Kokkos::DefaultHostExecutionSpace, kAdditive, !kAdditive, false, false>;
   R readout;
   readout.additive_sigma = 1.0f;
+  readout.prop_sigma = 0.5f;
   for (const int n : {1, 7, 32, 33}) {
-    std::vector<float> p(n, 0.0f), acc(n, 0.0f);
-    readout.read_columns(n, p.data(), nullptr, nullptr, nullptr, nullptr, acc.data(), 1.0f, 11u, 12u, 1000u);
-    for (int jj = 0; jj < n; ++jj) EXPECT_FLOAT_EQ(acc[jj], R::column_normal(jj, n, 11u, 12u, 1000u)) << n << " " << jj;
+    std::vector<float> p(n, 0.0f), p2(n), acc(n, 0.0f);
+    for (int jj = 0; jj < n; ++jj) p2[jj] = 0.25f + 0.1f * static_cast<float>(jj);
+    readout.read_columns(n, p.data(), p2.data(), nullptr, nullptr, nullptr, acc.data(), 1.0f, 11u, 12u, 1000u);
+    for (int jj = 0; jj < n; ++jj) {
+      float a = 0.0f, t = 0.0f;
+      R::column_draw(jj, n, 11u, 12u, 1000u, a, t);
+      EXPECT_FLOAT_EQ(acc[jj], readout.read_column(jj, a, t, p.data(), p2.data(), nullptr, nullptr, nullptr))
+          << n << " " << jj;
+      const float z = kAdditive ? a * t : std::sqrt(a) * t;  // the standard normal draw itself
+      const float sd = kAdditive ? 1.0f : 0.5f * std::sqrt(p2[jj]);
+      EXPECT_NEAR(acc[jj], sd * z, 1e-5f * (1.0f + std::fabs(sd * z))) << n << " " << jj;
+    }
   }
+}
+
+TEST(ReadNoise, PairedDrawsMatchThePerColumnForm) {
+  expect_paired_draws_match_the_per_column_form<true>();
+  expect_paired_draws_match_the_per_column_form<false>();
 }
 
 // The two columns of a pair get independent noise: no correlation over many reads.

@@ -87,41 +87,6 @@ KOKKOS_INLINE_FUNCTION float log_positive(float a) {
 }
 }  // namespace Impl
 
-/// \brief Standard normal by inversion of the CDF: z = sqrt(2) erfinv(2u - 1), with u from the
-/// top 24 bits of \p h. erfinv is M. Giles' single-precision approximation ("Approximating the
-/// erfinv function", GPU Computing Gems, 2011), relative error < 4e-7 over the whole range, so
-/// the draw is N(0, 1) to float resolution (tails end at |z| ~ 5.4, probability ~6e-8).
-/// Branch-free so that it vectorises on CPUs and does not diverge on GPUs.
-KOKKOS_INLINE_FUNCTION float normal_from_bits(std::uint32_t h) {
-  const float u = (static_cast<float>(h >> 8) + 0.5f) * (1.0f / 16777216.0f);
-  const float x = 2.0f * u - 1.0f;
-  const float w0 = -Impl::log_positive(4.0f * u * (1.0f - u));  // -log((1 - x)(1 + x))
-  // central branch, w < 5
-  const float wc = w0 - 2.5f;
-  float pc = 2.81022636e-08f;
-  pc = 3.43273939e-07f + pc * wc;
-  pc = -3.5233877e-06f + pc * wc;
-  pc = -4.39150654e-06f + pc * wc;
-  pc = 0.00021858087f + pc * wc;
-  pc = -0.00125372503f + pc * wc;
-  pc = -0.00417768164f + pc * wc;
-  pc = 0.246640727f + pc * wc;
-  pc = 1.50140941f + pc * wc;
-  // tail branch, w >= 5
-  const float wt = Kokkos::Experimental::sqrt(w0) - 3.0f;
-  float pt = -0.000200214257f;
-  pt = 0.000100950558f + pt * wt;
-  pt = 0.00134934322f + pt * wt;
-  pt = -0.00367342844f + pt * wt;
-  pt = 0.00573950773f + pt * wt;
-  pt = -0.0076224613f + pt * wt;
-  pt = 0.00943887047f + pt * wt;
-  pt = 1.00167406f + pt * wt;
-  pt = 2.83297682f + pt * wt;
-  const float p = w0 < 5.0f ? pc : pt;
-  return 1.41421356f * p * x;
-}
-
 namespace Impl {
 /// \brief sin and cos of 2 pi t for t in [-0.5, 0.5]: reduction to a quarter turn, then Cephes'
 /// sinf/cosf polynomials on [-pi/4, pi/4] (absolute error ~1e-7). Branch-free (selects only).
@@ -146,19 +111,28 @@ KOKKOS_INLINE_FUNCTION void sincos_turns(const float t, float& s, float& c) {
 }
 }  // namespace Impl
 
-/// \brief Two independent standard normals from two 32-bit hashes by Box-Muller:
-/// R = sqrt(-2 ln u1), theta = 2 pi u2, (z0, z1) = R (cos theta, sin theta), with u1, u2 from the
-/// top 24 bits of \p h1, \p h2. Exact in distribution to float resolution (the tails end where
-/// u1 does, at |z| ~ 5.9, probability ~4e-9). About half the work per normal of
-/// normal_from_bits (one log, one square root and one polynomial sin/cos for two draws), and
-/// branch-free: the read-noise hot path draws its normals in pairs.
-KOKKOS_INLINE_FUNCTION void normal_pair_from_bits(const std::uint32_t h1, const std::uint32_t h2, float& z0,
-                                                  float& z1) {
+/// \brief The parts of a Box-Muller pair from two 32-bit hashes: \p l = R^2 = -2 ln u1 and
+/// (\p c, \p s) = (cos, sin) of theta = 2 pi u2, with u1, u2 from the top 24 bits of \p h1, \p h2;
+/// the draws are sqrt(l) c and sqrt(l) s. A caller that scales a draw by the square root of a
+/// variance v takes sqrt(v l) c: one square root per draw instead of two. Branch-free.
+KOKKOS_INLINE_FUNCTION void box_muller_parts(const std::uint32_t h1, const std::uint32_t h2, float& l, float& s,
+                                             float& c) {
   const float u1 = (static_cast<float>(h1 >> 8) + 0.5f) * (1.0f / 16777216.0f);
   const float t = (static_cast<float>(h2 >> 8) + 0.5f) * (1.0f / 16777216.0f) - 0.5f;
-  const float r = Kokkos::Experimental::sqrt(-2.0f * Impl::log_positive(u1));
-  float s, c;
+  l = -2.0f * Impl::log_positive(u1);
   Impl::sincos_turns(t, s, c);  // theta shifted by half a turn: still uniform
+}
+
+/// \brief Two independent standard normals from two 32-bit hashes by Box-Muller:
+/// (z0, z1) = sqrt(-2 ln u1) (cos theta, sin theta) (see box_muller_parts). Exact in distribution
+/// to float resolution (the tails end where u1 does, at |z| ~ 5.9, probability ~4e-9): one log,
+/// one square root and one polynomial sin/cos for two draws, branch-free, so that it vectorises
+/// on CPUs and does not diverge on GPUs.
+KOKKOS_INLINE_FUNCTION void normal_pair_from_bits(const std::uint32_t h1, const std::uint32_t h2, float& z0,
+                                                  float& z1) {
+  float l, s, c;
+  box_muller_parts(h1, h2, l, s, c);
+  const float r = Kokkos::Experimental::sqrt(l);
   z0 = r * c;
   z1 = r * s;
 }

@@ -53,40 +53,55 @@ struct Readout {
 
   static std::size_t scratch_bytes(int cols) { return ScratchRow::shmem_size(cols); }
 
-  /// One column current of one read, given its read-noise draw \p z: read noise, then the ADC.
-  KOKKOS_FORCEINLINE_FUNCTION float read_column(const int jj, const float z, const float* KOKKOS_RESTRICT pr,
+  /// The read-noise draw of a column is z = sqrt(l) t, with l = -2 ln u1 and t a cos or sin
+  /// (box_muller_parts); a column gets the draw as (a, t) with a = l for proportional noise, so
+  /// that sigma sqrt(p2) z = sigma sqrt(p2 l) t takes one square root, and a = sqrt(l) otherwise.
+  KOKKOS_FORCEINLINE_FUNCTION static float radius_term(const float l) {
+    return kProportional ? l : Kokkos::Experimental::sqrt(l);
+  }
+
+  /// One column current of one read, given its read-noise draw (\p a, \p t): read noise, then the ADC.
+  KOKKOS_FORCEINLINE_FUNCTION float read_column(const int jj, const float a, const float t,
+                                                const float* KOKKOS_RESTRICT pr,
                                                 const float* KOKKOS_RESTRICT p2r,
                                                 const float* KOKKOS_RESTRICT lor,
                                                 const float* KOKKOS_RESTRICT str,
                                                 const float* KOKKOS_RESTRICT isr) const {
     float v = pr[jj];
-    if (kAdditive || kProportional) {
-      const float sd = kProportional ? prop_sigma * Kokkos::Experimental::sqrt(p2r[jj]) : additive_sigma;
-      v += sd * z;
-    }
+    if (kAdditive) v += additive_sigma * a * t;
+    if (kProportional) v += prop_sigma * Kokkos::Experimental::sqrt(p2r[jj] * a) * t;
     if (kAdc) {
-      float t = (v - lor[jj]) * isr[jj];
-      t = t < 0.0f ? 0.0f : (t > adc_top ? adc_top : t);
-      v = lor[jj] + static_cast<float>(static_cast<int>(t + 0.5f)) * str[jj];
+      float u = (v - lor[jj]) * isr[jj];
+      u = u < 0.0f ? 0.0f : (u > adc_top ? adc_top : u);
+      v = lor[jj] + static_cast<float>(static_cast<int>(u + 0.5f)) * str[jj];
     }
     return v;
   }
 
-  /// The read-noise draw of column \p jj of \p n in the stream (k1, k2) starting at element i0:
-  /// columns jj and jj + n/2 share one Box-Muller pair (its cos and sin draws, from elements
-  /// i0 + jj and i0 + jj + n/2); an odd last column draws alone by inversion. read_columns
-  /// computes each pair once; this per-column form (one lane per column, as on GPUs) gives the
-  /// same values.
-  KOKKOS_INLINE_FUNCTION static float column_normal(const int jj, const int n, const std::uint32_t k1,
-                                                    const std::uint32_t k2, const std::uint32_t i0) {
+  /// The read-noise draw (\p a, \p t) of column \p jj of \p n in the stream (k1, k2) starting at
+  /// element i0: columns jj and jj + n/2 share one Box-Muller pair (its cos and sin draws, from
+  /// elements i0 + jj and i0 + jj + n/2); an odd last column takes the cos draw of its own pair
+  /// (element i0 + jj of the stream and of a second stream). read_columns computes each pair
+  /// once; this per-column form (one lane per column, as on GPUs) gives the same values.
+  KOKKOS_INLINE_FUNCTION static void column_draw(const int jj, const int n, const std::uint32_t k1,
+                                                 const std::uint32_t k2, const std::uint32_t i0, float& a,
+                                                 float& t) {
     const int half = n / 2;
-    if (jj >= 2 * half) return normal_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)));
+    float l = 0.0f, s = 0.0f, c = 0.0f;
+    if (jj >= 2 * half) {
+      const std::uint32_t at = i0 + static_cast<std::uint32_t>(jj);
+      box_muller_parts(stream_hash32(k1, k2, at), stream_hash32(k1 ^ kOddStream, k2, at), l, s, c);
+      a = radius_term(l);
+      t = c;
+      return;
+    }
     const int first = jj < half ? jj : jj - half;
-    float z0 = 0.0f, z1 = 0.0f;
-    normal_pair_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first)),
-                          stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first + half)), z0, z1);
-    return jj < half ? z0 : z1;
+    box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first)),
+                     stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first + half)), l, s, c);
+    a = radius_term(l);
+    t = jj < half ? c : s;
   }
+  static constexpr std::uint32_t kOddStream = 0x9E3779B9u;
 
   KOKKOS_INLINE_FUNCTION void read_columns(const int n, const float* KOKKOS_RESTRICT pr,
                                            const float* KOKKOS_RESTRICT p2r,
@@ -99,7 +114,7 @@ struct Readout {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC ivdep
 #endif
-      for (int jj = 0; jj < n; ++jj) acc[jj] += f * read_column(jj, 0.0f, pr, p2r, lor, str, isr);
+      for (int jj = 0; jj < n; ++jj) acc[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
       return;
     }
     // Noise draws in Box-Muller pairs: column jj takes the cos draw, column jj + half the sin.
@@ -108,13 +123,18 @@ struct Readout {
 #pragma GCC ivdep
 #endif
     for (int jj = 0; jj < half; ++jj) {
-      float z0 = 0.0f, z1 = 0.0f;
-      normal_pair_from_bits(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
-                            stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj + half)), z0, z1);
-      acc[jj] += f * read_column(jj, z0, pr, p2r, lor, str, isr);
-      acc[jj + half] += f * read_column(jj + half, z1, pr, p2r, lor, str, isr);
+      float l = 0.0f, s = 0.0f, c = 0.0f;
+      box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
+                       stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj + half)), l, s, c);
+      const float a = radius_term(l);
+      acc[jj] += f * read_column(jj, a, c, pr, p2r, lor, str, isr);
+      acc[jj + half] += f * read_column(jj + half, a, s, pr, p2r, lor, str, isr);
     }
-    if (n % 2 != 0) acc[n - 1] += f * read_column(n - 1, column_normal(n - 1, n, k1, k2, i0), pr, p2r, lor, str, isr);
+    if (n % 2 != 0) {
+      float a = 0.0f, t = 0.0f;
+      column_draw(n - 1, n, k1, k2, i0, a, t);
+      acc[n - 1] += f * read_column(n - 1, a, t, pr, p2r, lor, str, isr);
+    }
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
@@ -153,8 +173,9 @@ struct Readout {
             read_columns(ncv, pr, p2r, lor, str, isr, accp, f, k1, k2, i0);
           } else {
             Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
-              const float z = kAdditive || kProportional ? column_normal(jj, ncv, k1, k2, i0) : 0.0f;
-              accp[jj] += f * read_column(jj, z, pr, p2r, lor, str, isr);
+              float a = 0.0f, t = 0.0f;
+              if (kAdditive || kProportional) column_draw(jj, ncv, k1, k2, i0, a, t);
+              accp[jj] += f * read_column(jj, a, t, pr, p2r, lor, str, isr);
             });
           }
         }
