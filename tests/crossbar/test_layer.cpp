@@ -301,7 +301,7 @@ TEST(ReadNoise, StatisticsMatchTheModel) {
 // (sigma z) and for proportional noise (sigma sqrt(p2) z, taken as sigma sqrt(p2 l) t).
 template <bool kAdditive>
 void expect_paired_draws_match_the_per_column_form() {
-  using R = Impl::Readout<Kokkos::DefaultHostExecutionSpace, kAdditive, !kAdditive, false, false>;
+  using R = Impl::Readout<Kokkos::DefaultHostExecutionSpace, kAdditive, !kAdditive, false>;
   R readout;
   readout.additive_sigma = 1.0f;
   readout.prop_sigma = 0.5f;

@@ -102,7 +102,7 @@ class ProgrammedLayer {
   void resize_scratch(int batch);
   float plane_full_scale() const;
   void encode_inputs(ConstMatrix x, int plane, int batch);
-  void tile_products(int batch);
+  void tile_product(int r, int batch);
   void set_theoretical_adc_ranges();
 
   CrossbarConfig config_{};
@@ -114,6 +114,7 @@ class ProgrammedLayer {
   std::vector<int> nphys_host_;         // physical columns per row tile
   std::vector<std::int64_t> pcoff_host_;  // first physical column of each row tile
   std::int64_t total_phys_ = 0;
+  int max_nphys_ = 0;  // physical columns of the widest row tile
   Kokkos::View<int**, Kokkos::LayoutRight, memory_space> tile_k_;
   Kokkos::View<int*, memory_space> nphys_;
   Kokkos::View<std::int64_t*, memory_space> pcoff_;
@@ -130,7 +131,8 @@ class ProgrammedLayer {
   int batch_ = -1;  // scratch sized for this batch
   Kokkos::View<float***, Kokkos::LayoutRight, memory_space> xq_, xq2_;  // nr x batch x rows
   Kokkos::View<float**, Kokkos::LayoutRight, memory_space> xsum_;       // nr x batch
-  FlatView p_, p2_;  // tile products: per row tile batch x nphys at batch * pcoff
+  FlatView p_, p2_;  // one row tile's products: batch x nphys[r]
+  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> acc_;  // batch x nc * cols: one plane's sums over row tiles
 };
 
 /// \brief Maps and programs a layer: ProgrammedLayer<ExecSpace>(w, out, in, config, seed).

@@ -28,30 +28,24 @@ struct ProfilingRegion {
   ProfilingRegion& operator=(const ProfilingRegion&) = delete;
 };
 
-/// Readout of one input plane: read noise, ADC, shift-and-add over slices, digital sum over row
-/// tiles, offset removal and rescaling. One team (one thread, vector lanes) per batch row; the
-/// output columns of a tile are a ThreadVectorRange, and every loop over them uses the same
-/// range, so a column is always owned by the same lane and needs no barrier.
-template <class ExecSpace, bool kAdditive, bool kProportional, bool kAdc, bool kOffset>
+/// Readout of one row tile r of one input plane, right after its products: read noise, ADC,
+/// shift-and-add over slices, and the digital sum over row tiles into acc (batch x nc * cols).
+/// One team (one thread, vector lanes) per batch row; the output columns of a tile are a
+/// ThreadVectorRange. Row tile by row tile, only one tile row's products (batch x nphys[r]) are
+/// live, and they are read while still in cache.
+template <class ExecSpace, bool kAdditive, bool kProportional, bool kAdc>
 struct Readout {
   using memory_space = typename ExecSpace::memory_space;
   using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-  using ScratchRow = Kokkos::View<float*, typename ExecSpace::scratch_memory_space,
-                                  Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 
   Kokkos::View<const float*, memory_space> p, p2, lo, step, inv_step, slice_factor;
   Kokkos::View<const int**, Kokkos::LayoutRight, memory_space> tile_k;
   Kokkos::View<const int*, memory_space> nphys;
   Kokkos::View<const std::int64_t*, memory_space> pcoff;
-  Kokkos::View<const float**, Kokkos::LayoutRight, memory_space> xsum;
-  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> y;
-  int batch = 0, out = 0, nr = 0, nc = 0, cols = 0, slices = 1;
+  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> acc;
+  int r = 0, out = 0, nc = 0, cols = 0, slices = 1;
   float additive_sigma = 0.0f, prop_sigma = 0.0f, adc_top = 0.0f;
-  float out_scale = 1.0f, offset_per_x = 0.0f, plane_factor = 1.0f;
-  bool accumulate = false;
   std::uint64_t stream_key = 0;
-
-  static std::size_t scratch_bytes(int cols) { return ScratchRow::shmem_size(cols); }
 
   /// The read-noise draw of a column is z = sqrt(l) t, with l = -2 ln u1 and t a cos or sin
   /// (box_muller_parts); a column gets the draw as (a, t) with a = l for proportional noise, so
@@ -139,54 +133,40 @@ struct Readout {
 
   KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
     const int b = team.league_rank();
-    ScratchRow acc(team.team_scratch(0), cols);
+    const int np = nphys(r);
     for (int c = 0; c < nc; ++c) {
+      const int k = tile_k(r, c);
+      if (k < 0) continue;
       const int ncv = (out - c * cols) < cols ? (out - c * cols) : cols;
-      Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) { acc(jj) = 0.0f; });
-      float xs = 0.0f;
-      for (int r = 0; r < nr; ++r) {
-        const int k = tile_k(r, c);
-        if (k < 0) continue;
-        if (kOffset) xs += xsum(r, b);
-        for (int s = 0; s < slices; ++s) {
-          const std::int64_t col0 = pcoff(r) + static_cast<std::int64_t>(k * slices + s) * cols;
-          const std::int64_t at = static_cast<std::int64_t>(batch) * pcoff(r) +
-                                  static_cast<std::int64_t>(b) * nphys(r) +
-                                  static_cast<std::int64_t>(k * slices + s) * cols;
-          const float* pr = p.data() + at;
-          const float* p2r = kProportional ? p2.data() + at : nullptr;
-          const float* lor = kAdc ? lo.data() + col0 : nullptr;
-          const float* str = kAdc ? step.data() + col0 : nullptr;
-          const float* isr = kAdc ? inv_step.data() + col0 : nullptr;
-          const std::uint64_t key =
-              hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
-                                          (static_cast<std::uint64_t>(c) << 16) |
-                                          static_cast<std::uint64_t>(s));
-          const std::uint32_t k1 = static_cast<std::uint32_t>(key);
-          const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
-          const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
-          const float f = slice_factor(s);
-          float* accp = acc.data();
-          if (std::is_same<typename ExecSpace::memory_space, Kokkos::HostSpace>::value) {
-            // CPU: a plain loop over restrict pointers, which compilers vectorise (the host
-            // ThreadVectorRange loop carries its captures through memory and does not).
-            read_columns(ncv, pr, p2r, lor, str, isr, accp, f, k1, k2, i0);
-          } else {
-            Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
-              float a = 0.0f, t = 0.0f;
-              if (kAdditive || kProportional) column_draw(jj, ncv, k1, k2, i0, a, t);
-              accp[jj] += f * read_column(jj, a, t, pr, p2r, lor, str, isr);
-            });
-          }
+      float* accp = &acc(b, c * cols);
+      for (int s = 0; s < slices; ++s) {
+        const std::int64_t col0 = pcoff(r) + static_cast<std::int64_t>(k * slices + s) * cols;
+        const std::int64_t at = static_cast<std::int64_t>(b) * np + static_cast<std::int64_t>(k * slices + s) * cols;
+        const float* pr = p.data() + at;
+        const float* p2r = kProportional ? p2.data() + at : nullptr;
+        const float* lor = kAdc ? lo.data() + col0 : nullptr;
+        const float* str = kAdc ? step.data() + col0 : nullptr;
+        const float* isr = kAdc ? inv_step.data() + col0 : nullptr;
+        const std::uint64_t key =
+            hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
+                                        (static_cast<std::uint64_t>(c) << 16) |
+                                        static_cast<std::uint64_t>(s));
+        const std::uint32_t k1 = static_cast<std::uint32_t>(key);
+        const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
+        const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+        const float f = slice_factor(s);
+        if (std::is_same<typename ExecSpace::memory_space, Kokkos::HostSpace>::value) {
+          // CPU: a plain loop over restrict pointers, which compilers vectorise (the host
+          // ThreadVectorRange loop carries its captures through memory and does not).
+          read_columns(ncv, pr, p2r, lor, str, isr, accp, f, k1, k2, i0);
+        } else {
+          Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
+            float a = 0.0f, t = 0.0f;
+            if (kAdditive || kProportional) column_draw(jj, ncv, k1, k2, i0, a, t);
+            accp[jj] += f * read_column(jj, a, t, pr, p2r, lor, str, isr);
+          });
         }
       }
-      const float scale = plane_factor * out_scale;
-      const float off = offset_per_x * xs;
-      Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
-        const float v = scale * (acc(jj) - off);
-        float& dst = y(b, c * cols + jj);
-        dst = accumulate ? dst + v : v;
-      });
     }
   }
 };
@@ -265,6 +245,7 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
   for (int r = 0; r < nr_; ++r) {
     pcoff_host_[r] = total_phys_;
     total_phys_ += nphys_host_[r];
+    max_nphys_ = std::max(max_nphys_, nphys_host_[r]);
   }
 
   tile_k_ = decltype(tile_k_)("xbarsweep::crossbar::tile_k", nr_, nc_);
@@ -447,10 +428,12 @@ void ProgrammedLayer<ExecSpace>::resize_scratch(int batch) {
   if (prop) xq2_ = decltype(xq2_)("xbarsweep::crossbar::Xq2", nr_, batch, config_.rows);
   xsum_ = decltype(xsum_)("xbarsweep::crossbar::xsum", nr_, batch);
   p_ = FlatView(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::P"),
-                static_cast<std::size_t>(batch) * total_phys_);
+                static_cast<std::size_t>(batch) * max_nphys_);
   if (prop)
     p2_ = FlatView(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::P2"),
-                   static_cast<std::size_t>(batch) * total_phys_);
+                   static_cast<std::size_t>(batch) * max_nphys_);
+  acc_ = decltype(acc_)(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::acc"), batch,
+                        static_cast<std::size_t>(nc_) * config_.cols);
   batch_ = batch;
 }
 
@@ -502,26 +485,21 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int bat
       });
 }
 
-// One GEMM per row tile over all its allocated tiles: P_r = Xq_r (batch x rows) G_r (rows x nphys_r).
+// One GEMM per row tile over all its allocated tiles: P = Xq_r (batch x rows) G_r (rows x nphys_r),
+// and with proportional read noise P2 = Xq_r^2 (G+^2 + G-^2)_r.
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::tile_products(int batch) {
+void ProgrammedLayer<ExecSpace>::tile_product(int r, int batch) {
   using Unmanaged = Kokkos::View<float**, Kokkos::LayoutRight, memory_space,
                                  Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
-  const int rows = config_.rows;
-  for (int r = 0; r < nr_; ++r) {
-    const int np = nphys_host_[r];
-    if (np == 0) continue;
-    auto a = Kokkos::subview(xq_, r, Kokkos::ALL, Kokkos::ALL);
-    Unmanaged gm(g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-    Unmanaged pm(p_.data() + static_cast<std::int64_t>(batch) * pcoff_host_[r], batch, np);
-    KokkosBlas::gemm("N", "N", 1.0f, a, gm, 0.0f, pm);
-    if (prop) {
-      auto a2 = Kokkos::subview(xq2_, r, Kokkos::ALL, Kokkos::ALL);
-      Unmanaged g2m(g2_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-      Unmanaged p2m(p2_.data() + static_cast<std::int64_t>(batch) * pcoff_host_[r], batch, np);
-      KokkosBlas::gemm("N", "N", 1.0f, a2, g2m, 0.0f, p2m);
-    }
+  const int rows = config_.rows, np = nphys_host_[r];
+  Unmanaged gm(g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
+  Unmanaged pm(p_.data(), batch, np);
+  KokkosBlas::gemm("N", "N", 1.0f, Kokkos::subview(xq_, r, Kokkos::ALL, Kokkos::ALL), gm, 0.0f, pm);
+  if (prop) {
+    Unmanaged g2m(g2_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
+    Unmanaged p2m(p2_.data(), batch, np);
+    KokkosBlas::gemm("N", "N", 1.0f, Kokkos::subview(xq2_, r, Kokkos::ALL, Kokkos::ALL), g2m, 0.0f, p2m);
   }
 }
 
@@ -575,12 +553,12 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   Kokkos::deep_copy(hi, -3.402823466e+38f);
   for (int plane = 0; plane < planes_; ++plane) {
     encode_inputs(x, plane, batch);
-    tile_products(batch);
     for (int r = 0; r < nr_; ++r) {
       const int np = nphys_host_[r];
       if (np == 0) continue;
+      tile_product(r, batch);
       const std::int64_t coff = pcoff_host_[r];
-      const float* pr = p_.data() + static_cast<std::int64_t>(batch) * coff;
+      const float* pr = p_.data();
       Kokkos::parallel_for("xbarsweep::crossbar::adc_calibration", Kokkos::RangePolicy<ExecSpace>(0, np),
                            KOKKOS_LAMBDA(const int p) {
                              float mn = lo(coff + p), mx = hi(coff + p);
@@ -628,61 +606,73 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
   const bool adc = config_.adc_bits > 0;
   const bool offset = config_.mapping == Mapping::Offset;
+  const auto read_tile = [&](auto functor, int plane, int r) {
+    functor.p = p_;
+    functor.p2 = p2_;
+    functor.lo = adc_lo_;
+    functor.step = adc_step_;
+    functor.inv_step = adc_inv_step_;
+    functor.slice_factor = slice_factor_;
+    functor.tile_k = tile_k_;
+    functor.nphys = nphys_;
+    functor.pcoff = pcoff_;
+    functor.acc = acc_;
+    functor.r = r;
+    functor.out = out_;
+    functor.nc = nc_;
+    functor.cols = config_.cols;
+    functor.slices = slices_;
+    functor.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
+    functor.prop_sigma = static_cast<float>(config_.read_noise);
+    functor.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
+    functor.stream_key = hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer), 0x5EAD0000ULL + call), plane);
+    Kokkos::parallel_for("xbarsweep::crossbar::readout",
+                         Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()),
+                         functor);
+  };
   for (int plane = 0; plane < planes_; ++plane) {
     encode_inputs(x, plane, batch);
-    tile_products(batch);
-    const auto run = [&](auto functor) {
-      functor.p = p_;
-      functor.p2 = p2_;
-      functor.lo = adc_lo_;
-      functor.step = adc_step_;
-      functor.inv_step = adc_inv_step_;
-      functor.slice_factor = slice_factor_;
-      functor.tile_k = tile_k_;
-      functor.nphys = nphys_;
-      functor.pcoff = pcoff_;
-      functor.xsum = xsum_;
-      functor.y = y;
-      functor.batch = batch;
-      functor.out = out_;
-      functor.nr = nr_;
-      functor.nc = nc_;
-      functor.cols = config_.cols;
-      functor.slices = slices_;
-      functor.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
-      functor.prop_sigma = static_cast<float>(config_.read_noise);
-      functor.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
-      functor.out_scale = out_scale_;
-      functor.offset_per_x = offset_per_x_;
-      functor.plane_factor = config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f;
-      functor.accumulate = plane > 0;
-      functor.stream_key = hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer), 0x5EAD0000ULL + call), plane);
-      using F = decltype(functor);
-      Kokkos::TeamPolicy<ExecSpace> policy(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max());
-      policy.set_scratch_size(0, Kokkos::PerTeam(F::scratch_bytes(config_.cols)));
-      Kokkos::parallel_for("xbarsweep::crossbar::readout", policy, functor);
-    };
-    // Compile-time branches: the hot loop carries only the effects that are on.
-    const int mode = (additive ? 1 : 0) | (prop ? 2 : 0) | (adc ? 4 : 0) | (offset ? 8 : 0);
-    switch (mode) {
+    Kokkos::deep_copy(acc_, 0.0f);
+    for (int r = 0; r < nr_; ++r) {
+      if (nphys_host_[r] == 0) continue;
+      tile_product(r, batch);
+      // Compile-time branches: the hot loop carries only the effects that are on.
+      const int mode = (additive ? 1 : 0) | (prop ? 2 : 0) | (adc ? 4 : 0);
+      switch (mode) {
 #define XBARSWEEP_CROSSBAR_READOUT_CASE(m) \
-  case m: run(Impl::Readout<ExecSpace, (m & 1) != 0, (m & 2) != 0, (m & 4) != 0, (m & 8) != 0>{}); break;
-      XBARSWEEP_CROSSBAR_READOUT_CASE(0)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(1)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(2)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(4)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(5)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(6)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(8)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(9)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(10)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(12)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(13)
-      XBARSWEEP_CROSSBAR_READOUT_CASE(14)
+  case m: read_tile(Impl::Readout<ExecSpace, (m & 1) != 0, (m & 2) != 0, (m & 4) != 0>{}, plane, r); break;
+        XBARSWEEP_CROSSBAR_READOUT_CASE(0)
+        XBARSWEEP_CROSSBAR_READOUT_CASE(1)
+        XBARSWEEP_CROSSBAR_READOUT_CASE(2)
+        XBARSWEEP_CROSSBAR_READOUT_CASE(4)
+        XBARSWEEP_CROSSBAR_READOUT_CASE(5)
+        XBARSWEEP_CROSSBAR_READOUT_CASE(6)
 #undef XBARSWEEP_CROSSBAR_READOUT_CASE
-      default:
-        XBARSWEEP_CROSSBAR_THROW_IF(true, "mvm: unsupported readout mode " << mode);
+        default:
+          XBARSWEEP_CROSSBAR_THROW_IF(true, "mvm: unsupported readout mode " << mode);
+      }
     }
+    // Offset removal (the offset mapping's reference current, from the inputs' sum over the row
+    // tiles each column tile has), rescaling to weight units, and the sum over input planes.
+    const float scale = (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) * out_scale_;
+    const float offset_per_x = offset_per_x_;
+    const bool accumulate = plane > 0;
+    const int nr = nr_, cols = config_.cols;
+    const auto acc = acc_;
+    const auto xsum = xsum_;
+    const auto tile_k = tile_k_;
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::plane_sum", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {batch, out_}),
+        KOKKOS_LAMBDA(const int b, const int j) {
+          float xs = 0.0f;
+          if (offset) {
+            const int c = j / cols;
+            for (int r = 0; r < nr; ++r)
+              if (tile_k(r, c) >= 0) xs += xsum(r, b);
+          }
+          const float v = scale * (acc(b, j) - offset_per_x * xs);
+          y(b, j) = accumulate ? y(b, j) + v : v;
+        });
   }
 }
 
