@@ -44,17 +44,27 @@ const std::vector<std::string>& variant_names() {
   return names;
 }
 
-xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
-  const auto k = p.integer("clstm.block_size");
+// A block size read from `path`: one of 1, 2, 4, 8, 16, 32, or (when `inherit` > 0) 0 for
+// `inherit`, the value of clstm.block_size.
+std::int64_t block_size_at(const config::Params& p, const std::string& path, std::int64_t inherit = 0) {
+  const auto k = p.integer(path);
+  if (k == 0 && inherit > 0) return inherit;
   if (k < 1 || k > 32 || (k & (k - 1)) != 0) {
-    throw std::invalid_argument("clstm.block_size: got " + std::to_string(k) +
-                                "; expected one of 1, 2, 4, 8, 16, 32");
+    throw std::invalid_argument(path + ": got " + std::to_string(k) + "; expected one of 1, 2, 4, 8, 16, 32" +
+                                (inherit > 0 ? " (or 0: clstm.block_size)" : ""));
   }
+  return k;
+}
+
+xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
+  const auto k = block_size_at(p, "clstm.block_size");
   const auto variant = p.text("clstm.variant");
   auto o = xc::CirculantLSTMOptions(kFeatures, p.integer("clstm.hidden"))
                .num_layers(p.integer("clstm.layers"))
                .batch_first(true);
   o.block_size(k);
+  o.input_block_size(block_size_at(p, "clstm.input_block_size", k));
+  o.recurrent_block_size(block_size_at(p, "clstm.recurrent_block_size", k));
   const auto projection = p.integer("clstm.projection");
   if (variant == "peephole") {
     o.peephole(true);
@@ -68,6 +78,12 @@ xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
     throw std::invalid_argument("clstm.variant: unknown variant \"" + variant + "\"");
   }
   return o;
+}
+
+// Whether any gate matrix of these options is block-circulant.
+bool any_circulant(const xc::CirculantLSTMOptions& o) {
+  return o.input_block_size() > 1 || o.recurrent_block_size() > 1 ||
+         (o.projection_size() > 0 && o.projection_block_size() > 1);
 }
 
 /// The LSTM and a linear head on the final state of each direction of the top layer (forward:
@@ -208,7 +224,16 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
 std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const config::Params& p,
                                            const data::Dataset& ds, std::uint64_t seed,
                                            const nn::TrainHooks& base) {
-  const auto k = p.integer("clstm.block_size");
+  const auto target = lstm_options(p);
+  // The block size the circulant model gives the matrix registered under `name`.
+  const auto block_size_of = [&target](const std::string& name) {
+    const auto ends_with = [&name](const std::string& tail) {
+      return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if (ends_with("w_x")) return target.input_block_size();
+    if (ends_with("w_h")) return target.recurrent_block_size();
+    return target.projection_block_size();
+  };
   struct Pair {
     torch::Tensor weight;  // the dense (gates*out) x in matrix being trained
     std::int64_t gates, out;
@@ -220,6 +245,8 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
     const auto* g = dynamic_cast<const xc::GateMatrixImpl*>(item.value().get());
     if (g == nullptr) continue;
     if (!g->dense) throw std::logic_error("clstm: ADMM expects the dense LSTM");
+    const auto k = block_size_of(item.key());
+    if (k == 1) continue;  // stays dense
     pairs.push_back({g->dense->weight, g->gates, g->out, xc::BlockLayout::make(g->in, g->out, k), {}, {}});
   }
   const auto project = [](const Pair& q, const torch::Tensor& w) {
@@ -301,7 +328,12 @@ class ClstmKind final : public Kind {
   config::Schema schema() const override {
     config::Schema s;
     s.add({"clstm.block_size", ValueType::Int, std::int64_t{8}, 1.0, 32.0, {},
-           "k of every gate matrix, one of 1, 2, 4, 8, 16, 32: k x k circulant blocks (1 = dense)"});
+           "k of every gate matrix, one of 1, 2, 4, 8, 16, 32: k x k circulant blocks (1 = dense); "
+           "clstm.input_block_size and clstm.recurrent_block_size override it per matrix"});
+    s.add({"clstm.input_block_size", ValueType::Int, std::int64_t{0}, 0.0, 32.0, {},
+           "k of the input-to-gates matrices alone (0 = clstm.block_size; 1 = dense)"});
+    s.add({"clstm.recurrent_block_size", ValueType::Int, std::int64_t{0}, 0.0, 32.0, {},
+           "k of the state-to-gates matrices alone (0 = clstm.block_size; 1 = dense)"});
     s.add({"clstm.variant", ValueType::String, std::string("vanilla"), {}, {}, variant_names(),
            "vanilla, peephole, projection (recurrent projection layer), google (peepholes + "
            "projection, C-LSTM's TIMIT model) or bidirectional"});
@@ -446,7 +478,7 @@ class ClstmKind final : public Kind {
       train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
         nn::train_model(*dense, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
       });
-      if (p.text("clstm.init") == "admm" && p.integer("clstm.block_size") > 1) {
+      if (p.text("clstm.init") == "admm" && any_circulant(lstm_options(p))) {
         admm_residual = admm_towards_circulant(*dense, p, dataset, nn::derive_seed(seed, 4), hooks);
       }
       model->lstm->load_from(*dense->lstm);
@@ -459,7 +491,7 @@ class ClstmKind final : public Kind {
       auto finetune = train_options(p, nn::derive_seed(seed, 3));
       finetune.epochs = p.integer("clstm.finetune_epochs");
       finetune.optimizer.lr = p.real("clstm.finetune_lr");
-      if (p.integer("clstm.block_size") > 1 && finetune.epochs > 0) {
+      if (any_circulant(lstm_options(p)) && finetune.epochs > 0) {
         history = nn::train_model(*model, dataset.train, dataset.test, finetune, hooks);
       } else {
         history.final_test = nn::evaluate(*model, dataset.test);

@@ -190,8 +190,22 @@ TEST(ClstmKind, ResultDependsOnlyOnParams) {
   EXPECT_NE(a.arrays.at("loss"), c.arrays.at("loss")) << "another seed, another run";
 }
 
+// clstm.input_block_size / clstm.recurrent_block_size set one kind of matrix apart from
+// clstm.block_size: here a dense input matrix beside k = 4 recurrent ones (hidden 32).
+TEST(ClstmKind, PerMatrixBlockSizes) {
+  const auto out = kind()->run(params(3, {{"train.epochs", std::int64_t{1}}, {"clstm.input_block_size", std::int64_t{1}}}),
+                               kinds::PointContext{});
+  const double input = 4 * 32 * 28 + 4 * 32, recurrent = 4 * 32 * 32 / 4;
+  EXPECT_EQ(out.metrics.at("lstm_parameters"), input + recurrent);
+  const auto all = kind()->run(params(3, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
+  EXPECT_EQ(all.metrics.at("lstm_parameters"), 4 * 32 * 28 / 4 + 4 * 32 + recurrent)
+      << "28 input features pad to 28 (a multiple of 4)";
+}
+
 TEST(ClstmKind, BadBlockSizeAndFormatFailThePoint) {
   EXPECT_THROW(kind()->run(params(1, {{"clstm.block_size", std::int64_t{3}}}), kinds::PointContext{}),
+               std::invalid_argument);
+  EXPECT_THROW(kind()->run(params(1, {{"clstm.recurrent_block_size", std::int64_t{6}}}), kinds::PointContext{}),
                std::invalid_argument);
   EXPECT_THROW(kind()->run(params(1, {{"clstm.int_bits", std::int64_t{20}},
                                       {"clstm.frac_bits", std::int64_t{20}}}),
