@@ -217,23 +217,14 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
 }
 
 // E-RNN's ADMM on a trained dense LSTM classifier: minimise the loss subject to every gate
-// matrix being block-circulant with k x k blocks (each gate separately, as GateMatrix lays them
-// out). One epoch per iteration: a W-step on loss + rho/2 ||W - Z + U||^2 (the penalty's gradient
+// matrix being block-circulant with the k x k blocks the same matrix of `target` has (each gate
+// separately, as GateMatrix lays them out; matrices dense in `target` stay free). One epoch per iteration: a W-step on loss + rho/2 ||W - Z + U||^2 (the penalty's gradient
 // added after backward), then Z = Proj(W + U), U += W - Z, rho *= growth. Returns the relative
 // residual ||W - Z||_F / ||W||_F over all gate matrices after each iteration.
-std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const config::Params& p,
-                                           const data::Dataset& ds, std::uint64_t seed,
+std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const xc::CirculantLSTMImpl& target,
+                                           const config::Params& p, const data::Dataset& ds, std::uint64_t seed,
                                            const nn::TrainHooks& base) {
-  const auto target = lstm_options(p);
-  // The block size the circulant model gives the matrix registered under `name`.
-  const auto block_size_of = [&target](const std::string& name) {
-    const auto ends_with = [&name](const std::string& tail) {
-      return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
-    };
-    if (ends_with("w_x")) return target.input_block_size();
-    if (ends_with("w_h")) return target.recurrent_block_size();
-    return target.projection_block_size();
-  };
+  const auto target_modules = target.named_modules();
   struct Pair {
     torch::Tensor weight;  // the dense (gates*out) x in matrix being trained
     std::int64_t gates, out;
@@ -245,7 +236,11 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
     const auto* g = dynamic_cast<const xc::GateMatrixImpl*>(item.value().get());
     if (g == nullptr) continue;
     if (!g->dense) throw std::logic_error("clstm: ADMM expects the dense LSTM");
-    const auto k = block_size_of(item.key());
+    // Both LSTMs register their gate matrices under the same names.
+    const auto* twin = target_modules.find(item.key());
+    const auto* t = twin ? dynamic_cast<const xc::GateMatrixImpl*>(twin->get()) : nullptr;
+    if (t == nullptr) throw std::logic_error("clstm: no gate matrix " + item.key() + " in the circulant LSTM");
+    const auto k = t->block_size;
     if (k == 1) continue;  // stays dense
     pairs.push_back({g->dense->weight, g->gates, g->out, xc::BlockLayout::make(g->in, g->out, k), {}, {}});
   }
@@ -478,8 +473,8 @@ class ClstmKind final : public Kind {
       train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
         nn::train_model(*dense, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
       });
-      if (p.text("clstm.init") == "admm" && any_circulant(lstm_options(p))) {
-        admm_residual = admm_towards_circulant(*dense, p, dataset, nn::derive_seed(seed, 4), hooks);
+      if (p.text("clstm.init") == "admm" && any_circulant(model->lstm->options)) {
+        admm_residual = admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks);
       }
       model->lstm->load_from(*dense->lstm);
       {
@@ -491,7 +486,7 @@ class ClstmKind final : public Kind {
       auto finetune = train_options(p, nn::derive_seed(seed, 3));
       finetune.epochs = p.integer("clstm.finetune_epochs");
       finetune.optimizer.lr = p.real("clstm.finetune_lr");
-      if (any_circulant(lstm_options(p)) && finetune.epochs > 0) {
+      if (any_circulant(model->lstm->options) && finetune.epochs > 0) {
         history = nn::train_model(*model, dataset.train, dataset.test, finetune, hooks);
       } else {
         history.final_test = nn::evaluate(*model, dataset.test);

@@ -172,6 +172,14 @@ TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
   ASSERT_EQ(pulled.arrays.at("admm_residual").size(), 3u);
   EXPECT_LT(pulled.arrays.at("admm_residual").back(), pulled.arrays.at("admm_residual").front());
   EXPECT_GT(pulled.metrics.at("projected_accuracy"), circ.metrics.at("projected_accuracy"));
+  // ADMM pulls only the matrices that will be circulant: here the recurrent ones.
+  auto mixed = admm;
+  mixed.emplace_back("clstm.input_block_size", std::int64_t{1});
+  const auto partial = kind()->run(params(4, mixed), context);
+  ASSERT_EQ(partial.arrays.at("admm_residual").size(), 3u);
+  EXPECT_LT(partial.arrays.at("admm_residual").back(), partial.arrays.at("admm_residual").front());
+  EXPECT_LT(partial.metrics.at("compression_ratio"), pulled.metrics.at("compression_ratio"));
+  EXPECT_GT(partial.metrics.at("compression_ratio"), 1.0);
   int entries = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".pt";
   EXPECT_EQ(entries, 1);  // one dense LSTM for every point

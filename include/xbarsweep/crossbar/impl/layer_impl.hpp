@@ -606,6 +606,8 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
   const bool adc = config_.adc_bits > 0;
   const bool offset = config_.mapping == Mapping::Offset;
+  // Compile-time branches: the hot loop carries only the effects that are on.
+  const int mode = (additive ? 1 : 0) | (prop ? 2 : 0) | (adc ? 4 : 0);
   const auto read_tile = [&](auto functor, int plane, int r) {
     functor.p = p_;
     functor.p2 = p2_;
@@ -636,8 +638,6 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
     for (int r = 0; r < nr_; ++r) {
       if (nphys_host_[r] == 0) continue;
       tile_product(r, batch);
-      // Compile-time branches: the hot loop carries only the effects that are on.
-      const int mode = (additive ? 1 : 0) | (prop ? 2 : 0) | (adc ? 4 : 0);
       switch (mode) {
 #define XBARSWEEP_CROSSBAR_READOUT_CASE(m) \
   case m: read_tile(Impl::Readout<ExecSpace, (m & 1) != 0, (m & 2) != 0, (m & 4) != 0>{}, plane, r); break;
