@@ -362,6 +362,13 @@ class ClstmKind final : public Kind {
            "init projected or admm: epochs of fine-tuning after the projection"});
     s.add({"clstm.finetune_lr", ValueType::Real, 1e-3, 1e-12, 100.0, {},
            "init projected or admm: learning rate of the fine-tuning and of the ADMM W-steps (train.schedule applies)"});
+    s.add({"clstm.distill", ValueType::Real, 0.0, 0.0, 1.0, {},
+           "weight alpha of knowledge distillation from the dense LSTM of these settings (k = 1, "
+           "same train.*; trained once per sweep and cached, as for init projected): the training "
+           "loss is (1 - alpha) cross-entropy + alpha T^2 KL(teacher || model) at temperature "
+           "clstm.distill_temperature; 0 = plain cross-entropy"});
+    s.add({"clstm.distill_temperature", ValueType::Real, 4.0, 1e-3, 1000.0, {},
+           "temperature T of the distillation's softened distributions"});
     s.add({"clstm.hw_samples", ValueType::Int, std::int64_t{0}, 0.0, 100000.0, {},
            "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
            "stays digital); 0 = no hardware evaluation"});
@@ -460,19 +467,30 @@ class ClstmKind final : public Kind {
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
     nn::TrainHistory history;
     const bool projected = p.text("clstm.init") != "random";
+    const double distill = p.real("clstm.distill");
     double projected_accuracy = 0.0;
     std::vector<double> admm_residual;
-    if (projected) {
-      // E-RNN's route: the dense LSTM of these settings (trained once per sweep and cached, as
-      // the random-init k = 1 point would train it), each gate matrix projected onto
-      // block-circulant structure, then fine-tuned. At k = 1 it is the dense model itself.
+    // The dense LSTM of these settings, as the random-init k = 1 point trains it (once per
+    // sweep, cached): the starting point of init projected/admm and the distillation teacher.
+    SequenceClassifier dense{nullptr};
+    double dense_accuracy = 0.0;
+    if (projected || distill > 0.0) {
       auto dense_options = lstm_options(p);
       dense_options.block_size(1);
-      SequenceClassifier dense(dense_options, dataset.num_classes);
+      dense = SequenceClassifier(dense_options, dataset.num_classes);
       initialise(*dense, nn::derive_seed(seed, 0));
       train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
         nn::train_model(*dense, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
       });
+      dense_accuracy = nn::evaluate(*dense, dataset.test).accuracy;
+      if (distill > 0.0) {
+        hooks.loss = nn::distillation_loss(nn::predict_logits(*dense, dataset.train), distill,
+                                           p.real("clstm.distill_temperature"));
+      }
+    }
+    if (projected) {
+      // E-RNN's route: each gate matrix of the dense LSTM projected onto block-circulant
+      // structure, then fine-tuned. At k = 1 it is the dense model itself.
       if (p.text("clstm.init") == "admm" && any_circulant(model->lstm->options)) {
         admm_residual = admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks);
       }
@@ -541,6 +559,7 @@ class ClstmKind final : public Kind {
       out.metrics["train_loss"] = history.train_loss.back();
     }
     if (projected) out.metrics["projected_accuracy"] = projected_accuracy;
+    if (dense) out.metrics["dense_accuracy"] = dense_accuracy;
     const auto lstm_stored = static_cast<double>(lstm.stored_parameters());
     out.metrics["lstm_parameters"] = lstm_stored;
     out.metrics["dense_lstm_parameters"] = static_cast<double>(lstm.dense_parameters());

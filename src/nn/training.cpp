@@ -86,7 +86,7 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
 
     optimizer.zero_grad();
     const auto logits = model.forward(x);
-    const auto loss = torch::nn::functional::cross_entropy(logits, y);
+    const auto loss = hooks.loss ? hooks.loss(logits, y, index) : torch::nn::functional::cross_entropy(logits, y);
     loss.backward();
     const std::int64_t step = first_step + r.steps;
     if (hooks.before_step) hooks.before_step(step);
@@ -104,27 +104,45 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
   return r;
 }
 
-Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t batch_size) {
+torch::Tensor predict_logits(Classifier& model, const data::Split& split, std::int64_t batch_size) {
   check_split(split, "evaluation");
   if (batch_size < 1) throw std::invalid_argument("batch size must be >= 1");
   torch::NoGradGuard no_grad;
   model.eval();
-  const std::int64_t n = split.size();
-  double loss_sum = 0.0;
-  std::int64_t correct = 0;
-  for (std::int64_t begin = 0; begin < n; begin += batch_size) {
-    const auto m = std::min(batch_size, n - begin);
-    const auto logits = model.forward(split.images.narrow(0, begin, m));
-    const auto y = split.labels.narrow(0, begin, m);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t begin = 0; begin < split.size(); begin += batch_size) {
+    parts.push_back(model.forward(split.images.narrow(0, begin, std::min(batch_size, split.size() - begin))));
   }
+  return parts.empty() ? torch::empty({0, 0}) : torch::cat(parts, 0);
+}
+
+LossFn distillation_loss(torch::Tensor teacher_logits, double alpha, double temperature) {
+  if (!(alpha >= 0.0 && alpha <= 1.0)) {
+    throw std::invalid_argument("distillation weight alpha must be in [0, 1], got " + std::to_string(alpha));
+  }
+  if (!(temperature > 0.0)) {
+    throw std::invalid_argument("distillation temperature must be > 0, got " + std::to_string(temperature));
+  }
+  // The teacher's softened distribution is fixed: compute it once for the whole split.
+  const auto soft_targets = torch::softmax(teacher_logits.detach().to(torch::kFloat) / temperature, 1);
+  return [soft_targets, alpha, temperature](const torch::Tensor& logits, const torch::Tensor& labels,
+                                            const torch::Tensor& rows) {
+    namespace F = torch::nn::functional;
+    const auto kl = F::kl_div(torch::log_softmax(logits / temperature, 1), soft_targets.index_select(0, rows),
+                              F::KLDivFuncOptions().reduction(torch::kBatchMean));
+    return (1.0 - alpha) * F::cross_entropy(logits, labels) + (alpha * temperature * temperature) * kl;
+  };
+}
+
+Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t batch_size) {
+  const auto logits = predict_logits(model, split, batch_size);
+  const auto n = split.size();
   Evaluation e;
   e.samples = n;
-  e.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(n, 1));
-  e.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(n, 1));
+  if (n == 0) return e;  // (model left in evaluation mode by predict_logits)
+  e.loss = torch::nn::functional::cross_entropy(logits.to(torch::kDouble), split.labels).item<double>();
+  e.accuracy = static_cast<double>(logits.argmax(1).eq(split.labels).sum().item<std::int64_t>()) /
+               static_cast<double>(n);
   return e;
 }
 

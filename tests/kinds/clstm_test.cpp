@@ -186,6 +186,31 @@ TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
   std::filesystem::remove_all(dir);
 }
 
+// clstm.distill: trained against the cached dense LSTM of the same settings (the k = 1 point's
+// model, reported as dense_accuracy); alpha 0 is plain training, bit for bit.
+TEST(ClstmKind, DistillationFromTheCachedDenseLstm) {
+  const auto dir = std::filesystem::temp_directory_path() / ("xbarsweep-clstm-kd-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  kinds::PointContext context;
+  context.cache_dir = dir.string();
+  const std::vector<std::pair<std::string, config::Value>> one_epoch = {{"train.epochs", std::int64_t{1}}};
+  const auto dense = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.block_size", std::int64_t{1}}}),
+                                 kinds::PointContext{});
+  const auto plain = kind()->run(params(5, one_epoch), kinds::PointContext{});
+  const auto distilled = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.distill", 0.7}}), context);
+  EXPECT_EQ(distilled.metrics.at("dense_accuracy"), dense.metrics.at("accuracy"));
+  EXPECT_EQ(plain.metrics.count("dense_accuracy"), 0u);
+  EXPECT_NE(distilled.arrays.at("loss"), plain.arrays.at("loss"));
+  EXPECT_GT(distilled.metrics.at("accuracy"), 0.3);
+  const auto alpha0 = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.distill", 0.0}}), context);
+  EXPECT_EQ(alpha0.arrays.at("loss"), plain.arrays.at("loss"));
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".pt";
+  EXPECT_EQ(entries, 1);  // the teacher, trained once
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ClstmKind, ResultDependsOnlyOnParams) {
   const auto a = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
   const auto b = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});

@@ -1,5 +1,6 @@
 // Training loops: learning, determinism, hooks, cancellation, checkpoints.
 #include <gtest/gtest.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -120,6 +121,56 @@ TEST(Training, HooksSeeEveryStepAndCanZeroTheUpdate) {
   EXPECT_EQ(steps.front(), 7);
   EXPECT_EQ(steps.back(), 16);
   EXPECT_TRUE(model->parameters()[0].equal(before)) << "zero gradients, no weight decay: no change";
+}
+
+// distillation_loss is Hinton's: (1 - a) CE + a T^2 KL(softmax(t / T) || softmax(s / T)), the KL
+// averaged over the batch; computed here by hand from the probabilities.
+TEST(Distillation, LossMatchesItsDefinition) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const auto teacher = torch::randn({6, 4}, gen) * 3.0;  // the "training split": 6 samples
+  const auto student = torch::randn({3, 4}, gen);
+  const auto rows = torch::tensor({4, 0, 2}, torch::kLong);
+  const auto labels = torch::tensor({1, 3, 0}, torch::kLong);
+  const double T = 2.5;
+  const auto q = torch::softmax(teacher.index_select(0, rows) / T, 1).to(torch::kDouble);
+  const auto p = torch::softmax(student / T, 1).to(torch::kDouble);
+  const double kl = (q * (q.log() - p.log())).sum().item<double>() / 3.0;
+  const double ce = torch::nn::functional::cross_entropy(student, labels).item<double>();
+  for (const double a : {0.0, 0.3, 1.0}) {
+    const double got = distillation_loss(teacher, a, T)(student, labels, rows).item<double>();
+    EXPECT_NEAR(got, (1 - a) * ce + a * T * T * kl, 1e-5 * (1 + std::abs(got))) << "alpha " << a;
+  }
+  // A student that matches the teacher has nothing to learn from it: zero loss and gradient.
+  auto same = teacher.index_select(0, rows).clone().requires_grad_(true);
+  const auto zero = distillation_loss(teacher, 1.0, T)(same, labels, rows);
+  zero.backward();
+  EXPECT_NEAR(zero.item<double>(), 0.0, 1e-6);
+  EXPECT_LT(same.grad().abs().max().item<double>(), 1e-6);
+  EXPECT_THROW(distillation_loss(teacher, 1.5, T), std::invalid_argument);
+  EXPECT_THROW(distillation_loss(teacher, 0.5, 0.0), std::invalid_argument);
+}
+
+// train_model minimises hooks.loss, with each batch's rows of the training split: a student
+// distilled (alpha 1) from a "teacher" that names label (y + 1) mod 10 learns that mapping, not
+// the labels it is given.
+TEST(Distillation, TrainingFollowsTheLossHookAndItsRows) {
+  const auto ds = small_synthetic();
+  auto model = small_mlp(1);
+  const auto shifted = (ds.train.labels + 1).remainder(10);
+  const auto teacher = torch::one_hot(shifted, 10).to(torch::kFloat) * 8.0;
+  TrainHooks hooks;
+  hooks.loss = distillation_loss(teacher, 1.0, 1.0);
+  TrainOptions t;
+  t.epochs = 3;
+  t.seed = 2;
+  train_model(*model, ds.train, ds.test, t, hooks);
+  const auto predicted = predict_logits(*model, ds.train).argmax(1);
+  ASSERT_EQ(predicted.size(0), ds.train.size());
+  EXPECT_GT(predicted.eq(shifted).to(torch::kDouble).mean().item<double>(), 0.9);
+  EXPECT_LT(predicted.eq(ds.train.labels).to(torch::kDouble).mean().item<double>(), 0.1);
+  // predict_logits and evaluate agree.
+  EXPECT_DOUBLE_EQ(evaluate(*model, ds.train).accuracy,
+                   predicted.eq(ds.train.labels).to(torch::kDouble).mean().item<double>());
 }
 
 TEST(Training, CancellationStopsBetweenBatches) {

@@ -41,6 +41,12 @@ struct OptimizerOptions {
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
                                                         const OptimizerOptions& options);
 
+/// \brief A training loss in place of cross-entropy: from a batch's logits, its labels and its
+/// rows (indices into the training split, so per-sample targets computed beforehand can be looked
+/// up), the scalar to minimise.
+using LossFn = std::function<at::Tensor(const at::Tensor& logits, const at::Tensor& labels,
+                                        const at::Tensor& rows)>;
+
 /// \brief Callbacks into the training loop; any may be empty. `step` counts optimiser steps
 /// from 0 over the whole of train_model (train_epoch: from its \p first_step).
 struct TrainHooks {
@@ -53,7 +59,19 @@ struct TrainHooks {
   std::function<void(std::int64_t step)> after_step;
   /// After each epoch of train_model, with its index from 0 (ADMM's Z and U updates).
   std::function<void(std::int64_t epoch)> after_epoch;
+  /// The training loss (e.g. distillation_loss); empty: mean cross-entropy with the labels.
+  LossFn loss;
 };
+
+/// \brief The logits of \p model for every sample of \p split, in order (N x classes), without
+/// gradients, in evaluation mode (the model is left in evaluation mode).
+at::Tensor predict_logits(Classifier& model, const data::Split& split, std::int64_t batch_size = 1000);
+
+/// \brief Knowledge distillation (Hinton et al., 2015) from a teacher's logits on the training
+/// split (row i for sample i): (1 - alpha) CE(logits, labels) + alpha T^2 KL(softmax(teacher / T)
+/// || softmax(logits / T)), the KL term averaged over the batch; T^2 keeps its gradients on the
+/// scale of the cross-entropy's. \throws std::invalid_argument unless 0 <= alpha <= 1 and T > 0.
+LossFn distillation_loss(at::Tensor teacher_logits, double alpha, double temperature);
 
 /// \brief Mean cross-entropy loss and accuracy over the samples seen.
 struct EpochResult {
@@ -79,7 +97,6 @@ struct Evaluation {
 };
 Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t batch_size = 1000);
 
-/// \brief What train_model does.
 /// \brief How the learning rate moves over the epochs of train_model.
 enum class LrSchedule {
   constant,  ///< optimizer.lr throughout
