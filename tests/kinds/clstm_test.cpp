@@ -42,6 +42,28 @@ config::Params params(std::int64_t seed,
   return p;
 }
 
+// A fresh directory for the dense LSTM that init projected/admm and distillation cache, removed
+// with the test.
+struct CacheDir {
+  explicit CacheDir(const std::string& tag)
+      : path(std::filesystem::temp_directory_path() / ("xbarsweep-clstm-" + tag + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~CacheDir() { std::filesystem::remove_all(path); }
+  kinds::PointContext context() const {
+    kinds::PointContext c;
+    c.cache_dir = path.string();
+    return c;
+  }
+  int checkpoints() const {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(path)) n += e.path().extension() == ".pt";
+    return n;
+  }
+  std::filesystem::path path;
+};
+
 void print(const char* what, const kinds::Outcome& out) {
   std::printf("%-14s accuracy %.4f fixed %.4f compression %.3f params %.0f dense %.1f us circ %.1f us "
               "flops %.3g/%.3g wall %.2f s\n",
@@ -139,11 +161,8 @@ TEST(ClstmKind, GateMatricesOnCrossbars) {
 }
 
 TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
-  const auto dir = std::filesystem::temp_directory_path() / ("xbarsweep-clstm-erNN-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  kinds::PointContext context;
-  context.cache_dir = dir.string();
+  const CacheDir dir("ernn");
+  const auto context = dir.context();
   const auto base = std::vector<std::pair<std::string, config::Value>>{{"train.epochs", std::int64_t{1}},
                                                                       {"clstm.init", std::string("projected")},
                                                                       {"clstm.finetune_epochs", std::int64_t{1}}};
@@ -180,20 +199,14 @@ TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
   EXPECT_LT(partial.arrays.at("admm_residual").back(), partial.arrays.at("admm_residual").front());
   EXPECT_LT(partial.metrics.at("compression_ratio"), pulled.metrics.at("compression_ratio"));
   EXPECT_GT(partial.metrics.at("compression_ratio"), 1.0);
-  int entries = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".pt";
-  EXPECT_EQ(entries, 1);  // one dense LSTM for every point
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(dir.checkpoints(), 1);  // one dense LSTM for every point
 }
 
 // clstm.distill: trained against the cached dense LSTM of the same settings (the k = 1 point's
 // model, reported as dense_accuracy); alpha 0 is plain training, bit for bit.
 TEST(ClstmKind, DistillationFromTheCachedDenseLstm) {
-  const auto dir = std::filesystem::temp_directory_path() / ("xbarsweep-clstm-kd-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  kinds::PointContext context;
-  context.cache_dir = dir.string();
+  const CacheDir dir("kd");
+  const auto context = dir.context();
   const std::vector<std::pair<std::string, config::Value>> one_epoch = {{"train.epochs", std::int64_t{1}}};
   const auto dense = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.block_size", std::int64_t{1}}}),
                                  kinds::PointContext{});
@@ -205,10 +218,7 @@ TEST(ClstmKind, DistillationFromTheCachedDenseLstm) {
   EXPECT_GT(distilled.metrics.at("accuracy"), 0.3);
   const auto alpha0 = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.distill", 0.0}}), context);
   EXPECT_EQ(alpha0.arrays.at("loss"), plain.arrays.at("loss"));
-  int entries = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".pt";
-  EXPECT_EQ(entries, 1);  // the teacher, trained once
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(dir.checkpoints(), 1);  // the teacher, trained once
 }
 
 TEST(ClstmKind, ResultDependsOnlyOnParams) {
