@@ -123,6 +123,9 @@ LossFn distillation_loss(torch::Tensor teacher_logits, double alpha, double temp
   if (!(temperature > 0.0)) {
     throw std::invalid_argument("distillation temperature must be > 0, got " + std::to_string(temperature));
   }
+  if (!teacher_logits.defined() || teacher_logits.dim() != 2) {
+    throw std::invalid_argument("distillation: the teacher's logits must be a samples x classes matrix");
+  }
   // The teacher's softened distribution is fixed: compute it once for the whole split.
   const auto soft_targets = torch::softmax(teacher_logits.detach().to(torch::kFloat) / temperature, 1);
   return [soft_targets, alpha, temperature](const torch::Tensor& logits, const torch::Tensor& labels,

@@ -148,6 +148,7 @@ TEST(Distillation, LossMatchesItsDefinition) {
   EXPECT_LT(same.grad().abs().max().item<double>(), 1e-6);
   EXPECT_THROW(distillation_loss(teacher, 1.5, T), std::invalid_argument);
   EXPECT_THROW(distillation_loss(teacher, 0.5, 0.0), std::invalid_argument);
+  EXPECT_THROW(distillation_loss(teacher.flatten(), 0.5, T), std::invalid_argument);
 }
 
 // train_model minimises hooks.loss, with each batch's rows of the training split: a student
