@@ -218,9 +218,10 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
 
 // E-RNN's ADMM on a trained dense LSTM classifier: minimise the loss subject to every gate
 // matrix being block-circulant with the k x k blocks the same matrix of `target` has (each gate
-// separately, as GateMatrix lays them out; matrices dense in `target` stay free). One epoch per iteration: a W-step on loss + rho/2 ||W - Z + U||^2 (the penalty's gradient
-// added after backward), then Z = Proj(W + U), U += W - Z, rho *= growth. Returns the relative
-// residual ||W - Z||_F / ||W||_F over all gate matrices after each iteration.
+// separately, as GateMatrix lays them out; matrices dense in `target` stay free). One epoch per
+// iteration: a W-step on loss + rho/2 ||W - Z + U||^2 (the penalty's gradient added after
+// backward), then Z = Proj(W + U), U += W - Z, rho *= growth. Returns the relative residual
+// ||W - Z||_F / ||W||_F over all gate matrices after each iteration.
 std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const xc::CirculantLSTMImpl& target,
                                            const config::Params& p, const data::Dataset& ds, std::uint64_t seed,
                                            const nn::TrainHooks& base) {

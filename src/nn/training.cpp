@@ -142,7 +142,7 @@ Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t ba
   const auto n = split.size();
   Evaluation e;
   e.samples = n;
-  if (n == 0) return e;  // (model left in evaluation mode by predict_logits)
+  if (n == 0) return e;
   e.loss = torch::nn::functional::cross_entropy(logits.to(torch::kDouble), split.labels).item<double>();
   e.accuracy = static_cast<double>(logits.argmax(1).eq(split.labels).sum().item<std::int64_t>()) /
                static_cast<double>(n);

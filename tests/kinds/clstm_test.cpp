@@ -207,16 +207,19 @@ TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
 TEST(ClstmKind, DistillationFromTheCachedDenseLstm) {
   const CacheDir dir("kd");
   const auto context = dir.context();
-  const std::vector<std::pair<std::string, config::Value>> one_epoch = {{"train.epochs", std::int64_t{1}}};
-  const auto dense = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.block_size", std::int64_t{1}}}),
-                                 kinds::PointContext{});
-  const auto plain = kind()->run(params(5, one_epoch), kinds::PointContext{});
-  const auto distilled = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.distill", 0.7}}), context);
+  // One epoch at seed 5, plus \p extra.
+  const auto point = [](std::vector<std::pair<std::string, config::Value>> extra) {
+    extra.emplace_back("train.epochs", std::int64_t{1});
+    return params(5, extra);
+  };
+  const auto dense = kind()->run(point({{"clstm.block_size", std::int64_t{1}}}), kinds::PointContext{});
+  const auto plain = kind()->run(point({}), kinds::PointContext{});
+  const auto distilled = kind()->run(point({{"clstm.distill", 0.7}}), context);
   EXPECT_EQ(distilled.metrics.at("dense_accuracy"), dense.metrics.at("accuracy"));
   EXPECT_EQ(plain.metrics.count("dense_accuracy"), 0u);
   EXPECT_NE(distilled.arrays.at("loss"), plain.arrays.at("loss"));
   EXPECT_GT(distilled.metrics.at("accuracy"), 0.3);
-  const auto alpha0 = kind()->run(params(5, {{"train.epochs", std::int64_t{1}}, {"clstm.distill", 0.0}}), context);
+  const auto alpha0 = kind()->run(point({{"clstm.distill", 0.0}}), context);
   EXPECT_EQ(alpha0.arrays.at("loss"), plain.arrays.at("loss"));
   EXPECT_EQ(dir.checkpoints(), 1);  // the teacher, trained once
 }

@@ -73,7 +73,8 @@ at::Tensor predict_logits(Classifier& model, const data::Split& split, std::int6
 /// scale of the cross-entropy's. \throws std::invalid_argument unless 0 <= alpha <= 1 and T > 0.
 LossFn distillation_loss(at::Tensor teacher_logits, double alpha, double temperature);
 
-/// \brief Mean cross-entropy loss and accuracy over the samples seen.
+/// \brief Mean training loss (cross-entropy, or TrainHooks::loss when set) and accuracy over the
+/// samples seen.
 struct EpochResult {
   double loss = 0.0;
   double accuracy = 0.0;  ///< fraction, of predictions made during the epoch (running)
@@ -123,7 +124,7 @@ struct TrainOptions {
 
 /// \brief Per-epoch record of train_model.
 struct TrainHistory {
-  std::vector<double> train_loss;      ///< mean over each epoch
+  std::vector<double> train_loss;      ///< mean over each epoch (of TrainHooks::loss when set)
   std::vector<double> train_accuracy;  ///< running accuracy over each epoch
   std::vector<double> test_loss;       ///< after each evaluated epoch
   std::vector<double> test_accuracy;
