@@ -141,6 +141,34 @@ Comparison lstm_per_sequence(int64_t input, int64_t hidden, int64_t steps, int64
                  [&] { circ_engine.forward(x, steps, 1); });
 }
 
+// One training step (forward and backward, batch 128, 28 steps of 28 features: the clstm kind's
+// sequential Fashion-MNIST) of a 128-cell LSTM with k x k block-circulant gate matrices:
+// products by rfft/irfft at every step (baseline) against the matrices expanded once per batch.
+// Also the LSTM with dense gate matrices, for scale.
+struct TrainStep {
+  Comparison expanded_vs_fft;
+  double dense_us;
+};
+
+TrainStep train_step(int64_t k) {
+  const auto step = [](xc::CirculantLSTM& lstm, const torch::Tensor& x) {
+    return [&lstm, x] {
+      lstm->zero_grad();
+      std::get<0>(lstm->forward(x)).sum().backward();
+    };
+  };
+  auto opts = xc::CirculantLSTMOptions(28, 128).batch_first(true).block_size(k);
+  opts.product(xc::CirculantProduct::fft);
+  xc::CirculantLSTM by_fft(opts);
+  opts.product(xc::CirculantProduct::expanded);
+  xc::CirculantLSTM expanded(opts);
+  xc::CirculantLSTM dense(xc::CirculantLSTMOptions(28, 128).batch_first(true));
+  const auto x = torch::randn({128, 28, 28});
+  TrainStep r{compare(step(by_fft, x), step(expanded, x)), 0.0};
+  r.dense_us = 1e6 * seconds_per_call(step(dense, x));
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,6 +203,13 @@ int main(int argc, char** argv) {
   std::printf("LSTM input 28, hidden 1024, 28 steps, b=1: dense %.0f us/seq, circulant k=16 %.0f us/seq\n",
               lstm_k16.baseline_us, lstm_k16.candidate_us);
 
+  const auto train_k8 = train_step(8), train_k16 = train_step(16);
+  std::printf("LSTM 128 cells, training step (batch 128, 28 steps): k=8 fft %.0f us, expanded %.0f us; "
+              "k=16 fft %.0f us, expanded %.0f us; dense %.0f us\n",
+              train_k8.expanded_vs_fft.baseline_us, train_k8.expanded_vs_fft.candidate_us,
+              train_k16.expanded_vs_fft.baseline_us, train_k16.expanded_vs_fft.candidate_us,
+              train_k16.dense_us);
+
   const double flop_ratio = 2.0 * 16 * 16 / (8.0 * (16 / 2 + 1));
   std::printf("circulant_speedup_k8_b1: %.2f (target >= 4)\n", b1_k8.ratio_median);
   std::printf("circulant_speedup_k16_b1: %.2f (target >= 8)\n", b1_k16.ratio_median);
@@ -183,5 +218,9 @@ int main(int argc, char** argv) {
   std::printf("circulant_lstm_speedup_k16_b1: %.2f (dense %.0f us/seq, circulant %.0f us/seq; target: none)\n",
               lstm_k16.ratio_median, lstm_k16.baseline_us, lstm_k16.candidate_us);
   std::printf("circulant_speedup_vs_torch_fft: %.2f (target > 1)\n", fft_k16.ratio_median);
+  std::printf("clstm_train_step_expanded_over_fft_k8: %.2f (target: none)\n",
+              train_k8.expanded_vs_fft.ratio_median);
+  std::printf("clstm_train_step_expanded_over_fft_k16: %.2f (target: none)\n",
+              train_k16.expanded_vs_fft.ratio_median);
   return 0;
 }

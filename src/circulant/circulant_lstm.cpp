@@ -56,6 +56,17 @@ torch::Tensor GateMatrixImpl::dense_bias() const {
   return torch::cat(parts, 0);
 }
 
+std::function<torch::Tensor(const torch::Tensor&)> GateMatrixImpl::bind(CirculantProduct how) {
+  if (dense || how == CirculantProduct::fft) {
+    return [this](const torch::Tensor& rows) { return forward(rows); };
+  }
+  auto weight_t = dense_weight().t();
+  auto bias = dense_bias();
+  return [weight_t, bias](const torch::Tensor& rows) {
+    return bias.defined() ? torch::addmm(bias, rows, weight_t) : torch::mm(rows, weight_t);
+  };
+}
+
 void GateMatrixImpl::load_dense(const torch::Tensor& weight, const torch::Tensor& bias) {
   XBARSWEEP_CIRCULANT_THROW_IF(weight.dim() != 2 || weight.size(0) != gates * out ||
                                    weight.size(1) != in,
@@ -140,17 +151,21 @@ void CirculantLSTMCellImpl::reset() {
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> CirculantLSTMCellImpl::forward(
     const torch::Tensor& x, bool reverse, const GateProduct& product) {
   const auto T = x.size(0), N = x.size(1), H = options.hidden_size();
-  const auto apply = [&product](GateMatrix& m, const torch::Tensor& rows) {
-    return product ? product(*m, rows) : m->forward(rows);
+  using Bound = std::function<torch::Tensor(const torch::Tensor&)>;
+  const auto bind = [&](GateMatrix& m) -> Bound {
+    if (!m) return {};
+    if (product) return [&product, &m](const torch::Tensor& rows) { return product(*m, rows); };
+    return m->bind(options.product());
   };
+  const Bound apply_h = bind(w_h), apply_proj = bind(w_proj);
   // All time steps of the input matrix at once: (T, N, 4H).
-  auto gx = apply(w_x, x.reshape({T * N, x.size(2)})).view({T, N, -1});
+  auto gx = bind(w_x)(x.reshape({T * N, x.size(2)})).view({T, N, -1});
   auto r = torch::zeros({N, options.output_size()}, x.options());
   auto c = torch::zeros({N, H}, x.options());
   std::vector<torch::Tensor> outputs(static_cast<std::size_t>(T));
   for (std::int64_t s = 0; s < T; ++s) {
     const auto t = reverse ? T - 1 - s : s;
-    auto g = (gx[t] + apply(w_h, r)).chunk(4, 1);
+    auto g = (gx[t] + apply_h(r)).chunk(4, 1);
     auto i = g[0], f = g[1], cand = g[2], o = g[3];
     if (options.peephole()) {
       i = i + peep_i * c;
@@ -159,7 +174,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> CirculantLSTMCellImpl::f
     c = torch::sigmoid(f) * c + torch::sigmoid(i) * torch::tanh(cand);
     if (options.peephole()) o = o + peep_o * c;
     auto m = torch::sigmoid(o) * torch::tanh(c);
-    r = w_proj ? apply(w_proj, m) : m;
+    r = apply_proj ? apply_proj(m) : m;
     outputs[static_cast<std::size_t>(t)] = r;
   }
   return {torch::stack(outputs, 0), r, c};

@@ -77,6 +77,8 @@ xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
   } else if (variant != "vanilla") {
     throw std::invalid_argument("clstm.variant: unknown variant \"" + variant + "\"");
   }
+  o.product(p.text("clstm.train_product") == "fft" ? xc::CirculantProduct::fft
+                                                   : xc::CirculantProduct::expanded);
   return o;
 }
 
@@ -346,6 +348,11 @@ class ClstmKind final : public Kind {
            "segments of the piecewise-linear sigmoid and tanh on [-5, 5]"});
     s.add({"clstm.timing_sequences", ValueType::Int, std::int64_t{25}, 1.0, 10000.0, {},
            "test sequences timed at batch 1 (medians over them)"});
+    s.add({"clstm.train_product", ValueType::String, std::string("expanded"), {}, {},
+           {"expanded", "fft"},
+           "how training multiplies block-circulant matrices: expanded builds each dense matrix "
+           "once per batch and reuses it at every time step (faster while it fits in memory); "
+           "fft multiplies by rfft/irfft at every step. Same model either way"});
     s.add({"clstm.init", ValueType::String, std::string("random"), {}, {}, {"random", "projected", "admm"},
            "random: train from a random initialisation for train.epochs; projected: train the "
            "dense LSTM (k = 1, same train.*; once per sweep, cached), project every gate matrix "

@@ -41,10 +41,14 @@ TEST(CirculantLSTM, DenseProjectionMatchesTorchLSTM) {
                        xc::CirculantLSTMOptions(10, 16).projection_size(8).num_layers(2));
 }
 
-// A circulant LSTM's step equals the same LSTM written with its dense gate matrices.
-TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatrices) {
+namespace {
+
+// A circulant LSTM's step equals the same LSTM written with its dense gate matrices, whichever
+// product the circulant one uses.
+void expect_circulant_matches_dense(xc::CirculantProduct product) {
   torch::manual_seed(12);
   auto opts = xc::CirculantLSTMOptions(12, 16).google(8).block_size(4).bidirectional(true);
+  opts.product(product);
   xc::CirculantLSTM circ(opts);
   auto dense_opts = opts;
   dense_opts.block_size(1);
@@ -54,13 +58,52 @@ TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatrices) {
   auto y_circ = std::get<0>(circ->forward(x));
   auto y_dense = std::get<0>(dense->forward(x));
   EXPECT_TRUE(all_close(y_circ, y_dense, 1e-4, 1e-5));
-  // Gradients with respect to the input agree too (autograd through rfft/irfft vs matmul).
+  // Gradients with respect to the input agree too.
   auto upstream = torch::randn_like(y_circ);
   auto g_circ = torch::autograd::grad({y_circ}, {x}, {upstream})[0];
   auto g_dense = torch::autograd::grad({y_dense}, {x}, {upstream})[0];
   EXPECT_TRUE(all_close(g_circ, g_dense, 1e-4, 1e-5));
   EXPECT_LT(circ->stored_parameters(), dense->stored_parameters());
   EXPECT_EQ(circ->dense_parameters(), dense->stored_parameters());
+}
+
+}  // namespace
+
+TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatricesByFft) {
+  expect_circulant_matches_dense(xc::CirculantProduct::fft);
+}
+
+TEST(CirculantLSTM, CirculantGatesMatchTheirDenseMatricesExpanded) {
+  expect_circulant_matches_dense(xc::CirculantProduct::expanded);
+}
+
+// The two products train the same model: equal outputs and equal gradients of every parameter
+// (defining vectors, biases, peepholes), padding included (12 inputs, k = 5).
+TEST(CirculantLSTM, ExpandedAndFftProductsGiveTheSameParameterGradients) {
+  torch::manual_seed(14);
+  auto opts = xc::CirculantLSTMOptions(12, 16).google(8).block_size(5).num_layers(2);
+  opts.product(xc::CirculantProduct::fft);
+  xc::CirculantLSTM by_fft(opts);
+  auto expanded_opts = opts;
+  expanded_opts.product(xc::CirculantProduct::expanded);
+  xc::CirculantLSTM expanded(expanded_opts);
+  expanded->load_from(*by_fft);
+  auto x = torch::randn({7, 3, 12});
+  auto upstream = torch::randn({7, 3, 8});
+  auto y_fft = std::get<0>(by_fft->forward(x));
+  auto y_expanded = std::get<0>(expanded->forward(x));
+  ASSERT_TRUE(all_close(y_expanded, y_fft, 1e-4, 1e-5));
+  (y_fft * upstream).sum().backward();
+  (y_expanded * upstream).sum().backward();
+  const auto fft_params = by_fft->named_parameters();
+  const auto expanded_params = expanded->named_parameters();
+  ASSERT_EQ(fft_params.size(), expanded_params.size());
+  for (const auto& item : fft_params) {
+    const auto* twin = expanded_params.find(item.key());
+    ASSERT_NE(twin, nullptr) << item.key();
+    ASSERT_TRUE(item.value().grad().defined()) << item.key();
+    EXPECT_TRUE(all_close(twin->grad(), item.value().grad(), 1e-4, 1e-5)) << item.key();
+  }
 }
 
 // E-RNN's conversion: a circulant LSTM loaded from a dense one holds the projection of each gate

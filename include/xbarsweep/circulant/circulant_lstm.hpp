@@ -22,6 +22,13 @@
 
 namespace xbarsweep::circulant {
 
+/// \brief How the float forward multiplies a block-circulant gate matrix.
+/// - `fft`: every product by rfft, a per-bin matmul and irfft (CirculantLinear::forward).
+/// - `expanded`: the dense matrix built once per forward of the cell and reused at every time
+///   step by GEMM. Same values up to float rounding; faster to train while the dense matrix fits
+///   in memory, because an LSTM multiplies by the same matrix at every step.
+enum class CirculantProduct { expanded, fft };
+
 /// \brief `gates` stacked matrices of size out x in, each dense (k = 1: one torch::nn::Linear
 /// holding all of them) or block-circulant (k > 1: one CirculantLinear per gate, so blocks never
 /// straddle two gates).
@@ -41,6 +48,12 @@ struct GateMatrixImpl : torch::nn::Cloneable<GateMatrixImpl> {
   void load_dense(const torch::Tensor& weight, const torch::Tensor& bias);
   /// \brief Stored weights and biases.
   std::int64_t stored_parameters() const;
+  /// \brief This matrix's product (with bias) for many applications of the same weights, such
+  /// as an LSTM's time steps. Dense matrices and CirculantProduct::fft use forward();
+  /// CirculantProduct::expanded builds the dense matrix once (differentiable, so gradients still
+  /// reach the defining vectors) and multiplies by GEMM. The result holds that matrix: bind again
+  /// after the weights change.
+  std::function<torch::Tensor(const torch::Tensor&)> bind(CirculantProduct how);
 
   std::int64_t in, out, gates, block_size;
   bool has_bias;
@@ -74,6 +87,8 @@ struct CirculantLSTMOptions {
   TORCH_ARG(std::int64_t, projection_block_size) = 1;
   /// Input and output as (batch, time, features) instead of (time, batch, features).
   TORCH_ARG(bool, batch_first) = false;
+  /// How forward() multiplies block-circulant matrices (forward_fixed always uses the FFT form).
+  TORCH_ARG(CirculantProduct, product) = CirculantProduct::expanded;
 
  public:  // TORCH_ARG leaves the section private
   /// \brief Sets the block size of every gate matrix.
