@@ -286,6 +286,7 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
   options.epochs = p.integer("clstm.admm_iterations");
   options.optimizer.lr = p.real("clstm.finetune_lr");
   options.evaluate_each_epoch = false;
+  options.validation_items = 0;  // ADMM iterations move towards a structure, not to a best epoch
   nn::train_model(dense, ds.train, ds.test, options, hooks);
   return residuals;
 }
@@ -581,6 +582,7 @@ class ClstmKind final : public Kind {
     out.metrics["circulant_flops_per_seq"] = flops.circulant;
     out.arrays["loss"] = history.train_loss;
     out.arrays["test_accuracy"] = history.test_accuracy;
+    record_validation(history, out);
     if (p.integer("clstm.hw_samples") > 0) hardware_metrics(*model, dataset, p, context, out);
     out.metrics["wall_s"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

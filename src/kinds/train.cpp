@@ -66,6 +66,9 @@ config::Schema train_schema() {
   s.add({"train.weight_decay", ValueType::Real, 0.0, 0.0, {}, {}, "L2 penalty coefficient"});
   s.add({"train.schedule", ValueType::String, std::string("constant"), {}, {}, {"constant", "cosine"},
          "learning rate over the epochs: constant, or cosine (epoch e of E at lr (1 + cos(pi e/E)) / 2)"});
+  s.add({"train.validation", ValueType::Int, std::int64_t{0}, 0.0, 1.0e7, {},
+         "training items held out for validation (a fixed draw per seed); > 0: the model ends with "
+         "the weights of its best validation epoch. Must be below the training items"});
   return s;
 }
 
@@ -113,7 +116,20 @@ nn::TrainOptions train_options(const config::Params& p, std::uint64_t seed) {
   o.epochs = p.integer("train.epochs");
   o.batch_size = p.integer("train.batch_size");
   o.seed = seed;
+  o.validation_items = p.integer("train.validation");
+  if (o.validation_items >= training_items(p)) {
+    throw std::invalid_argument("train.validation: " + std::to_string(o.validation_items) +
+                                " items held out of " + std::to_string(training_items(p)) +
+                                " training items; expected fewer");
+  }
   return o;
+}
+
+void record_validation(const nn::TrainHistory& history, Outcome& out) {
+  if (history.validation_accuracy.empty()) return;
+  out.metrics["best_epoch"] = static_cast<double>(history.best_epoch);
+  out.metrics["validation_accuracy"] = history.validation_accuracy.at(static_cast<std::size_t>(history.best_epoch));
+  out.arrays["validation_accuracy"] = history.validation_accuracy;
 }
 
 std::int64_t training_items(const config::Params& p) {
@@ -162,6 +178,7 @@ class TrainKind final : public Kind {
     out.metrics["parameters"] = static_cast<double>(nn::count_parameters(*model));
     out.arrays["loss"] = history.train_loss;
     out.arrays["test_accuracy"] = history.test_accuracy;
+    record_validation(history, out);
     out.metrics["wall_s"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return out;

@@ -42,6 +42,11 @@ config::Schema classifier_schema();
 /// describe (VGG/ResNet on 32x32 images): the common unit of the kinds' cost hints.
 double classifier_macs_per_sample(const config::Params& p);
 
+/// Records a history's validation figures in \p out when it has any (train.validation > 0):
+/// metrics `best_epoch` (from 0, the epoch whose weights the model kept) and
+/// `validation_accuracy` (at that epoch), array `validation_accuracy` (every epoch).
+void record_validation(const nn::TrainHistory& history, Outcome& out);
+
 /// Gives LibTorch the point's intra-op thread budget (PointContext::threads).
 void apply_thread_budget(const PointContext& context);
 

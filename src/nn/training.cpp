@@ -149,27 +149,88 @@ Evaluation evaluate(Classifier& model, const data::Split& split, std::int64_t ba
   return e;
 }
 
+namespace {
+
+// The stream of derive_seed that draws the validation samples (epochs use streams 0, 1, ...).
+constexpr std::uint64_t kValidationStream = 0x76616c69;  // "vali"
+
+// Copies of every parameter and buffer of a module, to go back to.
+std::vector<torch::Tensor> snapshot(const torch::nn::Module& model) {
+  std::vector<torch::Tensor> copies;
+  for (const auto& t : model.parameters()) copies.push_back(t.detach().clone());
+  for (const auto& t : model.buffers()) copies.push_back(t.detach().clone());
+  return copies;
+}
+
+void restore(torch::nn::Module& model, const std::vector<torch::Tensor>& copies) {
+  torch::NoGradGuard no_grad;
+  std::size_t i = 0;
+  for (auto& t : model.parameters()) t.copy_(copies[i++]);
+  for (auto& t : model.buffers()) t.copy_(copies[i++]);
+}
+
+}  // namespace
+
 TrainHistory train_model(Classifier& model, const data::Split& train, const data::Split& test,
                          const TrainOptions& options, const TrainHooks& hooks) {
   if (options.epochs < 1) throw std::invalid_argument("epochs must be >= 1");
+  check_split(train, "training");
   check_split(test, "test");
+  const auto held_out = options.validation_items;
+  if (held_out < 0 || (held_out > 0 && held_out >= train.size())) {
+    throw std::invalid_argument("validation items must be in [0, " + std::to_string(train.size()) +
+                                ") (the training split's size), got " + std::to_string(held_out));
+  }
+  // Split off the validation samples; the loss hook keeps seeing rows of `train`.
+  data::Split fit = train, validation;
+  TrainHooks fit_hooks = hooks;
+  if (held_out > 0) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(options.seed, kValidationStream));
+    const auto order = at::randperm(train.size(), gen, at::kLong);
+    const auto held = std::get<0>(order.narrow(0, 0, held_out).sort());
+    const auto kept = std::get<0>(order.narrow(0, held_out, train.size() - held_out).sort());
+    validation = {train.images.index_select(0, held), train.labels.index_select(0, held)};
+    fit = {train.images.index_select(0, kept), train.labels.index_select(0, kept)};
+    if (hooks.loss) {
+      fit_hooks.loss = [kept, loss = hooks.loss](const torch::Tensor& logits, const torch::Tensor& labels,
+                                                 const torch::Tensor& rows) {
+        return loss(logits, labels, kept.index_select(0, rows));
+      };
+    }
+  }
   auto optimizer = make_optimizer(model, options.optimizer);
   TrainHistory h;
+  std::vector<torch::Tensor> best;
+  double best_accuracy = -1.0;
   std::int64_t step = 0;
   for (std::int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     set_learning_rate(*optimizer, scheduled_lr(options.schedule, options.optimizer.lr, epoch, options.epochs));
-    const auto r = train_epoch(model, *optimizer, train, options.batch_size,
-                               derive_seed(options.seed, static_cast<std::uint64_t>(epoch)), hooks, step);
+    const auto r = train_epoch(model, *optimizer, fit, options.batch_size,
+                               derive_seed(options.seed, static_cast<std::uint64_t>(epoch)), fit_hooks, step);
     step += r.steps;
     h.train_loss.push_back(r.loss);
     h.train_accuracy.push_back(r.accuracy);
     if (hooks.after_epoch) hooks.after_epoch(epoch);
+    if (held_out > 0) {
+      if (hooks.check_cancelled) hooks.check_cancelled();
+      const double accuracy = evaluate(model, validation).accuracy;
+      h.validation_accuracy.push_back(accuracy);
+      if (accuracy > best_accuracy) {
+        best_accuracy = accuracy;
+        h.best_epoch = epoch;
+        best = snapshot(model);
+      }
+    }
     if (options.evaluate_each_epoch || epoch + 1 == options.epochs) {
       if (hooks.check_cancelled) hooks.check_cancelled();
       h.final_test = evaluate(model, test);
       h.test_loss.push_back(h.final_test.loss);
       h.test_accuracy.push_back(h.final_test.accuracy);
     }
+  }
+  if (held_out > 0 && h.best_epoch + 1 != options.epochs) {
+    restore(model, best);
+    h.final_test = evaluate(model, test);
   }
   return h;
 }

@@ -174,6 +174,86 @@ TEST(Distillation, TrainingFollowsTheLossHookAndItsRows) {
                    predicted.eq(ds.train.labels).to(torch::kDouble).mean().item<double>());
 }
 
+// Validation: a fixed held-out draw never trained on; the loss hook still gets rows of the split
+// it was given; the model ends with its best validation epoch's weights.
+TEST(Validation, HeldOutItemsAreNotTrainedOnAndTheBestEpochIsKept) {
+  const auto ds = small_synthetic();
+  auto model = small_mlp(1);
+  TrainOptions t;
+  t.epochs = 4;
+  t.seed = 5;
+  t.validation_items = 200;
+  std::vector<std::int64_t> seen(static_cast<std::size_t>(ds.train.size()), 0);
+  bool labels_match = true;
+  TrainHooks hooks;
+  hooks.loss = [&](const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& rows) {
+    labels_match = labels_match && labels.equal(ds.train.labels.index_select(0, rows));
+    for (const auto r : std::vector<std::int64_t>(rows.data_ptr<std::int64_t>(),
+                                                  rows.data_ptr<std::int64_t>() + rows.numel())) {
+      ++seen[static_cast<std::size_t>(r)];
+    }
+    return torch::nn::functional::cross_entropy(logits, labels);
+  };
+  // Wreck the weights after the last epoch: its validation accuracy falls to chance, so the
+  // model must come back to an earlier epoch's weights.
+  hooks.after_epoch = [&](std::int64_t epoch) {
+    if (epoch + 1 == t.epochs) {
+      torch::NoGradGuard no_grad;
+      for (auto& w : model->parameters()) w.zero_();
+    }
+  };
+  const auto h = train_model(*model, ds.train, ds.test, t, hooks);
+  EXPECT_TRUE(labels_match);
+  std::int64_t never = 0;
+  for (const auto n : seen) {
+    EXPECT_TRUE(n == 0 || n == t.epochs) << "a row trained on in some epochs only";
+    never += n == 0;
+  }
+  EXPECT_EQ(never, t.validation_items);
+  ASSERT_EQ(h.validation_accuracy.size(), 4u);
+  EXPECT_LT(h.validation_accuracy.back(), 0.2);
+  ASSERT_GE(h.best_epoch, 0);
+  ASSERT_LT(h.best_epoch, 3);
+  EXPECT_GT(h.validation_accuracy[static_cast<std::size_t>(h.best_epoch)], 0.9);
+  for (const auto a : h.validation_accuracy) {
+    EXPECT_LE(a, h.validation_accuracy[static_cast<std::size_t>(h.best_epoch)]);
+  }
+  // The kept weights are the best epoch's: the test figures are that epoch's, not the wreck's.
+  EXPECT_DOUBLE_EQ(h.final_test.accuracy, h.test_accuracy[static_cast<std::size_t>(h.best_epoch)]);
+  EXPECT_DOUBLE_EQ(evaluate(*model, ds.test).accuracy, h.final_test.accuracy);
+  EXPECT_LT(h.test_accuracy.back(), 0.2);
+}
+
+TEST(Validation, TheHeldOutDrawDependsOnTheSeedOnlyAndMustLeaveTrainingItems) {
+  const auto ds = small_synthetic();
+  const auto rows_trained = [&](std::uint64_t seed, std::int64_t epochs) {
+    auto model = small_mlp(1);
+    auto seen = torch::zeros({ds.train.size()}, torch::kLong);
+    TrainHooks hooks;
+    hooks.loss = [&](const torch::Tensor& logits, const torch::Tensor& labels, const torch::Tensor& rows) {
+      seen.index_fill_(0, rows, 1);
+      return torch::nn::functional::cross_entropy(logits, labels);
+    };
+    TrainOptions t;
+    t.epochs = epochs;
+    t.seed = seed;
+    t.validation_items = 300;
+    train_model(*model, ds.train, ds.test, t, hooks);
+    return seen;
+  };
+  const auto a = rows_trained(7, 1);
+  EXPECT_TRUE(a.equal(rows_trained(7, 2)));  // same seed, another budget: same held-out items
+  EXPECT_FALSE(a.equal(rows_trained(8, 1)));
+  EXPECT_EQ(a.sum().item<std::int64_t>(), ds.train.size() - 300);
+
+  auto model = small_mlp(1);
+  TrainOptions t;
+  t.validation_items = ds.train.size();
+  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), std::invalid_argument);
+  t.validation_items = -1;
+  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), std::invalid_argument);
+}
+
 TEST(Training, CancellationStopsBetweenBatches) {
   const auto ds = small_synthetic();
   auto model = small_mlp(1);

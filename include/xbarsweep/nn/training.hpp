@@ -120,6 +120,11 @@ struct TrainOptions {
   std::int64_t batch_size = 64;
   std::uint64_t seed = 0;            ///< epoch e shuffles with a stream derived from (seed, e)
   bool evaluate_each_epoch = true;   ///< else only after the last epoch
+  /// Training samples held out as a validation set (a fixed draw from `seed`, the same for every
+  /// model trained with that seed); 0 = none. When > 0, the model is evaluated on them after
+  /// every epoch and ends with the weights of its best validation epoch (early stopping by
+  /// checkpoint selection), so a longer run cannot end overfitted.
+  std::int64_t validation_items = 0;
 };
 
 /// \brief Per-epoch record of train_model.
@@ -128,11 +133,14 @@ struct TrainHistory {
   std::vector<double> train_accuracy;  ///< running accuracy over each epoch
   std::vector<double> test_loss;       ///< after each evaluated epoch
   std::vector<double> test_accuracy;
-  Evaluation final_test;               ///< after the last epoch
+  std::vector<double> validation_accuracy;  ///< after each epoch, when validation_items > 0
+  std::int64_t best_epoch = -1;        ///< epoch (from 0) whose weights the model ends with, or -1
+  Evaluation final_test;               ///< of the weights the model ends with
 };
 
-/// \brief Trains \p model on \p train for options.epochs epochs with a fresh optimiser and
-/// evaluates it on \p test. \throws std::invalid_argument for bad options; rethrows hooks'.
+/// \brief Trains \p model on \p train (less options.validation_items held out) for
+/// options.epochs epochs with a fresh optimiser and evaluates it on \p test. TrainHooks::loss
+/// gets rows of \p train as given, held-out samples or not. \throws std::invalid_argument for bad options; rethrows hooks'.
 TrainHistory train_model(Classifier& model, const data::Split& train, const data::Split& test,
                          const TrainOptions& options, const TrainHooks& hooks = {});
 
