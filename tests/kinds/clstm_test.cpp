@@ -248,6 +248,39 @@ TEST(ClstmKind, PerMatrixBlockSizes) {
       << "28 input features pad to 28 (a multiple of 4)";
 }
 
+// The two training products train the same model: on one epoch, equal accuracy to within a few
+// of the 400 test items (float rounding differs, so the runs drift slightly apart).
+TEST(ClstmKind, TrainProductsTrainTheSameModel) {
+  const auto expanded = kind()->run(params(4, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
+  const auto by_fft = kind()->run(
+      params(4, {{"train.epochs", std::int64_t{1}}, {"clstm.train_product", std::string("fft")}}),
+      kinds::PointContext{});
+  EXPECT_NEAR(expanded.metrics.at("accuracy"), by_fft.metrics.at("accuracy"), 0.01);
+  EXPECT_NEAR(expanded.arrays.at("loss").front(), by_fft.arrays.at("loss").front(), 1e-3);
+  EXPECT_EQ(expanded.metrics.at("lstm_parameters"), by_fft.metrics.at("lstm_parameters"));
+}
+
+// train.validation: the best validation epoch is kept and reported; too many held out fails the
+// point naming the key.
+TEST(ClstmKind, ValidationKeepsTheBestEpoch) {
+  const auto out = kind()->run(params(5, {{"train.epochs", std::int64_t{3}}, {"train.validation", std::int64_t{300}}}),
+                               kinds::PointContext{});
+  const auto& per_epoch = out.arrays.at("validation_accuracy");
+  ASSERT_EQ(per_epoch.size(), 3u);
+  const auto best = static_cast<std::size_t>(out.metrics.at("best_epoch"));
+  ASSERT_LT(best, 3u);
+  EXPECT_EQ(out.metrics.at("validation_accuracy"), per_epoch[best]);
+  EXPECT_EQ(per_epoch[best], *std::max_element(per_epoch.begin(), per_epoch.end()));
+  EXPECT_EQ(out.metrics.at("accuracy"), out.arrays.at("test_accuracy").at(best));
+  EXPECT_EQ(kind()->run(params(5, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{}).metrics.count("best_epoch"), 0u);
+  try {
+    kind()->run(params(5, {{"train.validation", std::int64_t{1500}}}), kinds::PointContext{});
+    FAIL() << "1500 of 1500 items held out";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("train.validation"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ClstmKind, BadBlockSizeAndFormatFailThePoint) {
   EXPECT_THROW(kind()->run(params(1, {{"clstm.block_size", std::int64_t{3}}}), kinds::PointContext{}),
                std::invalid_argument);
