@@ -140,7 +140,8 @@ struct TrainHistory {
 
 /// \brief Trains \p model on \p train (less options.validation_items held out) for
 /// options.epochs epochs with a fresh optimiser and evaluates it on \p test. TrainHooks::loss
-/// gets rows of \p train as given, held-out samples or not. \throws std::invalid_argument for bad options; rethrows hooks'.
+/// gets rows of \p train as given, held-out samples or not.
+/// \throws std::invalid_argument for bad options; rethrows hooks'.
 TrainHistory train_model(Classifier& model, const data::Split& train, const data::Split& test,
                          const TrainOptions& options, const TrainHooks& hooks = {});
 
