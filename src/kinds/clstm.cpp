@@ -462,6 +462,8 @@ class ClstmKind final : public Kind {
     apply_thread_budget(context);
     context.check_cancelled();
     const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+    // Shuffling and validation draw of a model trained from scratch, the dense one included.
+    const auto train_seed = nn::derive_seed(seed, 1);
     const auto fixed = xc::FixedPointEvaluation{
         xc::FixedPointFormat::make(static_cast<int>(p.integer("clstm.int_bits")),
                                    static_cast<int>(p.integer("clstm.frac_bits"))),
@@ -489,7 +491,7 @@ class ClstmKind final : public Kind {
       dense = SequenceClassifier(dense_options, dataset.num_classes);
       initialise(*dense, nn::derive_seed(seed, 0));
       train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
-        nn::train_model(*dense, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
+        nn::train_model(*dense, dataset.train, dataset.test, train_options(p, train_seed), hooks);
       });
       dense_accuracy = nn::evaluate(*dense, dataset.test).accuracy;
       if (distill > 0.0) {
@@ -511,6 +513,7 @@ class ClstmKind final : public Kind {
       }
       projected_accuracy = nn::evaluate(*model, dataset.test).accuracy;
       auto finetune = train_options(p, nn::derive_seed(seed, 3));
+      finetune.validation_seed = train_seed;  // the dense starting model's held-out images
       finetune.epochs = p.integer("clstm.finetune_epochs");
       finetune.optimizer.lr = p.real("clstm.finetune_lr");
       if (any_circulant(model->lstm->options) && finetune.epochs > 0) {
@@ -519,7 +522,7 @@ class ClstmKind final : public Kind {
         history.final_test = nn::evaluate(*model, dataset.test);
       }
     } else {
-      history = nn::train_model(*model, dataset.train, dataset.test, train_options(p, nn::derive_seed(seed, 1)), hooks);
+      history = nn::train_model(*model, dataset.train, dataset.test, train_options(p, train_seed), hooks);
     }
     context.check_cancelled();
 

@@ -185,7 +185,7 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
   data::Split fit = train, validation;
   TrainHooks fit_hooks = hooks;
   if (held_out > 0) {
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(options.seed, kValidationStream));
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(options.validation_seed.value_or(options.seed), kValidationStream));
     const auto order = at::randperm(train.size(), gen, at::kLong);
     const auto held = std::get<0>(order.narrow(0, 0, held_out).sort());
     const auto kept = std::get<0>(order.narrow(0, held_out, train.size() - held_out).sort());

@@ -1,10 +1,14 @@
 #pragma once
 // Rank 0's progress line: rewritten in place on a terminal, plain periodic lines otherwise.
+// XBARSWEEP_PROGRESS=lines forces plain lines: mpirun gives ranks a pseudo-terminal even when
+// its own output goes to a file, so scripts/mpirun.sh sets it when its output is not a terminal.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace xbarsweep::sweep {
@@ -13,7 +17,7 @@ class Progress {
  public:
   Progress(std::uint64_t total, double interval_s)
       : total_(total),
-        tty_(isatty(STDOUT_FILENO) != 0),
+        tty_(isatty(STDOUT_FILENO) != 0 && !plain_lines_requested()),
         interval_(interval_s >= 0 ? interval_s : (tty_ ? 1.0 : 10.0)),
         start_(Clock::now()),
         last_(start_) {}
@@ -39,6 +43,11 @@ class Progress {
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  static bool plain_lines_requested() {
+    const char* style = std::getenv("XBARSWEEP_PROGRESS");
+    return style != nullptr && std::strcmp(style, "lines") == 0;
+  }
 
   void print(std::uint64_t done, std::uint64_t failed, std::int64_t running, bool stopping) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();

@@ -27,10 +27,12 @@ job = subprocess.run(["sbatch", "--wait", "--ntasks=2", "-D", d, "-o", f"{d}/job
                       f"--export=ALL,XBARSWEEP={XBARSWEEP}",
                       os.path.join(SOURCE_DIR, "slurm", "sweep.sbatch"), config, "--out", f"{d}/r.h5"],
                      capture_output=True, text=True, timeout=240)
-log = open(f"{d}/job.out").read() if os.path.exists(f"{d}/job.out") else ""
+log = open(f"{d}/job.out", newline="").read() if os.path.exists(f"{d}/job.out") else ""
 check(job.returncode == 0, f"sbatch --wait exited {job.returncode}\n{job.stdout}\n{job.stderr}\njob log:\n{log}")
 points = h5_points(f"{d}/r.h5")
 check(len(points) == 50 and all(s == "done" for s, _ in points.values()), f"expected 50 done points:\n{log}")
 check("2 rank(s)" in log, f"the job must run 2 ranks:\n{log}")
+check("done 50, failed 0" in log and "\r" not in log and "\033[K" not in log,
+      f"the job log must hold plain progress lines (no terminal control characters):\n{log!r}")
 print(job.stdout.strip(), "->", len(points), "points done")
 cleanup(d)

@@ -226,7 +226,8 @@ TEST(Validation, HeldOutItemsAreNotTrainedOnAndTheBestEpochIsKept) {
 
 TEST(Validation, TheHeldOutDrawDependsOnTheSeedOnlyAndMustLeaveTrainingItems) {
   const auto ds = small_synthetic();
-  const auto rows_trained = [&](std::uint64_t seed, std::int64_t epochs) {
+  const auto rows_trained = [&](std::uint64_t seed, std::int64_t epochs,
+                                std::optional<std::uint64_t> validation_seed = std::nullopt) {
     auto model = small_mlp(1);
     auto seen = torch::zeros({ds.train.size()}, torch::kLong);
     TrainHooks hooks;
@@ -238,12 +239,16 @@ TEST(Validation, TheHeldOutDrawDependsOnTheSeedOnlyAndMustLeaveTrainingItems) {
     t.epochs = epochs;
     t.seed = seed;
     t.validation_items = 300;
+    t.validation_seed = validation_seed;
     train_model(*model, ds.train, ds.test, t, hooks);
     return seen;
   };
   const auto a = rows_trained(7, 1);
   EXPECT_TRUE(a.equal(rows_trained(7, 2)));  // same seed, another budget: same held-out items
   EXPECT_FALSE(a.equal(rows_trained(8, 1)));
+  // A separate validation seed (fine-tuning another run's model) draws that run's items.
+  EXPECT_TRUE(a.equal(rows_trained(8, 1, 7)));
+  EXPECT_FALSE(a.equal(rows_trained(7, 1, 8)));
   EXPECT_EQ(a.sum().item<std::int64_t>(), ds.train.size() - 300);
 
   auto model = small_mlp(1);

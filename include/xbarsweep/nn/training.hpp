@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -120,11 +121,14 @@ struct TrainOptions {
   std::int64_t batch_size = 64;
   std::uint64_t seed = 0;            ///< epoch e shuffles with a stream derived from (seed, e)
   bool evaluate_each_epoch = true;   ///< else only after the last epoch
-  /// Training samples held out as a validation set (a fixed draw from `seed`, the same for every
-  /// model trained with that seed); 0 = none. When > 0, the model is evaluated on them after
-  /// every epoch and ends with the weights of its best validation epoch (early stopping by
+  /// Training samples held out as a validation set (a fixed draw from `validation_seed`, the same
+  /// for every model trained with that seed); 0 = none. When > 0, the model is evaluated on them
+  /// after every epoch and ends with the weights of its best validation epoch (early stopping by
   /// checkpoint selection), so a longer run cannot end overfitted.
   std::int64_t validation_items = 0;
+  /// Seed of the validation draw; unset = `seed`. Fine-tuning a model that was trained with
+  /// another seed sets it to that seed, so it is selected on images neither run trained on.
+  std::optional<std::uint64_t> validation_seed;
 };
 
 /// \brief Per-epoch record of train_model.
