@@ -42,6 +42,8 @@ struct FileArgs {
   std::string file;
   std::string format = "markdown";
   std::string output;
+  std::vector<std::string> metrics;
+  std::vector<std::string> mean_over;
 };
 
 std::string config_text(const config::Experiment& e) {
@@ -180,7 +182,13 @@ int cmd_status(const FileArgs& args) {
 int cmd_report(const FileArgs& args) {
   const store::Results results = store::read_results(args.file);
   const bool csv = args.format == "csv";
-  const report::Table table = report::results_table(results, csv ? report::Precision::Exact : report::Precision::Brief);
+  report::Table table;
+  try {
+    table = report::results_table(results, csv ? report::Precision::Exact : report::Precision::Brief,
+                                  report::TableOptions{args.metrics, args.mean_over});
+  } catch (const report::ReportError& e) {
+    throw report::ReportError(args.file + ": " + e.what());
+  }
   const std::string text = csv ? report::to_csv(table) : report::to_markdown(table);
   if (args.output.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -243,6 +251,12 @@ int main(int argc, char** argv) {
   report_cmd->add_option("file", rep.file, "results file (.h5)")->required();
   report_cmd->add_option("--format", rep.format, "csv or markdown")->check(CLI::IsMember({"csv", "markdown"}));
   report_cmd->add_option("-o,--output", rep.output, "write to this file instead of stdout");
+  report_cmd->add_option("--metrics", rep.metrics, "only these metrics, in this order (comma-separated)")
+      ->delimiter(',');
+  report_cmd->add_option("--mean-over", rep.mean_over,
+                         "average over these swept parameters (e.g. seed): one row per group of the others, "
+                         "with <metric>_mean and <metric>_std")
+      ->delimiter(',');
 
   auto* kinds_cmd = app.add_subcommand("kinds", "list experiment kinds and their parameters");
 
@@ -267,6 +281,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "xbarsweep: %s\n", e.what());
     return xbarsweep::sweep::kExitBadInput;
   } catch (const xbarsweep::store::StoreError& e) {
+    std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    return xbarsweep::sweep::kExitBadInput;
+  } catch (const xbarsweep::report::ReportError& e) {
     std::fprintf(stderr, "xbarsweep: %s\n", e.what());
     return xbarsweep::sweep::kExitBadInput;
   } catch (const std::exception& e) {

@@ -29,6 +29,14 @@ check(md.startswith("| id") and "synthetic.x" in md and "value" in md, md[:300])
 csv = run(["report", out, "--format", "csv"], check_rc=0).stdout
 check(csv.splitlines()[0].startswith("id,status,"), csv[:200])
 check(len(csv.splitlines()) == count + 1, "one CSV row per point")
+# Averaged over the repeats' seeds: one row per other combination, done + failed = the repeats.
+mean = run(["report", out, "--format", "csv", "--metrics", "value", "--mean-over", "seed"], check_rc=0).stdout
+lines = mean.splitlines()
+check(lines[0].endswith(",done,failed,value_mean,value_std") and "seed" not in lines[0], lines[0])
+check(len(lines) - 1 == count // 2 and all(int(r.split(",")[-4]) + int(r.split(",")[-3]) == 2 for r in lines[1:]),
+      f"--mean-over seed: {count // 2} rows of 2 points each expected:\n{mean[:300]}")
+p = run(["report", out, "--metrics", "valeu"])
+check(p.returncode == 2 and out in p.stderr and "`valeu`" in p.stderr, f"an unknown metric is bad input: {p.stderr}")
 # A rerun has nothing to do.
 p = run(["run", shipped, "--out", out, "--set", "synthetic.work_ms=0"], ranks=2)
 check("nothing to compute" in p.stdout, p.stdout)
