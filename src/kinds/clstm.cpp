@@ -527,7 +527,9 @@ class ClstmKind final : public Kind {
     context.check_cancelled();
 
     // Fixed point on the same test set, in batches to bound the double-precision temporaries.
-    std::int64_t correct = 0;
+    // Agreement with the float model's predictions says how many of them the format changes: an
+    // accuracy difference alone nets changes in both directions.
+    std::int64_t correct = 0, agree = 0;
     {
       torch::NoGradGuard no_grad;
       model->eval();
@@ -535,12 +537,14 @@ class ClstmKind final : public Kind {
       for (std::int64_t begin = 0; begin < n; begin += 1000) {
         context.check_cancelled();
         const auto m = std::min<std::int64_t>(1000, n - begin);
-        const auto logits = model->forward_fixed(dataset.test.images.narrow(0, begin, m), fixed);
-        correct += logits.argmax(1).eq(dataset.test.labels.narrow(0, begin, m)).sum().item<std::int64_t>();
+        const auto images = dataset.test.images.narrow(0, begin, m);
+        const auto predicted = model->forward_fixed(images, fixed).argmax(1);
+        correct += predicted.eq(dataset.test.labels.narrow(0, begin, m)).sum().item<std::int64_t>();
+        agree += predicted.eq(model->forward(images).argmax(1)).sum().item<std::int64_t>();
       }
     }
-    const double fixed_accuracy =
-        static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(dataset.test.size(), 1));
+    const auto test_items = static_cast<double>(std::max<std::int64_t>(dataset.test.size(), 1));
+    const double fixed_accuracy = static_cast<double>(correct) / test_items;
 
     const auto& lstm = *model->lstm;
     const auto timings =
@@ -565,6 +569,7 @@ class ClstmKind final : public Kind {
     out.metrics["accuracy"] = accuracy;
     out.metrics["fixed_accuracy"] = fixed_accuracy;
     out.metrics["fixed_accuracy_loss"] = accuracy - fixed_accuracy;
+    out.metrics["fixed_agreement"] = static_cast<double>(agree) / test_items;
     out.metrics["loss"] = history.final_test.loss;
     if (!history.train_loss.empty()) {  // k = 1 with init projected: the dense model, not retrained
       out.metrics["train_accuracy"] = history.train_accuracy.back();

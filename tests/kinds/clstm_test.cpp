@@ -98,6 +98,9 @@ TEST(ClstmKind, CirculantLearnsAndCompresses) {
   EXPECT_LE(std::abs(out.metrics.at("fixed_accuracy_loss")), 0.02);
   EXPECT_DOUBLE_EQ(out.metrics.at("fixed_accuracy_loss"),
                    out.metrics.at("accuracy") - out.metrics.at("fixed_accuracy"));
+  // Predictions the format changes: at least the net accuracy change, and few.
+  EXPECT_LE(1.0 - out.metrics.at("fixed_agreement"), 0.05);
+  EXPECT_GE(1.0 - out.metrics.at("fixed_agreement") + 1e-12, std::abs(out.metrics.at("fixed_accuracy_loss")));
   // Gate weights alone: exactly k (28 and 32 are multiples of 4); with biases: a bit less.
   EXPECT_DOUBLE_EQ(out.metrics.at("weight_compression_ratio"), 4.0);
   EXPECT_GT(out.metrics.at("compression_ratio"), 3.6);
