@@ -247,7 +247,7 @@ int main(int argc, char** argv) {
   status_cmd->add_option("file", status.file, "results file (.h5)")->required();
 
   FileArgs rep;
-  auto* report_cmd = app.add_subcommand("report", "one row per point: id, status, swept parameters, metrics");
+  auto* report_cmd = app.add_subcommand("report", "one row per point (id, status, swept parameters, metrics), or averaged over seeds");
   report_cmd->add_option("file", rep.file, "results file (.h5)")->required();
   report_cmd->add_option("--format", rep.format, "csv or markdown")->check(CLI::IsMember({"csv", "markdown"}));
   report_cmd->add_option("-o,--output", rep.output, "write to this file instead of stdout");
