@@ -46,7 +46,7 @@ void CirculantLinearImpl::reset() {
 }
 
 torch::Tensor CirculantLinearImpl::forward(const torch::Tensor& x) {
-  XBARSWEEP_CIRCULANT_THROW_IF(x.dim() < 1 || x.size(-1) != layout_.in_features,
+  XBARSWEEP_THROW_IF(x.dim() < 1 || x.size(-1) != layout_.in_features, CirculantError,
                                "CirculantLinear expects (..., " +
                                    std::to_string(layout_.in_features) + "), got " + shape_of(x));
   const auto k = layout_.block_size;
@@ -78,7 +78,7 @@ void CirculantLinearImpl::load_dense(const torch::Tensor& dense) {
 
 torch::Tensor circulant_to_dense(const torch::Tensor& w, const BlockLayout& layout) {
   const auto k = layout.block_size, p = layout.block_rows(), q = layout.block_cols();
-  XBARSWEEP_CIRCULANT_THROW_IF(w.dim() != 3 || w.size(0) != p || w.size(1) != q || w.size(2) != k,
+  XBARSWEEP_THROW_IF(w.dim() != 3 || w.size(0) != p || w.size(1) != q || w.size(2) != k, CirculantError,
                                "defining vectors must be (" + std::to_string(p) + ", " +
                                    std::to_string(q) + ", " + std::to_string(k) + "), got " +
                                    shape_of(w));
@@ -89,8 +89,8 @@ torch::Tensor circulant_to_dense(const torch::Tensor& w, const BlockLayout& layo
 }
 
 torch::Tensor project_block_circulant(const torch::Tensor& dense, const BlockLayout& layout) {
-  XBARSWEEP_CIRCULANT_THROW_IF(dense.dim() != 2 || dense.size(0) != layout.out_features ||
-                                   dense.size(1) != layout.in_features,
+  XBARSWEEP_THROW_IF(dense.dim() != 2 || dense.size(0) != layout.out_features ||
+                                   dense.size(1) != layout.in_features, CirculantError,
                                "dense matrix must be (" + std::to_string(layout.out_features) +
                                    ", " + std::to_string(layout.in_features) + "), got " +
                                    shape_of(dense));

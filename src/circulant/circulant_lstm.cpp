@@ -14,9 +14,9 @@ namespace xbarsweep::circulant {
 GateMatrixImpl::GateMatrixImpl(std::int64_t in_, std::int64_t out_, std::int64_t gates_,
                                std::int64_t block_size_, bool bias_)
     : in(in_), out(out_), gates(gates_), block_size(block_size_), has_bias(bias_) {
-  XBARSWEEP_CIRCULANT_THROW_IF(in <= 0 || out <= 0 || gates <= 0,
+  XBARSWEEP_THROW_IF(in <= 0 || out <= 0 || gates <= 0, CirculantError,
                                "gate matrix sizes must be positive");
-  XBARSWEEP_CIRCULANT_THROW_IF(block_size <= 0, "block size must be positive, got " +
+  XBARSWEEP_THROW_IF(block_size <= 0, CirculantError, "block size must be positive, got " +
                                                     std::to_string(block_size));
   reset();
 }
@@ -68,8 +68,8 @@ std::function<torch::Tensor(const torch::Tensor&)> GateMatrixImpl::bind(Circulan
 }
 
 void GateMatrixImpl::load_dense(const torch::Tensor& weight, const torch::Tensor& bias) {
-  XBARSWEEP_CIRCULANT_THROW_IF(weight.dim() != 2 || weight.size(0) != gates * out ||
-                                   weight.size(1) != in,
+  XBARSWEEP_THROW_IF(weight.dim() != 2 || weight.size(0) != gates * out ||
+                                   weight.size(1) != in, CirculantError,
                                "gate matrix expects a (" + std::to_string(gates * out) + ", " +
                                    std::to_string(in) + ") weight");
   torch::NoGradGuard no_grad;
@@ -229,11 +229,11 @@ torch::Tensor CirculantLSTMCellImpl::forward_fixed(const torch::Tensor& x, bool 
 
 CirculantLSTMImpl::CirculantLSTMImpl(const CirculantLSTMOptions& options_) : options(options_) {
   const auto& o = options;
-  XBARSWEEP_CIRCULANT_THROW_IF(o.input_size() <= 0 || o.hidden_size() <= 0 || o.num_layers() <= 0,
+  XBARSWEEP_THROW_IF(o.input_size() <= 0 || o.hidden_size() <= 0 || o.num_layers() <= 0, CirculantError,
                                "input_size, hidden_size and num_layers must be positive");
-  XBARSWEEP_CIRCULANT_THROW_IF(o.projection_size() < 0, "projection_size must be >= 0");
-  XBARSWEEP_CIRCULANT_THROW_IF(o.input_block_size() <= 0 || o.recurrent_block_size() <= 0 ||
-                                   o.projection_block_size() <= 0,
+  XBARSWEEP_THROW_IF(o.projection_size() < 0, CirculantError, "projection_size must be >= 0");
+  XBARSWEEP_THROW_IF(o.input_block_size() <= 0 || o.recurrent_block_size() <= 0 ||
+                                   o.projection_block_size() <= 0, CirculantError,
                                "block sizes must be positive (1 = dense)");
   reset();
 }
@@ -249,8 +249,8 @@ void CirculantLSTMImpl::reset() {
 
 CirculantLSTMCell CirculantLSTMImpl::cell(std::int64_t layer, std::int64_t direction) const {
   const std::int64_t D = options.bidirectional() ? 2 : 1;
-  XBARSWEEP_CIRCULANT_THROW_IF(layer < 0 || layer >= options.num_layers() || direction < 0 ||
-                                   direction >= D,
+  XBARSWEEP_THROW_IF(layer < 0 || layer >= options.num_layers() || direction < 0 ||
+                                   direction >= D, CirculantError,
                                "no cell at layer " + std::to_string(layer) + ", direction " +
                                    std::to_string(direction));
   return CirculantLSTMCell(
@@ -259,7 +259,7 @@ CirculantLSTMCell CirculantLSTMImpl::cell(std::int64_t layer, std::int64_t direc
 
 std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> CirculantLSTMImpl::forward(
     const torch::Tensor& input, const GateProduct& product) {
-  XBARSWEEP_CIRCULANT_THROW_IF(input.dim() != 3 || input.size(2) != options.input_size(),
+  XBARSWEEP_THROW_IF(input.dim() != 3 || input.size(2) != options.input_size(), CirculantError,
                                "CirculantLSTM expects a 3-D input with " +
                                    std::to_string(options.input_size()) + " features");
   auto x = options.batch_first() ? input.transpose(0, 1) : input;
@@ -281,7 +281,7 @@ std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> CirculantLST
 
 torch::Tensor CirculantLSTMImpl::forward_fixed(const torch::Tensor& input,
                                                const FixedPointEvaluation& fx) const {
-  XBARSWEEP_CIRCULANT_THROW_IF(input.dim() != 3 || input.size(2) != options.input_size(),
+  XBARSWEEP_THROW_IF(input.dim() != 3 || input.size(2) != options.input_size(), CirculantError,
                                "CirculantLSTM expects a 3-D input with " +
                                    std::to_string(options.input_size()) + " features");
   auto x = options.batch_first() ? input.transpose(0, 1) : input;
@@ -297,10 +297,10 @@ torch::Tensor CirculantLSTMImpl::forward_fixed(const torch::Tensor& input,
 
 void CirculantLSTMImpl::load_from_torch(const torch::nn::LSTM& lstm) {
   const auto& t = lstm->options;
-  XBARSWEEP_CIRCULANT_THROW_IF(
+  XBARSWEEP_THROW_IF(
       t.input_size() != options.input_size() || t.hidden_size() != options.hidden_size() ||
           t.num_layers() != options.num_layers() || t.bidirectional() != options.bidirectional() ||
-          t.proj_size() != options.projection_size() || t.batch_first() != options.batch_first(),
+          t.proj_size() != options.projection_size() || t.batch_first() != options.batch_first(), CirculantError,
       "torch::nn::LSTM and CirculantLSTM options differ (sizes, layers, direction, projection, "
       "batch_first)");
   torch::NoGradGuard no_grad;
@@ -326,10 +326,10 @@ void CirculantLSTMImpl::load_from_torch(const torch::nn::LSTM& lstm) {
 
 void CirculantLSTMImpl::load_from(const CirculantLSTMImpl& other) {
   const auto& o = other.options;
-  XBARSWEEP_CIRCULANT_THROW_IF(
+  XBARSWEEP_THROW_IF(
       o.input_size() != options.input_size() || o.hidden_size() != options.hidden_size() ||
           o.num_layers() != options.num_layers() || o.bidirectional() != options.bidirectional() ||
-          o.projection_size() != options.projection_size() || o.peephole() != options.peephole(),
+          o.projection_size() != options.projection_size() || o.peephole() != options.peephole(), CirculantError,
       "CirculantLSTM::load_from: the two LSTMs differ (sizes, layers, direction, projection, "
       "peepholes)");
   torch::NoGradGuard no_grad;

@@ -56,7 +56,7 @@ struct CirculantPlans {
     inverse = fftwf_plan_many_dft_c2r(1, n, static_cast<int>(batch * l.block_rows()),
                                       reinterpret_cast<fftwf_complex*>(y_freq.data()), nullptr, 1,
                                       bins, y_pad.data(), nullptr, 1, k, FFTW_MEASURE);
-    XBARSWEEP_CIRCULANT_THROW_IF(forward == nullptr || inverse == nullptr,
+    XBARSWEEP_THROW_IF(forward == nullptr || inverse == nullptr, CirculantError,
                                  "FFTW could not plan a batched length-" + std::to_string(k) +
                                      " transform");
   }
@@ -82,9 +82,9 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
   ScopedRegion region("xbarsweep::circulant::CirculantMatrix");
   const auto p = layout_.block_rows(), q = layout_.block_cols(), k = layout_.block_size;
   const auto bins = layout_.bins();
-  XBARSWEEP_CIRCULANT_THROW_IF(
+  XBARSWEEP_THROW_IF(
       static_cast<std::int64_t>(w.extent(0)) != p || static_cast<std::int64_t>(w.extent(1)) != q ||
-          static_cast<std::int64_t>(w.extent(2)) != k,
+          static_cast<std::int64_t>(w.extent(2)) != k, CirculantError,
       "defining vectors must be (" + std::to_string(p) + ", " + std::to_string(q) + ", " +
           std::to_string(k) + ")");
   rows_padded_ = (p + kLanes - 1) / kLanes * kLanes;
@@ -108,7 +108,7 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
         1, n, static_cast<int>(p * q), w_time.data(), nullptr, 1, static_cast<int>(k),
         reinterpret_cast<fftw_complex*>(w_freq.data()), nullptr, 1, static_cast<int>(bins),
         FFTW_ESTIMATE);
-    XBARSWEEP_CIRCULANT_THROW_IF(plan == nullptr, "FFTW could not plan the weight transform");
+    XBARSWEEP_THROW_IF(plan == nullptr, CirculantError, "FFTW could not plan the weight transform");
     fftw_execute(plan);
     fftw_destroy_plan(plan);
   }
@@ -136,7 +136,7 @@ CirculantMatrix::CirculantMatrix(CirculantMatrix&&) noexcept = default;
 CirculantMatrix& CirculantMatrix::operator=(CirculantMatrix&&) noexcept = default;
 
 Impl::CirculantPlans& CirculantMatrix::plans_for(std::int64_t batch) const {
-  XBARSWEEP_CIRCULANT_THROW_IF(batch <= 0, "batch must be positive");
+  XBARSWEEP_THROW_IF(batch <= 0, CirculantError, "batch must be positive");
   std::lock_guard<std::mutex> guard(cache_->mutex);
   auto& slot = cache_->by_batch[batch];
   if (!slot) slot = std::make_unique<Impl::CirculantPlans>(layout_, batch);
@@ -151,12 +151,12 @@ void CirculantMatrix::apply(ConstMatrixView x, MatrixView y) const {
   ScopedRegion region("xbarsweep::circulant::CirculantMatrix::apply");
   const auto batch = static_cast<std::int64_t>(x.extent(0));
   const auto in = layout_.in_features, out = layout_.out_features;
-  XBARSWEEP_CIRCULANT_THROW_IF(static_cast<std::int64_t>(x.extent(1)) != in,
+  XBARSWEEP_THROW_IF(static_cast<std::int64_t>(x.extent(1)) != in, CirculantError,
                                "x must have " + std::to_string(in) + " columns, got " +
                                    std::to_string(x.extent(1)));
-  XBARSWEEP_CIRCULANT_THROW_IF(
+  XBARSWEEP_THROW_IF(
       static_cast<std::int64_t>(y.extent(0)) != batch ||
-          static_cast<std::int64_t>(y.extent(1)) != out,
+          static_cast<std::int64_t>(y.extent(1)) != out, CirculantError,
       "y must be (" + std::to_string(batch) + ", " + std::to_string(out) + ")");
   auto& plans = plans_for(batch);
   std::lock_guard<std::mutex> in_use(plans.in_use);

@@ -5,16 +5,16 @@
 #include <string>
 #include <utility>
 
-#include "xbarsweep/circulant/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::circulant {
 
 FixedPointFormat FixedPointFormat::make(int integer_bits, int fraction_bits) {
-  XBARSWEEP_CIRCULANT_THROW_IF(integer_bits < 0 || fraction_bits < 0,
+  XBARSWEEP_THROW_IF(integer_bits < 0 || fraction_bits < 0, CirculantError,
                                "fixed-point bit counts must be >= 0, got integer_bits=" +
                                    std::to_string(integer_bits) +
                                    " fraction_bits=" + std::to_string(fraction_bits));
-  XBARSWEEP_CIRCULANT_THROW_IF(1 + integer_bits + fraction_bits > 32,
+  XBARSWEEP_THROW_IF(1 + integer_bits + fraction_bits > 32, CirculantError,
                                "fixed-point format wider than 32 bits: 1 + " +
                                    std::to_string(integer_bits) + " + " +
                                    std::to_string(fraction_bits));
@@ -63,9 +63,9 @@ std::int64_t FixedPointFormat::multiply_raw(std::int64_t a, std::int64_t b) cons
 PiecewiseLinear::PiecewiseLinear(std::function<double(double)> f, double lo, double hi,
                                  int segments, double saturation_lo, double saturation_hi)
     : lo_(lo), hi_(hi) {
-  XBARSWEEP_CIRCULANT_THROW_IF(segments < 1, "a PWL table needs at least one segment, got " +
+  XBARSWEEP_THROW_IF(segments < 1, CirculantError, "a PWL table needs at least one segment, got " +
                                                  std::to_string(segments));
-  XBARSWEEP_CIRCULANT_THROW_IF(!(lo < hi), "a PWL table needs lo < hi");
+  XBARSWEEP_THROW_IF(!(lo < hi), CirculantError, "a PWL table needs lo < hi");
   width_ = (hi - lo) / segments;
   constexpr int samples = 2048;
   for (int s = 0; s < segments; ++s) {

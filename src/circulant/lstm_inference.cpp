@@ -118,8 +118,8 @@ LSTMInference& LSTMInference::operator=(LSTMInference&&) noexcept = default;
 
 std::vector<float> LSTMInference::forward(const std::vector<float>& x, std::int64_t T,
                                           std::int64_t N) const {
-  XBARSWEEP_CIRCULANT_THROW_IF(T <= 0 || N <= 0 ||
-                                   static_cast<std::int64_t>(x.size()) != T * N * input_size_,
+  XBARSWEEP_THROW_IF(T <= 0 || N <= 0 ||
+                                   static_cast<std::int64_t>(x.size()) != T * N * input_size_, CirculantError,
                                "LSTMInference::forward expects T * N * " +
                                    std::to_string(input_size_) + " values");
   std::vector<float> layer_in = x;

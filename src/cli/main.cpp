@@ -8,12 +8,14 @@
 #include <iostream>
 
 #include "versions.hpp"
+#include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/experiment.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 #include "xbarsweep/report/table.hpp"
 #include "xbarsweep/store/results_store.hpp"
 #include "xbarsweep/sweep/runner.hpp"
+#include "xbarsweep/sweep/mpi.hpp"
 
 namespace xbarsweep::cli {
 namespace {
@@ -55,18 +57,28 @@ std::string config_text(const config::Experiment& e) {
   return text;
 }
 
+// Loads and validates an experiment: the schema's checks of each value, then the kind's semantic
+// checks on every point of the plan. \throws ConfigError before any work starts.
 config::Experiment load(const std::string& path, const std::vector<std::string>& sets) {
-  return config::load_experiment(path, sets, kinds::builtin_kinds().schemas());
+  config::Experiment experiment = config::load_experiment(path, sets, kinds::builtin_kinds().schemas());
+  config::check_plan(experiment, kinds::builtin_kinds().find(experiment.kind)->checks());
+  return experiment;
+}
+
+void print_notes(const config::Experiment& experiment) {
+  for (const std::string& note : experiment.notes) std::fprintf(stderr, "xbarsweep: %s\n", note.c_str());
 }
 
 int cmd_run(const RunArgs& args) {
   int provided = 0;
-  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  XBARSWEEP_MPI(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
+  // Errors come back as codes (checked by XBARSWEEP_MPI) instead of aborting every rank.
+  XBARSWEEP_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   sweep::install_stop_handlers();
   int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  XBARSWEEP_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   auto finish = [](int code) {
-    MPI_Finalize();
+    if (MPI_Finalize() != MPI_SUCCESS) std::fprintf(stderr, "xbarsweep: MPI_Finalize failed\n");
     return code;
   };
 
@@ -81,11 +93,12 @@ int cmd_run(const RunArgs& args) {
     problem = e.what();
   }
   int bad = problem.empty() ? 0 : 1, any_bad = 0;
-  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  XBARSWEEP_MPI(MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
   if (any_bad) {
     if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", problem.empty() ? "bad input on another rank" : problem.c_str());
     return finish(kExitBadInput);
   }
+  if (rank == 0) print_notes(experiment);
 
   const kinds::Kind& kind = *kinds::builtin_kinds().find(experiment.kind);
   const config::SweepPlan plan(experiment);
@@ -141,6 +154,7 @@ int cmd_run(const RunArgs& args) {
 
 int cmd_plan(const PlanArgs& args) {
   const config::Experiment experiment = load(args.config, args.sets);
+  print_notes(experiment);
   const config::SweepPlan plan(experiment);
   std::printf("experiment %s (kind %s): %llu points\n", experiment.name.c_str(), experiment.kind.c_str(),
               static_cast<unsigned long long>(plan.size()));

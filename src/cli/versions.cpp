@@ -7,6 +7,8 @@
 
 #include <Kokkos_Macros.hpp>
 
+#include "xbarsweep/sweep/mpi.hpp"
+
 namespace xbarsweep::cli {
 
 std::map<std::string, std::string> software_versions() {
@@ -21,7 +23,7 @@ std::map<std::string, std::string> software_versions() {
   v["hdf5"] = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = {};
   int len = 0;
-  MPI_Get_library_version(mpi, &len);
+  XBARSWEEP_MPI(MPI_Get_library_version(mpi, &len));
   std::string text(mpi, static_cast<std::size_t>(len));
   v["mpi"] = text.substr(0, text.find_first_of(",\n"));
   return v;

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "xbarsweep/compress/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::compress {
 
@@ -19,8 +19,8 @@ int index_width(std::int64_t n) {
 
 LayerAccount account_layer(const std::string& name, const at::Tensor& w, const LayerSpec& spec,
                            const AccountingOptions& options) {
-  XBARSWEEP_COMPRESS_THROW_IF(!w.defined() || w.dim() != 2, name + ": expects a 2-D matrix");
-  XBARSWEEP_COMPRESS_THROW_IF(options.relative_index_bits < 1 || options.relative_index_bits > 32,
+  XBARSWEEP_THROW_IF(!w.defined() || w.dim() != 2, CompressError, name + ": expects a 2-D matrix");
+  XBARSWEEP_THROW_IF(options.relative_index_bits < 1 || options.relative_index_bits > 32, CompressError,
                               "relative_index_bits must be in [1, 32]");
   LayerAccount a;
   a.name = name;

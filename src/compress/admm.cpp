@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "xbarsweep/compress/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::compress {
 
@@ -79,8 +79,8 @@ AdmmState AdmmState::init(torch::nn::Module& model, const CompressionSpec& spec,
   for (auto& layer : compressible_layers(model)) {
     const auto ls = spec.for_layer(layer.name);
     if (!ls.compresses()) continue;
-    XBARSWEEP_COMPRESS_THROW_IF(!(ls.rho.initial > 0.0) || !(ls.rho.growth >= 1.0) ||
-                                    !(ls.rho.cap >= ls.rho.initial),
+    XBARSWEEP_THROW_IF(!(ls.rho.initial > 0.0) || !(ls.rho.growth >= 1.0) ||
+                                    !(ls.rho.cap >= ls.rho.initial), CompressError,
                                 layer.name + ": rho needs initial > 0, growth >= 1, cap >= initial");
     AdmmLayer l;
     l.layer = layer;
@@ -127,7 +127,7 @@ void AdmmState::add_penalty_gradients() {
   at::NoGradGuard no_grad;
   for (auto& l : layers_) {
     auto g = l.layer.weight.mutable_grad();
-    XBARSWEEP_COMPRESS_THROW_IF(!g.defined(),
+    XBARSWEEP_THROW_IF(!g.defined(), CompressError,
                                 l.layer.name + ": no gradient; call after loss.backward()");
     // grad += sum rho (W - Z + U) = rho_sum W + sum rho (U - Z)
     g.add_(l.layer.weight, l.rho_sum).add_(l.offset);

@@ -8,7 +8,7 @@
 #include <queue>
 #include <utility>
 
-#include "xbarsweep/compress/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::compress {
 
@@ -19,7 +19,7 @@ namespace {
 constexpr double kTinyScale = 1e-30;
 
 void check_matrix(const at::Tensor& w, const char* what) {
-  XBARSWEEP_COMPRESS_THROW_IF(!w.defined() || w.dim() != 2,
+  XBARSWEEP_THROW_IF(!w.defined() || w.dim() != 2, CompressError,
                               std::string(what) + ": expects a 2-D (out x in) matrix");
 }
 
@@ -61,8 +61,8 @@ at::Tensor unit_sums(const at::Tensor& x, const PruneSpec& spec) {
 }
 
 void check_spec(const PruneSpec& spec) {
-  XBARSWEEP_COMPRESS_THROW_IF(spec.kind == PruneKind::block &&
-                                  (spec.block.out <= 0 || spec.block.in <= 0),
+  XBARSWEEP_THROW_IF(spec.kind == PruneKind::block &&
+                                  (spec.block.out <= 0 || spec.block.in <= 0), CompressError,
                               "block shape must be positive");
 }
 
@@ -71,11 +71,11 @@ at::Tensor shape_tensor(const LevelSet& levels) {
 }
 
 void check_levels(const LevelSet& levels) {
-  XBARSWEEP_COMPRESS_THROW_IF(levels.shape.empty(), "level set has no levels");
-  XBARSWEEP_COMPRESS_THROW_IF(!(levels.shape.front() > 0.0),
+  XBARSWEEP_THROW_IF(levels.shape.empty(), CompressError, "level set has no levels");
+  XBARSWEEP_THROW_IF(!(levels.shape.front() > 0.0), CompressError,
                               "level magnitudes must be positive");
   for (std::size_t j = 1; j < levels.shape.size(); ++j) {
-    XBARSWEEP_COMPRESS_THROW_IF(!(levels.shape[j] > levels.shape[j - 1]),
+    XBARSWEEP_THROW_IF(!(levels.shape[j] > levels.shape[j - 1]), CompressError,
                                 "level magnitudes must increase strictly");
   }
 }
@@ -184,9 +184,9 @@ double searched_scale(const at::Tensor& a, const LevelSet& levels) {
 }  // namespace
 
 std::int64_t Keep::resolve(std::int64_t total) const {
-  XBARSWEEP_COMPRESS_THROW_IF(total < 0, "negative unit count");
+  XBARSWEEP_THROW_IF(total < 0, CompressError, "negative unit count");
   if (count >= 0) return std::min(count, total);
-  XBARSWEEP_COMPRESS_THROW_IF(!(ratio >= 0.0 && ratio <= 1.0),
+  XBARSWEEP_THROW_IF(!(ratio >= 0.0 && ratio <= 1.0), CompressError,
                               "keep ratio must be in [0, 1], got " + std::to_string(ratio));
   auto k = static_cast<std::int64_t>(std::llround(ratio * static_cast<double>(total)));
   if (ratio > 0.0 && total > 0) k = std::max<std::int64_t>(k, 1);
@@ -209,12 +209,12 @@ PruneKind prune_kind_from_string(const std::string& name) {
                  PruneKind::irregular}) {
     if (to_string(k) == name) return k;
   }
-  XBARSWEEP_COMPRESS_THROW_IF(true, "unknown pruning kind '" + name +
+  XBARSWEEP_THROW_IF(true, CompressError, "unknown pruning kind '" + name +
                                         "' (expected none, block, column, row or irregular)");
 }
 
 LevelSet LevelSet::uniform(std::int64_t levels) {
-  XBARSWEEP_COMPRESS_THROW_IF(levels < 2 || levels % 2 != 0,
+  XBARSWEEP_THROW_IF(levels < 2 || levels % 2 != 0, CompressError,
                               "levels must be even and >= 2 (2n levels ±q..±nq), got " +
                                   std::to_string(levels));
   LevelSet set;
@@ -223,21 +223,21 @@ LevelSet LevelSet::uniform(std::int64_t levels) {
 }
 
 LevelSet LevelSet::from_device(const DeviceStates& device) {
-  XBARSWEEP_COMPRESS_THROW_IF(device.states < 2, "a device needs at least 2 states");
+  XBARSWEEP_THROW_IF(device.states < 2, CompressError, "a device needs at least 2 states");
   std::vector<double> means = device.state_means;
   if (means.empty()) {
-    XBARSWEEP_COMPRESS_THROW_IF(!(device.g_max > device.g_min) || device.g_min < 0.0,
+    XBARSWEEP_THROW_IF(!(device.g_max > device.g_min) || device.g_min < 0.0, CompressError,
                                 "conductance range needs 0 <= g_min < g_max");
     for (int k = 0; k < device.states; ++k) {
       means.push_back(device.g_min +
                       (device.g_max - device.g_min) * k / (device.states - 1));
     }
   }
-  XBARSWEEP_COMPRESS_THROW_IF(static_cast<int>(means.size()) != device.states,
+  XBARSWEEP_THROW_IF(static_cast<int>(means.size()) != device.states, CompressError,
                               "state_means must have one mean per state");
   LevelSet set;
   const double unit = means[1] - means[0];
-  XBARSWEEP_COMPRESS_THROW_IF(!(unit > 0.0), "state means must increase strictly");
+  XBARSWEEP_THROW_IF(!(unit > 0.0), CompressError, "state means must increase strictly");
   for (std::size_t k = 1; k < means.size(); ++k) set.shape.push_back((means[k] - means[0]) / unit);
   check_levels(set);
   return set;
@@ -323,7 +323,7 @@ Projection project_prune(const at::Tensor& w, const PruneSpec& spec) {
 
 at::Tensor quantize_to_levels(const at::Tensor& w, const LevelSet& levels, double scale) {
   check_levels(levels);
-  XBARSWEEP_COMPRESS_THROW_IF(!(scale > 0.0), "quantization scale must be positive");
+  XBARSWEEP_THROW_IF(!(scale > 0.0), CompressError, "quantization scale must be positive");
   const auto wd = w.to(at::kDouble);
   const auto mag = quantized_magnitude(wd.abs(), levels, scale);
   return at::where(wd < 0, -mag, mag).to(w.scalar_type());
@@ -352,7 +352,7 @@ Projection project_levels(const at::Tensor& w, const LevelSet& levels,
 Projection project_levels_masked(const at::Tensor& w, const at::Tensor& mask,
                                  const LevelSet& levels, std::optional<double> scale) {
   check_matrix(w, "project_levels_masked");
-  XBARSWEEP_COMPRESS_THROW_IF(!mask.defined() || mask.sizes() != w.sizes(),
+  XBARSWEEP_THROW_IF(!mask.defined() || mask.sizes() != w.sizes(), CompressError,
                               "mask must have the matrix's shape");
   const auto m = mask.to(at::kBool);
   const double s = scale ? *scale : optimal_scale(w, m, levels);

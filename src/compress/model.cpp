@@ -9,7 +9,7 @@
 #include <algorithm>
 
 #include "xbarsweep/compress/accounting.hpp"
-#include "xbarsweep/compress/errors.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/compress/layers.hpp"
 #include "xbarsweep/compress/masks.hpp"
 #include "xbarsweep/compress/spec.hpp"
@@ -116,7 +116,7 @@ void MaskSet::mask_optimizer_state(torch::optim::Optimizer& optimizer) const {
         mask_in_place(t, m.mask);
       }
     } else {
-      XBARSWEEP_COMPRESS_THROW_IF(true, "mask_optimizer_state: unsupported optimiser state for " +
+      XBARSWEEP_THROW_IF(true, CompressError, "mask_optimizer_state: unsupported optimiser state for " +
                                             m.layer.name + " (SGD, Adam and AdamW are supported)");
     }
   }

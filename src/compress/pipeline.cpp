@@ -1,6 +1,6 @@
 #include "xbarsweep/compress/pipeline.hpp"
 
-#include "xbarsweep/compress/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::compress {
 
@@ -54,9 +54,9 @@ CompressionSpec combined(const CompressionSpec& prune, const CompressionSpec& qu
 
 PipelineResult run_admm_compression(torch::nn::Module& model, const TrainingCallbacks& training,
                                     const PipelineConfig& config) {
-  XBARSWEEP_COMPRESS_THROW_IF(!training.train_epoch, "run_admm_compression needs train_epoch");
-  XBARSWEEP_COMPRESS_THROW_IF(config.admm_iterations < 0 || config.epochs_per_iteration < 0 ||
-                                  config.retrain_epochs < 0,
+  XBARSWEEP_THROW_IF(!training.train_epoch, CompressError, "run_admm_compression needs train_epoch");
+  XBARSWEEP_THROW_IF(config.admm_iterations < 0 || config.epochs_per_iteration < 0 ||
+                                  config.retrain_epochs < 0, CompressError,
                               "iteration and epoch counts must be >= 0");
   PipelineResult result;
   auto admm = AdmmState::init(model, config.spec, nullptr, config.rescale_dual);

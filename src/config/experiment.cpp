@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -12,35 +13,6 @@
 #include <sstream>
 
 namespace xbarsweep::config {
-
-// ---------------------------------------------------------------------------------------------
-// Locations and errors
-
-std::string SourceLocation::str() const {
-  std::string out = file;
-  if (line > 0) {
-    out += ':' + std::to_string(line);
-    if (column > 0) out += ':' + std::to_string(column);
-  }
-  return out;
-}
-
-namespace {
-
-std::string error_text(const SourceLocation& where, const std::string& key,
-                       const std::string& problem) {
-  std::string out = where.str();
-  if (!out.empty()) out += ": ";
-  if (!key.empty()) out += "key '" + key + "': ";
-  return out + problem;
-}
-
-}  // namespace
-
-ConfigError::ConfigError(SourceLocation where, std::string key, const std::string& problem)
-    : std::runtime_error(error_text(where, key, problem)),
-      where_(std::move(where)),
-      key_(std::move(key)) {}
 
 namespace {
 
@@ -80,9 +52,9 @@ std::string expectation(const ParamSpec& spec) {
     case ValueType::Int:
     case ValueType::Real: {
       std::string out = spec.type == ValueType::Int ? "an int" : "a real";
-      if (spec.min) out += " >= " + number_text(*spec.min);
+      if (spec.min) out += (spec.min_exclusive ? " > " : " >= ") + number_text(*spec.min);
       if (spec.min && spec.max) out += " and";
-      if (spec.max) out += " <= " + number_text(*spec.max);
+      if (spec.max) out += (spec.max_exclusive ? " < " : " <= ") + number_text(*spec.max);
       return out;
     }
   }
@@ -129,6 +101,12 @@ bool is_yaml_non_finite(std::string_view text) {
          text == ".NAN";
 }
 
+bool in_range(const ParamSpec& spec, double v) {
+  if (spec.min && (spec.min_exclusive ? !(v > *spec.min) : !(v >= *spec.min))) return false;
+  if (spec.max && (spec.max_exclusive ? !(v < *spec.max) : !(v <= *spec.max))) return false;
+  return true;
+}
+
 // Converts a scalar to the parameter's type and checks its range. Returns the problem ("" when
 // the value is good); the caller adds what was expected.
 std::string convert_scalar(const ParamSpec& spec, const YAML::Node& node, Value& out) {
@@ -165,9 +143,7 @@ std::string convert_scalar(const ParamSpec& spec, const YAML::Node& node, Value&
       if (!parse_int(text, v, too_large))
         return too_large ? "value " + described(node) + " does not fit a 64-bit int"
                          : "wrong type: " + got;
-      if ((spec.min && static_cast<double>(v) < *spec.min) ||
-          (spec.max && static_cast<double>(v) > *spec.max))
-        return "value " + described(node) + " is out of range";
+      if (!in_range(spec, static_cast<double>(v))) return "value " + described(node) + " is out of range";
       out = v;
       return {};
     }
@@ -177,8 +153,7 @@ std::string convert_scalar(const ParamSpec& spec, const YAML::Node& node, Value&
       if (is_yaml_non_finite(text)) return "value " + described(node) + " is not finite";
       if (!parse_real(text, v)) return "wrong type: " + got;
       if (!std::isfinite(v)) return "value " + described(node) + " is not finite";
-      if ((spec.min && v < *spec.min) || (spec.max && v > *spec.max))
-        return "value " + described(node) + " is out of range";
+      if (!in_range(spec, v)) return "value " + described(node) + " is out of range";
       out = v;
       return {};
     }
@@ -348,6 +323,7 @@ class ExperimentReader {
   void reject_duplicate_settings(const Axis& axis, const YAML::Node& list,
                                  const std::string& key) const;
   void apply_override(const std::string& text);
+  void remove_from_axis(const std::string& path, std::size_t axis_index, const std::string& text);
   void finish(const YAML::Node& root);
 
   std::string file_;
@@ -467,8 +443,10 @@ void ExperimentReader::read_top_level(const YAML::Node& root) {
       has_sweep_ = true;
       read_sweep(value);
     } else if (std::find(sections.begin(), sections.end(), key) != sections.end()) {
-      if (const ParamSpec* spec = schema_->find(key))  // a parameter without a section
+      if (const ParamSpec* spec = schema_->find(key)) {  // a parameter without a section
         experiment_.base.set(key, value_of(*spec, value, key));
+        experiment_.where[key] = locate(value);
+      }
       else
         read_section(value, key);
     } else {
@@ -502,6 +480,7 @@ void ExperimentReader::read_section(const YAML::Node& node, const std::string& p
     const std::string path = prefix + "." + key;
     if (const ParamSpec* spec = schema_->find(path)) {
       experiment_.base.set(path, value_of(*spec, value, path));
+      experiment_.where[path] = locate(value);
       return;
     }
     // Deeper sections ("crossbar.device.g_on") exist only where the schema declares them, so
@@ -589,7 +568,10 @@ void ExperimentReader::read_grid(const YAML::Node& node) {
     axis.kind = Axis::Kind::Grid;
     axis.paths = {path};
     axis.where = locate(key_node);
-    for (const YAML::Node& v : values) axis.settings.push_back({{path, value_of(spec, v, key)}});
+    for (const YAML::Node& v : values) {
+      axis.settings.push_back({{path, value_of(spec, v, key)}});
+      axis.value_where.push_back({locate(v)});
+    }
     reject_duplicate_settings(axis, values, key);
     experiment_.axes.push_back(std::move(axis));
   });
@@ -610,6 +592,7 @@ void ExperimentReader::read_zip(const YAML::Node& node) {
     axis.kind = Axis::Kind::Zip;
     axis.where = locate(group);
     std::vector<std::vector<Value>> columns;
+    std::vector<std::vector<SourceLocation>> column_where;
     for_each_entry(group, where, [&](const std::string& path, const YAML::Node& key_node,
                                      const YAML::Node& values) {
       const std::string key = where + "." + path;
@@ -624,15 +607,24 @@ void ExperimentReader::read_zip(const YAML::Node& node) {
                  " values but '" + axis.paths.front() + "' has " +
                  std::to_string(columns.front().size()) + "; expected equal lengths");
       std::vector<Value> column;
-      for (const YAML::Node& v : values) column.push_back(value_of(spec, v, key));
+      std::vector<SourceLocation> where_column;
+      for (const YAML::Node& v : values) {
+        column.push_back(value_of(spec, v, key));
+        where_column.push_back(locate(v));
+      }
       axis.paths.push_back(path);
       columns.push_back(std::move(column));
+      column_where.push_back(std::move(where_column));
     });
     for (std::size_t i = 0; i < columns.front().size(); ++i) {
       Setting setting;
-      for (std::size_t c = 0; c < columns.size(); ++c)
+      std::vector<SourceLocation> where;
+      for (std::size_t c = 0; c < columns.size(); ++c) {
         setting.emplace_back(axis.paths[c], columns[c][i]);
+        where.push_back(column_where[c][i]);
+      }
       axis.settings.push_back(std::move(setting));
+      axis.value_where.push_back(std::move(where));
     }
     reject_duplicate_settings(axis, group, where);
     experiment_.axes.push_back(std::move(axis));
@@ -652,6 +644,7 @@ void ExperimentReader::read_points(const YAML::Node& node) {
     if (!point.IsMap())
       fail(point, where, "wrong type: got " + described(point) + "; expected a mapping path: value");
     Setting setting;
+    std::vector<SourceLocation> setting_where;
     for_each_entry(point, where, [&](const std::string& path, const YAML::Node& key_node,
                                      const YAML::Node& value) {
       const std::string key = where + "." + path;
@@ -660,8 +653,10 @@ void ExperimentReader::read_points(const YAML::Node& node) {
       if (std::find(axis.paths.begin(), axis.paths.end(), path) == axis.paths.end())
         axis.paths.push_back(path);
       setting.emplace_back(path, value_of(spec, value, key));
+      setting_where.push_back(locate(value));
     });
     axis.settings.push_back(std::move(setting));
+    axis.value_where.push_back(std::move(setting_where));
   }
   reject_duplicate_settings(axis, node, "sweep.points");
   experiment_.axes.push_back(std::move(axis));
@@ -739,6 +734,7 @@ void ExperimentReader::read_random(const YAML::Node& node) {
   Axis axis;
   axis.kind = Axis::Kind::Random;
   axis.where = locate(node);
+  axis.value_where.emplace_back();
   bool has_samples = false, has_seed = false, has_params = false;
   for_each_entry(node, "sweep.random", [&](const std::string& key, const YAML::Node& key_node,
                                            const YAML::Node& value) {
@@ -762,6 +758,7 @@ void ExperimentReader::read_random(const YAML::Node& node) {
         claim(path, path_node, full);
         axis.paths.push_back(path);
         axis.distributions.emplace_back(path, read_distribution(spec, dist, full));
+        axis.value_where.front().push_back(locate(dist));
       });
     } else {
       const std::string guess = did_you_mean(key, kRandomKeys);
@@ -807,6 +804,10 @@ void ExperimentReader::apply_override(const std::string& text) {
     output_given_ = true;
   } else if (path == "seed") {
     experiment_.seed = std::get<std::int64_t>(value_of(seed_spec_, value, path));
+    if (const auto swept = swept_.find(path); swept != swept_.end()) {
+      remove_from_axis(path, swept->second.first, text);
+      swept_.erase(swept);
+    }
   } else if (path == "kind") {
     fail(value, path, "the kind cannot be changed with --set; expected a parameter path");
   } else if (path == "sweep.repeats") {
@@ -819,6 +820,11 @@ void ExperimentReader::apply_override(const std::string& text) {
          "parameter path (edit the file to change axes)");
   } else if (const ParamSpec* spec = schema_->find(path)) {
     experiment_.base.set(path, value_of(*spec, value, path));
+    experiment_.where[path] = SourceLocation{override_};
+    if (const auto swept = swept_.find(path); swept != swept_.end()) {
+      remove_from_axis(path, swept->second.first, text);
+      swept_.erase(swept);
+    }
   } else {
     std::vector<std::string> candidates = schema_paths();
     candidates.insert(candidates.end(), {"name", "description", "output", "seed", "sweep.repeats",
@@ -828,7 +834,50 @@ void ExperimentReader::apply_override(const std::string& text) {
   override_.clear();
 }
 
+// A --set of a swept path replaces the axis by its one value: the path leaves the axis, and an
+// axis left with no path goes (finish() erases it, so that axis indices stay valid meanwhile).
+void ExperimentReader::remove_from_axis(const std::string& path, std::size_t axis_index,
+                                        const std::string& text) {
+  Axis& axis = experiment_.axes.at(axis_index);
+  const std::string at = axis.where.str();
+  const std::uint64_t positions = axis.size();
+  axis.paths.erase(std::remove(axis.paths.begin(), axis.paths.end(), path), axis.paths.end());
+  if (axis.kind == Axis::Kind::Random) {
+    for (std::size_t j = axis.distributions.size(); j-- > 0;) {
+      if (axis.distributions[j].first != path) continue;
+      axis.distributions.erase(axis.distributions.begin() + static_cast<std::ptrdiff_t>(j));
+      axis.value_where.front().erase(axis.value_where.front().begin() + static_cast<std::ptrdiff_t>(j));
+    }
+  } else {
+    for (std::size_t i = 0; i < axis.settings.size(); ++i) {
+      for (std::size_t j = axis.settings[i].size(); j-- > 0;) {
+        if (axis.settings[i][j].first != path) continue;
+        axis.settings[i].erase(axis.settings[i].begin() + static_cast<std::ptrdiff_t>(j));
+        axis.value_where[i].erase(axis.value_where[i].begin() + static_cast<std::ptrdiff_t>(j));
+      }
+    }
+    if (!axis.paths.empty()) {
+      // What is left of a zip group or a points list must still name distinct points.
+      std::set<std::string> seen;
+      for (const Setting& setting : axis.settings) {
+        std::string key;
+        for (const auto& [p, v] : setting) key += p + "=" + canonical(v) + "\n";
+        if (!seen.insert(key).second)
+          throw ConfigError(SourceLocation{override_}, path,
+                            "'" + path + "' is swept together with " + join(axis.paths) + " at " + at +
+                                ", and without it two positions of that axis are the same point; "
+                                "expected a path swept alone, or an edit of the file");
+      }
+    }
+  }
+  experiment_.notes.push_back("--set " + text + " replaces the sweep axis of '" + path + "' at " + at +
+                              " (" + std::to_string(positions) + " values) by its one value");
+}
+
 void ExperimentReader::finish(const YAML::Node& root) {
+  experiment_.axes.erase(std::remove_if(experiment_.axes.begin(), experiment_.axes.end(),
+                                        [](const Axis& axis) { return axis.paths.empty(); }),
+                         experiment_.axes.end());
   if (!name_given_)
     fail(root, "name", "missing required key 'name'; expected a name of letters, digits, '_', "
                        "'.' or '-'");
@@ -884,6 +933,24 @@ void ExperimentReader::finish(const YAML::Node& root) {
 }
 
 }  // namespace
+
+SourceLocation Experiment::where_of(const std::string& path_) const {
+  const auto found = where.find(path_);
+  return found != where.end() ? found->second : SourceLocation{path};
+}
+
+SourceLocation Axis::where_of(const std::string& path, std::uint64_t i) const {
+  if (kind == Kind::Random) {
+    for (std::size_t j = 0; j < distributions.size(); ++j)
+      if (distributions[j].first == path && !value_where.empty() && j < value_where.front().size())
+        return value_where.front()[j];
+    return where;
+  }
+  if (i < settings.size() && i < value_where.size())
+    for (std::size_t j = 0; j < settings[i].size() && j < value_where[i].size(); ++j)
+      if (settings[i][j].first == path) return value_where[i][j];
+  return where;
+}
 
 Experiment parse_experiment(const std::string& text, const std::string& path,
                             const std::vector<std::string>& overrides,

@@ -1,3 +1,4 @@
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/config/schema.hpp"
 
 #include <stdexcept>
@@ -5,16 +6,16 @@
 namespace xbarsweep::config {
 
 Schema& Schema::add(ParamSpec spec) {
-  if (spec.path.empty()) throw std::invalid_argument("schema: a parameter needs a path");
+  if (spec.path.empty()) throw InternalError("schema: a parameter needs a path");
   if (find(spec.path) != nullptr)
-    throw std::invalid_argument("schema: parameter '" + spec.path + "' declared twice");
+    throw InternalError("schema: parameter '" + spec.path + "' declared twice");
   // Defaults written as literals are often ints for real parameters (`0` for 0.0).
   if (spec.type == ValueType::Real && type_of(spec.default_value) == ValueType::Int)
     spec.default_value = static_cast<double>(std::get<std::int64_t>(spec.default_value));
   const ValueType given = type_of(spec.default_value);
   // A default left as Value{} (false) on a non-bool parameter means "no default: required".
   if (given != spec.type && given != ValueType::Bool)
-    throw std::invalid_argument("schema: default of '" + spec.path + "' is a " +
+    throw InternalError("schema: default of '" + spec.path + "' is a " +
                                 std::string(type_name(given)) + ", the parameter a " +
                                 std::string(type_name(spec.type)));
   specs_.push_back(std::move(spec));
@@ -26,7 +27,7 @@ Schema& Schema::merge(const Schema& other) {
     // Shared sections may reach a kind along two routes; the same parameter twice is fine.
     if (const ParamSpec* mine = find(spec.path)) {
       if (mine->type != spec.type)
-        throw std::invalid_argument("schema: parameter '" + spec.path +
+        throw InternalError("schema: parameter '" + spec.path +
                                     "' merged with two different types");
       continue;
     }

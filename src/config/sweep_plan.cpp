@@ -1,3 +1,4 @@
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
 
 #include "xbarsweep/config/hashing.hpp"
@@ -45,7 +46,7 @@ Value draw(const Distribution& d, std::uint64_t word) {
 
 Setting Axis::at(std::uint64_t i) const {
   if (i >= size())
-    throw std::out_of_range("axis position " + std::to_string(i) + " of " +
+    throw InternalError("axis position " + std::to_string(i) + " of " +
                             std::to_string(size()));
   if (kind != Kind::Random) return settings[i];
   Setting setting;
@@ -69,7 +70,7 @@ SweepPlan::SweepPlan(const Experiment& experiment) : experiment_(&experiment) {
 
 Params SweepPlan::point(std::uint64_t index) const {
   if (index >= size_)
-    throw std::out_of_range("point " + std::to_string(index) + " of a sweep of " +
+    throw InternalError("point " + std::to_string(index) + " of a sweep of " +
                             std::to_string(size_));
   const std::vector<Axis>& axes = experiment_->axes;
   // Mixed radix, last axis fastest; what is left after the axes is the repeat (slowest).

@@ -1,5 +1,7 @@
 #include "xbarsweep/config/value.hpp"
 
+#include "xbarsweep/error.hpp"
+
 #include "xbarsweep/config/hashing.hpp"
 
 #include <cstdio>
@@ -40,13 +42,13 @@ std::string quoted(const std::string& s) {
 }
 
 [[noreturn]] void wrong_type(std::string_view path, const Value& v, std::string_view wanted) {
-  throw std::out_of_range("parameter '" + std::string(path) + "' is " +
-                          std::string(type_name(type_of(v))) + ", not " + std::string(wanted));
+  throw InternalError("parameter '" + std::string(path) + "' is " +
+                       std::string(type_name(type_of(v))) + ", not " + std::string(wanted));
 }
 
 const Value& require(const Params& params, std::string_view path) {
   const Value* v = params.find(path);
-  if (v == nullptr) throw std::out_of_range("parameter '" + std::string(path) + "' is absent");
+  if (v == nullptr) throw InternalError("parameter '" + std::string(path) + "' is absent");
   return *v;
 }
 

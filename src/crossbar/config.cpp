@@ -2,8 +2,10 @@
 #include "xbarsweep/crossbar/config.hpp"
 
 #include <cstdint>
+#include <sstream>
+#include <string>
 
-#include "xbarsweep/crossbar/error.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::crossbar {
 
@@ -13,35 +15,70 @@ int CrossbarConfig::input_planes() const {
   return (total + dac_bits - 1) / dac_bits;
 }
 
-void CrossbarConfig::validate() const {
-  XBARSWEEP_CROSSBAR_THROW_IF(rows < 1 || cols < 1,
-                              "crossbar.rows / crossbar.cols must be >= 1, got " << rows << " x " << cols);
-  XBARSWEEP_CROSSBAR_THROW_IF(levels == 1 || levels < 0,
-                              "crossbar.levels must be 0 (unlimited) or >= 2, got " << levels);
-  XBARSWEEP_CROSSBAR_THROW_IF(slices < 1, "crossbar.slices must be >= 1, got " << slices);
-  XBARSWEEP_CROSSBAR_THROW_IF(levels == 0 && slices != 1,
-                              "crossbar.slices = " << slices << " needs a finite crossbar.levels");
-  if (levels > 0) {
-    double ls = 1.0;
-    for (int s = 0; s < slices; ++s) ls *= levels;
-    XBARSWEEP_CROSSBAR_THROW_IF(ls > 16777216.0, "crossbar.levels^crossbar.slices = " << ls
-                                << " exceeds 2^24 (float-exact codes)");
+namespace {
+
+std::optional<config::Problem> problem_if(bool bad, const char* key, const std::string& message) {
+  if (!bad) return std::nullopt;
+  return config::Problem{key, message};
+}
+
+std::string text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+}  // namespace
+
+std::optional<config::Problem> CrossbarConfig::problem() const {
+  std::optional<config::Problem> p;
+  const auto first = [&p](std::optional<config::Problem> q) {
+    if (!p) p = std::move(q);
+  };
+  first(problem_if(rows < 1, "crossbar.rows", "is " + std::to_string(rows) + "; expected >= 1"));
+  first(problem_if(cols < 1, "crossbar.cols", "is " + std::to_string(cols) + "; expected >= 1"));
+  first(problem_if(levels == 1 || levels < 0, "crossbar.levels",
+                   "is " + std::to_string(levels) +
+                       ": a cell of one level stores nothing; expected 0 (unlimited) or at least 2"));
+  first(problem_if(slices < 1, "crossbar.slices", "is " + std::to_string(slices) + "; expected >= 1"));
+  first(problem_if(levels == 0 && slices != 1, "crossbar.slices",
+                   "is " + std::to_string(slices) +
+                       " with crossbar.levels 0 (unlimited): slicing needs cells of finite levels; expected "
+                       "slices 1, or crossbar.levels >= 2"));
+  if (levels > 1) {
+    double codes = 1.0;
+    for (int s = 0; s < slices; ++s) codes *= levels;
+    first(problem_if(codes > 16777216.0, "crossbar.slices",
+                     "crossbar.levels^crossbar.slices = " + text(codes) +
+                         " codes exceed 2^24 (float-exact codes); expected fewer slices or levels"));
   }
-  XBARSWEEP_CROSSBAR_THROW_IF(!(g_min_us >= 0.0) || !(g_max_us > g_min_us),
-                              "crossbar.g_min_us / g_max_us must satisfy 0 <= g_min < g_max, got "
-                              << g_min_us << ", " << g_max_us);
-  XBARSWEEP_CROSSBAR_THROW_IF(!(sigma >= 0.0), "crossbar.sigma must be >= 0, got " << sigma);
-  XBARSWEEP_CROSSBAR_THROW_IF(!(prog_noise >= 0.0), "crossbar.prog_noise must be >= 0, got " << prog_noise);
-  XBARSWEEP_CROSSBAR_THROW_IF(!(read_noise >= 0.0), "crossbar.read_noise must be >= 0, got " << read_noise);
-  XBARSWEEP_CROSSBAR_THROW_IF(!(stuck_min_rate >= 0.0 && stuck_max_rate >= 0.0 &&
-                                stuck_min_rate + stuck_max_rate <= 1.0),
-                              "crossbar.stuck_min_rate / stuck_max_rate must be >= 0 with a sum <= 1, got "
-                              << stuck_min_rate << ", " << stuck_max_rate);
-  XBARSWEEP_CROSSBAR_THROW_IF(!(wire_ohm >= 0.0), "crossbar.wire_ohm must be >= 0, got " << wire_ohm);
-  XBARSWEEP_CROSSBAR_THROW_IF(dac_bits < 0 || dac_bits > 16, "crossbar.dac_bits must be in [0, 16], got " << dac_bits);
-  XBARSWEEP_CROSSBAR_THROW_IF(input_bits < 0 || input_bits > 24,
-                              "crossbar.input_bits must be in [0, 24], got " << input_bits);
-  XBARSWEEP_CROSSBAR_THROW_IF(adc_bits < 0 || adc_bits > 24, "crossbar.adc_bits must be in [0, 24], got " << adc_bits);
+  first(problem_if(!(g_min_us >= 0.0), "crossbar.g_min_us", "is " + text(g_min_us) + "; expected >= 0"));
+  first(problem_if(!(g_max_us > g_min_us), "crossbar.g_min_us",
+                   "is " + text(g_min_us) + " with crossbar.g_max_us " + text(g_max_us) +
+                       "; expected g_min_us < g_max_us"));
+  first(problem_if(!(sigma >= 0.0), "crossbar.sigma", "is " + text(sigma) + "; expected >= 0"));
+  first(problem_if(!(prog_noise >= 0.0), "crossbar.prog_noise", "is " + text(prog_noise) + "; expected >= 0"));
+  first(problem_if(!(read_noise >= 0.0), "crossbar.read_noise", "is " + text(read_noise) + "; expected >= 0"));
+  first(problem_if(!(stuck_min_rate >= 0.0 && stuck_max_rate >= 0.0 && stuck_min_rate + stuck_max_rate <= 1.0),
+                   "crossbar.stuck_max_rate",
+                   "is " + text(stuck_max_rate) + " with crossbar.stuck_min_rate " + text(stuck_min_rate) +
+                       ": more than every device stuck; expected rates >= 0 with a sum <= 1"));
+  first(problem_if(!(wire_ohm >= 0.0), "crossbar.wire_ohm", "is " + text(wire_ohm) + "; expected >= 0"));
+  first(problem_if(dac_bits < 0 || dac_bits > 16, "crossbar.dac_bits",
+                   "is " + std::to_string(dac_bits) + "; expected 0..16"));
+  first(problem_if(input_bits < 0 || input_bits > 24, "crossbar.input_bits",
+                   "is " + std::to_string(input_bits) + "; expected 0..24"));
+  first(problem_if(input_bits > 0 && dac_bits == 0, "crossbar.input_bits",
+                   "is " + std::to_string(input_bits) +
+                       " with ideal inputs (crossbar.dac_bits 0), where it has no effect; expected "
+                       "crossbar.dac_bits >= 1, or input_bits 0"));
+  first(problem_if(adc_bits < 0 || adc_bits > 24, "crossbar.adc_bits",
+                   "is " + std::to_string(adc_bits) + "; expected 0..24"));
+  return p;
+}
+
+void CrossbarConfig::validate() const {
+  if (const auto p = problem()) throw CrossbarError(p->key + ": " + p->message);
 }
 
 }  // namespace xbarsweep::crossbar

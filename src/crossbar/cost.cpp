@@ -1,6 +1,5 @@
 // Hardware cost model: counts per component from the tile grid, ISAAC / NeuroSim figures.
 // The formulas are in docs/crossbar.md ("Cost model"); units: mW x ns = pJ.
-#include "param_access.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
 
 #include <algorithm>
@@ -12,31 +11,27 @@
 
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
-#include "xbarsweep/crossbar/error.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::crossbar {
 
-using impl::int_or;
-using impl::real_or;
-using impl::spec;
-using impl::text_or;
 
 double CostConfig::adc_energy_at(int bits) const {
   if (adc_energy_pj > 0.0) return adc_energy_pj;
-  XBARSWEEP_CROSSBAR_THROW_IF(bits > 10, "no ISAAC ADC energy for " << bits << " bits (table: 4..10); give cost.adc_energy_pj");
+  XBARSWEEP_THROW_IF(bits > 10, CrossbarError, "no ISAAC ADC energy for " << bits << " bits (table: 4..10); give cost.adc_energy_pj");
   // Below 4 bits ISAAC lists nothing: priced as a 4-bit ADC (conservative).
   return kIsaacAdcEnergyPj[std::max(bits, 4) - 4];
 }
 
 double CostConfig::adc_area_at(int bits) const {
   if (adc_area_um2 > 0.0) return adc_area_um2;
-  XBARSWEEP_CROSSBAR_THROW_IF(bits > 10, "no ISAAC ADC area for " << bits << " bits (table: 4..10); give cost.adc_area_um2");
+  XBARSWEEP_THROW_IF(bits > 10, CrossbarError, "no ISAAC ADC area for " << bits << " bits (table: 4..10); give cost.adc_area_um2");
   return kIsaacAdcAreaUm2[std::max(bits, 4) - 4];
 }
 
 void CostConfig::validate() const {
   const auto nonneg = [](double v, const char* key) {
-    XBARSWEEP_CROSSBAR_THROW_IF(!(v >= 0.0) || !std::isfinite(v), key << " must be a finite number >= 0, got " << v);
+    XBARSWEEP_THROW_IF(!(v >= 0.0) || !std::isfinite(v), CrossbarError, key << " must be a finite number >= 0, got " << v);
   };
   nonneg(crossbar_power_mw, "cost.crossbar_power_mw");
   nonneg(crossbar_area_um2, "cost.crossbar_area_um2");
@@ -50,18 +45,18 @@ void CostConfig::validate() const {
   nonneg(shift_add_area_um2, "cost.shift_add_area_um2");
   nonneg(buffer_power_mw, "cost.buffer_power_mw");
   nonneg(buffer_area_mm2, "cost.buffer_area_mm2");
-  XBARSWEEP_CROSSBAR_THROW_IF(!(crossbar_reference_cells > 0.0),
+  XBARSWEEP_THROW_IF(!(crossbar_reference_cells > 0.0), CrossbarError,
                               "cost.crossbar_reference_cells must be > 0, got " << crossbar_reference_cells);
-  XBARSWEEP_CROSSBAR_THROW_IF(!(read_cycle_ns > 0.0), "cost.read_cycle_ns must be > 0, got " << read_cycle_ns);
-  XBARSWEEP_CROSSBAR_THROW_IF(!(adc_rate_gsps > 0.0), "cost.adc_rate_gsps must be > 0, got " << adc_rate_gsps);
-  XBARSWEEP_CROSSBAR_THROW_IF(columns_per_adc < 1, "cost.columns_per_adc must be >= 1, got " << columns_per_adc);
-  XBARSWEEP_CROSSBAR_THROW_IF(crossbars_per_buffer < 1,
+  XBARSWEEP_THROW_IF(!(read_cycle_ns > 0.0), CrossbarError, "cost.read_cycle_ns must be > 0, got " << read_cycle_ns);
+  XBARSWEEP_THROW_IF(!(adc_rate_gsps > 0.0), CrossbarError, "cost.adc_rate_gsps must be > 0, got " << adc_rate_gsps);
+  XBARSWEEP_THROW_IF(columns_per_adc < 1, CrossbarError, "cost.columns_per_adc must be >= 1, got " << columns_per_adc);
+  XBARSWEEP_THROW_IF(crossbars_per_buffer < 1, CrossbarError,
                               "cost.crossbars_per_buffer must be >= 1, got " << crossbars_per_buffer);
-  XBARSWEEP_CROSSBAR_THROW_IF(adc_bits_if_ideal < 1 || adc_bits_if_ideal > 24,
+  XBARSWEEP_THROW_IF(adc_bits_if_ideal < 1 || adc_bits_if_ideal > 24, CrossbarError,
                               "cost.adc_bits_if_ideal must be in [1, 24], got " << adc_bits_if_ideal);
-  XBARSWEEP_CROSSBAR_THROW_IF(dac_bits_if_ideal < 1 || dac_bits_if_ideal > 16,
+  XBARSWEEP_THROW_IF(dac_bits_if_ideal < 1 || dac_bits_if_ideal > 16, CrossbarError,
                               "cost.dac_bits_if_ideal must be in [1, 16], got " << dac_bits_if_ideal);
-  XBARSWEEP_CROSSBAR_THROW_IF(input_bits_if_ideal < 1 || input_bits_if_ideal > 24,
+  XBARSWEEP_THROW_IF(input_bits_if_ideal < 1 || input_bits_if_ideal > 24, CrossbarError,
                               "cost.input_bits_if_ideal must be in [1, 24], got " << input_bits_if_ideal);
 }
 
@@ -70,9 +65,9 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 void check_shape(const std::string& name, int out, int in, std::int64_t mvms) {
-  XBARSWEEP_CROSSBAR_THROW_IF(out < 1 || in < 1, "layer '" << name << "': shape " << out << " x " << in
+  XBARSWEEP_THROW_IF(out < 1 || in < 1, CrossbarError, "layer '" << name << "': shape " << out << " x " << in
                                                            << " must be at least 1 x 1");
-  XBARSWEEP_CROSSBAR_THROW_IF(mvms < 0, "layer '" << name << "': mvms must be >= 0, got " << mvms);
+  XBARSWEEP_THROW_IF(mvms < 0, CrossbarError, "layer '" << name << "': mvms must be >= 0, got " << mvms);
 }
 
 }  // namespace
@@ -104,7 +99,7 @@ LayerMapping sparse_mapping(const std::string& name, int out, int in, const Cros
   m.in = in;
   m.mvms = mvms;
   for (const auto& [r, c] : allocated) {
-    XBARSWEEP_CROSSBAR_THROW_IF(r < 0 || r >= nr || c < 0 || c >= nc,
+    XBARSWEEP_THROW_IF(r < 0 || r >= nr || c < 0 || c >= nc, CrossbarError,
                                 "layer '" << name << "': tile (" << r << ", " << c << ") outside its " << nr
                                           << " x " << nc << " grid");
     ++m.allocated_tiles;
@@ -204,85 +199,101 @@ ModelCost model_cost(const std::vector<LayerMapping>& layers, const CrossbarConf
   return m;
 }
 
-namespace {
-
-
-}  // namespace
+const config::Section<CostConfig>& cost_section() {
+  using C = CostConfig;
+  using config::Range;
+  static const config::Section<C> section =
+      config::Section<C>("cost")
+          .add("crossbar_power_mw", &C::crossbar_power_mw,
+               "crossbar array power when read, mW per reference array; ISAAC (ISCA 2016, Table 6): 2.4 mW / 8 arrays " "of 128x128",
+               Range::at_least(0.0))
+          .add("crossbar_area_um2", &C::crossbar_area_um2,
+               "crossbar array area, um^2 per reference array; ISAAC Table 6: 0.0002 mm^2 / 8 arrays",
+               Range::at_least(0.0))
+          .add("crossbar_reference_cells", &C::crossbar_reference_cells,
+               "cells of the array the crossbar figures describe (ISAAC: 128x128); other shapes scale linearly",
+               Range::at_least(1.0))
+          .add("read_cycle_ns", &C::read_cycle_ns,
+               "one crossbar read (one input plane), ns; ISAAC: 100",
+               Range::above(0.0))
+          .add("adc_energy_pj", &C::adc_energy_pj,
+               "ADC energy per conversion, pJ; 0 = ISAAC's figure by resolution (4..10 bits: 0.79, 0.99, 1.20, 1.42, " "1.67, 1.97, 2.38)",
+               Range::at_least(0.0))
+          .add("adc_area_um2", &C::adc_area_um2,
+               "ADC area, um^2; 0 = ISAAC's figure by resolution (4..10 bits: 361, 477, 627, 845, 1200, 1828, 3002)",
+               Range::at_least(0.0))
+          .add("adc_rate_gsps", &C::adc_rate_gsps,
+               "ADC conversion rate, GS/s; ISAAC: 1.2 (8-bit SAR, 2 mW)",
+               Range::above(0.0))
+          .add("columns_per_adc", &C::columns_per_adc,
+               "bit lines one ADC converts in turn; NeuroSim: 8",
+               {1.0, 65536.0})
+          .add("dac_power_uw", &C::dac_power_uw,
+               "1-bit DAC power, uW each (a b-bit DAC = b of them, first-order); ISAAC Table 6: 4 mW per 8x128",
+               Range::at_least(0.0))
+          .add("dac_area_um2", &C::dac_area_um2,
+               "1-bit DAC area, um^2 each; ISAAC Table 6: 0.00017 mm^2 per 8x128",
+               Range::at_least(0.0))
+          .add("sample_hold_power_uw", &C::sample_hold_power_uw,
+               "sample-and-hold power, uW each (one per bit line); ISAAC Table 6: 10 uW per 8x128",
+               Range::at_least(0.0))
+          .add("sample_hold_area_um2", &C::sample_hold_area_um2,
+               "sample-and-hold area, um^2 each; ISAAC Table 6: 0.00004 mm^2 per 8x128",
+               Range::at_least(0.0))
+          .add("shift_add_power_mw", &C::shift_add_power_mw,
+               "shift-and-add power, mW each (one per ADC); ISAAC Table 6: 0.05",
+               Range::at_least(0.0))
+          .add("shift_add_area_um2", &C::shift_add_area_um2,
+               "shift-and-add area, um^2 each; ISAAC Table 6: 60",
+               Range::at_least(0.0))
+          .add("buffer_power_mw", &C::buffer_power_mw,
+               "eDRAM buffer power, mW each; ISAAC Table 6: 64 KB eDRAM, 20.7",
+               Range::at_least(0.0))
+          .add("buffer_area_mm2", &C::buffer_area_mm2,
+               "eDRAM buffer area, mm^2 each; ISAAC Table 6: 64 KB eDRAM, 0.083",
+               Range::at_least(0.0))
+          .add("crossbars_per_buffer", &C::crossbars_per_buffer,
+               "crossbars sharing one buffer; ISAAC tile: 12 IMAs x 8 crossbars = 96",
+               {1.0, 1e9})
+          .add("adc_bits_if_ideal", &C::adc_bits_if_ideal,
+               "ADC resolution priced when crossbar.adc_bits = 0 (ideal in simulation); ISAAC: 8",
+               {1.0, 24.0})
+          .add("dac_bits_if_ideal", &C::dac_bits_if_ideal,
+               "DAC resolution priced when crossbar.dac_bits = 0; ISAAC: 1 (bit-serial)",
+               {1.0, 16.0})
+          .add("input_bits_if_ideal", &C::input_bits_if_ideal,
+               "input resolution priced when crossbar.dac_bits = 0; NeuroSim: 8-bit activations",
+               {1.0, 24.0});
+  return section;
+}
 
 CostConfig cost_config_from_params(const config::Params& p) {
-  CostConfig c;
-  c.crossbar_power_mw = real_or(p, "cost.crossbar_power_mw", c.crossbar_power_mw);
-  c.crossbar_area_um2 = real_or(p, "cost.crossbar_area_um2", c.crossbar_area_um2);
-  c.crossbar_reference_cells = real_or(p, "cost.crossbar_reference_cells", c.crossbar_reference_cells);
-  c.read_cycle_ns = real_or(p, "cost.read_cycle_ns", c.read_cycle_ns);
-  c.adc_energy_pj = real_or(p, "cost.adc_energy_pj", c.adc_energy_pj);
-  c.adc_area_um2 = real_or(p, "cost.adc_area_um2", c.adc_area_um2);
-  c.adc_rate_gsps = real_or(p, "cost.adc_rate_gsps", c.adc_rate_gsps);
-  c.columns_per_adc = int_or(p, "cost.columns_per_adc", c.columns_per_adc);
-  c.dac_power_uw = real_or(p, "cost.dac_power_uw", c.dac_power_uw);
-  c.dac_area_um2 = real_or(p, "cost.dac_area_um2", c.dac_area_um2);
-  c.sample_hold_power_uw = real_or(p, "cost.sample_hold_power_uw", c.sample_hold_power_uw);
-  c.sample_hold_area_um2 = real_or(p, "cost.sample_hold_area_um2", c.sample_hold_area_um2);
-  c.shift_add_power_mw = real_or(p, "cost.shift_add_power_mw", c.shift_add_power_mw);
-  c.shift_add_area_um2 = real_or(p, "cost.shift_add_area_um2", c.shift_add_area_um2);
-  c.buffer_power_mw = real_or(p, "cost.buffer_power_mw", c.buffer_power_mw);
-  c.buffer_area_mm2 = real_or(p, "cost.buffer_area_mm2", c.buffer_area_mm2);
-  c.crossbars_per_buffer = int_or(p, "cost.crossbars_per_buffer", c.crossbars_per_buffer);
-  c.adc_bits_if_ideal = int_or(p, "cost.adc_bits_if_ideal", c.adc_bits_if_ideal);
-  c.dac_bits_if_ideal = int_or(p, "cost.dac_bits_if_ideal", c.dac_bits_if_ideal);
-  c.input_bits_if_ideal = int_or(p, "cost.input_bits_if_ideal", c.input_bits_if_ideal);
+  const CostConfig c = cost_section().read(p);
   c.validate();
   return c;
 }
 
-config::Schema cost_schema() {
-  using config::Value;
-  const CostConfig d;
-  config::Schema s;
-  s.add(spec("cost.crossbar_power_mw", Value(d.crossbar_power_mw),
-             "crossbar array power when read, mW per reference array; ISAAC (ISCA 2016, Table 6): 2.4 mW / 8 arrays "
-             "of 128x128", 0.0));
-  s.add(spec("cost.crossbar_area_um2", Value(d.crossbar_area_um2),
-             "crossbar array area, um^2 per reference array; ISAAC Table 6: 0.0002 mm^2 / 8 arrays", 0.0));
-  s.add(spec("cost.crossbar_reference_cells", Value(d.crossbar_reference_cells),
-             "cells of the array the crossbar figures describe (ISAAC: 128x128); other shapes scale linearly", 1.0));
-  s.add(spec("cost.read_cycle_ns", Value(d.read_cycle_ns), "one crossbar read (one input plane), ns; ISAAC: 100",
-             1e-6));
-  s.add(spec("cost.adc_energy_pj", Value(d.adc_energy_pj),
-             "ADC energy per conversion, pJ; 0 = ISAAC's figure by resolution (4..10 bits: 0.79, 0.99, 1.20, 1.42, "
-             "1.67, 1.97, 2.38)", 0.0));
-  s.add(spec("cost.adc_area_um2", Value(d.adc_area_um2),
-             "ADC area, um^2; 0 = ISAAC's figure by resolution (4..10 bits: 361, 477, 627, 845, 1200, 1828, 3002)",
-             0.0));
-  s.add(spec("cost.adc_rate_gsps", Value(d.adc_rate_gsps),
-             "ADC conversion rate, GS/s; ISAAC: 1.2 (8-bit SAR, 2 mW)", 1e-6));
-  s.add(spec("cost.columns_per_adc", Value(std::int64_t{d.columns_per_adc}),
-             "bit lines one ADC converts in turn; NeuroSim: 8", 1.0, 65536.0));
-  s.add(spec("cost.dac_power_uw", Value(d.dac_power_uw),
-             "1-bit DAC power, uW each (a b-bit DAC = b of them, first-order); ISAAC Table 6: 4 mW per 8x128", 0.0));
-  s.add(spec("cost.dac_area_um2", Value(d.dac_area_um2),
-             "1-bit DAC area, um^2 each; ISAAC Table 6: 0.00017 mm^2 per 8x128", 0.0));
-  s.add(spec("cost.sample_hold_power_uw", Value(d.sample_hold_power_uw),
-             "sample-and-hold power, uW each (one per bit line); ISAAC Table 6: 10 uW per 8x128", 0.0));
-  s.add(spec("cost.sample_hold_area_um2", Value(d.sample_hold_area_um2),
-             "sample-and-hold area, um^2 each; ISAAC Table 6: 0.00004 mm^2 per 8x128", 0.0));
-  s.add(spec("cost.shift_add_power_mw", Value(d.shift_add_power_mw),
-             "shift-and-add power, mW each (one per ADC); ISAAC Table 6: 0.05", 0.0));
-  s.add(spec("cost.shift_add_area_um2", Value(d.shift_add_area_um2),
-             "shift-and-add area, um^2 each; ISAAC Table 6: 60", 0.0));
-  s.add(spec("cost.buffer_power_mw", Value(d.buffer_power_mw),
-             "eDRAM buffer power, mW each; ISAAC Table 6: 64 KB eDRAM, 20.7", 0.0));
-  s.add(spec("cost.buffer_area_mm2", Value(d.buffer_area_mm2),
-             "eDRAM buffer area, mm^2 each; ISAAC Table 6: 64 KB eDRAM, 0.083", 0.0));
-  s.add(spec("cost.crossbars_per_buffer", Value(std::int64_t{d.crossbars_per_buffer}),
-             "crossbars sharing one buffer; ISAAC tile: 12 IMAs x 8 crossbars = 96", 1.0, 1e9));
-  s.add(spec("cost.adc_bits_if_ideal", Value(std::int64_t{d.adc_bits_if_ideal}),
-             "ADC resolution priced when crossbar.adc_bits = 0 (ideal in simulation); ISAAC: 8", 1.0, 24.0));
-  s.add(spec("cost.dac_bits_if_ideal", Value(std::int64_t{d.dac_bits_if_ideal}),
-             "DAC resolution priced when crossbar.dac_bits = 0; ISAAC: 1 (bit-serial)", 1.0, 16.0));
-  s.add(spec("cost.input_bits_if_ideal", Value(std::int64_t{d.input_bits_if_ideal}),
-             "input resolution priced when crossbar.dac_bits = 0; NeuroSim: 8-bit activations", 1.0, 24.0));
-  return s;
+config::Schema cost_schema() { return cost_section().schema(); }
+
+std::vector<config::Check> cost_checks() {
+  // ISAAC lists ADCs of 4..10 bits: a wider one needs its own figures, or the cost model fails
+  // after the point's training.
+  const auto adc_check = [](const char* key, const char* what) {
+    return config::Check{{"cost.", "crossbar.adc_bits"}, [key, what](const config::Params& p) -> std::optional<config::Problem> {
+                           const CostConfig c = cost_section().read(p);
+                           const auto simulated = p.integer("crossbar.adc_bits");
+                           const auto bits = simulated > 0 ? simulated : c.adc_bits_if_ideal;
+                           const double given = std::string(key) == "cost.adc_energy_pj" ? c.adc_energy_pj : c.adc_area_um2;
+                           if (bits <= 10 || given > 0.0) return std::nullopt;
+                           return config::Problem{
+                               key, std::string("is 0 (ISAAC's figure) but the ADC has ") + std::to_string(bits) +
+                                        " bits (" + (simulated > 0 ? "crossbar.adc_bits" : "cost.adc_bits_if_ideal") +
+                                        ") and ISAAC lists only 4..10; expected the " + what + " of a " +
+                                        std::to_string(bits) + "-bit ADC"};
+                         }};
+  };
+  return {adc_check("cost.adc_energy_pj", "energy per conversion in pJ"),
+          adc_check("cost.adc_area_um2", "area in um^2")};
 }
 
 }  // namespace xbarsweep::crossbar

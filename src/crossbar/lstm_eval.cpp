@@ -10,7 +10,7 @@
 
 #include "mapped_layer.hpp"
 #include "xbarsweep/circulant/circulant_lstm.hpp"
-#include "xbarsweep/crossbar/error.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::crossbar {
 
@@ -27,7 +27,7 @@ struct HardwareLSTM::State {
 
   std::size_t lookup(const xc::GateMatrixImpl& m) const {
     const auto it = index.find(&m);
-    XBARSWEEP_CROSSBAR_THROW_IF(it == index.end(), "a gate matrix of the LSTM was not mapped");
+    XBARSWEEP_THROW_IF(it == index.end(), CrossbarError, "a gate matrix of the LSTM was not mapped");
     return it->second;
   }
 
@@ -48,7 +48,7 @@ struct HardwareLSTM::State {
 HardwareLSTM::HardwareLSTM(xc::CirculantLSTMImpl& lstm, const CrossbarConfig& config, std::uint64_t device_seed,
                            std::int64_t max_rows_per_mvm)
     : state_(std::make_unique<State>()) {
-  XBARSWEEP_CROSSBAR_THROW_IF(max_rows_per_mvm < 1, "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
+  XBARSWEEP_THROW_IF(max_rows_per_mvm < 1, CrossbarError, "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
   config.validate();
   state_->lstm = &lstm;
   state_->max_rows = max_rows_per_mvm;
@@ -67,7 +67,7 @@ HardwareLSTM::HardwareLSTM(xc::CirculantLSTMImpl& lstm, const CrossbarConfig& co
     state_->index[g] = state_->layers.size();
     state_->layers.push_back(std::move(m));
   }
-  XBARSWEEP_CROSSBAR_THROW_IF(state_->layers.empty(), "the LSTM has no gate matrix");
+  XBARSWEEP_THROW_IF(state_->layers.empty(), CrossbarError, "the LSTM has no gate matrix");
   state_->rows_seen.assign(state_->layers.size(), 0);
 }
 
@@ -108,9 +108,9 @@ HardwareEvaluation evaluate_lstm_on_crossbars(xc::CirculantLSTMImpl& lstm, const
                                               const data::Split& test, const data::Split& calibration,
                                               const CrossbarConfig& config, const HardwareEvalOptions& o) {
   const auto started = std::chrono::steady_clock::now();
-  XBARSWEEP_CROSSBAR_THROW_IF(o.samples < 1, "hardware samples must be >= 1, got " << o.samples);
-  XBARSWEEP_CROSSBAR_THROW_IF(o.batch_size < 1, "batch size must be >= 1, got " << o.batch_size);
-  XBARSWEEP_CROSSBAR_THROW_IF(test.size() == 0, "empty test split");
+  XBARSWEEP_THROW_IF(o.samples < 1, CrossbarError, "hardware samples must be >= 1, got " << o.samples);
+  XBARSWEEP_THROW_IF(o.batch_size < 1, CrossbarError, "batch size must be >= 1, got " << o.batch_size);
+  XBARSWEEP_THROW_IF(test.size() == 0, CrossbarError, "empty test split");
   const auto check = [&o] {
     if (o.check_cancelled) o.check_cancelled();
   };

@@ -10,7 +10,7 @@
 #include <map>
 
 #include "mapped_layer.hpp"
-#include "xbarsweep/crossbar/error.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 #include "xbarsweep/crossbar/random.hpp"
 #include "xbarsweep/nn/models.hpp"
@@ -43,7 +43,7 @@ struct HardwareModel::State {
 
   MappedLayer& lookup(const torch::nn::Module* m) {
     const auto it = index.find(m);
-    XBARSWEEP_CROSSBAR_THROW_IF(it == index.end(), "a Linear/Conv2d layer of the model was not mapped");
+    XBARSWEEP_THROW_IF(it == index.end(), CrossbarError, "a Linear/Conv2d layer of the model was not mapped");
     return layers[it->second];
   }
 
@@ -57,7 +57,7 @@ struct HardwareModel::State {
     MappedLayer& m = lookup(c.get());
     const auto& o = c->options;
     const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-    XBARSWEEP_CROSSBAR_THROW_IF(pad == nullptr, m.name << ": only explicit conv padding is supported");
+    XBARSWEEP_THROW_IF(pad == nullptr, CrossbarError, m.name << ": only explicit conv padding is supported");
     const auto k = o.kernel_size(), s = o.stride(), d = o.dilation();
     const std::int64_t n = x.size(0), h = x.size(2), w = x.size(3);
     const std::int64_t ho = (h + 2 * (*pad)->at(0) - d->at(0) * (k->at(0) - 1) - 1) / s->at(0) + 1;
@@ -86,7 +86,7 @@ struct HardwareModel::State {
         out = block->bn2->forward(conv(block->conv2, out));
         x = torch::relu(out + (block->shortcut->is_empty() ? x : sequential_features(block->shortcut, x)));
       } else {
-        XBARSWEEP_CROSSBAR_THROW_IF(true, "unsupported module " << child->name() << " in a Sequential");
+        XBARSWEEP_THROW_IF(true, CrossbarError, "unsupported module " << child->name() << " in a Sequential");
       }
     }
     return x;
@@ -118,7 +118,7 @@ struct HardwareModel::State {
       x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
       return linear(rn->fc, x);
     }
-    XBARSWEEP_CROSSBAR_THROW_IF(true, "no hardware forward for model " << model->name());
+    XBARSWEEP_THROW_IF(true, CrossbarError, "no hardware forward for model " << model->name());
     return x;
   }
 };
@@ -127,7 +127,7 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
                              std::int64_t max_rows_per_mvm)
     : state_(std::make_unique<State>()) {
   ScopedRegion region("xbarsweep::crossbar::HardwareModel");
-  XBARSWEEP_CROSSBAR_THROW_IF(max_rows_per_mvm < 1, "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
+  XBARSWEEP_THROW_IF(max_rows_per_mvm < 1, CrossbarError, "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
   config.validate();
   state_->model = &model;
   state_->max_rows = max_rows_per_mvm;
@@ -141,8 +141,8 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
       w = l->weight;
       b = l->bias;
     } else if (const auto* c = dynamic_cast<const torch::nn::Conv2dImpl*>(mod)) {
-      XBARSWEEP_CROSSBAR_THROW_IF(c->options.groups() != 1, item.key() << ": grouped convolutions are not mapped");
-      XBARSWEEP_CROSSBAR_THROW_IF(!c10::holds_alternative<torch::enumtype::kZeros>(c->options.padding_mode()),
+      XBARSWEEP_THROW_IF(c->options.groups() != 1, CrossbarError, item.key() << ": grouped convolutions are not mapped");
+      XBARSWEEP_THROW_IF(!c10::holds_alternative<torch::enumtype::kZeros>(c->options.padding_mode()), CrossbarError,
                                   item.key() << ": only zero padding is supported");
       w = c->weight;
       b = c->bias;
@@ -160,7 +160,7 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
     state_->index[mod] = state_->layers.size();
     state_->layers.push_back(std::move(m));
   }
-  XBARSWEEP_CROSSBAR_THROW_IF(state_->layers.empty(), "model " << model.name() << " has no Linear or Conv2d layer");
+  XBARSWEEP_THROW_IF(state_->layers.empty(), CrossbarError, "model " << model.name() << " has no Linear or Conv2d layer");
 }
 
 HardwareModel::~HardwareModel() = default;
@@ -193,7 +193,7 @@ std::uint64_t device_sample_seed(std::uint64_t seed, int sample) {
 }
 
 void summarize_samples(HardwareEvaluation& r) {
-  XBARSWEEP_CROSSBAR_THROW_IF(r.hw_accuracy.empty(), "no hardware accuracy samples to summarize");
+  XBARSWEEP_THROW_IF(r.hw_accuracy.empty(), CrossbarError, "no hardware accuracy samples to summarize");
   double sum = 0.0;
   for (double a : r.hw_accuracy) sum += a;
   r.hw_accuracy_mean = sum / r.hw_accuracy.size();
@@ -210,9 +210,9 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
                                          const data::Split& calibration, const CrossbarConfig& config,
                                          const HardwareEvalOptions& o) {
   const auto started = std::chrono::steady_clock::now();
-  XBARSWEEP_CROSSBAR_THROW_IF(o.samples < 1, "crossbar_eval.samples must be >= 1, got " << o.samples);
-  XBARSWEEP_CROSSBAR_THROW_IF(o.batch_size < 1, "batch size must be >= 1, got " << o.batch_size);
-  XBARSWEEP_CROSSBAR_THROW_IF(test.size() == 0, "empty test split");
+  XBARSWEEP_THROW_IF(o.samples < 1, CrossbarError, "crossbar_eval.samples must be >= 1, got " << o.samples);
+  XBARSWEEP_THROW_IF(o.batch_size < 1, CrossbarError, "batch size must be >= 1, got " << o.batch_size);
+  XBARSWEEP_THROW_IF(test.size() == 0, CrossbarError, "empty test split");
   const auto check = [&o] {
     if (o.check_cancelled) o.check_cancelled();
   };

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/data/dataset.hpp"
 
 namespace xbarsweep::data {
@@ -31,7 +32,7 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t stream) {
 
 Split take_subset(const Split& all, std::int64_t n, SubsetMode mode, std::uint64_t seed,
                   const char* which) {
-  if (n < 0) throw std::invalid_argument(std::string(which) + " subset must be >= 0");
+  if (n < 0) throw DataError(std::string(which) + " subset must be >= 0");
   if (n == 0 || n >= all.size()) return all;
   if (mode == SubsetMode::First) {
     return {all.images.narrow(0, 0, n), all.labels.narrow(0, 0, n)};
@@ -46,7 +47,7 @@ Split shape(Split raw, const LoadOptions& o) {
   // A copy even when already float: the raw tensors may be shared (cache, synthetic tables).
   auto x = raw.images.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).div_(255.0);
   if (o.pad_to_32) {
-    if (x.size(1) > 32 || x.size(2) > 32) throw std::invalid_argument("pad_to_32: image larger than 32x32");
+    if (x.size(1) > 32 || x.size(2) > 32) throw DataError("pad_to_32: image larger than 32x32");
     const auto top = (32 - x.size(1)) / 2, left = (32 - x.size(2)) / 2;
     x = at::constant_pad_nd(x, {left, 32 - x.size(2) - left, top, 32 - x.size(1) - top}, 0.0);
   }
@@ -77,12 +78,28 @@ Split read_fashion_mnist_cached(const std::string& dir, const std::string& split
 
 }  // namespace
 
+namespace {
+
+std::string fashion_mnist_file(const std::string& dir, const std::string& split, const char* what) {
+  return dir + "/" + split + "-" + what + "-ubyte.gz";
+}
+
+}  // namespace
+
+std::vector<std::string> dataset_files(const LoadOptions& o) {
+  if (o.name != "fashion-mnist") return {};
+  std::vector<std::string> files;
+  for (const char* split : {"train", "t10k"})
+    for (const char* what : {"images-idx3", "labels-idx1"}) files.push_back(fashion_mnist_file(o.dir, split, what));
+  return files;
+}
+
 Split read_fashion_mnist(const std::string& dir, const std::string& split) {
   if (split != "train" && split != "t10k") {
-    throw std::invalid_argument("Fashion-MNIST split must be \"train\" or \"t10k\", got \"" + split + "\"");
+    throw DataError("Fashion-MNIST split must be \"train\" or \"t10k\", got \"" + split + "\"");
   }
-  const std::string images_path = dir + "/" + split + "-images-idx3-ubyte.gz";
-  const std::string labels_path = dir + "/" + split + "-labels-idx1-ubyte.gz";
+  const std::string images_path = fashion_mnist_file(dir, split, "images-idx3");
+  const std::string labels_path = fashion_mnist_file(dir, split, "labels-idx1");
   if (!std::ifstream(images_path).good() || !std::ifstream(labels_path).good()) {
     throw DataError("Fashion-MNIST not found: expected " + images_path + " and " + labels_path +
                     " (Debian package dataset-fashion-mnist, or set data.dir)");
@@ -100,7 +117,7 @@ Split read_fashion_mnist(const std::string& dir, const std::string& split) {
 }
 
 Split make_synthetic(std::int64_t count, std::uint64_t seed, double noise) {
-  if (count < 1) throw std::invalid_argument("make_synthetic: count must be >= 1");
+  if (count < 1) throw DataError("make_synthetic: count must be >= 1");
   // Class c: a plane wave at angle c*pi/10 with 2..4 periods across the image. Fixed for all seeds.
   const auto coords = at::arange(kSide, at::kFloat).div_(static_cast<double>(kSide));
   const auto yy = coords.view({kSide, 1}).expand({kSide, kSide});
@@ -123,7 +140,7 @@ Split make_synthetic(std::int64_t count, std::uint64_t seed, double noise) {
 
 at::Tensor as_sequence(const at::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != 1) {
-    throw std::invalid_argument("as_sequence: expected N x 1 x H x W images");
+    throw DataError("as_sequence: expected N x 1 x H x W images");
   }
   return images.squeeze(1).contiguous();
 }
@@ -136,7 +153,7 @@ Dataset load_dataset(const LoadOptions& o) {
     test = take_subset(read_fashion_mnist_cached(o.dir, "t10k"), o.test_subset, o.subset_mode,
                        mix(o.subset_seed, 2), "test");
   } else if (o.name == "synthetic") {
-    if (o.train_subset < 0 || o.test_subset < 0) throw std::invalid_argument("subsets must be >= 0");
+    if (o.train_subset < 0 || o.test_subset < 0) throw DataError("subsets must be >= 0");
     train = make_synthetic(o.train_subset > 0 ? o.train_subset : kSyntheticTrain,
                            mix(o.synthetic_seed, 1), o.synthetic_noise);
     test = make_synthetic(o.test_subset > 0 ? o.test_subset : kSyntheticTest,

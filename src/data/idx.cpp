@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/data/dataset.hpp"
 
 namespace xbarsweep::data {
@@ -129,7 +130,7 @@ at::Tensor read_idx_labels(const std::string& path, std::int64_t max_label) {
 
 void write_idx_gz(const std::string& path, const at::Tensor& values) {
   if (values.scalar_type() != at::kByte || (values.dim() != 1 && values.dim() != 3)) {
-    throw std::invalid_argument("write_idx_gz: expected a uint8 tensor of 1 or 3 dimensions");
+    throw DataError("write_idx_gz: expected a uint8 tensor of 1 or 3 dimensions");
   }
   GzFile out(gzopen(path.c_str(), "wb"));
   if (!out) throw DataError(path + ": cannot open for writing");

@@ -14,11 +14,14 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 
-#include "train_common.hpp"
+#include "xbarsweep/error.hpp"
+#include "classifier_params.hpp"
 #include "xbarsweep/compress/pipeline.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
@@ -34,10 +37,15 @@ namespace {
 using config::ValueType;
 namespace xc = xbarsweep::compress;
 
-// `admm.layer_keep`: "fc1=0.3, fc2=0.6" (commas or spaces between entries). Throws
-// std::invalid_argument saying what is wrong; the schema's check_text reports the same message.
-std::vector<std::pair<std::string, double>> parse_layer_keep(const std::string& text) {
-  std::vector<std::pair<std::string, double>> out;
+// `admm.layer_keep`: "fc1=0.3, fc2=0.6" (commas or spaces between entries), or what is wrong
+// with the text (the schema's check_text reports it at load time).
+struct LayerKeep {
+  std::vector<std::pair<std::string, double>> entries;
+  std::string problem;  ///< empty when the text is good
+};
+
+LayerKeep parse_layer_keep(const std::string& text) {
+  LayerKeep out;
   std::string entry;
   std::istringstream words(text);
   while (std::getline(words, entry, ',')) {
@@ -54,27 +62,23 @@ std::vector<std::pair<std::string, double>> parse_layer_keep(const std::string& 
         if (ec != std::errc() || stop != end || begin == end) fraction = -1.0;
       }
       if (eq == std::string::npos || layer.empty() || !(fraction >= 0.0 && fraction <= 1.0)) {
-        throw std::invalid_argument("entry '" + item +
-                                    "' is not LAYER=FRACTION with a fraction in [0, 1] "
-                                    "(expected e.g. \"fc1=0.3, fc2=0.6\")");
+        out.problem = "entry '" + item +
+                      "' is not LAYER=FRACTION with a fraction in [0, 1] (expected e.g. \"fc1=0.3, fc2=0.6\")";
+        return out;
       }
-      for (const auto& [seen, unused] : out) {
-        if (seen == layer) throw std::invalid_argument("layer '" + layer + "' is given twice");
+      for (const auto& [seen, unused] : out.entries) {
+        if (seen == layer) {
+          out.problem = "layer '" + layer + "' is given twice";
+          return out;
+        }
       }
-      out.emplace_back(layer, fraction);
+      out.entries.emplace_back(layer, fraction);
     }
   }
   return out;
 }
 
-std::string check_layer_keep(const std::string& text) {
-  try {
-    parse_layer_keep(text);
-    return {};
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-}
+std::string check_layer_keep(const std::string& text) { return parse_layer_keep(text).problem; }
 
 config::Schema admm_schema() {
   config::Schema s;
@@ -167,10 +171,8 @@ xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::Cr
   }
   const auto levels = p.integer("admm.levels");
   if (quantize && levels > 0) {
-    if (levels % 2 != 0 || levels < 2) {
-      throw std::invalid_argument("admm.levels must be 0 or an even number >= 2, got " +
-                                  std::to_string(levels));
-    }
+    XBARSWEEP_THROW_IF(levels % 2 != 0 || levels < 2, CompressError,
+                       "admm.levels must be 0 or an even number >= 2, got " << levels);
     d.levels = xc::LevelSet::uniform(levels);
   }
   d.joint_exact = p.boolean("admm.joint_exact");
@@ -181,14 +183,10 @@ xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::Cr
   if (!layer_names.empty() && p.boolean("admm.skip_first")) spec.layers[layer_names.front()] = unpruned;
   if (!layer_names.empty() && p.boolean("admm.skip_last")) spec.layers[layer_names.back()] = unpruned;
   if (prune && d.prune.kind != xc::PruneKind::none) {
-    for (const auto& [module, fraction] : parse_layer_keep(p.text("admm.layer_keep"))) {
+    for (const auto& [module, fraction] : parse_layer_keep(p.text("admm.layer_keep")).entries) {
       const std::string name = module + ".weight";
-      if (std::find(layer_names.begin(), layer_names.end(), name) == layer_names.end()) {
-        std::string known;
-        for (const auto& n : layer_names) known += (known.empty() ? "" : ", ") + layer_module(n);
-        throw std::invalid_argument("admm.layer_keep: the model has no layer '" + module +
-                                    "'; its compressible layers are " + known);
-      }
+      XBARSWEEP_THROW_IF(std::find(layer_names.begin(), layer_names.end(), name) == layer_names.end(), ModelError,
+                         "admm.layer_keep: the model has no layer '" << module << "'");
       auto layer = d;  // an explicit fraction wins over skip_first/skip_last
       layer.prune.keep = xc::Keep::fraction(fraction);
       spec.layers[name] = layer;
@@ -213,6 +211,55 @@ class AdmmKind final : public Kind {
         .merge(classifier_schema());
   }
 
+  std::vector<config::Check> checks() const override {
+    std::vector<config::Check> c = classifier_checks();
+    for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
+    for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
+    c.push_back({{"admm.levels"}, [](const config::Params& p) -> std::optional<config::Problem> {
+                   const auto levels = p.integer("admm.levels");
+                   if (levels == 0 || (levels >= 2 && levels % 2 == 0)) return std::nullopt;
+                   return config::Problem{"admm.levels",
+                                          "is " + std::to_string(levels) +
+                                              ": levels are symmetric about zero with no zero level (+-q .. "
+                                              "+-(levels/2) q); expected 0 (no quantization) or an even number >= 2"};
+                 }});
+    // Layer names need the model's layer list: built once per distinct model, untrained.
+    auto layers_of = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+    c.push_back({{"admm.layer_keep", "admm.prune", "model.", "data.pad"},
+                 [layers_of](const config::Params& p) -> std::optional<config::Problem> {
+                   const auto keep = parse_layer_keep(p.text("admm.layer_keep"));
+                   if (keep.entries.empty()) return std::nullopt;
+                   if (p.text("admm.prune") == "none")
+                     return config::Problem{"admm.layer_keep",
+                                            "gives keep fractions but admm.prune is none, so nothing is pruned; "
+                                            "expected admm.prune block, column, row or irregular, or no layer_keep"};
+                   std::string key = p.text("model.name") + "/" + config::display(*p.find("model.width")) + "/" +
+                                     std::to_string(p.integer("model.hidden")) + "/" +
+                                     std::to_string(p.integer("model.layers")) + "/" +
+                                     (p.boolean("data.pad") ? "32" : "28");
+                   auto found = layers_of->find(key);
+                   if (found == layers_of->end()) found = layers_of->emplace(key, compressible_layer_names(p)).first;
+                   const std::vector<std::string>& names = found->second;
+                   for (const auto& [module, fraction] : keep.entries) {
+                     if (std::find(names.begin(), names.end(), module + ".weight") != names.end()) continue;
+                     std::string known;
+                     for (const auto& n : names) known += (known.empty() ? "" : ", ") + layer_module(n);
+                     return config::Problem{"admm.layer_keep", "model " + p.text("model.name") + " has no layer '" +
+                                                                   module + "'; expected one of its compressible "
+                                                                   "layers: " + known};
+                   }
+                   return std::nullopt;
+                 }});
+    c.push_back({{"admm.joint_exact", "admm.mode"}, [](const config::Params& p) -> std::optional<config::Problem> {
+                   if (!p.boolean("admm.joint_exact") || p.text("admm.mode") == "joint") return std::nullopt;
+                   return config::Problem{"admm.joint_exact",
+                                          "is true with admm.mode sequential, where it has no effect; expected "
+                                          "admm.mode joint, or joint_exact false"};
+                 }});
+    c.push_back(config::writable_file("admm.save_checkpoint"));
+    return c;
+  }
+
   // Training MACs of the ADMM and retraining epochs (pretraining is shared) plus the simulated
   // hardware MACs, in units of 1e9.
   double cost_hint(const config::Params& p) const override {
@@ -229,7 +276,7 @@ class AdmmKind final : public Kind {
   Outcome run(const config::Params& p, const PointContext& context) const override {
     const auto started = std::chrono::steady_clock::now();
     if (!Kokkos::is_initialized()) {
-      throw std::logic_error("admm: Kokkos is not initialised (the crossbar simulator needs it)");
+      throw InternalError("admm: Kokkos is not initialised (the crossbar simulator needs it)");
     }
     apply_thread_budget(context);
     context.check_cancelled();

@@ -17,7 +17,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "train_common.hpp"
+#include "xbarsweep/error.hpp"
+#include "classifier_params.hpp"
 #include "xbarsweep/circulant/block_layout.hpp"
 #include "xbarsweep/circulant/circulant_lstm.hpp"
 #include "xbarsweep/circulant/fixed_point.hpp"
@@ -46,14 +47,25 @@ const std::vector<std::string>& variant_names() {
 
 // A block size read from `path`: one of 1, 2, 4, 8, 16, 32, or (when `inherit` > 0) 0 for
 // `inherit`, the value of clstm.block_size.
+bool valid_block_size(std::int64_t k) { return k >= 1 && k <= 32 && (k & (k - 1)) == 0; }
+
 std::int64_t block_size_at(const config::Params& p, const std::string& path, std::int64_t inherit = 0) {
   const auto k = p.integer(path);
   if (k == 0 && inherit > 0) return inherit;
-  if (k < 1 || k > 32 || (k & (k - 1)) != 0) {
-    throw std::invalid_argument(path + ": got " + std::to_string(k) + "; expected one of 1, 2, 4, 8, 16, 32" +
-                                (inherit > 0 ? " (or 0: clstm.block_size)" : ""));
-  }
+  XBARSWEEP_THROW_IF(!valid_block_size(k), CirculantError,
+                     path << ": got " << k << "; expected one of 1, 2, 4, 8, 16, 32");
   return k;
+}
+
+// A block size is a power of two up to 32 (FFT lengths the engine plans); 0 inherits
+// clstm.block_size where \p inherits.
+config::Check block_size_check(const std::string& path, bool inherits) {
+  return {{path}, [path, inherits](const config::Params& p) -> std::optional<config::Problem> {
+            const auto k = p.integer(path);
+            if (valid_block_size(k) || (inherits && k == 0)) return std::nullopt;
+            return config::Problem{path, "is " + std::to_string(k) + "; expected one of 1, 2, 4, 8, 16, 32" +
+                                             (inherits ? std::string(" (or 0: clstm.block_size)") : "")};
+          }};
 }
 
 xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
@@ -74,8 +86,8 @@ xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
     o.google(projection);
   } else if (variant == "bidirectional") {
     o.bidirectional(true);
-  } else if (variant != "vanilla") {
-    throw std::invalid_argument("clstm.variant: unknown variant \"" + variant + "\"");
+  } else {
+    XBARSWEEP_THROW_IF(variant != "vanilla", InternalError, "clstm.variant: unknown variant '" << variant << "'");
   }
   o.product(p.text("clstm.train_product") == "fft" ? xc::CirculantProduct::fft
                                                    : xc::CirculantProduct::expanded);
@@ -193,7 +205,7 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
     const auto t0 = clock::now();
     const auto y = engine.forward(x, kSteps, 1);
     const auto t1 = clock::now();
-    if (y.empty()) throw std::logic_error("clstm: empty inference output");
+    if (y.empty()) throw InternalError("clstm: empty inference output");
     return std::chrono::duration<double, std::micro>(t1 - t0).count();
   };
   std::vector<double> d, c, ratio;
@@ -238,11 +250,11 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
   for (const auto& item : dense.lstm->named_modules()) {
     const auto* g = dynamic_cast<const xc::GateMatrixImpl*>(item.value().get());
     if (g == nullptr) continue;
-    if (!g->dense) throw std::logic_error("clstm: ADMM expects the dense LSTM");
+    if (!g->dense) throw InternalError("clstm: ADMM expects the dense LSTM");
     // Both LSTMs register their gate matrices under the same names.
     const auto* twin = target_modules.find(item.key());
     const auto* t = twin ? dynamic_cast<const xc::GateMatrixImpl*>(twin->get()) : nullptr;
-    if (t == nullptr) throw std::logic_error("clstm: no gate matrix " + item.key() + " in the circulant LSTM");
+    if (t == nullptr) throw InternalError("clstm: no gate matrix " + item.key() + " in the circulant LSTM");
     const auto k = t->block_size;
     if (k == 1) continue;  // stays dense
     pairs.push_back({g->dense->weight, g->gates, g->out, xc::BlockLayout::make(g->in, g->out, k), {}, {}});
@@ -313,6 +325,17 @@ data::LoadOptions sequence_data_options(const config::Params& p) {
   q.set("data.pad", false);
   auto o = data_options(q);
   o.sequence = true;
+  return o;
+}
+
+// The train section's defaults for an LSTM: Adam at 2e-3 trains it in a few epochs where SGD at
+// 0.05 barely moves.
+nn::TrainOptions lstm_train_defaults() {
+  nn::TrainOptions o;
+  o.optimizer.name = "adam";
+  o.optimizer.lr = 2e-3;
+  o.batch_size = 128;
+  o.epochs = 3;
   return o;
 }
 
@@ -389,17 +412,28 @@ class ClstmKind final : public Kind {
     s.merge(crossbar::cost_schema());
     // The train section with defaults that suit an LSTM: Adam at 2e-3 trains it in a few epochs
     // where SGD at 0.05 barely moves.
-    for (auto spec : train_schema().specs()) {
-      if (spec.path == "train.optimizer") spec.default_value = std::string("adam");
-      if (spec.path == "train.lr") spec.default_value = 2e-3;
-      if (spec.path == "train.batch_size") spec.default_value = std::int64_t{128};
-      if (spec.path == "train.epochs") spec.default_value = std::int64_t{3};
-      s.add(spec);
-    }
+    s.merge(train_section(lstm_train_defaults()).schema());
     for (const auto& spec : data_schema().specs()) {
       if (spec.path != "data.pad") s.add(spec);
     }
     return s;
+  }
+
+  std::vector<config::Check> checks() const override {
+    std::vector<config::Check> c = data_checks();
+    for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
+    for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
+    c.push_back(block_size_check("clstm.block_size", false));
+    c.push_back(block_size_check("clstm.input_block_size", true));
+    c.push_back(block_size_check("clstm.recurrent_block_size", true));
+    c.push_back({{"clstm.int_bits", "clstm.frac_bits"}, [](const config::Params& p) -> std::optional<config::Problem> {
+                   const auto total = 1 + p.integer("clstm.int_bits") + p.integer("clstm.frac_bits");
+                   if (total <= 32) return std::nullopt;
+                   return config::Problem{"clstm.frac_bits",
+                                          "gives a fixed-point word of " + std::to_string(total) +
+                                              " bits (1 sign + clstm.int_bits + frac_bits); expected at most 32"};
+                 }});
+    return c;
   }
 
   // Multiply-accumulates of training (forward + backward ~ 3x forward) in units of 1e9, from the
@@ -457,7 +491,7 @@ class ClstmKind final : public Kind {
   Outcome run(const config::Params& p, const PointContext& context) const override {
     const auto started = std::chrono::steady_clock::now();
     if (!Kokkos::is_initialized()) {
-      throw std::logic_error("clstm: Kokkos is not initialised (the FFT inference engine needs it)");
+      throw InternalError("clstm: Kokkos is not initialised (the FFT inference engine needs it)");
     }
     apply_thread_budget(context);
     context.check_cancelled();

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-#include "train_common.hpp"
+#include "classifier_params.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
 #include "xbarsweep/crossbar/model_eval.hpp"
@@ -51,6 +51,14 @@ class CrossbarEvalKind final : public Kind {
         .merge(crossbar::crossbar_schema())
         .merge(crossbar::cost_schema())
         .merge(classifier_schema());
+  }
+
+  std::vector<config::Check> checks() const override {
+    std::vector<config::Check> c = classifier_checks();
+    for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
+    for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
+    c.push_back(config::readable_file("crossbar_eval.checkpoint"));
+    return c;
   }
 
   // Simulated MACs: test items x samples x MACs per item, in units of 1e9.

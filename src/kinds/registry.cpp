@@ -1,5 +1,6 @@
 #include <stdexcept>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 
@@ -8,7 +9,7 @@ namespace xbarsweep::kinds {
 void KindRegistry::add(std::unique_ptr<Kind> kind) {
   const std::string name = kind->name();
   if (!kinds_.emplace(name, std::move(kind)).second) {
-    throw std::logic_error("experiment kind '" + name + "' registered twice");
+    throw InternalError("experiment kind '" + name + "' registered twice");
   }
 }
 

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/config/hashing.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 
@@ -51,7 +52,7 @@ class SyntheticKind final : public Kind {
   Outcome run(const config::Params& p, const PointContext& context) const override {
     const std::string id = config::point_id(p);
     if (unit_interval(fnv1a64(id + "fail")) < p.real("synthetic.fail_rate")) {
-      throw std::runtime_error("synthetic failure injected for point " + id);
+      throw Error("synthetic failure injected for point " + id);
     }
     sleep_cancellable(p.real("synthetic.work_ms"), context);
 

@@ -1,4 +1,5 @@
 // The classifiers of include/xbarsweep/nn/models.hpp.
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -21,7 +22,7 @@ constexpr std::int64_t kVggPlan[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0,
 constexpr std::int64_t kResNetPlanes[] = {64, 128, 256, 512};
 
 std::int64_t scaled(std::int64_t channels, double width) {
-  if (!(width > 0.0)) throw std::invalid_argument("model width must be > 0");
+  if (!(width > 0.0)) throw ModelError("model width must be > 0");
   return std::max<std::int64_t>(1, std::llround(static_cast<double>(channels) * width));
 }
 
@@ -33,7 +34,7 @@ torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::i
 
 void check_common(const ModelOptions& o) {
   if (o.in_channels < 1 || o.image_size < 1 || o.num_classes < 2) {
-    throw std::invalid_argument("model options: need in_channels >= 1, image_size >= 1, num_classes >= 2");
+    throw ModelError("model options: need in_channels >= 1, image_size >= 1, num_classes >= 2");
   }
 }
 
@@ -44,7 +45,7 @@ MLPImpl::MLPImpl(const ModelOptions& o) {
   std::int64_t in = o.in_channels * o.image_size * o.image_size;
   for (std::size_t i = 0; i <= o.hidden.size(); ++i) {
     const std::int64_t out = i < o.hidden.size() ? o.hidden[i] : o.num_classes;
-    if (out < 1) throw std::invalid_argument("MLP hidden widths must be >= 1");
+    if (out < 1) throw ModelError("MLP hidden widths must be >= 1");
     layers.push_back(register_module("fc" + std::to_string(i + 1), torch::nn::Linear(in, out)));
     in = out;
   }
@@ -59,7 +60,7 @@ torch::Tensor MLPImpl::forward(torch::Tensor x) {
 LeNet5Impl::LeNet5Impl(const ModelOptions& o) {
   check_common(o);
   if (o.image_size != 28 && o.image_size != 32) {
-    throw std::invalid_argument("LeNet-5 takes 28x28 or 32x32 images, got " + std::to_string(o.image_size));
+    throw ModelError("LeNet-5 takes 28x28 or 32x32 images, got " + std::to_string(o.image_size));
   }
   conv1 = register_module("conv1", conv(o.in_channels, 6, 5, 1, o.image_size == 28 ? 2 : 0, true));
   conv2 = register_module("conv2", conv(6, 16, 5, 1, 0, true));
@@ -79,7 +80,7 @@ torch::Tensor LeNet5Impl::forward(torch::Tensor x) {
 VGG16Impl::VGG16Impl(const ModelOptions& o) {
   check_common(o);
   if (o.image_size < 32) {
-    throw std::invalid_argument("VGG-16 needs images of at least 32x32 (pad Fashion-MNIST: data.pad)");
+    throw ModelError("VGG-16 needs images of at least 32x32 (pad Fashion-MNIST: data.pad)");
   }
   features = torch::nn::Sequential();
   std::int64_t in = o.in_channels;
@@ -162,7 +163,7 @@ std::shared_ptr<Classifier> make_model(const std::string& name, const ModelOptio
   } else if (name == "resnet18") {
     model = ResNet18(options).ptr();
   } else {
-    throw std::invalid_argument("unknown model \"" + name + "\", expected mlp, lenet5, vgg16 or resnet18");
+    throw ModelError("unknown model \"" + name + "\", expected mlp, lenet5, vgg16 or resnet18");
   }
   initialise_parameters(*model, options.seed);
   return model;
@@ -250,7 +251,7 @@ double macs_per_sample(const std::string& name, const ModelOptions& o) {
     }
     return macs + in * classes;
   }
-  throw std::invalid_argument("unknown model \"" + name + "\"");
+  throw ModelError("unknown model \"" + name + "\"");
 }
 
 }  // namespace xbarsweep::nn

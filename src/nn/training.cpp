@@ -1,4 +1,5 @@
 // Training and evaluation loops of include/xbarsweep/nn/training.hpp.
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/training.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -19,7 +20,7 @@ namespace {
 
 void check_split(const data::Split& s, const char* which) {
   if (!s.images.defined() || !s.labels.defined() || s.images.size(0) != s.labels.size(0)) {
-    throw std::invalid_argument(std::string(which) + " split: images and labels missing or of different counts");
+    throw ModelError(std::string(which) + " split: images and labels missing or of different counts");
   }
 }
 
@@ -34,10 +35,10 @@ std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
                                                         const OptimizerOptions& o) {
-  if (!(o.lr > 0.0)) throw std::invalid_argument("learning rate must be > 0");
-  if (o.weight_decay < 0.0) throw std::invalid_argument("weight decay must be >= 0");
+  if (!(o.lr > 0.0)) throw ModelError("learning rate must be > 0");
+  if (o.weight_decay < 0.0) throw ModelError("weight decay must be >= 0");
   if (o.name == "sgd") {
-    if (o.momentum < 0.0 || o.momentum >= 1.0) throw std::invalid_argument("momentum must be in [0, 1)");
+    if (o.momentum < 0.0 || o.momentum >= 1.0) throw ModelError("momentum must be in [0, 1)");
     return std::make_unique<torch::optim::SGD>(
         model.parameters(),
         torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
@@ -46,13 +47,13 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model
     return std::make_unique<torch::optim::Adam>(
         model.parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
   }
-  throw std::invalid_argument("unknown optimizer \"" + o.name + "\", expected sgd or adam");
+  throw ModelError("unknown optimizer \"" + o.name + "\", expected sgd or adam");
 }
 
 LrSchedule lr_schedule_from_string(const std::string& name) {
   if (name == "constant") return LrSchedule::constant;
   if (name == "cosine") return LrSchedule::cosine;
-  throw std::invalid_argument("unknown learning-rate schedule \"" + name + "\", expected constant or cosine");
+  throw ModelError("unknown learning-rate schedule \"" + name + "\", expected constant or cosine");
 }
 
 double scheduled_lr(LrSchedule schedule, double base, std::int64_t epoch, std::int64_t epochs) {
@@ -69,7 +70,7 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
                         std::uint64_t shuffle_seed, const TrainHooks& hooks,
                         std::int64_t first_step) {
   check_split(train, "training");
-  if (batch_size < 1) throw std::invalid_argument("batch size must be >= 1");
+  if (batch_size < 1) throw ModelError("batch size must be >= 1");
   model.train();
   const std::int64_t n = train.size();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
@@ -106,7 +107,7 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
 
 torch::Tensor predict_logits(Classifier& model, const data::Split& split, std::int64_t batch_size) {
   check_split(split, "evaluation");
-  if (batch_size < 1) throw std::invalid_argument("batch size must be >= 1");
+  if (batch_size < 1) throw ModelError("batch size must be >= 1");
   torch::NoGradGuard no_grad;
   model.eval();
   std::vector<torch::Tensor> parts;
@@ -118,13 +119,13 @@ torch::Tensor predict_logits(Classifier& model, const data::Split& split, std::i
 
 LossFn distillation_loss(torch::Tensor teacher_logits, double alpha, double temperature) {
   if (!(alpha >= 0.0 && alpha <= 1.0)) {
-    throw std::invalid_argument("distillation weight alpha must be in [0, 1], got " + std::to_string(alpha));
+    throw ModelError("distillation weight alpha must be in [0, 1], got " + std::to_string(alpha));
   }
   if (!(temperature > 0.0)) {
-    throw std::invalid_argument("distillation temperature must be > 0, got " + std::to_string(temperature));
+    throw ModelError("distillation temperature must be > 0, got " + std::to_string(temperature));
   }
   if (!teacher_logits.defined() || teacher_logits.dim() != 2) {
-    throw std::invalid_argument("distillation: the teacher's logits must be a samples x classes matrix");
+    throw ModelError("distillation: the teacher's logits must be a samples x classes matrix");
   }
   // The teacher's softened distribution is fixed: compute it once for the whole split.
   const auto soft_targets = torch::softmax(teacher_logits.detach().to(torch::kFloat) / temperature, 1);
@@ -173,12 +174,12 @@ void restore(torch::nn::Module& model, const std::vector<torch::Tensor>& copies)
 
 TrainHistory train_model(Classifier& model, const data::Split& train, const data::Split& test,
                          const TrainOptions& options, const TrainHooks& hooks) {
-  if (options.epochs < 1) throw std::invalid_argument("epochs must be >= 1");
+  if (options.epochs < 1) throw ModelError("epochs must be >= 1");
   check_split(train, "training");
   check_split(test, "test");
   const auto held_out = options.validation_items;
   if (held_out < 0 || (held_out > 0 && held_out >= train.size())) {
-    throw std::invalid_argument("validation items must be in [0, " + std::to_string(train.size()) +
+    throw ModelError("validation items must be in [0, " + std::to_string(train.size()) +
                                 ") (the training split's size), got " + std::to_string(held_out));
   }
   // Split off the validation samples; the loss hook keeps seeing rows of `train`.

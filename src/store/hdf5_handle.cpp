@@ -3,7 +3,7 @@
 #include <mutex>
 #include <vector>
 
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::store::detail {
 

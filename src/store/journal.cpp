@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "posix_file.hpp"
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::store::detail {
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::store::detail {
 

@@ -4,7 +4,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::store {
 

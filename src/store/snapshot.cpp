@@ -17,7 +17,7 @@
 
 #include "hdf5_handle.hpp"
 #include "posix_file.hpp"
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::store::detail {
 

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <set>
 
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::store::detail {
 

@@ -1,9 +1,11 @@
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/sweep/runner.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include "stop_flag.hpp"
 #include "wire.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
+#include "xbarsweep/sweep/mpi.hpp"
 
 namespace xbarsweep::sweep {
 namespace {
@@ -64,10 +67,10 @@ RunSummary unpack(std::string_view bytes) {
 std::string broadcast(std::string bytes, MPI_Comm comm) {
   auto n = static_cast<std::uint64_t>(bytes.size());
   MPI_Request request;
-  MPI_Ibcast(&n, 1, MPI_UINT64_T, 0, comm, &request);
+  XBARSWEEP_MPI(MPI_Ibcast(&n, 1, MPI_UINT64_T, 0, comm, &request));
   wire::wait_politely(request);
   bytes.resize(n);
-  MPI_Ibcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, comm, &request);
+  XBARSWEEP_MPI(MPI_Ibcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, comm, &request));
   wire::wait_politely(request);
   return bytes;
 }
@@ -150,7 +153,7 @@ class Coordinator {
     while (active_workers_ > 0) {
       MPI_Status status;
       int found = 0;
-      MPI_Iprobe(MPI_ANY_SOURCE, wire::kRequestTag, comm_, &found, &status);
+      XBARSWEEP_MPI(MPI_Iprobe(MPI_ANY_SOURCE, wire::kRequestTag, comm_, &found, &status));
       if (found) {
         handle(wire::receive(status, wire::kRequestTag, comm_), status.MPI_SOURCE);
         pause = std::chrono::microseconds(5);
@@ -289,7 +292,7 @@ void work(const config::SweepPlan& plan, const kinds::Kind& kind, const kinds::P
         kinds::Outcome outcome = kind.run(record.params, context);
         for (const auto& [name, value] : outcome.metrics) {
           if (!std::isfinite(value)) {
-            throw std::runtime_error("metric '" + name + "' is " + (std::isnan(value) ? "NaN" : "infinite"));
+            throw Error("metric '" + name + "' is " + (std::isnan(value) ? "NaN" : "infinite"));
           }
         }
         record.metrics = std::move(outcome.metrics);
@@ -324,15 +327,15 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
                      const RunOptions& options, MPI_Comm parent) {
   const auto started = Clock::now();
   int provided = 0;
-  MPI_Query_thread(&provided);
+  XBARSWEEP_MPI(MPI_Query_thread(&provided));
   if (provided < MPI_THREAD_MULTIPLE) {
-    throw std::runtime_error("xbarsweep needs MPI_THREAD_MULTIPLE (rank 0 computes while it coordinates)");
+    throw MpiError("xbarsweep needs MPI_THREAD_MULTIPLE (rank 0 computes while it coordinates)");
   }
   MPI_Comm comm;
-  MPI_Comm_dup(parent, &comm);
+  XBARSWEEP_MPI(MPI_Comm_dup(parent, &comm));
   int rank = 0, ranks = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &ranks);
+  XBARSWEEP_MPI(MPI_Comm_rank(comm, &rank));
+  XBARSWEEP_MPI(MPI_Comm_size(comm, &ranks));
 
   const config::SweepPlan plan(experiment);
   kinds::PointContext context;
@@ -364,7 +367,7 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
   }
   open_error = broadcast((corrupt ? "C" : "E") + open_error, comm);
   if (open_error.size() > 1) {
-    MPI_Comm_free(&comm);
+    XBARSWEEP_MPI(MPI_Comm_free(&comm));
     if (open_error[0] == 'C') throw store::CorruptResultsError(open_error.substr(1));
     throw store::StoreError(open_error.substr(1));
   }
@@ -404,22 +407,22 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
   }
   summary.wall_s = std::chrono::duration<double>(Clock::now() - started).count();
   summary = unpack(broadcast(rank == 0 ? pack(summary) : std::string(), comm));
-  MPI_Comm_free(&comm);
+  XBARSWEEP_MPI(MPI_Comm_free(&comm));
   return summary;
 }
 
 Shard parse_shard(const std::string& text) {
   const auto slash = text.find('/');
-  std::size_t used_i = 0, used_n = 0;
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("");
-    const std::string a = text.substr(0, slash), b = text.substr(slash + 1);
-    const long long i = std::stoll(a, &used_i), n = std::stoll(b, &used_n);
-    if (used_i != a.size() || used_n != b.size() || n < 1 || i < 0 || i >= n) throw std::invalid_argument("");
-    return {static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(n)};
-  } catch (const std::exception&) {
-    throw std::invalid_argument("--shard '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4");
-  }
+  std::uint64_t i = 0, n = 0;
+  const auto whole = [](std::string_view part, std::uint64_t& out) {
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return ec == std::errc() && end == part.data() + part.size() && !part.empty();
+  };
+  const std::string_view view(text);
+  if (slash == std::string::npos || !whole(view.substr(0, slash), i) || !whole(view.substr(slash + 1), n) ||
+      n < 1 || i >= n)
+    throw ConfigError(SourceLocation{"--shard"}, "", "'" + text + "': expected I/N with 0 <= I < N, e.g. 0/4");
+  return {i, n};
 }
 
 std::string results_path(const config::Experiment& experiment, const std::string& out,

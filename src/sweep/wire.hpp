@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "xbarsweep/error.hpp"
+#include "xbarsweep/sweep/mpi.hpp"
+
 namespace xbarsweep::sweep::wire {
 
 constexpr int kRequestTag = 101;
@@ -57,7 +60,7 @@ class Reader {
 
  private:
   void need(std::size_t n) const {
-    if (pos_ + n > bytes_.size()) throw std::runtime_error("truncated sweep message");
+    if (pos_ + n > bytes_.size()) throw InternalError("truncated sweep message");
   }
   std::string_view bytes_;
   std::size_t pos_ = 0;
@@ -69,7 +72,7 @@ inline void wait_politely(MPI_Request& request) {
   auto pause = std::chrono::microseconds(2);
   int done = 0;
   while (true) {
-    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    XBARSWEEP_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
     if (done) return;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(500));
@@ -78,16 +81,16 @@ inline void wait_politely(MPI_Request& request) {
 
 inline void send(const std::string& bytes, int dest, int tag, MPI_Comm comm) {
   MPI_Request request;
-  MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dest, tag, comm, &request);
+  XBARSWEEP_MPI(MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dest, tag, comm, &request));
   wait_politely(request);
 }
 
 /// Receives a message of unknown size already known to be waiting (after a probe).
 inline std::string receive(const MPI_Status& probed, int tag, MPI_Comm comm) {
   int count = 0;
-  MPI_Get_count(&probed, MPI_BYTE, &count);
+  XBARSWEEP_MPI(MPI_Get_count(&probed, MPI_BYTE, &count));
   std::string bytes(static_cast<std::size_t>(count), '\0');
-  MPI_Recv(bytes.data(), count, MPI_BYTE, probed.MPI_SOURCE, tag, comm, MPI_STATUS_IGNORE);
+  XBARSWEEP_MPI(MPI_Recv(bytes.data(), count, MPI_BYTE, probed.MPI_SOURCE, tag, comm, MPI_STATUS_IGNORE));
   return bytes;
 }
 
@@ -97,7 +100,7 @@ inline std::string receive_from(int source, int tag, MPI_Comm comm) {
   MPI_Status status;
   int found = 0;
   while (true) {
-    MPI_Iprobe(source, tag, comm, &found, &status);
+    XBARSWEEP_MPI(MPI_Iprobe(source, tag, comm, &found, &status));
     if (found) return receive(status, tag, comm);
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(500));

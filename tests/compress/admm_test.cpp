@@ -7,7 +7,7 @@
 
 #include "xbarsweep/compress/accounting.hpp"
 #include "xbarsweep/compress/admm.hpp"
-#include "xbarsweep/compress/errors.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/compress/masks.hpp"
 
 namespace xc = xbarsweep::compress;

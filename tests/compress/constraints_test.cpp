@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "xbarsweep/compress/constraints.hpp"
-#include "xbarsweep/compress/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xc = xbarsweep::compress;
 

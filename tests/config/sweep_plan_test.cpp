@@ -5,6 +5,7 @@
 #include <set>
 
 #include "test_schemas.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
 
 namespace xbarsweep::config {
@@ -32,7 +33,7 @@ TEST(SweepPlan, NoSweepIsOnePoint) {
   EXPECT_EQ(plan.size(), 1u);
   EXPECT_TRUE(plan.swept_paths().empty());
   EXPECT_EQ(plan.point(0).canonical_text(), e.base.canonical_text());
-  EXPECT_THROW(plan.point(1), std::out_of_range);
+  EXPECT_THROW(plan.point(1), xbarsweep::InternalError);
 }
 
 TEST(SweepPlan, GridOrderLastAxisFastest) {
@@ -106,8 +107,11 @@ TEST(SweepPlan, PrecedenceDefaultsFileOverridesAxes) {
                                     "sweep: {points: [{train.lr: 0.1}, {train.epochs: 7}]}\n";
   const Experiment e = parse(text, {"train.lr=0.2", "train.batch_size=16"});
   const SweepPlan plan(e);
-  EXPECT_DOUBLE_EQ(plan.point(0).real("train.lr"), 0.1);  // axis beats --set
+  // A --set of a swept path replaces its axis (here: takes it out of the points list) and says so.
+  EXPECT_DOUBLE_EQ(plan.point(0).real("train.lr"), 0.2);
   EXPECT_DOUBLE_EQ(plan.point(1).real("train.lr"), 0.2);  // --set beats the file
+  ASSERT_EQ(e.notes.size(), 1u);
+  EXPECT_NE(e.notes[0].find("replaces the sweep axis of 'train.lr'"), std::string::npos) << e.notes[0];
   EXPECT_EQ(plan.point(0).integer("train.epochs"), 5);    // the file beats the default
   EXPECT_EQ(plan.point(1).integer("train.epochs"), 7);
   EXPECT_EQ(plan.point(1).integer("train.batch_size"), 16);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/config/value.hpp"
 
 namespace xbarsweep::config {
@@ -41,12 +42,12 @@ TEST(Params, TypedGetters) {
   EXPECT_EQ(p.integer("train.epochs"), 3);
   EXPECT_EQ(p.text("model.name"), "mlp");
   EXPECT_TRUE(p.boolean("unit.flag"));
-  EXPECT_THROW(p.integer("train.lr"), std::out_of_range);
-  EXPECT_THROW(p.real("absent"), std::out_of_range);
+  EXPECT_THROW(p.integer("train.lr"), xbarsweep::InternalError);
+  EXPECT_THROW(p.real("absent"), xbarsweep::InternalError);
   try {
     p.text("train.lr");
     FAIL();
-  } catch (const std::out_of_range& e) {
+  } catch (const xbarsweep::InternalError& e) {
     EXPECT_NE(std::string(e.what()).find("train.lr"), std::string::npos);
   }
 }

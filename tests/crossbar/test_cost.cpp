@@ -8,7 +8,7 @@
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/crossbar/error.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::crossbar {
 namespace {

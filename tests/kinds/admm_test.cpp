@@ -259,13 +259,12 @@ TEST(AdmmKind, SequentialModeAndOtherStructures) {
   }
 }
 
-TEST(AdmmKind, BadLevelsFailThePointWithTheKey) {
-  try {
-    kind()->run(params(6, {{"admm.levels", std::int64_t{5}}}), kinds::PointContext{});
-    FAIL() << "odd levels accepted";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("admm.levels"), std::string::npos) << e.what();
-  }
+TEST(AdmmKind, BadLevelsAreRefusedBeforeThePointRuns) {
+  EXPECT_FALSE(test_support::first_problem(*kind(), params(6, {})).has_value());
+  const auto problem = test_support::first_problem(*kind(), params(6, {{"admm.levels", std::int64_t{5}}}));
+  ASSERT_TRUE(problem.has_value()) << "odd levels accepted";
+  EXPECT_EQ(problem->key, "admm.levels");
+  EXPECT_NE(problem->message.find("even"), std::string::npos) << problem->message;
 }
 
 }  // namespace
@@ -282,16 +281,12 @@ TEST(AdmmKind, LayerKeepOverridesKeepPerLayer) {
   EXPECT_EQ(out.metrics.at("masks_hold"), 1.0);
 }
 
-TEST(AdmmKind, LayerKeepNamingNoLayerFailsWithTheLayersThereAre) {
-  try {
-    kind()->run(params(8, {{"admm.layer_keep", std::string("fc9=0.5")}}), kinds::PointContext{});
-    FAIL() << "an unknown layer was accepted";
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("admm.layer_keep"), std::string::npos) << what;
-    EXPECT_NE(what.find("fc9"), std::string::npos) << what;
-    EXPECT_NE(what.find("fc1, fc2"), std::string::npos) << what;
-  }
+TEST(AdmmKind, LayerKeepNamingNoLayerIsRefusedWithTheLayersThereAre) {
+  const auto problem = test_support::first_problem(*kind(), params(8, {{"admm.layer_keep", std::string("fc9=0.5")}}));
+  ASSERT_TRUE(problem.has_value()) << "an unknown layer was accepted";
+  EXPECT_EQ(problem->key, "admm.layer_keep");
+  EXPECT_NE(problem->message.find("fc9"), std::string::npos) << problem->message;
+  EXPECT_NE(problem->message.find("fc1, fc2"), std::string::npos) << problem->message;
 }
 
 TEST(AdmmKind, LayerKeepSyntaxIsCheckedWhenTheConfigLoads) {

@@ -5,6 +5,8 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <optional>
+
 #include "xbarsweep/config/value.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 
@@ -30,6 +32,13 @@ inline config::Params schema_defaults(const kinds::Kind& kind) {
   config::Params p;
   for (const auto& spec : kind.schema().specs()) p.set(spec.path, spec.default_value);
   return p;
+}
+
+/// The first problem \p kind's semantic checks find in \p params (what `plan` would refuse).
+inline std::optional<config::Problem> first_problem(const kinds::Kind& kind, const config::Params& params) {
+  for (const auto& check : kind.checks())
+    if (auto problem = check.run(params)) return problem;
+  return std::nullopt;
 }
 
 }  // namespace xbarsweep::test_support

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
 
 using namespace xbarsweep::nn;
@@ -82,10 +83,10 @@ TEST(Models, InitialisationDependsOnlyOnTheSeed) {
 }
 
 TEST(Models, BadNamesAndShapesAreRejected) {
-  EXPECT_THROW(make_model("alexnet", options(28)), std::invalid_argument);
-  EXPECT_THROW(make_model("lenet5", options(30)), std::invalid_argument);
-  EXPECT_THROW(make_model("vgg16", options(28)), std::invalid_argument);
-  EXPECT_THROW(make_model("resnet18", options(32, 0.0)), std::invalid_argument);
+  EXPECT_THROW(make_model("alexnet", options(28)), xbarsweep::ModelError);
+  EXPECT_THROW(make_model("lenet5", options(30)), xbarsweep::ModelError);
+  EXPECT_THROW(make_model("vgg16", options(28)), xbarsweep::ModelError);
+  EXPECT_THROW(make_model("resnet18", options(32, 0.0)), xbarsweep::ModelError);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
@@ -66,7 +67,7 @@ TEST(Training, CosineScheduleStartsAtTheRateAndDecaysEachEpoch) {
   EXPECT_NEAR(scheduled_lr(LrSchedule::cosine, 0.1, 2, 4), 0.05, 1e-15);
   EXPECT_NEAR(scheduled_lr(LrSchedule::cosine, 0.1, 3, 4), 0.1 * (1.0 - std::sqrt(0.5)) / 2.0, 1e-15);
   EXPECT_EQ(lr_schedule_from_string("cosine"), LrSchedule::cosine);
-  EXPECT_THROW(lr_schedule_from_string("step"), std::invalid_argument);
+  EXPECT_THROW(lr_schedule_from_string("step"), xbarsweep::ModelError);
 
   // train_model applies the schedule: the first epoch matches a constant rate, later ones differ.
   const auto ds = small_synthetic();
@@ -146,9 +147,9 @@ TEST(Distillation, LossMatchesItsDefinition) {
   zero.backward();
   EXPECT_NEAR(zero.item<double>(), 0.0, 1e-6);
   EXPECT_LT(same.grad().abs().max().item<double>(), 1e-6);
-  EXPECT_THROW(distillation_loss(teacher, 1.5, T), std::invalid_argument);
-  EXPECT_THROW(distillation_loss(teacher, 0.5, 0.0), std::invalid_argument);
-  EXPECT_THROW(distillation_loss(teacher.flatten(), 0.5, T), std::invalid_argument);
+  EXPECT_THROW(distillation_loss(teacher, 1.5, T), xbarsweep::ModelError);
+  EXPECT_THROW(distillation_loss(teacher, 0.5, 0.0), xbarsweep::ModelError);
+  EXPECT_THROW(distillation_loss(teacher.flatten(), 0.5, T), xbarsweep::ModelError);
 }
 
 // train_model minimises hooks.loss, with each batch's rows of the training split: a student
@@ -254,9 +255,9 @@ TEST(Validation, TheHeldOutDrawDependsOnTheSeedOnlyAndMustLeaveTrainingItems) {
   auto model = small_mlp(1);
   TrainOptions t;
   t.validation_items = ds.train.size();
-  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), std::invalid_argument);
+  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), xbarsweep::ModelError);
   t.validation_items = -1;
-  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), std::invalid_argument);
+  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), xbarsweep::ModelError);
 }
 
 TEST(Training, CancellationStopsBetweenBatches) {
@@ -278,17 +279,17 @@ TEST(Training, BadOptionsAreRejected) {
   auto model = small_mlp(1);
   OptimizerOptions o;
   o.name = "rmsprop";
-  EXPECT_THROW(make_optimizer(*model, o), std::invalid_argument);
+  EXPECT_THROW(make_optimizer(*model, o), xbarsweep::ModelError);
   o = {};
   o.lr = 0.0;
-  EXPECT_THROW(make_optimizer(*model, o), std::invalid_argument);
+  EXPECT_THROW(make_optimizer(*model, o), xbarsweep::ModelError);
   o = {};
   o.momentum = 1.0;
-  EXPECT_THROW(make_optimizer(*model, o), std::invalid_argument);
+  EXPECT_THROW(make_optimizer(*model, o), xbarsweep::ModelError);
   const auto ds = small_synthetic();
   TrainOptions t;
   t.epochs = 0;
-  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), std::invalid_argument);
+  EXPECT_THROW(train_model(*model, ds.train, ds.test, t), xbarsweep::ModelError);
 }
 
 TEST(Checkpoint, RoundTripsAndRejectsAnotherModel) {

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "store_test_support.hpp"
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/store/record.hpp"
 
 namespace xbarsweep::store {

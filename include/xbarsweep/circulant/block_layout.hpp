@@ -14,7 +14,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "xbarsweep/circulant/errors.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::circulant {
 
@@ -28,9 +28,9 @@ struct BlockLayout {
   /// \throws CirculantError when a size is not positive.
   static BlockLayout make(std::int64_t in_features, std::int64_t out_features,
                           std::int64_t block_size) {
-    XBARSWEEP_CIRCULANT_THROW_IF(in_features <= 0, "in_features must be positive");
-    XBARSWEEP_CIRCULANT_THROW_IF(out_features <= 0, "out_features must be positive");
-    XBARSWEEP_CIRCULANT_THROW_IF(block_size <= 0, "block_size k must be positive");
+    XBARSWEEP_THROW_IF(in_features <= 0, CirculantError, "in_features must be positive");
+    XBARSWEEP_THROW_IF(out_features <= 0, CirculantError, "out_features must be positive");
+    XBARSWEEP_THROW_IF(block_size <= 0, CirculantError, "block_size k must be positive");
     return BlockLayout{in_features, out_features, block_size};
   }
   /// \brief p = ceil(out / k), the number of block rows.

@@ -4,35 +4,14 @@
 
 #include <cstdint>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::config {
-
-/// \brief Where in a file something was written (1-based line and column; 0 = unknown).
-struct SourceLocation {
-  std::string file;
-  int line = 0;
-  int column = 0;
-  std::string str() const;  ///< "file:line:column" (or less where unknown)
-};
-
-/// \brief A user mistake in a config or an override. what() reads
-/// "file:line:column: key 'a.b': <problem>; expected <what>".
-class ConfigError : public std::runtime_error {
- public:
-  ConfigError(SourceLocation where, std::string key, const std::string& problem);
-  const SourceLocation& where() const { return where_; }
-  const std::string& key() const { return key_; }
-
- private:
-  SourceLocation where_;
-  std::string key_;
-};
 
 /// \brief One choice of values along an axis: the paths it sets and their values.
 using Setting = std::vector<std::pair<std::string, Value>>;
@@ -54,11 +33,17 @@ struct Axis {
   std::uint64_t samples = 0;
   std::uint64_t seed = 0;
   std::vector<std::pair<std::string, Distribution>> distributions;
-  SourceLocation where;
+  SourceLocation where;  ///< the axis entry (grid key, zip group, points list, random mapping)
+  /// Where each value was written: value_where[i][j] for settings[i][j] (Grid, Zip, Points), or
+  /// value_where[0][j] for distributions[j] (Random).
+  std::vector<std::vector<SourceLocation>> value_where;
 
   std::uint64_t size() const { return kind == Kind::Random ? samples : settings.size(); }
   /// \brief The setting at position \p i (computed on demand for Random).
   Setting at(std::uint64_t i) const;
+  /// \brief Where the value of \p path at position \p i was written (its distribution for
+  /// Random); the axis entry when not recorded.
+  SourceLocation where_of(const std::string& path, std::uint64_t i) const;
 };
 
 /// \brief A validated experiment. Immutable once loaded.
@@ -74,7 +59,16 @@ struct Experiment {
   std::uint64_t repeats = 1;     ///< sweep.repeats
   std::uint64_t max_points = 100000000;  ///< sweep.max_points: guard against accidental grids
   Params base;                   ///< every parameter of the kind, defaults filled in, plus "seed"
+  /// Where each base value not left at its default was written (the file, or the --set).
+  std::map<std::string, SourceLocation> where;
   std::vector<Axis> axes;
+  /// One line each for what the loader changed on the user's behalf (a --set that replaced a
+  /// sweep axis); `plan` and `run` print them.
+  std::vector<std::string> notes;
+
+  /// \brief Where the base value of \p path comes from: the file or the --set that gave it, or
+  /// the file alone (with no line) for a default.
+  SourceLocation where_of(const std::string& path) const;
 };
 
 /// \brief Loads, validates and resolves an experiment.

@@ -36,7 +36,7 @@ class Params {
   const Value* find(std::string_view path) const;
   bool contains(std::string_view path) const { return find(path) != nullptr; }
 
-  /// \brief Typed getters. \throws std::out_of_range naming the path when it is absent or of
+  /// \brief Typed getters. \throws InternalError naming the path when it is absent or of
   /// another type (an int is accepted where a real is asked for).
   double real(std::string_view path) const;
   std::int64_t integer(std::string_view path) const;

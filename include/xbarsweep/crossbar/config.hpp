@@ -3,12 +3,12 @@
 /// \brief Typed crossbar configuration (the `crossbar.` parameters) and its schema.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
-namespace xbarsweep::config {
-class Params;
-class Schema;
-}  // namespace xbarsweep::config
+#include "xbarsweep/config/checks.hpp"
+#include "xbarsweep/config/section.hpp"
 
 namespace xbarsweep::crossbar {
 
@@ -60,15 +60,25 @@ struct CrossbarConfig {
   /// \brief Physical crossbars per allocated tile: slices, times 2 for a differential pair.
   int crossbars_per_tile() const { return slices * (mapping == Mapping::Differential ? 2 : 1); }
 
-  /// \brief Checks ranges and combinations. \throws CrossbarError naming the `crossbar.` key.
+  /// \brief What is wrong with these values together (ranges and combinations), naming the
+  /// `crossbar.` key at fault; nothing when they are good.
+  std::optional<config::Problem> problem() const;
+  /// \brief \throws CrossbarError naming the `crossbar.` key when problem() finds one.
   void validate() const;
 };
 
+/// \brief The one declaration of the `crossbar.` parameters: types, defaults (CrossbarConfig's
+/// own), ranges, choices, and the source of each default.
+const config::Section<CrossbarConfig>& crossbar_section();
+
 /// \brief Builds a CrossbarConfig from the `crossbar.` paths of \p params; absent paths keep
-/// their defaults. \throws CrossbarError on a bad value or choice, naming the path.
+/// their defaults. \throws CrossbarError on a bad combination, naming the path.
 CrossbarConfig crossbar_config_from_params(const config::Params& params);
 
-/// \brief The `crossbar.` parameters with types, defaults, ranges and the source of each default.
+/// \brief The `crossbar.` parameters (crossbar_section().schema()).
 config::Schema crossbar_schema();
+
+/// \brief The semantic checks of the `crossbar.` section (CrossbarConfig::problem()).
+std::vector<config::Check> crossbar_checks();
 
 }  // namespace xbarsweep::crossbar

@@ -12,11 +12,6 @@
 
 #include "xbarsweep/crossbar/config.hpp"
 
-namespace xbarsweep::config {
-class Params;
-class Schema;
-}  // namespace xbarsweep::config
-
 namespace xbarsweep::crossbar {
 
 /// \brief Per-component figures of the cost model (the `cost.` parameters). Defaults cite their
@@ -143,11 +138,18 @@ struct ModelCost {
 ModelCost model_cost(const std::vector<LayerMapping>& layers, const CrossbarConfig& xbar,
                      const CostConfig& cost);
 
+/// \brief The one declaration of the `cost.` parameters: types, defaults (CostConfig's own),
+/// ranges and the source of each default.
+const config::Section<CostConfig>& cost_section();
+
 /// \brief Builds a CostConfig from the `cost.` paths of \p params; absent paths keep defaults.
 /// \throws CrossbarError on a bad value, naming the path.
 CostConfig cost_config_from_params(const config::Params& params);
 
-/// \brief The `cost.` parameters with types, defaults, ranges and the source of each default.
+/// \brief The `cost.` parameters (cost_section().schema()).
 config::Schema cost_schema();
+
+/// \brief The semantic checks of the `cost.` section against `crossbar.adc_bits`.
+std::vector<config::Check> cost_checks();
 
 }  // namespace xbarsweep::crossbar

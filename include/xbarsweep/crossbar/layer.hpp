@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "xbarsweep/crossbar/config.hpp"
-#include "xbarsweep/crossbar/error.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::crossbar {
 

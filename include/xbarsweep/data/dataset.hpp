@@ -8,15 +8,11 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::data {
-
-/// \brief A data set file that is missing, unreadable, truncated or not what it claims to be.
-/// The message names the file and what was expected.
-class DataError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// \brief Where Debian's package `dataset-fashion-mnist` installs the files.
 inline constexpr const char* kDefaultFashionMnistDir = "/usr/share/datasets/fashion-mnist";
@@ -64,8 +60,12 @@ struct LoadOptions {
 /// A synthetic set has 6000 training and 1000 test items unless subsets say otherwise.
 /// Fashion-MNIST's raw files are decoded once per process and kept (about 55 MB), keyed by path,
 /// size and modification time. Thread-safe.
-/// \throws DataError for an unknown name or a bad file; std::invalid_argument for a bad option.
+/// \throws DataError for an unknown name or a bad file; DataError for a bad option too.
 Dataset load_dataset(const LoadOptions& options);
+
+/// \brief The files load_dataset(\p options) reads (none for the synthetic set), so that they can
+/// be checked before any work starts.
+std::vector<std::string> dataset_files(const LoadOptions& options);
 
 /// \brief Reads an IDX3 (images) file, gzipped or not: uint8 tensor N x rows x cols.
 /// \throws DataError naming \p path for a missing file, wrong magic, bad dimensions or short data.

@@ -6,20 +6,21 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::kinds {
 
 /// \brief Thrown by a kind that noticed PointContext::cancelled(): the point is abandoned,
 /// not recorded, and runs again on resume.
-class Cancelled : public std::runtime_error {
+class Cancelled : public Error {
  public:
-  Cancelled() : std::runtime_error("point cancelled by a stop signal") {}
+  Cancelled() : Error("point cancelled by a stop signal") {}
 };
 
 /// \brief What a point may know about where it runs. Nothing here may change its result.
@@ -51,6 +52,10 @@ class Kind {
   virtual std::string summary() const = 0;
   /// \brief Every parameter it accepts, with defaults.
   virtual config::Schema schema() const = 0;
+  /// \brief Its semantic checks: constraints across parameters, against the model and against
+  /// the file system. `plan` and `run` run them on every point (config::check_plan) before any
+  /// point starts, so that run() never fails for a value these could have caught.
+  virtual std::vector<config::Check> checks() const { return {}; }
   /// \brief Computes one point. Must depend only on \p params (which include "seed").
   /// Throws to report a failure; the sweep records it and goes on.
   virtual Outcome run(const config::Params& params, const PointContext& context) const = 0;

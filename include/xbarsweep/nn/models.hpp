@@ -87,7 +87,7 @@ TORCH_MODULE(ResNet18);
 const std::vector<std::string>& model_names();
 
 /// \brief Builds a model by name and initialises it from options.seed.
-/// \throws std::invalid_argument for an unknown name or options the model cannot take.
+/// \throws ModelError for an unknown name or options the model cannot take.
 std::shared_ptr<Classifier> make_model(const std::string& name, const ModelOptions& options);
 
 /// \brief Resets every Linear/Conv weight and bias to U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's

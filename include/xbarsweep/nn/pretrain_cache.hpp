@@ -17,13 +17,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace xbarsweep::nn {
+#include "xbarsweep/error.hpp"
 
-/// \brief An error of the cache itself (directory, lock, rename); the message names the path.
-class CacheError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace xbarsweep::nn {
 
 /// \brief Where the entry is, and whether this call produced it.
 struct CachedFile {

@@ -19,6 +19,8 @@
 
 #include "xbarsweep/data/dataset.hpp"
 
+#include "xbarsweep/error.hpp"
+
 namespace torch::nn {
 class Module;
 }
@@ -38,7 +40,7 @@ struct OptimizerOptions {
   double weight_decay = 0.0;  ///< L2 penalty, both optimisers
 };
 
-/// \brief An optimiser over every parameter of \p model. \throws std::invalid_argument.
+/// \brief An optimiser over every parameter of \p model. \throws ModelError.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
                                                         const OptimizerOptions& options);
 
@@ -71,7 +73,7 @@ at::Tensor predict_logits(Classifier& model, const data::Split& split, std::int6
 /// \brief Knowledge distillation (Hinton et al., 2015) from a teacher's logits on the training
 /// split (row i for sample i): (1 - alpha) CE(logits, labels) + alpha T^2 KL(softmax(teacher / T)
 /// || softmax(logits / T)), the KL term averaged over the batch; T^2 keeps its gradients on the
-/// scale of the cross-entropy's. \throws std::invalid_argument unless 0 <= alpha <= 1 and T > 0.
+/// scale of the cross-entropy's. \throws ModelError unless 0 <= alpha <= 1 and T > 0.
 LossFn distillation_loss(at::Tensor teacher_logits, double alpha, double temperature);
 
 /// \brief Mean training loss (cross-entropy, or TrainHooks::loss when set) and accuracy over the
@@ -105,7 +107,7 @@ enum class LrSchedule {
   cosine,    ///< epoch e of E at lr * (1 + cos(pi e / E)) / 2: lr first, decaying towards 0
 };
 
-/// \brief "constant" or "cosine"; \throws std::invalid_argument naming the choices otherwise.
+/// \brief "constant" or "cosine"; \throws ModelError naming the choices otherwise.
 LrSchedule lr_schedule_from_string(const std::string& name);
 
 /// \brief The learning rate of epoch \p epoch of \p epochs under \p schedule from \p base.
@@ -145,15 +147,9 @@ struct TrainHistory {
 /// \brief Trains \p model on \p train (less options.validation_items held out) for
 /// options.epochs epochs with a fresh optimiser and evaluates it on \p test. TrainHooks::loss
 /// gets rows of \p train as given, held-out samples or not.
-/// \throws std::invalid_argument for bad options; rethrows hooks'.
+/// \throws ModelError for bad options; rethrows hooks'.
 TrainHistory train_model(Classifier& model, const data::Split& train, const data::Split& test,
                          const TrainOptions& options, const TrainHooks& hooks = {});
-
-/// \brief An error saving or loading a checkpoint; the message names the file.
-class CheckpointError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// \brief Writes the parameters and buffers of \p model to \p path (torch archive), via a
 /// temporary file renamed into place so a reader never sees a partial file.

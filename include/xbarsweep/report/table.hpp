@@ -8,6 +8,8 @@
 
 #include "xbarsweep/store/results_store.hpp"
 
+#include "xbarsweep/error.hpp"
+
 namespace xbarsweep::report {
 
 /// \brief A rectangular table of text cells.
@@ -18,13 +20,6 @@ struct Table {
 
 /// \brief How numbers are written: exactly (round-trip, for CSV) or briefly (for reading).
 enum class Precision { Exact, Brief };
-
-/// \brief A report request that does not fit the results (an unknown metric or parameter); the
-/// message names it and lists what the results hold.
-class ReportError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
 
 /// \brief Which columns a report has and whether points are averaged.
 struct TableOptions {

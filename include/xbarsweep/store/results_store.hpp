@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "xbarsweep/store/errors.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/store/record.hpp"
 
 namespace xbarsweep::store {

@@ -28,7 +28,7 @@ struct Shard {
   std::uint64_t count = 1;
 };
 
-/// \brief Parses "I/N" (0 <= I < N). \throws std::invalid_argument with the expected form.
+/// \brief Parses "I/N" (0 <= I < N). \throws ConfigError with the expected form.
 Shard parse_shard(const std::string& text);
 
 /// \brief The results file of an experiment: \p out if given, else experiment.output, with

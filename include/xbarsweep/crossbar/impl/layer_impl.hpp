@@ -186,8 +186,8 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
     : config_(config), seed_(seed), out_(out), in_(in) {
   Impl::ProfilingRegion region("xbarsweep::crossbar::program_layer");
   config_.validate();
-  XBARSWEEP_CROSSBAR_THROW_IF(w == nullptr && out > 0 && in > 0, "program_layer: null weights");
-  XBARSWEEP_CROSSBAR_THROW_IF(out <= 0 || in <= 0,
+  XBARSWEEP_THROW_IF(w == nullptr && out > 0 && in > 0, CrossbarError, "program_layer: null weights");
+  XBARSWEEP_THROW_IF(out <= 0 || in <= 0, CrossbarError,
                               "program_layer: layer shape " << out << " x " << in << " must be positive");
   const int rows = config_.rows, cols = config_.cols;
   nr_ = (in + rows - 1) / rows;
@@ -201,11 +201,11 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
     considered = *tiles;
     for (std::size_t a = 0; a < considered.size(); ++a) {
       const TileIndex t = considered[a];
-      XBARSWEEP_CROSSBAR_THROW_IF(t.row < 0 || t.row >= nr_ || t.col < 0 || t.col >= nc_,
+      XBARSWEEP_THROW_IF(t.row < 0 || t.row >= nr_ || t.col < 0 || t.col >= nc_, CrossbarError,
                                   "program_layer: tile (" << t.row << ", " << t.col
                                   << ") outside the " << nr_ << " x " << nc_ << " tile grid");
       for (std::size_t b = 0; b < a; ++b)
-        XBARSWEEP_CROSSBAR_THROW_IF(considered[b] == t, "program_layer: tile (" << t.row << ", "
+        XBARSWEEP_THROW_IF(considered[b] == t, CrossbarError, "program_layer: tile (" << t.row << ", "
                                     << t.col << ") listed twice");
     }
   } else {
@@ -524,10 +524,10 @@ void ProgrammedLayer<ExecSpace>::set_theoretical_adc_ranges() {
 template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   Impl::ProfilingRegion region("xbarsweep::crossbar::calibrate");
-  XBARSWEEP_CROSSBAR_THROW_IF(static_cast<int>(x.extent(1)) != in_,
+  XBARSWEEP_THROW_IF(static_cast<int>(x.extent(1)) != in_, CrossbarError,
                               "calibrate: inputs have " << x.extent(1) << " features, the layer " << in_);
   const int batch = static_cast<int>(x.extent(0));
-  XBARSWEEP_CROSSBAR_THROW_IF(batch == 0, "calibrate: empty calibration batch");
+  XBARSWEEP_THROW_IF(batch == 0, CrossbarError, "calibrate: empty calibration batch");
   float m = 0.0f;
   const int in = in_;
   Kokkos::parallel_reduce(
@@ -588,9 +588,9 @@ template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
   Impl::ProfilingRegion region("xbarsweep::crossbar::mvm");
   const int batch = static_cast<int>(x.extent(0));
-  XBARSWEEP_CROSSBAR_THROW_IF(static_cast<int>(x.extent(1)) != in_,
+  XBARSWEEP_THROW_IF(static_cast<int>(x.extent(1)) != in_, CrossbarError,
                               "mvm: x is " << x.extent(0) << " x " << x.extent(1) << ", the layer takes " << in_ << " inputs");
-  XBARSWEEP_CROSSBAR_THROW_IF(static_cast<int>(y.extent(0)) != batch || static_cast<int>(y.extent(1)) != out_,
+  XBARSWEEP_THROW_IF(static_cast<int>(y.extent(0)) != batch || static_cast<int>(y.extent(1)) != out_, CrossbarError,
                               "mvm: y is " << y.extent(0) << " x " << y.extent(1) << ", expected " << batch << " x " << out_);
   if (batch == 0) return;
   if (total_phys_ == 0) {
@@ -649,7 +649,7 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
         XBARSWEEP_CROSSBAR_READOUT_CASE(6)
 #undef XBARSWEEP_CROSSBAR_READOUT_CASE
         default:
-          XBARSWEEP_CROSSBAR_THROW_IF(true, "mvm: unsupported readout mode " << mode);
+          XBARSWEEP_THROW_IF(true, CrossbarError, "mvm: unsupported readout mode " << mode);
       }
     }
     // Offset removal (the offset mapping's reference current, from the inputs' sum over the row
@@ -678,7 +678,7 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
 
 template <class ExecSpace>
 std::vector<float> ProgrammedLayer<ExecSpace>::tile_conductance(int r, int c) const {
-  XBARSWEEP_CROSSBAR_THROW_IF(r < 0 || r >= nr_ || c < 0 || c >= nc_,
+  XBARSWEEP_THROW_IF(r < 0 || r >= nr_ || c < 0 || c >= nc_, CrossbarError,
                               "tile_conductance: tile (" << r << ", " << c << ") outside the grid");
   const int k = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
   if (k < 0) return {};

@@ -1,31 +1,54 @@
 #pragma once
-// Shared by the kinds that train a classifier (train, and later admm, crossbar_eval): the
-// `data`, `model` and `train` schema sections and their translation into data/nn options.
-// Defined in train.cpp.
+// Shared by the kinds that train a classifier (train, admm, crossbar_eval; data and train also
+// clstm): the one declaration of the `data`, `model` and `train` sections, their semantic checks,
+// and their translation into data/nn options. Defined in classifier_params.cpp.
 
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/schema.hpp"
+#include "xbarsweep/config/section.hpp"
 #include "xbarsweep/config/value.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
 
-namespace xbarsweep::nn {
-struct ModelOptions;
-}
-
 namespace xbarsweep::kinds {
 
-/// data.name, data.dir, data.subset, data.test_subset, data.subset_mode, data.normalize,
-/// data.pad, data.noise, data.seed
+/// The `model.` section: which classifier, and its size. The input shape and the class count
+/// come from the data set (model_options()).
+struct ModelParams {
+  std::string name = "lenet5";  ///< nn::model_names()
+  std::int64_t hidden = 128;    ///< MLP hidden layer width
+  std::int64_t layers = 1;      ///< MLP hidden layer count
+  double width = 1.0;           ///< VGG-16/ResNet-18 channel multiplier
+};
+
+/// The one declaration of `data.*` (data::LoadOptions; data.seed draws both the subsets and the
+/// synthetic samples).
+const config::Section<data::LoadOptions>& data_section();
+/// The one declaration of `model.*`.
+const config::Section<ModelParams>& model_section();
+/// The one declaration of `train.*`, with nn::TrainOptions' defaults.
+const config::Section<nn::TrainOptions>& train_section();
+/// The same declaration with other defaults (a kind whose models train best otherwise).
+config::Section<nn::TrainOptions> train_section(const nn::TrainOptions& defaults);
+
 config::Schema data_schema();
-/// model.name, model.hidden, model.layers, model.width
 config::Schema model_schema();
-/// train.lr, train.momentum, train.epochs, train.batch_size, train.optimizer, train.weight_decay
 config::Schema train_schema();
+
+/// The data set's files exist and are readable; train.validation is below the training items.
+std::vector<config::Check> data_checks();
+/// Every check of the `train`, `data` and `model` sections.
+std::vector<config::Check> classifier_checks();
+
+/// The module paths of the Linear and Conv2d weights ("features.0.weight") of the classifier that
+/// `model.*` and `data.pad` describe, from a model built untrained and without data.
+std::vector<std::string> compressible_layer_names(const config::Params& p);
 
 /// Data set options from `data.*` (and model.name: VGG/ResNet get 32x32 images).
 data::LoadOptions data_options(const config::Params& p);

@@ -1,0 +1,53 @@
+"""Every shipped config gives the point ids it gave before the parameter declarations were
+rewritten (tests/config/golden/plan_ids.txt): same parameters, same defaults, same points. A
+deliberate change of a default or of a shipped config regenerates the list with
+`python3 tests/e2e/test_plan_golden.py --write` (XBARSWEEP and XBARSWEEP_SOURCE_DIR set), and the
+commit says why the ids changed."""
+import os
+import subprocess
+import sys
+
+xbarsweep = os.environ["XBARSWEEP"]
+source = os.environ["XBARSWEEP_SOURCE_DIR"]
+golden = {}
+for line in open(os.path.join(source, "tests", "config", "golden", "plan_ids.txt")):
+    if line.startswith("#") or not line.strip():
+        continue
+    path, ids = line.split(":", 1)
+    golden[path] = ids.split()
+
+if "--write" in sys.argv:
+    shipped = sorted(set(subprocess.run(["git", "ls-files", "experiments/*.yaml", "experiments/**/*.yaml"],
+                                        cwd=source, capture_output=True, text=True, check=True).stdout.split()))
+    header = [l for l in open(os.path.join(source, "tests", "config", "golden", "plan_ids.txt")) if l.startswith("#")]
+    with open(os.path.join(source, "tests", "config", "golden", "plan_ids.txt"), "w") as out:
+        out.writelines(header)
+        for path in shipped:
+            p = subprocess.run([xbarsweep, "plan", path, "--show", "100000000"], cwd=source,
+                               capture_output=True, text=True, check=True)
+            rows = [r.split("|") for r in p.stdout.splitlines() if r.startswith("| ") and not r.startswith("| index")]
+            out.write(path + ": " + " ".join(r[2].strip() for r in rows) + "\n")
+    sys.exit(0)
+
+failures = []
+for path, want in sorted(golden.items()):
+    p = subprocess.run([xbarsweep, "plan", path, "--show", "100000000"], cwd=source, capture_output=True, text=True)
+    if p.returncode != 0:
+        failures.append(f"{path}: plan exited {p.returncode}: {p.stderr.strip()[:300]}")
+        continue
+    rows = [r.split("|") for r in p.stdout.splitlines() if r.startswith("| ") and not r.startswith("| index")]
+    got = [r[2].strip() for r in rows]
+    if got != want:
+        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        failures.append(f"{path}: {len(got)} points, golden {len(want)}; first difference at point {first}")
+    else:
+        print(f"ok {path}: {len(got)} points")
+shipped = subprocess.run(["git", "ls-files", "experiments/*.yaml", "experiments/**/*.yaml"], cwd=source,
+                         capture_output=True, text=True).stdout.split()
+missing = sorted(set(shipped) - set(golden))
+if shipped and missing:
+    failures.append(f"configs without golden ids (add them to the golden file): {missing}")
+if failures:
+    print("FAIL:\n" + "\n".join(failures))
+    sys.exit(1)
+print(f"{len(golden)} shipped configs give their golden point ids")
