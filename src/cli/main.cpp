@@ -11,6 +11,7 @@
 #include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/experiment.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
+#include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 #include "xbarsweep/report/table.hpp"
 #include "xbarsweep/store/results_store.hpp"

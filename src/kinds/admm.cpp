@@ -25,7 +25,7 @@
 #include "xbarsweep/compress/pipeline.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/pretrain_cache.hpp"
@@ -378,18 +378,18 @@ class AdmmKind final : public Kind {
       test.labels = test.labels.narrow(0, 0, hw_items);
     }
     if (p.integer("admm.hw_samples") > 0) {
-      crossbar::HardwareEvalOptions hw;
+      analog::HardwareEvalOptions hw;
       hw.samples = static_cast<int>(p.integer("admm.hw_samples"));
       hw.seed = nn::derive_seed(seed, 2);
       hw.check_cancelled = [&context] { context.check_cancelled(); };
-      const auto eval = crossbar::evaluate_on_crossbars(*model, test, dataset.train, xbar, hw);
+      const auto eval = analog::evaluate_on_crossbars(*model, test, dataset.train, xbar, hw);
       out.metrics["hw_accuracy_mean"] = eval.hw_accuracy_mean;
       out.metrics["hw_accuracy_std"] = eval.hw_accuracy_std;
       out.metrics["hw_accuracy_min"] = eval.hw_accuracy_min;
       out.arrays["hw_accuracy"] = eval.hw_accuracy;
       mappings = eval.mappings;
     } else {
-      crossbar::HardwareModel hardware(*model, xbar, nn::derive_seed(seed, 2));
+      analog::HardwareModel hardware(*model, xbar, nn::derive_seed(seed, 2));
       hardware.calibrate(test.images.narrow(0, 0, std::min<std::int64_t>(test.size(), 8)));
       mappings = hardware.mappings();
     }

@@ -25,7 +25,7 @@
 #include "xbarsweep/circulant/lstm_inference.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/crossbar/lstm_eval.hpp"
+#include "xbarsweep/analog/lstm_eval.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 
@@ -462,7 +462,7 @@ class ClstmKind final : public Kind {
                                const config::Params& p, const PointContext& context, Outcome& out) {
     const auto xbar = crossbar::crossbar_config_from_params(p);
     const auto cost = crossbar::cost_config_from_params(p);
-    crossbar::HardwareEvalOptions eo;
+    analog::HardwareEvalOptions eo;
     eo.samples = static_cast<int>(p.integer("clstm.hw_samples"));
     eo.seed = nn::derive_seed(static_cast<std::uint64_t>(p.integer("seed")), 2);
     eo.calibration_items = p.integer("clstm.hw_calibration_items");
@@ -474,7 +474,7 @@ class ClstmKind final : public Kind {
     const auto head = [&model](const torch::Tensor& sequence) {
       return model.head->forward(model.final_states(sequence));
     };
-    const auto hw = crossbar::evaluate_lstm_on_crossbars(*model.lstm, head, test, dataset.train, xbar, eo);
+    const auto hw = analog::evaluate_lstm_on_crossbars(*model.lstm, head, test, dataset.train, xbar, eo);
     const auto mc = crossbar::model_cost(hw.mappings, xbar, cost);
     out.metrics["hw_software_accuracy"] = hw.accuracy;
     out.metrics["hw_accuracy_mean"] = hw.hw_accuracy_mean;

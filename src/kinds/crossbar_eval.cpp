@@ -12,7 +12,7 @@
 #include "classifier_params.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/pretrain_cache.hpp"
@@ -89,7 +89,7 @@ class CrossbarEvalKind final : public Kind {
     }
     context.check_cancelled();
 
-    crossbar::HardwareEvalOptions eo;
+    analog::HardwareEvalOptions eo;
     eo.samples = static_cast<int>(p.integer("crossbar_eval.samples"));
     eo.seed = nn::derive_seed(seed, 2);
     eo.batch_size = p.integer("crossbar_eval.batch_size");
@@ -97,7 +97,7 @@ class CrossbarEvalKind final : public Kind {
     eo.check_cancelled = [&context] { context.check_cancelled(); };
     const data::Split& calibration = eo.calibration_items > 0 ? ds.train : ds.test;
     if (eo.calibration_items == 0) eo.calibration_items = std::min(eo.batch_size, ds.test.size());
-    const auto hw = crossbar::evaluate_on_crossbars(*model, ds.test, calibration, xbar, eo);
+    const auto hw = analog::evaluate_on_crossbars(*model, ds.test, calibration, xbar, eo);
     const auto mc = crossbar::model_cost(hw.mappings, xbar, cost);
 
     Outcome out;

@@ -1,7 +1,6 @@
 #include <stdexcept>
 
 #include "xbarsweep/error.hpp"
-#include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 
 namespace xbarsweep::kinds {

@@ -10,6 +10,7 @@
 
 #include "xbarsweep/config/experiment.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
+#include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 #include "xbarsweep/store/results_store.hpp"
 #include "xbarsweep/sweep/runner.hpp"

@@ -15,4 +15,7 @@ std::unique_ptr<Kind> make_crossbar_eval_kind();  ///< trained model on simulate
 std::unique_ptr<Kind> make_admm_kind();       ///< paper A: ADMM pruning + quantization for crossbars (admm.cpp)
 std::unique_ptr<Kind> make_clstm_kind();      ///< block-circulant LSTMs, paper B (clstm.cpp)
 
+/// \brief A registry holding every kind compiled into this build (see src/kinds/builtin.cpp).
+const KindRegistry& builtin_kinds();
+
 }  // namespace xbarsweep::kinds

@@ -77,7 +77,4 @@ class KindRegistry {
   std::map<std::string, std::unique_ptr<Kind>> kinds_;
 };
 
-/// \brief A registry holding every kind compiled into this build (see src/kinds/builtin.cpp).
-const KindRegistry& builtin_kinds();
-
 }  // namespace xbarsweep::kinds

@@ -21,7 +21,11 @@ namespace xbarsweep::nn {
 struct Classifier;
 }
 
-namespace xbarsweep::crossbar {
+namespace xbarsweep::analog {
+
+// The simulator's own types, under the names this concept's interface uses.
+using crossbar::CrossbarConfig;
+using crossbar::LayerMapping;
 
 /// \brief A classifier whose Linear and Conv2d layers are programmed onto crossbars for one device
 /// sample. Supports the models of nn::make_model (mlp, lenet5, vgg16, resnet18); the model must
@@ -92,4 +96,4 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
 /// \brief Device seed of Monte Carlo sample \p sample of a point seeded \p seed (splitmix64).
 std::uint64_t device_sample_seed(std::uint64_t seed, int sample);
 
-}  // namespace xbarsweep::crossbar
+}  // namespace xbarsweep::analog

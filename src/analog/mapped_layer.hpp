@@ -12,7 +12,9 @@
 #include "xbarsweep/crossbar/cost.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 
-namespace xbarsweep::crossbar::detail {
+namespace xbarsweep::analog::detail {
+
+using namespace ::xbarsweep::crossbar;
 
 using Layer = ProgrammedLayer<Kokkos::DefaultExecutionSpace>;
 
@@ -35,7 +37,7 @@ inline Layer::ConstMatrix layer_input(const float* x, std::int64_t n, std::int64
   if constexpr (kHostAccessible) {
     return Layer::ConstMatrix(x, n, in);
   } else {
-    Layer::Matrix d("xbarsweep::crossbar::model_input", n, in);
+    Layer::Matrix d("xbarsweep::analog::model_input", n, in);
     Kokkos::deep_copy(d, HostConst(x, n, in));
     return d;
   }
@@ -46,7 +48,7 @@ inline void layer_mvm(Layer& layer, const float* x, float* y, std::int64_t n) {
   if constexpr (kHostAccessible) {
     layer.mvm(Layer::ConstMatrix(x, n, in), Layer::Matrix(y, n, out));
   } else {
-    Layer::Matrix d("xbarsweep::crossbar::model_output", n, out);
+    Layer::Matrix d("xbarsweep::analog::model_output", n, out);
     layer.mvm(layer_input(x, n, in), d);
     Kokkos::deep_copy(HostOut(y, n, out), d);
   }
@@ -108,4 +110,4 @@ inline std::int64_t crossbars_of(const std::vector<MappedLayer>& layers) {
   return n;
 }
 
-}  // namespace xbarsweep::crossbar::detail
+}  // namespace xbarsweep::analog::detail

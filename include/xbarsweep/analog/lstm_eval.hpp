@@ -14,14 +14,14 @@
 
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/data/dataset.hpp"
 
 namespace xbarsweep::circulant {
 struct CirculantLSTMImpl;
 }
 
-namespace xbarsweep::crossbar {
+namespace xbarsweep::analog {
 
 /// \brief One device sample of an LSTM's gate matrices on crossbars. The LSTM must outlive this
 /// object. Gate matrix k (in module order) gets devices DeviceSeed{device_seed, k}. Not
@@ -63,4 +63,4 @@ HardwareEvaluation evaluate_lstm_on_crossbars(circulant::CirculantLSTMImpl& lstm
                                               const data::Split& test, const data::Split& calibration,
                                               const CrossbarConfig& config, const HardwareEvalOptions& options);
 
-}  // namespace xbarsweep::crossbar
+}  // namespace xbarsweep::analog

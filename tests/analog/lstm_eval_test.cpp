@@ -5,9 +5,10 @@
 #include <torch/torch.h>
 
 #include "xbarsweep/circulant/circulant_lstm.hpp"
-#include "xbarsweep/crossbar/lstm_eval.hpp"
+#include "xbarsweep/analog/lstm_eval.hpp"
 
-namespace xbarsweep::crossbar {
+namespace xbarsweep::analog {
+using namespace ::xbarsweep::crossbar;
 namespace {
 
 namespace xc = xbarsweep::circulant;
@@ -103,4 +104,4 @@ TEST(LstmEval, HardwareAccuracyOverSamples) {
 }
 
 }  // namespace
-}  // namespace xbarsweep::crossbar
+}  // namespace xbarsweep::analog

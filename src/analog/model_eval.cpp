@@ -1,6 +1,6 @@
 // The torch bridge of the crossbar simulator: a classifier's forward pass with its Linear and
 // Conv2d layers replaced by simulated MVMs (convolutions through im2col / unfold).
-#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 
 #include <torch/torch.h>
 
@@ -16,7 +16,9 @@
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
 
-namespace xbarsweep::crossbar {
+namespace xbarsweep::analog {
+
+using namespace ::xbarsweep::crossbar;
 
 namespace F = torch::nn::functional;
 
@@ -239,4 +241,4 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
   return r;
 }
 
-}  // namespace xbarsweep::crossbar
+}  // namespace xbarsweep::analog

@@ -1,6 +1,6 @@
 // The LSTM bridge of the crossbar simulator: a CirculantLSTM run through its GateProduct hook,
 // each gate matrix's product simulated on crossbars.
-#include "xbarsweep/crossbar/lstm_eval.hpp"
+#include "xbarsweep/analog/lstm_eval.hpp"
 
 #include <torch/torch.h>
 
@@ -12,7 +12,9 @@
 #include "xbarsweep/circulant/circulant_lstm.hpp"
 #include "xbarsweep/error.hpp"
 
-namespace xbarsweep::crossbar {
+namespace xbarsweep::analog {
+
+using namespace ::xbarsweep::crossbar;
 
 namespace xc = xbarsweep::circulant;
 using detail::Layer;
@@ -143,4 +145,4 @@ HardwareEvaluation evaluate_lstm_on_crossbars(xc::CirculantLSTMImpl& lstm, const
   return r;
 }
 
-}  // namespace xbarsweep::crossbar
+}  // namespace xbarsweep::analog

@@ -8,12 +8,13 @@
 #include <sstream>
 #include <string>
 
-#include "xbarsweep/crossbar/model_eval.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
 
-namespace xbarsweep::crossbar {
+namespace xbarsweep::analog {
+using namespace ::xbarsweep::crossbar;
 namespace {
 
 data::Dataset synthetic(std::int64_t train, std::int64_t test) {
@@ -126,4 +127,4 @@ TEST(ModelEval, StrongVariationCostsAccuracyAndSamplesAreSeeded) {
 }
 
 }  // namespace
-}  // namespace xbarsweep::crossbar
+}  // namespace xbarsweep::analog

@@ -1,4 +1,4 @@
-// GoogleTest main with Kokkos initialised once for the whole process.
+// GoogleTest main with Kokkos initialised once for the whole process (xbarsweep_add_test MAIN kokkos).
 #include <Kokkos_Core.hpp>
 #include <gtest/gtest.h>
 
