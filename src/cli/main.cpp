@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <fstream>
 #include <iostream>
 
@@ -215,6 +217,66 @@ int cmd_report(const FileArgs& args) {
   return kExitOk;
 }
 
+// "a real >= 0 and < 1" as a table cell: "[0, 1)", "> 0", "one of a, b".
+std::string range_text(const config::ParamSpec& spec) {
+  if (!spec.choices.empty()) {
+    std::string out;
+    for (const auto& c : spec.choices) out += (out.empty() ? "" : ", ") + c;
+    return out;
+  }
+  const auto number = [](double v) { return config::display(config::Value(v)); };
+  if (spec.min && spec.max)
+    return (spec.min_exclusive ? "(" : "[") + number(*spec.min) + ", " + number(*spec.max) +
+           (spec.max_exclusive ? ")" : "]");
+  if (spec.min) return (spec.min_exclusive ? "> " : ">= ") + number(*spec.min);
+  if (spec.max) return (spec.max_exclusive ? "< " : "<= ") + number(*spec.max);
+  return "";
+}
+
+// Every parameter of every kind, one table per section, from the declarations themselves:
+// docs/parameters.md is this output (a test keeps them equal).
+int cmd_kinds_markdown() {
+  struct Row {
+    config::ParamSpec spec;
+    std::vector<std::string> kinds;
+    std::map<std::string, std::vector<std::string>> defaults;  // default text -> kinds
+  };
+  std::map<std::string, std::vector<Row>> sections;
+  for (const auto& name : kinds::builtin_kinds().names()) {
+    for (const auto& spec : kinds::builtin_kinds().find(name)->schema().specs()) {
+      auto& rows = sections[spec.path.substr(0, spec.path.find('.'))];
+      auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.spec.path == spec.path; });
+      if (row == rows.end()) row = rows.insert(rows.end(), Row{spec, {}, {}});
+      row->kinds.push_back(name);
+      row->defaults[config::display(spec.default_value)].push_back(name);
+    }
+  }
+  std::printf("# Parameters\n\nEvery parameter of every experiment kind, by section: `xbarsweep kinds --format markdown`\n"
+              "prints this page from the parameter declarations (a test keeps it equal). Types and ranges are\n"
+              "checked when a config loads; [config.md](config.md) has the file format and the semantic checks.\n");
+  for (const auto& [section, rows] : sections) {
+    std::printf("\n## `%s`\n\n", section.c_str());
+    report::Table table;
+    table.columns = {"parameter", "type", "default", "range", "kinds", "description"};
+    for (const Row& r : rows) {
+      std::string defaults;
+      for (const auto& [text, kinds_with] : r.defaults) {
+        std::string who;
+        if (r.defaults.size() > 1)
+          for (const auto& k : kinds_with) who += (who.empty() ? " (" : ", ") + k;
+        defaults += (defaults.empty() ? "" : "; ") + (text.empty() ? std::string("`\"\"`") : "`" + text + "`") +
+                    (who.empty() ? "" : who + ")");
+      }
+      std::string kinds_text;
+      for (const auto& k : r.kinds) kinds_text += (kinds_text.empty() ? "" : ", ") + k;
+      table.rows.push_back({"`" + r.spec.path + "`", std::string(config::type_name(r.spec.type)), defaults,
+                            range_text(r.spec), kinds_text, r.spec.doc});
+    }
+    std::printf("%s", report::to_markdown(table).c_str());
+  }
+  return kExitOk;
+}
+
 int cmd_kinds() {
   for (const auto& name : kinds::builtin_kinds().names()) {
     const kinds::Kind& kind = *kinds::builtin_kinds().find(name);
@@ -273,7 +335,10 @@ int main(int argc, char** argv) {
                          "with <metric>_mean and <metric>_std")
       ->delimiter(',');
 
+  std::string kinds_format = "text";
   auto* kinds_cmd = app.add_subcommand("kinds", "list experiment kinds and their parameters");
+  kinds_cmd->add_option("--format", kinds_format, "text (by kind) or markdown (by section: docs/parameters.md)")
+      ->check(CLI::IsMember({"text", "markdown"}));
 
   try {
     app.parse(argc, argv);
@@ -291,7 +356,7 @@ int main(int argc, char** argv) {
     if (*plan_cmd) return cmd_plan(plan);
     if (*status_cmd) return cmd_status(status);
     if (*report_cmd) return cmd_report(rep);
-    if (*kinds_cmd) return cmd_kinds();
+    if (*kinds_cmd) return kinds_format == "markdown" ? cmd_kinds_markdown() : cmd_kinds();
   } catch (const xbarsweep::config::ConfigError& e) {
     std::fprintf(stderr, "xbarsweep: %s\n", e.what());
     return xbarsweep::sweep::kExitBadInput;
