@@ -24,9 +24,9 @@ struct CodeLocation {
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message, CodeLocation at = {})
-      : std::runtime_error(at.file == nullptr ? message
-                                              : std::string(at.file) + ":" + std::to_string(at.line) +
-                                                    ": " + message),
+      : std::runtime_error(at.file == nullptr
+                               ? message
+                               : std::string(at.file) + ":" + std::to_string(at.line) + ": " + message),
         message_(message),
         at_(at) {}
   /// \brief The message without the source location.
@@ -140,11 +140,11 @@ using ::xbarsweep::ReportError;
 
 /// Throws \p ErrorType (a subclass of xbarsweep::Error) with the streamed message \p msg and
 /// this source location when \p cond holds: `XBARSWEEP_THROW_IF(n < 1, ModelError, "n is " << n)`.
-#define XBARSWEEP_THROW_IF(cond, ErrorType, msg)                                    \
-  do {                                                                              \
-    if (cond) {                                                                     \
-      std::ostringstream xbarsweep_message_;                                        \
-      xbarsweep_message_ << msg;                                                    \
+#define XBARSWEEP_THROW_IF(cond, ErrorType, msg)                                                \
+  do {                                                                                          \
+    if (cond) {                                                                                 \
+      std::ostringstream xbarsweep_message_;                                                    \
+      xbarsweep_message_ << msg;                                                                \
       throw ErrorType(xbarsweep_message_.str(), ::xbarsweep::CodeLocation{__FILE__, __LINE__}); \
-    }                                                                               \
+    }                                                                                           \
   } while (false)

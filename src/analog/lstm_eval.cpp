@@ -47,10 +47,11 @@ struct HardwareLSTM::State {
   }
 };
 
-HardwareLSTM::HardwareLSTM(xc::CirculantLSTMImpl& lstm, const CrossbarConfig& config, std::uint64_t device_seed,
-                           std::int64_t max_rows_per_mvm)
+HardwareLSTM::HardwareLSTM(xc::CirculantLSTMImpl& lstm, const CrossbarConfig& config,
+                           std::uint64_t device_seed, std::int64_t max_rows_per_mvm)
     : state_(std::make_unique<State>()) {
-  XBARSWEEP_THROW_IF(max_rows_per_mvm < 1, CrossbarError, "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
+  XBARSWEEP_THROW_IF(max_rows_per_mvm < 1, CrossbarError,
+                     "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
   config.validate();
   state_->lstm = &lstm;
   state_->max_rows = max_rows_per_mvm;

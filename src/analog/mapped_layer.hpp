@@ -21,14 +21,16 @@ using Layer = ProgrammedLayer<Kokkos::DefaultExecutionSpace>;
 struct MappedLayer {
   std::string name;
   bool conv = false;
-  torch::Tensor bias;     // undefined when none
+  torch::Tensor bias;  // undefined when none
   Layer layer;
-  std::int64_t mvms = 1;  // per inference: conv output positions, LSTM time steps
+  std::int64_t mvms = 1;   // per inference: conv output positions, LSTM time steps
   std::int64_t chunk = 0;  // rows per MVM call, fixed at the first call (scratch sized once)
 };
 
-inline constexpr bool kHostAccessible = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Layer::memory_space>::accessible;
-using HostConst = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
+inline constexpr bool kHostAccessible =
+    Kokkos::SpaceAccessibility<Kokkos::HostSpace, Layer::memory_space>::accessible;
+using HostConst =
+    Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
 using HostOut = Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryUnmanaged>;
 
 // Host row-major x (n x in) as the layer's input: wrapped where the layer's memory is host
@@ -60,7 +62,8 @@ inline void layer_mvm(Layer& layer, const float* x, float* y, std::int64_t n) {
 inline void calibrate(MappedLayer& m, torch::Tensor x, std::int64_t max_rows) {
   x = x.to(torch::kFloat).contiguous();
   const std::int64_t rows = x.size(0);
-  if (rows > max_rows) x = x.index_select(0, torch::linspace(0, rows - 1, max_rows).to(torch::kLong)).contiguous();
+  if (rows > max_rows)
+    x = x.index_select(0, torch::linspace(0, rows - 1, max_rows).to(torch::kLong)).contiguous();
   m.layer.calibrate(layer_input(x.data_ptr<float>(), x.size(0), x.size(1)));
 }
 
@@ -94,7 +97,8 @@ inline torch::Tensor simulate(MappedLayer& m, torch::Tensor x, bool calibrating,
 inline LayerMapping mapping_of(const MappedLayer& m) {
   std::vector<std::pair<int, int>> tiles;
   for (const auto& t : m.layer.tiles()) tiles.emplace_back(t.row, t.col);
-  return sparse_mapping(m.name, m.layer.out_features(), m.layer.in_features(), m.layer.config(), m.mvms, tiles);
+  return sparse_mapping(m.name, m.layer.out_features(), m.layer.in_features(), m.layer.config(), m.mvms,
+                        tiles);
 }
 
 // Every layer's mapping, and their crossbars together.

@@ -10,9 +10,9 @@
 #include <map>
 
 #include "mapped_layer.hpp"
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 #include "xbarsweep/crossbar/random.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
 
@@ -68,7 +68,8 @@ struct HardwareModel::State {
     auto cols = F::unfold(x, F::UnfoldFuncOptions(k).dilation(d).padding(*pad).stride(s));
     const std::int64_t positions = cols.size(2);
     m.mvms = positions;
-    auto y = detail::simulate(m, cols.transpose(1, 2).reshape({n * positions, cols.size(1)}), calibrating, max_rows);
+    auto y = detail::simulate(m, cols.transpose(1, 2).reshape({n * positions, cols.size(1)}), calibrating,
+                              max_rows);
     y = y.view({n, positions, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
     return m.bias.defined() ? y + m.bias.view({1, -1, 1, 1}) : y;
   }
@@ -129,7 +130,8 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
                              std::int64_t max_rows_per_mvm)
     : state_(std::make_unique<State>()) {
   ScopedRegion region("xbarsweep::crossbar::HardwareModel");
-  XBARSWEEP_THROW_IF(max_rows_per_mvm < 1, CrossbarError, "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
+  XBARSWEEP_THROW_IF(max_rows_per_mvm < 1, CrossbarError,
+                     "max_rows_per_mvm must be >= 1, got " << max_rows_per_mvm);
   config.validate();
   state_->model = &model;
   state_->max_rows = max_rows_per_mvm;
@@ -143,9 +145,10 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
       w = l->weight;
       b = l->bias;
     } else if (const auto* c = dynamic_cast<const torch::nn::Conv2dImpl*>(mod)) {
-      XBARSWEEP_THROW_IF(c->options.groups() != 1, CrossbarError, item.key() << ": grouped convolutions are not mapped");
-      XBARSWEEP_THROW_IF(!c10::holds_alternative<torch::enumtype::kZeros>(c->options.padding_mode()), CrossbarError,
-                                  item.key() << ": only zero padding is supported");
+      XBARSWEEP_THROW_IF(c->options.groups() != 1, CrossbarError,
+                         item.key() << ": grouped convolutions are not mapped");
+      XBARSWEEP_THROW_IF(!c10::holds_alternative<torch::enumtype::kZeros>(c->options.padding_mode()),
+                         CrossbarError, item.key() << ": only zero padding is supported");
       w = c->weight;
       b = c->bias;
       is_conv = true;
@@ -162,7 +165,8 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
     state_->index[mod] = state_->layers.size();
     state_->layers.push_back(std::move(m));
   }
-  XBARSWEEP_THROW_IF(state_->layers.empty(), CrossbarError, "model " << model.name() << " has no Linear or Conv2d layer");
+  XBARSWEEP_THROW_IF(state_->layers.empty(), CrossbarError,
+                     "model " << model.name() << " has no Linear or Conv2d layer");
 }
 
 HardwareModel::~HardwareModel() = default;
@@ -204,7 +208,8 @@ void summarize_samples(HardwareEvaluation& r) {
   const auto [lo, hi] = std::minmax_element(r.hw_accuracy.begin(), r.hw_accuracy.end());
   r.hw_accuracy_min = *lo;
   // Identical samples (no random effect) give exactly 0, not the rounding residue of the mean.
-  r.hw_accuracy_std = r.hw_accuracy.size() > 1 && *lo != *hi ? std::sqrt(ss / (r.hw_accuracy.size() - 1)) : 0.0;
+  r.hw_accuracy_std =
+      r.hw_accuracy.size() > 1 && *lo != *hi ? std::sqrt(ss / (r.hw_accuracy.size() - 1)) : 0.0;
   if (*lo == *hi) r.hw_accuracy_mean = *lo;
 }
 

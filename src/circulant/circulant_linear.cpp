@@ -26,14 +26,13 @@ torch::Tensor circulant_index(std::int64_t k) {
 
 CirculantLinearImpl::CirculantLinearImpl(const CirculantLinearOptions& options_)
     : options(options_),
-      layout_(BlockLayout::make(options_.in_features(), options_.out_features(),
-                                options_.block_size())) {
+      layout_(BlockLayout::make(options_.in_features(), options_.out_features(), options_.block_size())) {
   reset();
 }
 
 void CirculantLinearImpl::reset() {
-  weight = register_parameter(
-      "weight", torch::empty({layout_.block_rows(), layout_.block_cols(), layout_.block_size}));
+  weight = register_parameter("weight",
+                              torch::empty({layout_.block_rows(), layout_.block_cols(), layout_.block_size}));
   if (options.bias()) {
     bias = register_parameter("bias", torch::empty({layout_.out_features}));
   } else {
@@ -46,9 +45,9 @@ void CirculantLinearImpl::reset() {
 }
 
 torch::Tensor CirculantLinearImpl::forward(const torch::Tensor& x) {
-  XBARSWEEP_THROW_IF(x.dim() < 1 || x.size(-1) != layout_.in_features, CirculantError,
-                               "CirculantLinear expects (..., " +
-                                   std::to_string(layout_.in_features) + "), got " + shape_of(x));
+  XBARSWEEP_THROW_IF(
+      x.dim() < 1 || x.size(-1) != layout_.in_features, CirculantError,
+      "CirculantLinear expects (..., " + std::to_string(layout_.in_features) + "), got " + shape_of(x));
   const auto k = layout_.block_size;
   const auto p = layout_.block_rows();
   const auto q = layout_.block_cols();
@@ -79,9 +78,8 @@ void CirculantLinearImpl::load_dense(const torch::Tensor& dense) {
 torch::Tensor circulant_to_dense(const torch::Tensor& w, const BlockLayout& layout) {
   const auto k = layout.block_size, p = layout.block_rows(), q = layout.block_cols();
   XBARSWEEP_THROW_IF(w.dim() != 3 || w.size(0) != p || w.size(1) != q || w.size(2) != k, CirculantError,
-                               "defining vectors must be (" + std::to_string(p) + ", " +
-                                   std::to_string(q) + ", " + std::to_string(k) + "), got " +
-                                   shape_of(w));
+                     "defining vectors must be (" + std::to_string(p) + ", " + std::to_string(q) + ", " +
+                         std::to_string(k) + "), got " + shape_of(w));
   auto idx = circulant_index(k).to(w.device()).flatten();
   auto blocks = w.index_select(2, idx).view({p, q, k, k});  // [i, j, r, c]
   auto dense = blocks.permute({0, 2, 1, 3}).reshape({p * k, q * k});
@@ -89,11 +87,11 @@ torch::Tensor circulant_to_dense(const torch::Tensor& w, const BlockLayout& layo
 }
 
 torch::Tensor project_block_circulant(const torch::Tensor& dense, const BlockLayout& layout) {
-  XBARSWEEP_THROW_IF(dense.dim() != 2 || dense.size(0) != layout.out_features ||
-                                   dense.size(1) != layout.in_features, CirculantError,
-                               "dense matrix must be (" + std::to_string(layout.out_features) +
-                                   ", " + std::to_string(layout.in_features) + "), got " +
-                                   shape_of(dense));
+  XBARSWEEP_THROW_IF(
+      dense.dim() != 2 || dense.size(0) != layout.out_features || dense.size(1) != layout.in_features,
+      CirculantError,
+      "dense matrix must be (" + std::to_string(layout.out_features) + ", " +
+          std::to_string(layout.in_features) + "), got " + shape_of(dense));
   torch::NoGradGuard no_grad;
   const auto k = layout.block_size, p = layout.block_rows(), q = layout.block_cols();
   const auto pad_r = p * k - layout.out_features, pad_c = q * k - layout.in_features;

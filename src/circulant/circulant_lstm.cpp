@@ -14,22 +14,20 @@ namespace xbarsweep::circulant {
 GateMatrixImpl::GateMatrixImpl(std::int64_t in_, std::int64_t out_, std::int64_t gates_,
                                std::int64_t block_size_, bool bias_)
     : in(in_), out(out_), gates(gates_), block_size(block_size_), has_bias(bias_) {
-  XBARSWEEP_THROW_IF(in <= 0 || out <= 0 || gates <= 0, CirculantError,
-                               "gate matrix sizes must be positive");
-  XBARSWEEP_THROW_IF(block_size <= 0, CirculantError, "block size must be positive, got " +
-                                                    std::to_string(block_size));
+  XBARSWEEP_THROW_IF(in <= 0 || out <= 0 || gates <= 0, CirculantError, "gate matrix sizes must be positive");
+  XBARSWEEP_THROW_IF(block_size <= 0, CirculantError,
+                     "block size must be positive, got " + std::to_string(block_size));
   reset();
 }
 
 void GateMatrixImpl::reset() {
   if (block_size == 1) {
-    dense = register_module("dense",
-                            torch::nn::Linear(torch::nn::LinearOptions(in, gates * out).bias(has_bias)));
+    dense =
+        register_module("dense", torch::nn::Linear(torch::nn::LinearOptions(in, gates * out).bias(has_bias)));
   } else {
     circulant = register_module("circulant", torch::nn::ModuleList());
     for (std::int64_t g = 0; g < gates; ++g) {
-      circulant->push_back(
-          CirculantLinear(CirculantLinearOptions(in, out, block_size).bias(has_bias)));
+      circulant->push_back(CirculantLinear(CirculantLinearOptions(in, out, block_size).bias(has_bias)));
     }
   }
 }
@@ -68,15 +66,17 @@ std::function<torch::Tensor(const torch::Tensor&)> GateMatrixImpl::bind(Circulan
 }
 
 void GateMatrixImpl::load_dense(const torch::Tensor& weight, const torch::Tensor& bias) {
-  XBARSWEEP_THROW_IF(weight.dim() != 2 || weight.size(0) != gates * out ||
-                                   weight.size(1) != in, CirculantError,
-                               "gate matrix expects a (" + std::to_string(gates * out) + ", " +
-                                   std::to_string(in) + ") weight");
+  XBARSWEEP_THROW_IF(
+      weight.dim() != 2 || weight.size(0) != gates * out || weight.size(1) != in, CirculantError,
+      "gate matrix expects a (" + std::to_string(gates * out) + ", " + std::to_string(in) + ") weight");
   torch::NoGradGuard no_grad;
   if (dense) {
     dense->weight.copy_(weight);
     if (has_bias) {
-      if (bias.defined()) dense->bias.copy_(bias); else dense->bias.zero_();
+      if (bias.defined())
+        dense->bias.copy_(bias);
+      else
+        dense->bias.zero_();
     }
     return;
   }
@@ -84,7 +84,10 @@ void GateMatrixImpl::load_dense(const torch::Tensor& weight, const torch::Tensor
     auto lin = (*circulant)[g]->as<CirculantLinear>();
     lin->load_dense(weight.narrow(0, g * out, out));
     if (has_bias) {
-      if (bias.defined()) lin->bias.copy_(bias.narrow(0, g * out, out)); else lin->bias.zero_();
+      if (bias.defined())
+        lin->bias.copy_(bias.narrow(0, g * out, out));
+      else
+        lin->bias.zero_();
     }
   }
 }
@@ -111,9 +114,7 @@ torch::Tensor apply_pwl(const torch::Tensor& t, const PiecewiseLinear& pwl) {
   auto opts = t.options();
   auto slopes = torch::tensor(pwl.slopes(), opts.dtype(torch::kDouble)).to(t.scalar_type());
   auto intercepts = torch::tensor(pwl.intercepts(), opts.dtype(torch::kDouble)).to(t.scalar_type());
-  auto seg = torch::floor((t - pwl.lo()) / pwl.width())
-                 .clamp(0, pwl.segments() - 1)
-                 .to(torch::kLong);
+  auto seg = torch::floor((t - pwl.lo()) / pwl.width()).clamp(0, pwl.segments() - 1).to(torch::kLong);
   auto y = slopes.index({seg}) * t + intercepts.index({seg});
   y = torch::where(t < pwl.lo(), torch::full_like(t, pwl.below()), y);
   y = torch::where(t >= pwl.hi(), torch::full_like(t, pwl.above()), y);
@@ -123,8 +124,7 @@ torch::Tensor apply_pwl(const torch::Tensor& t, const PiecewiseLinear& pwl) {
 // ---------------------------------------------------------------------------------------------
 // Cell
 
-CirculantLSTMCellImpl::CirculantLSTMCellImpl(const CirculantLSTMOptions& options_,
-                                             std::int64_t input_size_)
+CirculantLSTMCellImpl::CirculantLSTMCellImpl(const CirculantLSTMOptions& options_, std::int64_t input_size_)
     : options(options_), input_size(input_size_) {
   reset();
 }
@@ -230,11 +230,11 @@ torch::Tensor CirculantLSTMCellImpl::forward_fixed(const torch::Tensor& x, bool 
 CirculantLSTMImpl::CirculantLSTMImpl(const CirculantLSTMOptions& options_) : options(options_) {
   const auto& o = options;
   XBARSWEEP_THROW_IF(o.input_size() <= 0 || o.hidden_size() <= 0 || o.num_layers() <= 0, CirculantError,
-                               "input_size, hidden_size and num_layers must be positive");
+                     "input_size, hidden_size and num_layers must be positive");
   XBARSWEEP_THROW_IF(o.projection_size() < 0, CirculantError, "projection_size must be >= 0");
-  XBARSWEEP_THROW_IF(o.input_block_size() <= 0 || o.recurrent_block_size() <= 0 ||
-                                   o.projection_block_size() <= 0, CirculantError,
-                               "block sizes must be positive (1 = dense)");
+  XBARSWEEP_THROW_IF(
+      o.input_block_size() <= 0 || o.recurrent_block_size() <= 0 || o.projection_block_size() <= 0,
+      CirculantError, "block sizes must be positive (1 = dense)");
   reset();
 }
 
@@ -249,19 +249,18 @@ void CirculantLSTMImpl::reset() {
 
 CirculantLSTMCell CirculantLSTMImpl::cell(std::int64_t layer, std::int64_t direction) const {
   const std::int64_t D = options.bidirectional() ? 2 : 1;
-  XBARSWEEP_THROW_IF(layer < 0 || layer >= options.num_layers() || direction < 0 ||
-                                   direction >= D, CirculantError,
-                               "no cell at layer " + std::to_string(layer) + ", direction " +
-                                   std::to_string(direction));
+  XBARSWEEP_THROW_IF(
+      layer < 0 || layer >= options.num_layers() || direction < 0 || direction >= D, CirculantError,
+      "no cell at layer " + std::to_string(layer) + ", direction " + std::to_string(direction));
   return CirculantLSTMCell(
       std::dynamic_pointer_cast<CirculantLSTMCellImpl>(cells->ptr(layer * D + direction)));
 }
 
 std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> CirculantLSTMImpl::forward(
     const torch::Tensor& input, const GateProduct& product) {
-  XBARSWEEP_THROW_IF(input.dim() != 3 || input.size(2) != options.input_size(), CirculantError,
-                               "CirculantLSTM expects a 3-D input with " +
-                                   std::to_string(options.input_size()) + " features");
+  XBARSWEEP_THROW_IF(
+      input.dim() != 3 || input.size(2) != options.input_size(), CirculantError,
+      "CirculantLSTM expects a 3-D input with " + std::to_string(options.input_size()) + " features");
   auto x = options.batch_first() ? input.transpose(0, 1) : input;
   const std::int64_t D = options.bidirectional() ? 2 : 1;
   std::vector<torch::Tensor> h_n, c_n;
@@ -281,9 +280,9 @@ std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> CirculantLST
 
 torch::Tensor CirculantLSTMImpl::forward_fixed(const torch::Tensor& input,
                                                const FixedPointEvaluation& fx) const {
-  XBARSWEEP_THROW_IF(input.dim() != 3 || input.size(2) != options.input_size(), CirculantError,
-                               "CirculantLSTM expects a 3-D input with " +
-                                   std::to_string(options.input_size()) + " features");
+  XBARSWEEP_THROW_IF(
+      input.dim() != 3 || input.size(2) != options.input_size(), CirculantError,
+      "CirculantLSTM expects a 3-D input with " + std::to_string(options.input_size()) + " features");
   auto x = options.batch_first() ? input.transpose(0, 1) : input;
   const std::int64_t D = options.bidirectional() ? 2 : 1;
   for (std::int64_t l = 0; l < options.num_layers(); ++l) {
@@ -300,7 +299,8 @@ void CirculantLSTMImpl::load_from_torch(const torch::nn::LSTM& lstm) {
   XBARSWEEP_THROW_IF(
       t.input_size() != options.input_size() || t.hidden_size() != options.hidden_size() ||
           t.num_layers() != options.num_layers() || t.bidirectional() != options.bidirectional() ||
-          t.proj_size() != options.projection_size() || t.batch_first() != options.batch_first(), CirculantError,
+          t.proj_size() != options.projection_size() || t.batch_first() != options.batch_first(),
+      CirculantError,
       "torch::nn::LSTM and CirculantLSTM options differ (sizes, layers, direction, projection, "
       "batch_first)");
   torch::NoGradGuard no_grad;
@@ -310,8 +310,7 @@ void CirculantLSTMImpl::load_from_torch(const torch::nn::LSTM& lstm) {
     for (std::int64_t d = 0; d < D; ++d) {
       const std::string sfx = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
       auto c = cell(l, d);
-      torch::Tensor b = t.bias() ? params["bias_ih" + sfx] + params["bias_hh" + sfx]
-                                 : torch::Tensor();
+      torch::Tensor b = t.bias() ? params["bias_ih" + sfx] + params["bias_hh" + sfx] : torch::Tensor();
       c->w_x->load_dense(params["weight_ih" + sfx], b);
       c->w_h->load_dense(params["weight_hh" + sfx], torch::Tensor());
       if (c->w_proj) c->w_proj->load_dense(params["weight_hr" + sfx], torch::Tensor());
@@ -329,7 +328,8 @@ void CirculantLSTMImpl::load_from(const CirculantLSTMImpl& other) {
   XBARSWEEP_THROW_IF(
       o.input_size() != options.input_size() || o.hidden_size() != options.hidden_size() ||
           o.num_layers() != options.num_layers() || o.bidirectional() != options.bidirectional() ||
-          o.projection_size() != options.projection_size() || o.peephole() != options.peephole(), CirculantError,
+          o.projection_size() != options.projection_size() || o.peephole() != options.peephole(),
+      CirculantError,
       "CirculantLSTM::load_from: the two LSTMs differ (sizes, layers, direction, projection, "
       "peepholes)");
   torch::NoGradGuard no_grad;

@@ -49,16 +49,14 @@ struct CirculantPlans {
     const int k = static_cast<int>(l.block_size), bins = static_cast<int>(l.bins());
     std::lock_guard<std::mutex> guard(fftw_planner_mutex());
     // MEASURE overwrites the buffers while planning: fine, they are filled on every apply().
-    forward = fftwf_plan_many_dft_r2c(1, n, static_cast<int>(batch * l.block_cols()),
-                                      x_pad.data(), nullptr, 1, k,
-                                      reinterpret_cast<fftwf_complex*>(x_freq.data()), nullptr, 1,
-                                      bins, FFTW_MEASURE);
+    forward = fftwf_plan_many_dft_r2c(1, n, static_cast<int>(batch * l.block_cols()), x_pad.data(), nullptr,
+                                      1, k, reinterpret_cast<fftwf_complex*>(x_freq.data()), nullptr, 1, bins,
+                                      FFTW_MEASURE);
     inverse = fftwf_plan_many_dft_c2r(1, n, static_cast<int>(batch * l.block_rows()),
-                                      reinterpret_cast<fftwf_complex*>(y_freq.data()), nullptr, 1,
-                                      bins, y_pad.data(), nullptr, 1, k, FFTW_MEASURE);
+                                      reinterpret_cast<fftwf_complex*>(y_freq.data()), nullptr, 1, bins,
+                                      y_pad.data(), nullptr, 1, k, FFTW_MEASURE);
     XBARSWEEP_THROW_IF(forward == nullptr || inverse == nullptr, CirculantError,
-                                 "FFTW could not plan a batched length-" + std::to_string(k) +
-                                     " transform");
+                       "FFTW could not plan a batched length-" + std::to_string(k) + " transform");
   }
   ~CirculantPlans() {
     std::lock_guard<std::mutex> guard(fftw_planner_mutex());
@@ -82,11 +80,12 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
   ScopedRegion region("xbarsweep::circulant::CirculantMatrix");
   const auto p = layout_.block_rows(), q = layout_.block_cols(), k = layout_.block_size;
   const auto bins = layout_.bins();
-  XBARSWEEP_THROW_IF(
-      static_cast<std::int64_t>(w.extent(0)) != p || static_cast<std::int64_t>(w.extent(1)) != q ||
-          static_cast<std::int64_t>(w.extent(2)) != k, CirculantError,
-      "defining vectors must be (" + std::to_string(p) + ", " + std::to_string(q) + ", " +
-          std::to_string(k) + ")");
+  XBARSWEEP_THROW_IF(static_cast<std::int64_t>(w.extent(0)) != p ||
+                         static_cast<std::int64_t>(w.extent(1)) != q ||
+                         static_cast<std::int64_t>(w.extent(2)) != k,
+                     CirculantError,
+                     "defining vectors must be (" + std::to_string(p) + ", " + std::to_string(q) + ", " +
+                         std::to_string(k) + ")");
   rows_padded_ = (p + kLanes - 1) / kLanes * kLanes;
   weight_re_ = decltype(weight_re_)("weight_re", bins, rows_padded_ / kLanes, q, kLanes);
   weight_im_ = decltype(weight_im_)("weight_im", bins, rows_padded_ / kLanes, q, kLanes);
@@ -95,8 +94,7 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
   Kokkos::View<double***, Kokkos::LayoutRight, MemorySpace> w_time("w_time", p, q, k);
   Kokkos::View<double****, Kokkos::LayoutRight, MemorySpace> w_freq("w_freq", p, q, bins, 2);
   Kokkos::parallel_for(
-      "circulant_copy_weights",
-      Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<3>>({0, 0, 0}, {p, q, k}),
+      "circulant_copy_weights", Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<3>>({0, 0, 0}, {p, q, k}),
       KOKKOS_LAMBDA(std::int64_t i, std::int64_t j, std::int64_t t) {
         w_time(i, j, t) = static_cast<double>(w(i, j, t));
       });
@@ -106,8 +104,7 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
     std::lock_guard<std::mutex> guard(fftw_planner_mutex());
     fftw_plan plan = fftw_plan_many_dft_r2c(
         1, n, static_cast<int>(p * q), w_time.data(), nullptr, 1, static_cast<int>(k),
-        reinterpret_cast<fftw_complex*>(w_freq.data()), nullptr, 1, static_cast<int>(bins),
-        FFTW_ESTIMATE);
+        reinterpret_cast<fftw_complex*>(w_freq.data()), nullptr, 1, static_cast<int>(bins), FFTW_ESTIMATE);
     XBARSWEEP_THROW_IF(plan == nullptr, CirculantError, "FFTW could not plan the weight transform");
     fftw_execute(plan);
     fftw_destroy_plan(plan);
@@ -127,9 +124,8 @@ CirculantMatrix::CirculantMatrix(const BlockLayout& layout, ConstWeightView w)
 }
 
 CirculantMatrix::CirculantMatrix(const BlockLayout& layout, const float* defining_vectors)
-    : CirculantMatrix(layout,
-                      ConstWeightView(defining_vectors, layout.block_rows(), layout.block_cols(),
-                                      layout.block_size)) {}
+    : CirculantMatrix(layout, ConstWeightView(defining_vectors, layout.block_rows(), layout.block_cols(),
+                                              layout.block_size)) {}
 
 CirculantMatrix::~CirculantMatrix() = default;
 CirculantMatrix::CirculantMatrix(CirculantMatrix&&) noexcept = default;
@@ -152,12 +148,10 @@ void CirculantMatrix::apply(ConstMatrixView x, MatrixView y) const {
   const auto batch = static_cast<std::int64_t>(x.extent(0));
   const auto in = layout_.in_features, out = layout_.out_features;
   XBARSWEEP_THROW_IF(static_cast<std::int64_t>(x.extent(1)) != in, CirculantError,
-                               "x must have " + std::to_string(in) + " columns, got " +
-                                   std::to_string(x.extent(1)));
+                     "x must have " + std::to_string(in) + " columns, got " + std::to_string(x.extent(1)));
   XBARSWEEP_THROW_IF(
-      static_cast<std::int64_t>(y.extent(0)) != batch ||
-          static_cast<std::int64_t>(y.extent(1)) != out, CirculantError,
-      "y must be (" + std::to_string(batch) + ", " + std::to_string(out) + ")");
+      static_cast<std::int64_t>(y.extent(0)) != batch || static_cast<std::int64_t>(y.extent(1)) != out,
+      CirculantError, "y must be (" + std::to_string(batch) + ", " + std::to_string(out) + ")");
   auto& plans = plans_for(batch);
   std::lock_guard<std::mutex> in_use(plans.in_use);
 
@@ -207,8 +201,7 @@ void CirculantMatrix::apply(ConstMatrixView x, MatrixView y) const {
 
   auto y_pad = plans.y_pad;
   Kokkos::parallel_for(
-      "circulant_crop_output",
-      Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>({0, 0}, {batch, out}),
+      "circulant_crop_output", Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>({0, 0}, {batch, out}),
       KOKKOS_LAMBDA(std::int64_t s, std::int64_t r) { y(s, r) = y_pad(s, r); });
   Kokkos::fence();
 }
@@ -217,8 +210,7 @@ void CirculantMatrix::apply(const float* x, float* y, std::int64_t batch) const 
   apply(ConstMatrixView(x, batch, layout_.in_features), MatrixView(y, batch, layout_.out_features));
 }
 
-FixedPointCirculantMatrix::FixedPointCirculantMatrix(const BlockLayout& layout,
-                                                     const float* defining_vectors,
+FixedPointCirculantMatrix::FixedPointCirculantMatrix(const BlockLayout& layout, const float* defining_vectors,
                                                      const FixedPointFormat& format)
     : format_(FixedPointFormat::make(format.integer_bits, format.fraction_bits)) {
   std::vector<float> wq(defining_vectors, defining_vectors + layout.parameters());

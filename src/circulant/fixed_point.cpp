@@ -11,13 +11,11 @@ namespace xbarsweep::circulant {
 
 FixedPointFormat FixedPointFormat::make(int integer_bits, int fraction_bits) {
   XBARSWEEP_THROW_IF(integer_bits < 0 || fraction_bits < 0, CirculantError,
-                               "fixed-point bit counts must be >= 0, got integer_bits=" +
-                                   std::to_string(integer_bits) +
-                                   " fraction_bits=" + std::to_string(fraction_bits));
+                     "fixed-point bit counts must be >= 0, got integer_bits=" + std::to_string(integer_bits) +
+                         " fraction_bits=" + std::to_string(fraction_bits));
   XBARSWEEP_THROW_IF(1 + integer_bits + fraction_bits > 32, CirculantError,
-                               "fixed-point format wider than 32 bits: 1 + " +
-                                   std::to_string(integer_bits) + " + " +
-                                   std::to_string(fraction_bits));
+                     "fixed-point format wider than 32 bits: 1 + " + std::to_string(integer_bits) + " + " +
+                         std::to_string(fraction_bits));
   return FixedPointFormat{integer_bits, fraction_bits};
 }
 
@@ -60,11 +58,11 @@ std::int64_t FixedPointFormat::multiply_raw(std::int64_t a, std::int64_t b) cons
   return std::clamp(r, raw_min(), raw_max());
 }
 
-PiecewiseLinear::PiecewiseLinear(std::function<double(double)> f, double lo, double hi,
-                                 int segments, double saturation_lo, double saturation_hi)
+PiecewiseLinear::PiecewiseLinear(std::function<double(double)> f, double lo, double hi, int segments,
+                                 double saturation_lo, double saturation_hi)
     : lo_(lo), hi_(hi) {
-  XBARSWEEP_THROW_IF(segments < 1, CirculantError, "a PWL table needs at least one segment, got " +
-                                                 std::to_string(segments));
+  XBARSWEEP_THROW_IF(segments < 1, CirculantError,
+                     "a PWL table needs at least one segment, got " + std::to_string(segments));
   XBARSWEEP_THROW_IF(!(lo < hi), CirculantError, "a PWL table needs lo < hi");
   width_ = (hi - lo) / segments;
   constexpr int samples = 2048;
@@ -85,15 +83,15 @@ PiecewiseLinear::PiecewiseLinear(std::function<double(double)> f, double lo, dou
   // Tails: f runs monotonically from f(hi) to its limit; the midpoint halves the gap.
   below_ = 0.5 * (f(lo) + saturation_lo);
   above_ = 0.5 * (f(hi) + saturation_hi);
-  max_error_ = std::max({max_error_, 0.5 * std::abs(f(lo) - saturation_lo),
-                         0.5 * std::abs(f(hi) - saturation_hi)});
+  max_error_ =
+      std::max({max_error_, 0.5 * std::abs(f(lo) - saturation_lo), 0.5 * std::abs(f(hi) - saturation_hi)});
   // Dense sampling misses the true peak by O((width/samples)^2 f''): a small allowance.
   max_error_ += 1e-9;
 }
 
 PiecewiseLinear PiecewiseLinear::sigmoid(int segments, double range) {
-  return PiecewiseLinear([](double x) { return 1.0 / (1.0 + std::exp(-x)); }, -range, range,
-                         segments, 0.0, 1.0);
+  return PiecewiseLinear([](double x) { return 1.0 / (1.0 + std::exp(-x)); }, -range, range, segments, 0.0,
+                         1.0);
 }
 
 PiecewiseLinear PiecewiseLinear::tanh(int segments, double range) {

@@ -26,8 +26,7 @@ class FrozenGates {
       for (const auto& m : *g.circulant) w.push_back(m->as<CirculantLinear>()->weight.detach());
       auto stacked = torch::cat(w, 0).to(torch::kFloat).contiguous();  // (gates * p, q, k)
       stride_ = (g.out + g.block_size - 1) / g.block_size * g.block_size;
-      engine_.emplace(BlockLayout::make(g.in, g.gates * stride_, g.block_size),
-                      stacked.data_ptr<float>());
+      engine_.emplace(BlockLayout::make(g.in, g.gates * stride_, g.block_size), stacked.data_ptr<float>());
     }
     if (g.has_bias) bias_ = g.dense_bias().detach().to(torch::kFloat).contiguous();
   }
@@ -52,7 +51,8 @@ class FrozenGates {
       for (std::int64_t s = 0; s < n; ++s)
         for (std::int64_t g = 0; g < gates_; ++g)
           for (std::int64_t r = 0; r < out_; ++r)
-            y[(s * gates_ + g) * out_ + r] = scratch_[static_cast<std::size_t>((s * gates_ + g) * stride_ + r)];
+            y[(s * gates_ + g) * out_ + r] =
+                scratch_[static_cast<std::size_t>((s * gates_ + g) * stride_ + r)];
     }
     if (bias_.defined()) {
       const float* b = bias_.data_ptr<float>();
@@ -116,12 +116,10 @@ LSTMInference::~LSTMInference() = default;
 LSTMInference::LSTMInference(LSTMInference&&) noexcept = default;
 LSTMInference& LSTMInference::operator=(LSTMInference&&) noexcept = default;
 
-std::vector<float> LSTMInference::forward(const std::vector<float>& x, std::int64_t T,
-                                          std::int64_t N) const {
-  XBARSWEEP_THROW_IF(T <= 0 || N <= 0 ||
-                                   static_cast<std::int64_t>(x.size()) != T * N * input_size_, CirculantError,
-                               "LSTMInference::forward expects T * N * " +
-                                   std::to_string(input_size_) + " values");
+std::vector<float> LSTMInference::forward(const std::vector<float>& x, std::int64_t T, std::int64_t N) const {
+  XBARSWEEP_THROW_IF(T <= 0 || N <= 0 || static_cast<std::int64_t>(x.size()) != T * N * input_size_,
+                     CirculantError,
+                     "LSTMInference::forward expects T * N * " + std::to_string(input_size_) + " values");
   std::vector<float> layer_in = x;
   std::int64_t in_features = input_size_;
   for (std::int64_t l = 0; l < layers_; ++l) {

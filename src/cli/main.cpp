@@ -5,9 +5,9 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "versions.hpp"
 #include "xbarsweep/config/checks.hpp"
@@ -17,8 +17,8 @@
 #include "xbarsweep/kinds/kind.hpp"
 #include "xbarsweep/report/table.hpp"
 #include "xbarsweep/store/results_store.hpp"
-#include "xbarsweep/sweep/runner.hpp"
 #include "xbarsweep/sweep/mpi.hpp"
+#include "xbarsweep/sweep/runner.hpp"
 
 namespace xbarsweep::cli {
 namespace {
@@ -98,7 +98,9 @@ int cmd_run(const RunArgs& args) {
   int bad = problem.empty() ? 0 : 1, any_bad = 0;
   XBARSWEEP_MPI(MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
   if (any_bad) {
-    if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", problem.empty() ? "bad input on another rank" : problem.c_str());
+    if (rank == 0)
+      std::fprintf(stderr, "xbarsweep: %s\n",
+                   problem.empty() ? "bad input on another rank" : problem.c_str());
     return finish(kExitBadInput);
   }
   if (rank == 0) print_notes(experiment);
@@ -132,13 +134,17 @@ int cmd_run(const RunArgs& args) {
                   static_cast<unsigned long long>(s.planned), static_cast<unsigned long long>(s.failed_total),
                   static_cast<unsigned long long>(s.computed), static_cast<unsigned long long>(s.failed),
                   s.wall_s);
-      if (!s.error.empty()) std::fprintf(stderr, "xbarsweep: error: %s (completed points are kept)\n", s.error.c_str());
+      if (!s.error.empty())
+        std::fprintf(stderr, "xbarsweep: error: %s (completed points are kept)\n", s.error.c_str());
       if (code == sweep::kExitInterrupted) {
-        std::fprintf(stderr, "xbarsweep: interrupted by signal %d; run the same command again to resume\n", s.signal);
+        std::fprintf(stderr, "xbarsweep: interrupted by signal %d; run the same command again to resume\n",
+                     s.signal);
       }
       if (code == sweep::kExitSomeFailed) {
-        std::fprintf(stderr, "xbarsweep: %llu point(s) failed: `xbarsweep status %s` lists them; --retry-failed reruns them\n",
-                     static_cast<unsigned long long>(s.failed_total), options.output.c_str());
+        std::fprintf(
+            stderr,
+            "xbarsweep: %llu point(s) failed: `xbarsweep status %s` lists them; --retry-failed reruns them\n",
+            static_cast<unsigned long long>(s.failed_total), options.output.c_str());
       }
     }
   } catch (const store::CorruptResultsError& e) {
@@ -174,7 +180,8 @@ int cmd_plan(const PlanArgs& args) {
   }
   std::printf("%s", report::to_markdown(table).c_str());
   if (shown < plan.size()) {
-    std::printf("... %llu more (--show N prints more)\n", static_cast<unsigned long long>(plan.size() - shown));
+    std::printf("... %llu more (--show N prints more)\n",
+                static_cast<unsigned long long>(plan.size() - shown));
   }
   return kExitOk;
 }
@@ -245,15 +252,18 @@ int cmd_kinds_markdown() {
   for (const auto& name : kinds::builtin_kinds().names()) {
     for (const auto& spec : kinds::builtin_kinds().find(name)->schema().specs()) {
       auto& rows = sections[spec.path.substr(0, spec.path.find('.'))];
-      auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.spec.path == spec.path; });
+      auto row =
+          std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.spec.path == spec.path; });
       if (row == rows.end()) row = rows.insert(rows.end(), Row{spec, {}, {}});
       row->kinds.push_back(name);
       row->defaults[config::display(spec.default_value)].push_back(name);
     }
   }
-  std::printf("# Parameters\n\nEvery parameter of every experiment kind, by section: `xbarsweep kinds --format markdown`\n"
-              "prints this page from the parameter declarations (a test keeps it equal). Types and ranges are\n"
-              "checked when a config loads; [config.md](config.md) has the file format and the semantic checks.\n");
+  std::printf(
+      "# Parameters\n\nEvery parameter of every experiment kind, by section: `xbarsweep kinds --format "
+      "markdown`\n"
+      "prints this page from the parameter declarations (a test keeps it equal). Types and ranges are\n"
+      "checked when a config loads; [config.md](config.md) has the file format and the semantic checks.\n");
   for (const auto& [section, rows] : sections) {
     std::printf("\n## `%s`\n\n", section.c_str());
     report::Table table;
@@ -264,7 +274,8 @@ int cmd_kinds_markdown() {
         std::string who;
         if (r.defaults.size() > 1)
           for (const auto& k : kinds_with) who += (who.empty() ? " (" : ", ") + k;
-        defaults += (defaults.empty() ? "" : "; ") + (text.empty() ? std::string("`\"\"`") : "`" + text + "`") +
+        defaults += (defaults.empty() ? "" : "; ") +
+                    (text.empty() ? std::string("`\"\"`") : "`" + text + "`") +
                     (who.empty() ? "" : who + ")");
       }
       std::string kinds_text;
@@ -284,8 +295,8 @@ int cmd_kinds() {
     const config::Schema schema = kind.schema();
     for (const auto& spec : schema.specs()) {
       std::printf("  %-28s %-6s default %-10s %s\n", spec.path.c_str(),
-                  std::string(config::type_name(spec.type)).c_str(), config::display(spec.default_value).c_str(),
-                  spec.doc.c_str());
+                  std::string(config::type_name(spec.type)).c_str(),
+                  config::display(spec.default_value).c_str(), spec.doc.c_str());
     }
   }
   return kExitOk;
@@ -310,7 +321,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--set", run.sets, "override a parameter: dotted.path=value (repeatable)");
   run_cmd->add_option("--shard", run.shard, "compute only shard I of N (points with index % N == I)");
   run_cmd->add_flag("--retry-failed", run.retry_failed, "compute points stored as failed again");
-  run_cmd->add_option("--threads", run.threads, "intra-op threads per rank (default 1: run one rank per core; results depend on this, never on the rank count)");
+  run_cmd->add_option("--threads", run.threads,
+                      "intra-op threads per rank (default 1: run one rank per core; results depend on this, "
+                      "never on the rank count)");
   run_cmd->add_option("--progress-interval", run.progress_interval, "seconds between progress lines");
 
   PlanArgs plan;
@@ -324,20 +337,24 @@ int main(int argc, char** argv) {
   status_cmd->add_option("file", status.file, "results file (.h5)")->required();
 
   FileArgs rep;
-  auto* report_cmd = app.add_subcommand("report", "one row per point (id, status, swept parameters, metrics), or averaged over seeds");
+  auto* report_cmd = app.add_subcommand(
+      "report", "one row per point (id, status, swept parameters, metrics), or averaged over seeds");
   report_cmd->add_option("file", rep.file, "results file (.h5)")->required();
-  report_cmd->add_option("--format", rep.format, "csv or markdown")->check(CLI::IsMember({"csv", "markdown"}));
+  report_cmd->add_option("--format", rep.format, "csv or markdown")
+      ->check(CLI::IsMember({"csv", "markdown"}));
   report_cmd->add_option("-o,--output", rep.output, "write to this file instead of stdout");
   report_cmd->add_option("--metrics", rep.metrics, "only these metrics, in this order (comma-separated)")
       ->delimiter(',');
-  report_cmd->add_option("--mean-over", rep.mean_over,
-                         "average over these swept parameters (e.g. seed): one row per group of the others, "
-                         "with <metric>_mean and <metric>_std")
+  report_cmd
+      ->add_option("--mean-over", rep.mean_over,
+                   "average over these swept parameters (e.g. seed): one row per group of the others, "
+                   "with <metric>_mean and <metric>_std")
       ->delimiter(',');
 
   std::string kinds_format = "text";
   auto* kinds_cmd = app.add_subcommand("kinds", "list experiment kinds and their parameters");
-  kinds_cmd->add_option("--format", kinds_format, "text (by kind) or markdown (by section: docs/parameters.md)")
+  kinds_cmd
+      ->add_option("--format", kinds_format, "text (by kind) or markdown (by section: docs/parameters.md)")
       ->check(CLI::IsMember({"text", "markdown"}));
 
   try {

@@ -12,9 +12,12 @@ namespace xbarsweep::compress {
 
 std::string to_string(AdmmSet set) {
   switch (set) {
-    case AdmmSet::prune: return "prune";
-    case AdmmSet::quantize: return "quantize";
-    case AdmmSet::joint: return "joint";
+    case AdmmSet::prune:
+      return "prune";
+    case AdmmSet::quantize:
+      return "quantize";
+    case AdmmSet::joint:
+      return "joint";
   }
   return "?";
 }
@@ -38,9 +41,7 @@ Projection project_pair(const AdmmLayer& l, const AdmmPair& pair, const at::Tens
   Projection p;
   switch (pair.set) {
     case AdmmSet::prune:
-      p = project_prune(l.fixed_mask.defined()
-                            ? m.masked_fill(as_matrix(l.fixed_mask).logical_not(), 0)
-                            : m,
+      p = project_prune(l.fixed_mask.defined() ? m.masked_fill(as_matrix(l.fixed_mask).logical_not(), 0) : m,
                         l.spec.prune);
       if (l.fixed_mask.defined()) p.mask = p.mask.logical_and(as_matrix(l.fixed_mask));
       break;
@@ -54,10 +55,9 @@ Projection project_pair(const AdmmLayer& l, const AdmmPair& pair, const at::Tens
       }
       break;
     case AdmmSet::joint:
-      p = project_pruned_levels(l.fixed_mask.defined()
-                                    ? m.masked_fill(as_matrix(l.fixed_mask).logical_not(), 0)
-                                    : m,
-                                l.spec.prune, *l.spec.levels);
+      p = project_pruned_levels(
+          l.fixed_mask.defined() ? m.masked_fill(as_matrix(l.fixed_mask).logical_not(), 0) : m, l.spec.prune,
+          *l.spec.levels);
       if (l.fixed_mask.defined()) {
         p.mask = p.mask.logical_and(as_matrix(l.fixed_mask));
         p.weight = p.weight.masked_fill(p.mask.logical_not(), 0);
@@ -71,17 +71,16 @@ Projection project_pair(const AdmmLayer& l, const AdmmPair& pair, const at::Tens
 
 }  // namespace
 
-AdmmState AdmmState::init(torch::nn::Module& model, const CompressionSpec& spec,
-                          const MaskSet* fixed, bool rescale_dual) {
+AdmmState AdmmState::init(torch::nn::Module& model, const CompressionSpec& spec, const MaskSet* fixed,
+                          bool rescale_dual) {
   at::NoGradGuard no_grad;
   AdmmState state;
   state.rescale_dual_ = rescale_dual;
   for (auto& layer : compressible_layers(model)) {
     const auto ls = spec.for_layer(layer.name);
     if (!ls.compresses()) continue;
-    XBARSWEEP_THROW_IF(!(ls.rho.initial > 0.0) || !(ls.rho.growth >= 1.0) ||
-                                    !(ls.rho.cap >= ls.rho.initial), CompressError,
-                                layer.name + ": rho needs initial > 0, growth >= 1, cap >= initial");
+    XBARSWEEP_THROW_IF(!(ls.rho.initial > 0.0) || !(ls.rho.growth >= 1.0) || !(ls.rho.cap >= ls.rho.initial),
+                       CompressError, layer.name + ": rho needs initial > 0, growth >= 1, cap >= initial");
     AdmmLayer l;
     l.layer = layer;
     l.spec = ls;
@@ -128,7 +127,7 @@ void AdmmState::add_penalty_gradients() {
   for (auto& l : layers_) {
     auto g = l.layer.weight.mutable_grad();
     XBARSWEEP_THROW_IF(!g.defined(), CompressError,
-                                l.layer.name + ": no gradient; call after loss.backward()");
+                       l.layer.name + ": no gradient; call after loss.backward()");
     // grad += sum rho (W - Z + U) = rho_sum W + sum rho (U - Z)
     g.add_(l.layer.weight, l.rho_sum).add_(l.offset);
   }
@@ -153,8 +152,8 @@ std::vector<AdmmResidual> AdmmState::update() {
     const auto w = l.layer.weight.detach();
     at::Tensor support;
     for (auto& pair : l.pairs) {
-      const auto p = project_pair(l, pair, w + pair.u,
-                                  pair.set == AdmmSet::quantize ? support : at::Tensor{});
+      const auto p =
+          project_pair(l, pair, w + pair.u, pair.set == AdmmSet::quantize ? support : at::Tensor{});
       const double dual = pair.rho * (p.weight - pair.z).to(at::kDouble).norm().item<double>();
       pair.z = p.weight;
       pair.mask = p.mask;

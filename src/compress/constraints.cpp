@@ -20,7 +20,7 @@ constexpr double kTinyScale = 1e-30;
 
 void check_matrix(const at::Tensor& w, const char* what) {
   XBARSWEEP_THROW_IF(!w.defined() || w.dim() != 2, CompressError,
-                              std::string(what) + ": expects a 2-D (out x in) matrix");
+                     std::string(what) + ": expects a 2-D (out x in) matrix");
 }
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -61,9 +61,8 @@ at::Tensor unit_sums(const at::Tensor& x, const PruneSpec& spec) {
 }
 
 void check_spec(const PruneSpec& spec) {
-  XBARSWEEP_THROW_IF(spec.kind == PruneKind::block &&
-                                  (spec.block.out <= 0 || spec.block.in <= 0), CompressError,
-                              "block shape must be positive");
+  XBARSWEEP_THROW_IF(spec.kind == PruneKind::block && (spec.block.out <= 0 || spec.block.in <= 0),
+                     CompressError, "block shape must be positive");
 }
 
 at::Tensor shape_tensor(const LevelSet& levels) {
@@ -72,11 +71,10 @@ at::Tensor shape_tensor(const LevelSet& levels) {
 
 void check_levels(const LevelSet& levels) {
   XBARSWEEP_THROW_IF(levels.shape.empty(), CompressError, "level set has no levels");
-  XBARSWEEP_THROW_IF(!(levels.shape.front() > 0.0), CompressError,
-                              "level magnitudes must be positive");
+  XBARSWEEP_THROW_IF(!(levels.shape.front() > 0.0), CompressError, "level magnitudes must be positive");
   for (std::size_t j = 1; j < levels.shape.size(); ++j) {
     XBARSWEEP_THROW_IF(!(levels.shape[j] > levels.shape[j - 1]), CompressError,
-                                "level magnitudes must increase strictly");
+                       "level magnitudes must increase strictly");
   }
 }
 
@@ -155,9 +153,7 @@ double searched_scale(const at::Tensor& a, const LevelSet& levels) {
   const double amax = a.max().item<double>();
   if (amax <= 0.0) return kTinyScale;
   const auto shape = shape_tensor(levels).to(a.device());
-  auto error = [&](double s) {
-    return (a - quantized_magnitude(a, levels, s)).pow(2).sum().item<double>();
-  };
+  auto error = [&](double s) { return (a - quantized_magnitude(a, levels, s)).pow(2).sum().item<double>(); };
   const double centre = amax / levels.shape.back();
   double best_s = centre;
   double best_f = error(centre);
@@ -187,7 +183,7 @@ std::int64_t Keep::resolve(std::int64_t total) const {
   XBARSWEEP_THROW_IF(total < 0, CompressError, "negative unit count");
   if (count >= 0) return std::min(count, total);
   XBARSWEEP_THROW_IF(!(ratio >= 0.0 && ratio <= 1.0), CompressError,
-                              "keep ratio must be in [0, 1], got " + std::to_string(ratio));
+                     "keep ratio must be in [0, 1], got " + std::to_string(ratio));
   auto k = static_cast<std::int64_t>(std::llround(ratio * static_cast<double>(total)));
   if (ratio > 0.0 && total > 0) k = std::max<std::int64_t>(k, 1);
   return std::min(k, total);
@@ -195,28 +191,32 @@ std::int64_t Keep::resolve(std::int64_t total) const {
 
 std::string to_string(PruneKind kind) {
   switch (kind) {
-    case PruneKind::none: return "none";
-    case PruneKind::block: return "block";
-    case PruneKind::column: return "column";
-    case PruneKind::row: return "row";
-    case PruneKind::irregular: return "irregular";
+    case PruneKind::none:
+      return "none";
+    case PruneKind::block:
+      return "block";
+    case PruneKind::column:
+      return "column";
+    case PruneKind::row:
+      return "row";
+    case PruneKind::irregular:
+      return "irregular";
   }
   return "?";
 }
 
 PruneKind prune_kind_from_string(const std::string& name) {
-  for (auto k : {PruneKind::none, PruneKind::block, PruneKind::column, PruneKind::row,
-                 PruneKind::irregular}) {
+  for (auto k :
+       {PruneKind::none, PruneKind::block, PruneKind::column, PruneKind::row, PruneKind::irregular}) {
     if (to_string(k) == name) return k;
   }
-  XBARSWEEP_THROW_IF(true, CompressError, "unknown pruning kind '" + name +
-                                        "' (expected none, block, column, row or irregular)");
+  XBARSWEEP_THROW_IF(true, CompressError,
+                     "unknown pruning kind '" + name + "' (expected none, block, column, row or irregular)");
 }
 
 LevelSet LevelSet::uniform(std::int64_t levels) {
   XBARSWEEP_THROW_IF(levels < 2 || levels % 2 != 0, CompressError,
-                              "levels must be even and >= 2 (2n levels ±q..±nq), got " +
-                                  std::to_string(levels));
+                     "levels must be even and >= 2 (2n levels ±q..±nq), got " + std::to_string(levels));
   LevelSet set;
   for (std::int64_t j = 1; j <= levels / 2; ++j) set.shape.push_back(static_cast<double>(j));
   return set;
@@ -227,14 +227,13 @@ LevelSet LevelSet::from_device(const DeviceStates& device) {
   std::vector<double> means = device.state_means;
   if (means.empty()) {
     XBARSWEEP_THROW_IF(!(device.g_max > device.g_min) || device.g_min < 0.0, CompressError,
-                                "conductance range needs 0 <= g_min < g_max");
+                       "conductance range needs 0 <= g_min < g_max");
     for (int k = 0; k < device.states; ++k) {
-      means.push_back(device.g_min +
-                      (device.g_max - device.g_min) * k / (device.states - 1));
+      means.push_back(device.g_min + (device.g_max - device.g_min) * k / (device.states - 1));
     }
   }
   XBARSWEEP_THROW_IF(static_cast<int>(means.size()) != device.states, CompressError,
-                              "state_means must have one mean per state");
+                     "state_means must have one mean per state");
   LevelSet set;
   const double unit = means[1] - means[0];
   XBARSWEEP_THROW_IF(!(unit > 0.0), CompressError, "state means must increase strictly");
@@ -251,11 +250,15 @@ int LevelSet::bits() const {
 
 std::int64_t unit_count(std::int64_t rows, std::int64_t cols, const PruneSpec& spec) {
   switch (spec.kind) {
-    case PruneKind::block: return ceil_div(rows, spec.block.out) * ceil_div(cols, spec.block.in);
-    case PruneKind::column: return cols;
-    case PruneKind::row: return rows;
+    case PruneKind::block:
+      return ceil_div(rows, spec.block.out) * ceil_div(cols, spec.block.in);
+    case PruneKind::column:
+      return cols;
+    case PruneKind::row:
+      return rows;
     case PruneKind::irregular:
-    case PruneKind::none: return rows * cols;
+    case PruneKind::none:
+      return rows * cols;
   }
   return 0;
 }
@@ -266,8 +269,7 @@ at::Tensor unit_scores(const at::Tensor& w, const PruneSpec& spec) {
   return unit_sums(w.to(at::kDouble).pow(2), spec);
 }
 
-at::Tensor expand_unit_mask(const at::Tensor& unit_keep, const at::Tensor& shape_of,
-                            const PruneSpec& spec) {
+at::Tensor expand_unit_mask(const at::Tensor& unit_keep, const at::Tensor& shape_of, const PruneSpec& spec) {
   const auto rows = shape_of.size(0);
   const auto cols = shape_of.size(1);
   switch (spec.kind) {
@@ -281,10 +283,13 @@ at::Tensor expand_unit_mask(const at::Tensor& unit_keep, const at::Tensor& shape
           .slice(1, 0, cols)
           .contiguous();
     }
-    case PruneKind::column: return unit_keep.reshape({1, cols}).expand({rows, cols}).contiguous();
-    case PruneKind::row: return unit_keep.reshape({rows, 1}).expand({rows, cols}).contiguous();
+    case PruneKind::column:
+      return unit_keep.reshape({1, cols}).expand({rows, cols}).contiguous();
+    case PruneKind::row:
+      return unit_keep.reshape({rows, 1}).expand({rows, cols}).contiguous();
     case PruneKind::irregular:
-    case PruneKind::none: return unit_keep.reshape({rows, cols}).clone();
+    case PruneKind::none:
+      return unit_keep.reshape({rows, cols}).clone();
   }
   return {};
 }
@@ -342,31 +347,29 @@ double optimal_scale(const at::Tensor& w, const at::Tensor& mask, const LevelSet
   return exact_scale(std::move(values), levels.shape);
 }
 
-Projection project_levels(const at::Tensor& w, const LevelSet& levels,
-                          std::optional<double> scale) {
+Projection project_levels(const at::Tensor& w, const LevelSet& levels, std::optional<double> scale) {
   check_matrix(w, "project_levels");
   const double s = scale ? *scale : optimal_scale(w, {}, levels);
   return {quantize_to_levels(w, levels, s), at::ones(w.sizes(), w.options().dtype(at::kBool)), s};
 }
 
-Projection project_levels_masked(const at::Tensor& w, const at::Tensor& mask,
-                                 const LevelSet& levels, std::optional<double> scale) {
+Projection project_levels_masked(const at::Tensor& w, const at::Tensor& mask, const LevelSet& levels,
+                                 std::optional<double> scale) {
   check_matrix(w, "project_levels_masked");
   XBARSWEEP_THROW_IF(!mask.defined() || mask.sizes() != w.sizes(), CompressError,
-                              "mask must have the matrix's shape");
+                     "mask must have the matrix's shape");
   const auto m = mask.to(at::kBool);
   const double s = scale ? *scale : optimal_scale(w, m, levels);
   return {quantize_to_levels(w, levels, s).masked_fill(m.logical_not(), 0), m, s};
 }
 
-Projection prune_then_quantize(const at::Tensor& w, const PruneSpec& prune,
-                               const LevelSet& levels) {
+Projection prune_then_quantize(const at::Tensor& w, const PruneSpec& prune, const LevelSet& levels) {
   const auto pruned = project_prune(w, prune);
   return project_levels_masked(w, pruned.mask, levels);
 }
 
-Projection project_pruned_levels(const at::Tensor& w, const PruneSpec& prune,
-                                 const LevelSet& levels, std::optional<double> scale) {
+Projection project_pruned_levels(const at::Tensor& w, const PruneSpec& prune, const LevelSet& levels,
+                                 std::optional<double> scale) {
   check_matrix(w, "project_pruned_levels");
   check_spec(prune);
   if (prune.kind == PruneKind::none) return project_levels(w, levels, scale);

@@ -9,10 +9,10 @@
 #include <algorithm>
 
 #include "xbarsweep/compress/accounting.hpp"
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/compress/layers.hpp"
 #include "xbarsweep/compress/masks.hpp"
 #include "xbarsweep/compress/spec.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::compress {
 
@@ -116,8 +116,9 @@ void MaskSet::mask_optimizer_state(torch::optim::Optimizer& optimizer) const {
         mask_in_place(t, m.mask);
       }
     } else {
-      XBARSWEEP_THROW_IF(true, CompressError, "mask_optimizer_state: unsupported optimiser state for " +
-                                            m.layer.name + " (SGD, Adam and AdamW are supported)");
+      XBARSWEEP_THROW_IF(true, CompressError,
+                         "mask_optimizer_state: unsupported optimiser state for " + m.layer.name +
+                             " (SGD, Adam and AdamW are supported)");
     }
   }
 }

@@ -55,9 +55,9 @@ CompressionSpec combined(const CompressionSpec& prune, const CompressionSpec& qu
 PipelineResult run_admm_compression(torch::nn::Module& model, const TrainingCallbacks& training,
                                     const PipelineConfig& config) {
   XBARSWEEP_THROW_IF(!training.train_epoch, CompressError, "run_admm_compression needs train_epoch");
-  XBARSWEEP_THROW_IF(config.admm_iterations < 0 || config.epochs_per_iteration < 0 ||
-                                  config.retrain_epochs < 0, CompressError,
-                              "iteration and epoch counts must be >= 0");
+  XBARSWEEP_THROW_IF(
+      config.admm_iterations < 0 || config.epochs_per_iteration < 0 || config.retrain_epochs < 0,
+      CompressError, "iteration and epoch counts must be >= 0");
   PipelineResult result;
   auto admm = AdmmState::init(model, config.spec, nullptr, config.rescale_dual);
   result.residuals.push_back(run_admm(admm, training, config, nullptr, "admm"));
@@ -67,8 +67,7 @@ PipelineResult run_admm_compression(torch::nn::Module& model, const TrainingCall
   CompressionSpec final_spec = config.spec;
   if (config.quantize_stage) {
     auto admm2 = AdmmState::init(model, *config.quantize_stage, &result.masks, config.rescale_dual);
-    result.residuals.push_back(
-        run_admm(admm2, training, config, &result.masks, "quantize_admm"));
+    result.residuals.push_back(run_admm(admm2, training, config, &result.masks, "quantize_admm"));
     auto masks2 = MaskSet::hard_project(model, *config.quantize_stage, &result.masks);
     if (training.evaluate) result.projected_accuracy = training.evaluate();
     retrain(masks2, training, config.retrain_epochs, "quantize_retrain");

@@ -19,13 +19,10 @@ namespace {
 constexpr std::size_t kMaxFileBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxListedChoices = 24;  // longer lists of candidates are cut with "..."
 
-const std::vector<std::string> kTopLevelKeys = {"name", "kind", "description",
-                                                "seed", "output", "sweep"};
-const std::vector<std::string> kSweepKeys = {"grid", "zip", "points", "random", "repeats",
-                                             "max_points"};
+const std::vector<std::string> kTopLevelKeys = {"name", "kind", "description", "seed", "output", "sweep"};
+const std::vector<std::string> kSweepKeys = {"grid", "zip", "points", "random", "repeats", "max_points"};
 const std::vector<std::string> kRandomKeys = {"samples", "seed", "params"};
-const std::vector<std::string> kDistributionKeys = {"uniform", "log_uniform", "int_uniform",
-                                                    "choice"};
+const std::vector<std::string> kDistributionKeys = {"uniform", "log_uniform", "int_uniform", "choice"};
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -46,7 +43,8 @@ std::string number_text(double v) {
 // What a parameter accepts, in words: "a real >= 0 and <= 1".
 std::string expectation(const ParamSpec& spec) {
   switch (spec.type) {
-    case ValueType::Bool: return "true or false";
+    case ValueType::Bool:
+      return "true or false";
     case ValueType::String:
       return spec.choices.empty() ? "a string" : "one of " + join(spec.choices);
     case ValueType::Int:
@@ -64,14 +62,18 @@ std::string expectation(const ParamSpec& spec) {
 // What the user wrote, for messages: long scalars are cut so a message stays one line.
 std::string described(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
     case YAML::NodeType::Scalar: {
       const std::string& s = node.Scalar();
       return "'" + (s.size() > 40 ? s.substr(0, 40) + "..." : s) + "'";
     }
-    default: return "an undefined value";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -116,9 +118,12 @@ std::string convert_scalar(const ParamSpec& spec, const YAML::Node& node, Value&
   switch (spec.type) {
     case ValueType::Bool:
       if (quoted) return "wrong type: " + got + " (a quoted string)";
-      if (text == "true" || text == "True" || text == "TRUE") out = true;
-      else if (text == "false" || text == "False" || text == "FALSE") out = false;
-      else return "wrong type: " + got;
+      if (text == "true" || text == "True" || text == "TRUE")
+        out = true;
+      else if (text == "false" || text == "False" || text == "FALSE")
+        out = false;
+      else
+        return "wrong type: " + got;
       return {};
     case ValueType::String:
       if (!spec.choices.empty()) {
@@ -141,8 +146,7 @@ std::string convert_scalar(const ParamSpec& spec, const YAML::Node& node, Value&
       bool too_large = false;
       if (quoted) return "wrong type: " + got + " (a quoted string)";
       if (!parse_int(text, v, too_large))
-        return too_large ? "value " + described(node) + " does not fit a 64-bit int"
-                         : "wrong type: " + got;
+        return too_large ? "value " + described(node) + " does not fit a 64-bit int" : "wrong type: " + got;
       if (!in_range(spec, static_cast<double>(v))) return "value " + described(node) + " is out of range";
       out = v;
       return {};
@@ -173,8 +177,7 @@ std::string last_component(const std::string& path) {
 bool valid_name(const std::string& name) {
   if (name.empty()) return false;
   for (const char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
-      return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
   return true;
 }
 
@@ -200,8 +203,7 @@ std::size_t first_binary_byte(const std::string& text) {
   return std::string::npos;
 }
 
-SourceLocation location_of_offset(const std::string& file, const std::string& text,
-                                  std::size_t offset) {
+SourceLocation location_of_offset(const std::string& file, const std::string& text, std::size_t offset) {
   SourceLocation at{file, 1, 1};
   for (std::size_t i = 0; i < offset; ++i) {
     if (text[i] == '\n') {
@@ -224,8 +226,7 @@ class ExperimentReader {
   Experiment read(const std::string& text, const std::vector<std::string>& overrides);
 
  private:
-  [[noreturn]] void fail(const YAML::Node& at, const std::string& key,
-                         const std::string& problem) const {
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& key, const std::string& problem) const {
     throw ConfigError(locate(at), key, problem);
   }
 
@@ -243,20 +244,16 @@ class ExperimentReader {
     for (auto it = map.begin(); it != map.end(); ++it) {
       const YAML::Node key = it->first;
       const YAML::Node value = it->second;
-      if (!key.IsScalar())
-        fail(key, where, "a key is " + described(key) + "; expected a plain name");
+      if (!key.IsScalar()) fail(key, where, "a key is " + described(key) + "; expected a plain name");
       const std::string& name = key.Scalar();
       const std::string path = where.empty() ? name : where + "." + name;
-      if (!seen.insert(name).second)
-        fail(key, path, "duplicate key; expected each key once per mapping");
+      if (!seen.insert(name).second) fail(key, path, "duplicate key; expected each key once per mapping");
       visit(name, key, value);
     }
   }
 
-  std::string text_of(const YAML::Node& node, const std::string& key,
-                      const std::string& expected) const {
-    if (!node.IsScalar())
-      fail(node, key, "wrong type: got " + described(node) + "; expected " + expected);
+  std::string text_of(const YAML::Node& node, const std::string& key, const std::string& expected) const {
+    if (!node.IsScalar()) fail(node, key, "wrong type: got " + described(node) + "; expected " + expected);
     return node.Scalar();
   }
 
@@ -289,19 +286,17 @@ class ExperimentReader {
     if (guess.empty()) {
       // The right key in the wrong section: `train: {subset: 3}` means data.subset.
       for (const std::string& c : candidates)
-        if (c.find('.') != std::string::npos && last_component(c) == last_component(path))
-          guess = c;
+        if (c.find('.') != std::string::npos && last_component(c) == last_component(path)) guess = c;
     }
     if (!guess.empty()) return "unknown key '" + path + "'; did you mean '" + guess + "'?";
     for (const auto& [kind, schema] : schemas_)
       if (kind != experiment_.kind && schema.find(path) != nullptr)
-        return "unknown key '" + path + "': it is a parameter of kind '" + kind +
-               "', not of kind '" + experiment_.kind + "'";
+        return "unknown key '" + path + "': it is a parameter of kind '" + kind + "', not of kind '" +
+               experiment_.kind + "'";
     return "unknown key '" + path + "'; expected one of " + join(candidates);
   }
 
-  const ParamSpec& spec_for(const std::string& path, const YAML::Node& at,
-                            const std::string& key) const {
+  const ParamSpec& spec_for(const std::string& path, const YAML::Node& at, const std::string& key) const {
     if (path == "seed") return seed_spec_;
     if (const ParamSpec* spec = schema_->find(path)) return *spec;
     std::vector<std::string> candidates = schema_paths();
@@ -317,11 +312,9 @@ class ExperimentReader {
   void read_zip(const YAML::Node& node);
   void read_points(const YAML::Node& node);
   void read_random(const YAML::Node& node);
-  Distribution read_distribution(const ParamSpec& spec, const YAML::Node& node,
-                                 const std::string& key) const;
+  Distribution read_distribution(const ParamSpec& spec, const YAML::Node& node, const std::string& key) const;
   void claim(const std::string& path, const YAML::Node& at, const std::string& key);
-  void reject_duplicate_settings(const Axis& axis, const YAML::Node& list,
-                                 const std::string& key) const;
+  void reject_duplicate_settings(const Axis& axis, const YAML::Node& list, const std::string& key) const;
   void apply_override(const std::string& text);
   void remove_from_axis(const std::string& path, std::size_t axis_index, const std::string& text);
   void finish(const YAML::Node& root);
@@ -346,8 +339,7 @@ class ExperimentReader {
   std::string override_;  // while applying a --set: names it in place of file:line
 };
 
-Experiment ExperimentReader::read(const std::string& text,
-                                  const std::vector<std::string>& overrides) {
+Experiment ExperimentReader::read(const std::string& text, const std::vector<std::string>& overrides) {
   experiment_.path = file_;
   experiment_.source_text = text;
   experiment_.overrides = overrides;
@@ -359,8 +351,7 @@ Experiment ExperimentReader::read(const std::string& text,
     char byte[8];
     std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[bad]));
     throw ConfigError(location_of_offset(file_, text, bad), "",
-                      std::string("binary data (byte ") + byte +
-                          ") in the file; expected a UTF-8 YAML text");
+                      std::string("binary data (byte ") + byte + ") in the file; expected a UTF-8 YAML text");
   }
 
   std::vector<YAML::Node> documents;
@@ -380,8 +371,9 @@ Experiment ExperimentReader::read(const std::string& text,
     fail(documents[1], "", "a second YAML document ('---'); expected exactly one document");
   const YAML::Node root = documents.front();
   if (!root.IsMap())
-    fail(root, "", "the top level is " + described(root) +
-                       "; expected a mapping with keys such as 'name', 'kind', 'sweep'");
+    fail(root, "",
+         "the top level is " + described(root) +
+             "; expected a mapping with keys such as 'name', 'kind', 'sweep'");
 
   read_kind(root);
   read_top_level(root);
@@ -394,10 +386,8 @@ void ExperimentReader::read_kind(const YAML::Node& root) {
   std::vector<std::string> kinds;
   for (const auto& [kind, schema] : schemas_) kinds.push_back(kind);
   auto entry = root.begin();
-  while (entry != root.end() && !(entry->first.IsScalar() && entry->first.Scalar() == "kind"))
-    ++entry;
-  if (entry == root.end())
-    fail(root, "kind", "missing required key 'kind'; expected one of " + join(kinds));
+  while (entry != root.end() && !(entry->first.IsScalar() && entry->first.Scalar() == "kind")) ++entry;
+  if (entry == root.end()) fail(root, "kind", "missing required key 'kind'; expected one of " + join(kinds));
   const YAML::Node kind_node = entry->second;
   const std::string kind = text_of(kind_node, "kind", "one of " + join(kinds));
   const auto found = schemas_.find(kind);
@@ -405,8 +395,8 @@ void ExperimentReader::read_kind(const YAML::Node& root) {
     const std::string guess = did_you_mean(kind, kinds);
     fail(kind_node, "kind",
          "unknown kind '" + kind + "'" +
-             (guess.empty() ? "; expected" : "; did you mean '" + guess + "'? Expected") +
-             " one of " + join(kinds));
+             (guess.empty() ? "; expected" : "; did you mean '" + guess + "'? Expected") + " one of " +
+             join(kinds));
   }
   experiment_.kind = kind;
   schema_ = &found->second;
@@ -418,17 +408,15 @@ void ExperimentReader::read_top_level(const YAML::Node& root) {
   std::vector<std::string> sections;
   for (const ParamSpec& spec : schema_->specs()) {
     const std::string section = first_component(spec.path);
-    if (std::find(sections.begin(), sections.end(), section) == sections.end())
-      sections.push_back(section);
+    if (std::find(sections.begin(), sections.end(), section) == sections.end()) sections.push_back(section);
   }
-  for_each_entry(root, "", [&](const std::string& key, const YAML::Node& key_node,
-                               const YAML::Node& value) {
+  for_each_entry(root, "", [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
     if (key == "kind") return;  // read first: it decides which sections exist
     if (key == "name") {
       experiment_.name = text_of(value, key, "a name of letters, digits, '_', '.' or '-'");
       if (!valid_name(experiment_.name))
-        fail(value, key, "invalid name " + described(value) +
-                             "; expected a name of letters, digits, '_', '.' or '-'");
+        fail(value, key,
+             "invalid name " + described(value) + "; expected a name of letters, digits, '_', '.' or '-'");
       name_given_ = true;
     } else if (key == "description") {
       experiment_.description = value.IsNull() ? "" : text_of(value, key, "a string");
@@ -446,8 +434,7 @@ void ExperimentReader::read_top_level(const YAML::Node& root) {
       if (const ParamSpec* spec = schema_->find(key)) {  // a parameter without a section
         experiment_.base.set(key, value_of(*spec, value, key));
         experiment_.where[key] = locate(value);
-      }
-      else
+      } else
         read_section(value, key);
     } else {
       std::vector<std::string> allowed = kTopLevelKeys;
@@ -457,14 +444,13 @@ void ExperimentReader::read_top_level(const YAML::Node& root) {
         for (const ParamSpec& spec : schema.specs())
           if (first_component(spec.path) == key)
             fail(key_node, key,
-                 "section '" + key + "' belongs to kind '" + kind + "', not to kind '" +
-                     experiment_.kind + "'; expected one of " + join(allowed));
+                 "section '" + key + "' belongs to kind '" + kind + "', not to kind '" + experiment_.kind +
+                     "'; expected one of " + join(allowed));
       }
       const std::string guess = did_you_mean(key, allowed);
       fail(key_node, key,
            "unknown key '" + key + "'" +
-               (guess.empty() ? "; expected one of " + join(allowed)
-                              : "; did you mean '" + guess + "'?"));
+               (guess.empty() ? "; expected one of " + join(allowed) : "; did you mean '" + guess + "'?"));
     }
   });
 }
@@ -473,47 +459,45 @@ void ExperimentReader::read_section(const YAML::Node& node, const std::string& p
   if (node.IsNull()) return;  // every key commented out
   if (!node.IsMap())
     fail(node, prefix,
-         "wrong type: got " + described(node) + "; expected a mapping of '" + prefix +
-             "' parameters");
-  for_each_entry(node, prefix, [&](const std::string& key, const YAML::Node& key_node,
-                                   const YAML::Node& value) {
-    const std::string path = prefix + "." + key;
-    if (const ParamSpec* spec = schema_->find(path)) {
-      experiment_.base.set(path, value_of(*spec, value, path));
-      experiment_.where[path] = locate(value);
-      return;
-    }
-    // Deeper sections ("crossbar.device.g_on") exist only where the schema declares them, so
-    // the recursion is bounded by the schema, never by the file.
-    const std::string deeper = path + ".";
-    for (const ParamSpec& spec : schema_->specs()) {
-      if (spec.path.compare(0, deeper.size(), deeper) == 0 && value.IsMap()) {
-        read_section(value, path);
-        return;
-      }
-    }
-    fail(key_node, path, unknown_path(path, schema_paths()));
-  });
+         "wrong type: got " + described(node) + "; expected a mapping of '" + prefix + "' parameters");
+  for_each_entry(node, prefix,
+                 [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
+                   const std::string path = prefix + "." + key;
+                   if (const ParamSpec* spec = schema_->find(path)) {
+                     experiment_.base.set(path, value_of(*spec, value, path));
+                     experiment_.where[path] = locate(value);
+                     return;
+                   }
+                   // Deeper sections ("crossbar.device.g_on") exist only where the schema declares them, so
+                   // the recursion is bounded by the schema, never by the file.
+                   const std::string deeper = path + ".";
+                   for (const ParamSpec& spec : schema_->specs()) {
+                     if (spec.path.compare(0, deeper.size(), deeper) == 0 && value.IsMap()) {
+                       read_section(value, path);
+                       return;
+                     }
+                   }
+                   fail(key_node, path, unknown_path(path, schema_paths()));
+                 });
 }
 
 void ExperimentReader::read_sweep(const YAML::Node& node) {
   if (node.IsNull()) return;
   if (!node.IsMap())
     fail(node, "sweep",
-         "wrong type: got " + described(node) + "; expected a mapping with keys " +
-             join(kSweepKeys));
+         "wrong type: got " + described(node) + "; expected a mapping with keys " + join(kSweepKeys));
   std::map<std::string, YAML::Node> parts;
-  for_each_entry(node, "sweep", [&](const std::string& key, const YAML::Node& key_node,
-                                    const YAML::Node& value) {
-    if (std::find(kSweepKeys.begin(), kSweepKeys.end(), key) == kSweepKeys.end()) {
-      const std::string guess = did_you_mean(key, kSweepKeys);
-      fail(key_node, "sweep." + key,
-           "unknown key 'sweep." + key + "'" +
-               (guess.empty() ? "; expected one of " + join(kSweepKeys)
-                              : "; did you mean 'sweep." + guess + "'?"));
-    }
-    parts.emplace(key, value);
-  });
+  for_each_entry(node, "sweep",
+                 [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
+                   if (std::find(kSweepKeys.begin(), kSweepKeys.end(), key) == kSweepKeys.end()) {
+                     const std::string guess = did_you_mean(key, kSweepKeys);
+                     fail(key_node, "sweep." + key,
+                          "unknown key 'sweep." + key + "'" +
+                              (guess.empty() ? "; expected one of " + join(kSweepKeys)
+                                             : "; did you mean 'sweep." + guess + "'?"));
+                   }
+                   parts.emplace(key, value);
+                 });
   // Axes in a fixed order whatever the order in the file: grid keys, zip groups, points, random.
   if (parts.count("grid")) read_grid(parts["grid"]);
   if (parts.count("zip")) read_zip(parts["zip"]);
@@ -522,18 +506,15 @@ void ExperimentReader::read_sweep(const YAML::Node& node) {
   if (parts.count("repeats"))
     experiment_.repeats = static_cast<std::uint64_t>(int_of(parts["repeats"], "sweep.repeats", 1));
   if (parts.count("max_points"))
-    experiment_.max_points =
-        static_cast<std::uint64_t>(int_of(parts["max_points"], "sweep.max_points", 1));
+    experiment_.max_points = static_cast<std::uint64_t>(int_of(parts["max_points"], "sweep.max_points", 1));
 }
 
-void ExperimentReader::claim(const std::string& path, const YAML::Node& at,
-                             const std::string& key) {
+void ExperimentReader::claim(const std::string& path, const YAML::Node& at, const std::string& key) {
   const std::size_t axis = experiment_.axes.size();  // the axis being read
   const auto [it, inserted] = swept_.emplace(path, std::make_pair(axis, locate(at)));
   if (!inserted && it->second.first != axis)
     fail(at, key,
-         "'" + path + "' is swept twice (first at line " +
-             std::to_string(it->second.second.line) + ")" +
+         "'" + path + "' is swept twice (first at line " + std::to_string(it->second.second.line) + ")" +
              "); expected each path in one axis only");
 }
 
@@ -556,25 +537,25 @@ void ExperimentReader::read_grid(const YAML::Node& node) {
   if (!node.IsMap() || node.size() == 0)
     fail(node, "sweep.grid",
          "got " + described(node) + "; expected a mapping of path: [values], one axis per path");
-  for_each_entry(node, "sweep.grid", [&](const std::string& path, const YAML::Node& key_node,
-                                         const YAML::Node& values) {
-    const std::string key = "sweep.grid." + path;
-    const ParamSpec& spec = spec_for(path, key_node, key);
-    claim(path, key_node, key);
-    if (!values.IsSequence())
-      fail(values, key, "wrong type: got " + described(values) + "; expected a list of values");
-    if (values.size() == 0) fail(values, key, "empty axis; expected at least one value");
-    Axis axis;
-    axis.kind = Axis::Kind::Grid;
-    axis.paths = {path};
-    axis.where = locate(key_node);
-    for (const YAML::Node& v : values) {
-      axis.settings.push_back({{path, value_of(spec, v, key)}});
-      axis.value_where.push_back({locate(v)});
-    }
-    reject_duplicate_settings(axis, values, key);
-    experiment_.axes.push_back(std::move(axis));
-  });
+  for_each_entry(
+      node, "sweep.grid", [&](const std::string& path, const YAML::Node& key_node, const YAML::Node& values) {
+        const std::string key = "sweep.grid." + path;
+        const ParamSpec& spec = spec_for(path, key_node, key);
+        claim(path, key_node, key);
+        if (!values.IsSequence())
+          fail(values, key, "wrong type: got " + described(values) + "; expected a list of values");
+        if (values.size() == 0) fail(values, key, "empty axis; expected at least one value");
+        Axis axis;
+        axis.kind = Axis::Kind::Grid;
+        axis.paths = {path};
+        axis.where = locate(key_node);
+        for (const YAML::Node& v : values) {
+          axis.settings.push_back({{path, value_of(spec, v, key)}});
+          axis.value_where.push_back({locate(v)});
+        }
+        reject_duplicate_settings(axis, values, key);
+        experiment_.axes.push_back(std::move(axis));
+      });
 }
 
 void ExperimentReader::read_zip(const YAML::Node& node) {
@@ -593,29 +574,29 @@ void ExperimentReader::read_zip(const YAML::Node& node) {
     axis.where = locate(group);
     std::vector<std::vector<Value>> columns;
     std::vector<std::vector<SourceLocation>> column_where;
-    for_each_entry(group, where, [&](const std::string& path, const YAML::Node& key_node,
-                                     const YAML::Node& values) {
-      const std::string key = where + "." + path;
-      const ParamSpec& spec = spec_for(path, key_node, key);
-      claim(path, key_node, key);
-      if (!values.IsSequence())
-        fail(values, key, "wrong type: got " + described(values) + "; expected a list of values");
-      if (values.size() == 0) fail(values, key, "empty axis; expected at least one value");
-      if (!columns.empty() && values.size() != columns.front().size())
-        fail(values, key,
-             "zip lists of unequal length: '" + path + "' has " + std::to_string(values.size()) +
-                 " values but '" + axis.paths.front() + "' has " +
-                 std::to_string(columns.front().size()) + "; expected equal lengths");
-      std::vector<Value> column;
-      std::vector<SourceLocation> where_column;
-      for (const YAML::Node& v : values) {
-        column.push_back(value_of(spec, v, key));
-        where_column.push_back(locate(v));
-      }
-      axis.paths.push_back(path);
-      columns.push_back(std::move(column));
-      column_where.push_back(std::move(where_column));
-    });
+    for_each_entry(
+        group, where, [&](const std::string& path, const YAML::Node& key_node, const YAML::Node& values) {
+          const std::string key = where + "." + path;
+          const ParamSpec& spec = spec_for(path, key_node, key);
+          claim(path, key_node, key);
+          if (!values.IsSequence())
+            fail(values, key, "wrong type: got " + described(values) + "; expected a list of values");
+          if (values.size() == 0) fail(values, key, "empty axis; expected at least one value");
+          if (!columns.empty() && values.size() != columns.front().size())
+            fail(values, key,
+                 "zip lists of unequal length: '" + path + "' has " + std::to_string(values.size()) +
+                     " values but '" + axis.paths.front() + "' has " +
+                     std::to_string(columns.front().size()) + "; expected equal lengths");
+          std::vector<Value> column;
+          std::vector<SourceLocation> where_column;
+          for (const YAML::Node& v : values) {
+            column.push_back(value_of(spec, v, key));
+            where_column.push_back(locate(v));
+          }
+          axis.paths.push_back(path);
+          columns.push_back(std::move(column));
+          column_where.push_back(std::move(where_column));
+        });
     for (std::size_t i = 0; i < columns.front().size(); ++i) {
       Setting setting;
       std::vector<SourceLocation> where;
@@ -645,16 +626,16 @@ void ExperimentReader::read_points(const YAML::Node& node) {
       fail(point, where, "wrong type: got " + described(point) + "; expected a mapping path: value");
     Setting setting;
     std::vector<SourceLocation> setting_where;
-    for_each_entry(point, where, [&](const std::string& path, const YAML::Node& key_node,
-                                     const YAML::Node& value) {
-      const std::string key = where + "." + path;
-      const ParamSpec& spec = spec_for(path, key_node, key);
-      claim(path, key_node, key);
-      if (std::find(axis.paths.begin(), axis.paths.end(), path) == axis.paths.end())
-        axis.paths.push_back(path);
-      setting.emplace_back(path, value_of(spec, value, key));
-      setting_where.push_back(locate(value));
-    });
+    for_each_entry(point, where,
+                   [&](const std::string& path, const YAML::Node& key_node, const YAML::Node& value) {
+                     const std::string key = where + "." + path;
+                     const ParamSpec& spec = spec_for(path, key_node, key);
+                     claim(path, key_node, key);
+                     if (std::find(axis.paths.begin(), axis.paths.end(), path) == axis.paths.end())
+                       axis.paths.push_back(path);
+                     setting.emplace_back(path, value_of(spec, value, key));
+                     setting_where.push_back(locate(value));
+                   });
     axis.settings.push_back(std::move(setting));
     axis.value_where.push_back(std::move(setting_where));
   }
@@ -666,8 +647,7 @@ Distribution ExperimentReader::read_distribution(const ParamSpec& spec, const YA
                                                  const std::string& key) const {
   if (!node.IsMap() || node.size() != 1)
     fail(node, key,
-         "got " + described(node) + "; expected one distribution: {" + join(kDistributionKeys) +
-             ": ...}");
+         "got " + described(node) + "; expected one distribution: {" + join(kDistributionKeys) + ": ...}");
   const YAML::Node name_node = node.begin()->first;
   const YAML::Node args = node.begin()->second;
   const std::string name = text_of(name_node, key, "a distribution name");
@@ -679,18 +659,20 @@ Distribution ExperimentReader::read_distribution(const ParamSpec& spec, const YA
     for (const YAML::Node& v : args) d.choices.push_back(value_of(spec, v, key));
     return d;
   }
-  if (name == "uniform") d.kind = Distribution::Kind::Uniform;
-  else if (name == "log_uniform") d.kind = Distribution::Kind::LogUniform;
-  else if (name == "int_uniform") d.kind = Distribution::Kind::IntUniform;
+  if (name == "uniform")
+    d.kind = Distribution::Kind::Uniform;
+  else if (name == "log_uniform")
+    d.kind = Distribution::Kind::LogUniform;
+  else if (name == "int_uniform")
+    d.kind = Distribution::Kind::IntUniform;
   else {
     const std::string guess = did_you_mean(name, kDistributionKeys);
     fail(name_node, key,
          "unknown distribution '" + name + "'" +
-             (guess.empty() ? "; expected" : "; did you mean '" + guess + "'? Expected") +
-             " one of " + join(kDistributionKeys));
+             (guess.empty() ? "; expected" : "; did you mean '" + guess + "'? Expected") + " one of " +
+             join(kDistributionKeys));
   }
-  const ValueType wanted =
-      d.kind == Distribution::Kind::IntUniform ? ValueType::Int : ValueType::Real;
+  const ValueType wanted = d.kind == Distribution::Kind::IntUniform ? ValueType::Int : ValueType::Real;
   if (spec.type != wanted)
     fail(name_node, key,
          name + " draws " + std::string(type_name(wanted)) + "s but '" + spec.path + "' is " +
@@ -716,8 +698,7 @@ Distribution ExperimentReader::read_distribution(const ParamSpec& spec, const YA
   if (d.kind == Distribution::Kind::LogUniform && d.low <= 0)
     fail(args, key, "log_uniform low is " + display(low) + "; expected low > 0");
   if (d.low > d.high)
-    fail(args, key,
-         "low " + display(low) + " is above high " + display(high) + "; expected low <= high");
+    fail(args, key, "low " + display(low) + " is above high " + display(high) + "; expected low <= high");
   value_of(spec, args[0], key);
   value_of(spec, args[1], key);
   if (d.kind == Distribution::Kind::IntUniform &&
@@ -729,45 +710,43 @@ Distribution ExperimentReader::read_distribution(const ParamSpec& spec, const YA
 void ExperimentReader::read_random(const YAML::Node& node) {
   if (!node.IsMap())
     fail(node, "sweep.random",
-         "wrong type: got " + described(node) + "; expected a mapping with keys " +
-             join(kRandomKeys));
+         "wrong type: got " + described(node) + "; expected a mapping with keys " + join(kRandomKeys));
   Axis axis;
   axis.kind = Axis::Kind::Random;
   axis.where = locate(node);
   axis.value_where.emplace_back();
   bool has_samples = false, has_seed = false, has_params = false;
-  for_each_entry(node, "sweep.random", [&](const std::string& key, const YAML::Node& key_node,
-                                           const YAML::Node& value) {
-    if (key == "samples") {
-      axis.samples = static_cast<std::uint64_t>(int_of(value, "sweep.random.samples", 1));
-      has_samples = true;
-    } else if (key == "seed") {
-      axis.seed = static_cast<std::uint64_t>(
-          std::get<std::int64_t>(value_of(seed_spec_, value, "sweep.random.seed")));
-      has_seed = true;
-    } else if (key == "params") {
-      if (!value.IsMap() || value.size() == 0)
-        fail(value, "sweep.random.params",
-             "got " + described(value) + "; expected a mapping of path: {distribution: ...}");
-      has_params = true;
-      for_each_entry(value, "sweep.random.params", [&](const std::string& path,
-                                                       const YAML::Node& path_node,
-                                                       const YAML::Node& dist) {
-        const std::string full = "sweep.random.params." + path;
-        const ParamSpec& spec = spec_for(path, path_node, full);
-        claim(path, path_node, full);
-        axis.paths.push_back(path);
-        axis.distributions.emplace_back(path, read_distribution(spec, dist, full));
-        axis.value_where.front().push_back(locate(dist));
+  for_each_entry(
+      node, "sweep.random", [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
+        if (key == "samples") {
+          axis.samples = static_cast<std::uint64_t>(int_of(value, "sweep.random.samples", 1));
+          has_samples = true;
+        } else if (key == "seed") {
+          axis.seed = static_cast<std::uint64_t>(
+              std::get<std::int64_t>(value_of(seed_spec_, value, "sweep.random.seed")));
+          has_seed = true;
+        } else if (key == "params") {
+          if (!value.IsMap() || value.size() == 0)
+            fail(value, "sweep.random.params",
+                 "got " + described(value) + "; expected a mapping of path: {distribution: ...}");
+          has_params = true;
+          for_each_entry(value, "sweep.random.params",
+                         [&](const std::string& path, const YAML::Node& path_node, const YAML::Node& dist) {
+                           const std::string full = "sweep.random.params." + path;
+                           const ParamSpec& spec = spec_for(path, path_node, full);
+                           claim(path, path_node, full);
+                           axis.paths.push_back(path);
+                           axis.distributions.emplace_back(path, read_distribution(spec, dist, full));
+                           axis.value_where.front().push_back(locate(dist));
+                         });
+        } else {
+          const std::string guess = did_you_mean(key, kRandomKeys);
+          fail(key_node, "sweep.random." + key,
+               "unknown key 'sweep.random." + key + "'" +
+                   (guess.empty() ? "; expected one of " + join(kRandomKeys)
+                                  : "; did you mean 'sweep.random." + guess + "'?"));
+        }
       });
-    } else {
-      const std::string guess = did_you_mean(key, kRandomKeys);
-      fail(key_node, "sweep.random." + key,
-           "unknown key 'sweep.random." + key + "'" +
-               (guess.empty() ? "; expected one of " + join(kRandomKeys)
-                              : "; did you mean 'sweep.random." + guess + "'?"));
-    }
-  });
   if (!has_samples)
     fail(node, "sweep.random.samples", "missing required key; expected the number of samples");
   if (!has_params)
@@ -793,8 +772,8 @@ void ExperimentReader::apply_override(const std::string& text) {
   if (path == "name") {
     experiment_.name = text_of(value, path, "a name of letters, digits, '_', '.' or '-'");
     if (!valid_name(experiment_.name))
-      fail(value, path, "invalid name " + described(value) +
-                            "; expected a name of letters, digits, '_', '.' or '-'");
+      fail(value, path,
+           "invalid name " + described(value) + "; expected a name of letters, digits, '_', '.' or '-'");
     name_given_ = true;
   } else if (path == "description") {
     experiment_.description = value.IsNull() ? "" : text_of(value, path, "a string");
@@ -827,8 +806,8 @@ void ExperimentReader::apply_override(const std::string& text) {
     }
   } else {
     std::vector<std::string> candidates = schema_paths();
-    candidates.insert(candidates.end(), {"name", "description", "output", "seed", "sweep.repeats",
-                                         "sweep.max_points"});
+    candidates.insert(candidates.end(),
+                      {"name", "description", "output", "seed", "sweep.repeats", "sweep.max_points"});
     fail(value, path, unknown_path(path, candidates));
   }
   override_.clear();
@@ -870,8 +849,8 @@ void ExperimentReader::remove_from_axis(const std::string& path, std::size_t axi
       }
     }
   }
-  experiment_.notes.push_back("--set " + text + " replaces the sweep axis of '" + path + "' at " + at +
-                              " (" + std::to_string(positions) + " values) by its one value");
+  experiment_.notes.push_back("--set " + text + " replaces the sweep axis of '" + path + "' at " + at + " (" +
+                              std::to_string(positions) + " values) by its one value");
 }
 
 void ExperimentReader::finish(const YAML::Node& root) {
@@ -879,8 +858,9 @@ void ExperimentReader::finish(const YAML::Node& root) {
                                         [](const Axis& axis) { return axis.paths.empty(); }),
                          experiment_.axes.end());
   if (!name_given_)
-    fail(root, "name", "missing required key 'name'; expected a name of letters, digits, '_', "
-                       "'.' or '-'");
+    fail(root, "name",
+         "missing required key 'name'; expected a name of letters, digits, '_', "
+         "'.' or '-'");
   if (!output_given_) experiment_.output = "results/" + experiment_.name + ".h5";
   experiment_.base.set("seed", experiment_.seed);
   // A random axis without its own seed follows the experiment's: --set seed=N redraws it.
@@ -906,14 +886,13 @@ void ExperimentReader::finish(const YAML::Node& root) {
       always_set = true;
       if (axis.kind == Axis::Kind::Points)
         for (const Setting& s : axis.settings)
-          always_set = always_set && std::any_of(s.begin(), s.end(), [&](const auto& entry) {
-                         return entry.first == spec.path;
-                       });
+          always_set = always_set && std::any_of(s.begin(), s.end(),
+                                                 [&](const auto& entry) { return entry.first == spec.path; });
     }
     if (!always_set)
       fail(root, spec.path,
-           "missing required key '" + spec.path + "' (it has no default); expected " +
-               expectation(spec) + " in section '" + first_component(spec.path) + "'");
+           "missing required key '" + spec.path + "' (it has no default); expected " + expectation(spec) +
+               " in section '" + first_component(spec.path) + "'");
   }
 
   // The product is checked for overflow factor by factor and never materialised.
@@ -927,9 +906,9 @@ void ExperimentReader::finish(const YAML::Node& root) {
   factors += std::to_string(experiment_.repeats) + " repeats";
   if (overflow || total > experiment_.max_points)
     fail(sweep_at, "sweep",
-         "the sweep has " + (overflow ? std::string("more than 2^64") : std::to_string(total)) +
-             " points (" + factors + "); expected at most max_points = " +
-             std::to_string(experiment_.max_points) + " (raise sweep.max_points if intended)");
+         "the sweep has " + (overflow ? std::string("more than 2^64") : std::to_string(total)) + " points (" +
+             factors + "); expected at most max_points = " + std::to_string(experiment_.max_points) +
+             " (raise sweep.max_points if intended)");
 }
 
 }  // namespace
@@ -964,8 +943,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   const SourceLocation at{path};
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status))
-    throw ConfigError(at, "", "no such file; expected a YAML experiment file");
+  if (ec || !fs::exists(status)) throw ConfigError(at, "", "no such file; expected a YAML experiment file");
   if (fs::is_directory(status))
     throw ConfigError(at, "", "this is a directory; expected a YAML experiment file");
   if (!fs::is_regular_file(status))

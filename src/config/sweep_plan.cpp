@@ -1,11 +1,11 @@
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
-
-#include "xbarsweep/config/hashing.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include "xbarsweep/config/hashing.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::config {
 
@@ -46,8 +46,7 @@ Value draw(const Distribution& d, std::uint64_t word) {
 
 Setting Axis::at(std::uint64_t i) const {
   if (i >= size())
-    throw InternalError("axis position " + std::to_string(i) + " of " +
-                            std::to_string(size()));
+    throw InternalError("axis position " + std::to_string(i) + " of " + std::to_string(size()));
   if (kind != Kind::Random) return settings[i];
   Setting setting;
   setting.reserve(distributions.size());
@@ -70,8 +69,7 @@ SweepPlan::SweepPlan(const Experiment& experiment) : experiment_(&experiment) {
 
 Params SweepPlan::point(std::uint64_t index) const {
   if (index >= size_)
-    throw InternalError("point " + std::to_string(index) + " of a sweep of " +
-                            std::to_string(size_));
+    throw InternalError("point " + std::to_string(index) + " of a sweep of " + std::to_string(size_));
   const std::vector<Axis>& axes = experiment_->axes;
   // Mixed radix, last axis fastest; what is left after the axes is the repeat (slowest).
   std::vector<std::uint64_t> position(axes.size());

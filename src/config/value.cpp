@@ -1,11 +1,10 @@
 #include "xbarsweep/config/value.hpp"
 
-#include "xbarsweep/error.hpp"
-
-#include "xbarsweep/config/hashing.hpp"
-
 #include <cstdio>
 #include <stdexcept>
+
+#include "xbarsweep/config/hashing.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::config {
 
@@ -23,11 +22,21 @@ std::string quoted(const std::string& s) {
   std::string out = "\"";
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buffer[8];
@@ -42,8 +51,8 @@ std::string quoted(const std::string& s) {
 }
 
 [[noreturn]] void wrong_type(std::string_view path, const Value& v, std::string_view wanted) {
-  throw InternalError("parameter '" + std::string(path) + "' is " +
-                       std::string(type_name(type_of(v))) + ", not " + std::string(wanted));
+  throw InternalError("parameter '" + std::string(path) + "' is " + std::string(type_name(type_of(v))) +
+                      ", not " + std::string(wanted));
 }
 
 const Value& require(const Params& params, std::string_view path) {
@@ -56,38 +65,53 @@ const Value& require(const Params& params, std::string_view path) {
 
 ValueType type_of(const Value& v) {
   switch (v.index()) {
-    case 0: return ValueType::Bool;
-    case 1: return ValueType::Int;
-    case 2: return ValueType::Real;
-    default: return ValueType::String;
+    case 0:
+      return ValueType::Bool;
+    case 1:
+      return ValueType::Int;
+    case 2:
+      return ValueType::Real;
+    default:
+      return ValueType::String;
   }
 }
 
 std::string_view type_name(ValueType t) {
   switch (t) {
-    case ValueType::Bool: return "bool";
-    case ValueType::Int: return "int";
-    case ValueType::Real: return "real";
-    case ValueType::String: return "string";
+    case ValueType::Bool:
+      return "bool";
+    case ValueType::Int:
+      return "int";
+    case ValueType::Real:
+      return "real";
+    case ValueType::String:
+      return "string";
   }
   return "?";
 }
 
 std::string canonical(const Value& v) {
   switch (type_of(v)) {
-    case ValueType::Bool: return std::get<bool>(v) ? "true" : "false";
-    case ValueType::Int: return std::to_string(std::get<std::int64_t>(v));
-    case ValueType::Real: return format_real("%.17g", std::get<double>(v));
-    case ValueType::String: return quoted(std::get<std::string>(v));
+    case ValueType::Bool:
+      return std::get<bool>(v) ? "true" : "false";
+    case ValueType::Int:
+      return std::to_string(std::get<std::int64_t>(v));
+    case ValueType::Real:
+      return format_real("%.17g", std::get<double>(v));
+    case ValueType::String:
+      return quoted(std::get<std::string>(v));
   }
   return {};
 }
 
 std::string display(const Value& v) {
   switch (type_of(v)) {
-    case ValueType::Real: return format_real("%g", std::get<double>(v));
-    case ValueType::String: return std::get<std::string>(v);
-    default: return canonical(v);
+    case ValueType::Real:
+      return format_real("%g", std::get<double>(v));
+    case ValueType::String:
+      return std::get<std::string>(v);
+    default:
+      return canonical(v);
   }
 }
 

@@ -57,12 +57,15 @@ std::optional<config::Problem> CrossbarConfig::problem() const {
                    "is " + text(g_min_us) + " with crossbar.g_max_us " + text(g_max_us) +
                        "; expected g_min_us < g_max_us"));
   first(problem_if(!(sigma >= 0.0), "crossbar.sigma", "is " + text(sigma) + "; expected >= 0"));
-  first(problem_if(!(prog_noise >= 0.0), "crossbar.prog_noise", "is " + text(prog_noise) + "; expected >= 0"));
-  first(problem_if(!(read_noise >= 0.0), "crossbar.read_noise", "is " + text(read_noise) + "; expected >= 0"));
-  first(problem_if(!(stuck_min_rate >= 0.0 && stuck_max_rate >= 0.0 && stuck_min_rate + stuck_max_rate <= 1.0),
-                   "crossbar.stuck_max_rate",
-                   "is " + text(stuck_max_rate) + " with crossbar.stuck_min_rate " + text(stuck_min_rate) +
-                       ": more than every device stuck; expected rates >= 0 with a sum <= 1"));
+  first(
+      problem_if(!(prog_noise >= 0.0), "crossbar.prog_noise", "is " + text(prog_noise) + "; expected >= 0"));
+  first(
+      problem_if(!(read_noise >= 0.0), "crossbar.read_noise", "is " + text(read_noise) + "; expected >= 0"));
+  first(
+      problem_if(!(stuck_min_rate >= 0.0 && stuck_max_rate >= 0.0 && stuck_min_rate + stuck_max_rate <= 1.0),
+                 "crossbar.stuck_max_rate",
+                 "is " + text(stuck_max_rate) + " with crossbar.stuck_min_rate " + text(stuck_min_rate) +
+                     ": more than every device stuck; expected rates >= 0 with a sum <= 1"));
   first(problem_if(!(wire_ohm >= 0.0), "crossbar.wire_ohm", "is " + text(wire_ohm) + "; expected >= 0"));
   first(problem_if(dac_bits < 0 || dac_bits > 16, "crossbar.dac_bits",
                    "is " + std::to_string(dac_bits) + "; expected 0..16"));

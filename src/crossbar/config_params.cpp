@@ -14,23 +14,27 @@ const config::Section<CrossbarConfig>& crossbar_section() {
   using C = CrossbarConfig;
   static const config::Section<C> section =
       config::Section<C>("crossbar")
-          .add("rows", &C::rows, "crossbar rows = inputs per tile; 128 as ISAAC and NeuroSim's default subarray",
-               {1, 4096})
+          .add("rows", &C::rows,
+               "crossbar rows = inputs per tile; 128 as ISAAC and NeuroSim's default subarray", {1, 4096})
           .add("cols", &C::cols,
-               "crossbar columns = outputs per tile; 128 as ISAAC and NeuroSim (Paper A: 128x64, 32x32 LeNet-5)",
+               "crossbar columns = outputs per tile; 128 as ISAAC and NeuroSim (Paper A: 128x64, 32x32 "
+               "LeNet-5)",
                {1, 4096})
           .add("levels", &C::levels,
                "conductance levels per cell, evenly spaced in [g_min, g_max]; 0 = unlimited (ideal). "
                "Paper A: 16 (4-bit cells); ISAAC: 4 (2 bits/cell)",
                {0, 16777216})
           .add("slices", &C::slices,
-               "cells a weight is bit-sliced over, recombined by shift-and-add (Paper A: 2 x 4-bit for 8 bits)",
+               "cells a weight is bit-sliced over, recombined by shift-and-add (Paper A: 2 x 4-bit for 8 "
+               "bits)",
                {1, 24})
-          .add("g_min_us", &C::g_min_us, "lowest conductance, uS; 0 = infinite on/off ratio (ideal). Paper A: 0.1 (10 MOhm)",
+          .add("g_min_us", &C::g_min_us,
+               "lowest conductance, uS; 0 = infinite on/off ratio (ideal). Paper A: 0.1 (10 MOhm)",
                Range::at_least(0.0))
           .add("g_max_us", &C::g_max_us, "highest conductance, uS. Paper A: 1 (1 MOhm); PCM (aihwkit): 25",
                Range::at_least(0.0))
-          .choice("mapping", &C::mapping, {{"differential", Mapping::Differential}, {"offset", Mapping::Offset}},
+          .choice("mapping", &C::mapping,
+                  {{"differential", Mapping::Differential}, {"offset", Mapping::Offset}},
                   "differential: G+ - G- pair subtracted in analog before the ADC (Paper A); "
                   "offset: one cell, reference removed digitally (ISAAC)")
           .add("sigma", &C::sigma,
@@ -38,35 +42,41 @@ const config::Section<CrossbarConfig>& crossbar_section() {
                "(0.1 a common stress setting; CrossSim, NeuroSim)",
                {0.0, 5.0})
           .add("prog_noise", &C::prog_noise,
-               "programming noise std / g_max, applied once; 0 = off. Typical 0.01..0.04 (aihwkit, CrossSim)", {0.0, 1.0})
+               "programming noise std / g_max, applied once; 0 = off. Typical 0.01..0.04 (aihwkit, CrossSim)",
+               {0.0, 1.0})
           .add("read_noise", &C::read_noise,
-               "read noise per MVM; 0 = off (aihwkit, CrossSim). additive: std / (g_max * DAC full scale) on each "
+               "read noise per MVM; 0 = off (aihwkit, CrossSim). additive: std / (g_max * DAC full scale) on "
+               "each "
                "column current; proportional: std of eps in G (1 + eps) per device and read",
                {0.0, 10.0})
           .choice("read_noise_mode", &C::read_noise_mode,
                   {{"additive", ReadNoiseMode::Additive}, {"proportional", ReadNoiseMode::Proportional}},
                   "additive (output-referred) or proportional (per device, exact in distribution)")
           .add("stuck_min_rate", &C::stuck_min_rate,
-               "fraction of devices stuck at g_min; 0 = off. Typical 0.001..0.1 (MemTorch, MNSIM, PytorX)", {0.0, 1.0})
+               "fraction of devices stuck at g_min; 0 = off. Typical 0.001..0.1 (MemTorch, MNSIM, PytorX)",
+               {0.0, 1.0})
           .add("stuck_max_rate", &C::stuck_max_rate,
-               "fraction of devices stuck at g_max; 0 = off. Typical 0.001..0.1 (MemTorch, MNSIM, PytorX)", {0.0, 1.0})
+               "fraction of devices stuck at g_max; 0 = off. Typical 0.001..0.1 (MemTorch, MNSIM, PytorX)",
+               {0.0, 1.0})
           .add("wire_ohm", &C::wire_ohm,
                "wire resistance per cell segment, Ohm (first-order IR drop); 0 = off. Typical 0.15..3 "
                "(aihwkit, CrossSim, MemTorch)",
                Range::at_least(0.0))
-          .add("dac_bits", &C::dac_bits, "DAC resolution; 0 = ideal inputs; 1 = bit-serial (ISAAC); 8 = multi-bit",
-               {0, 16})
+          .add("dac_bits", &C::dac_bits,
+               "DAC resolution; 0 = ideal inputs; 1 = bit-serial (ISAAC); 8 = multi-bit", {0, 16})
           .add("input_bits", &C::input_bits,
                "input resolution streamed in ceil(input_bits/dac_bits) DAC passes; 0 = dac_bits "
                "(ISAAC streams 16-bit inputs 1 bit per cycle)",
                {0, 24})
-          .add("adc_bits", &C::adc_bits, "ADC resolution per column; 0 = ideal. Typical 5..9 (ISAAC 8; NeuroSim 5)",
-               {0, 24})
-          .choice("adc_range", &C::adc_range, {{"calibrated", AdcRange::Calibrated}, {"theoretical", AdcRange::Theoretical}},
+          .add("adc_bits", &C::adc_bits,
+               "ADC resolution per column; 0 = ideal. Typical 5..9 (ISAAC 8; NeuroSim 5)", {0, 24})
+          .choice("adc_range", &C::adc_range,
+                  {{"calibrated", AdcRange::Calibrated}, {"theoretical", AdcRange::Theoretical}},
                   "calibrated: [min, max] of each column's noise-free current over a calibration "
                   "batch; theoretical: +-(DAC full scale) sum_i |G_ij|")
           .add("seed_offset", &C::seed_offset,
-               "added to the point's seed for the devices: another Monte Carlo device sample", Range::at_least(0));
+               "added to the point's seed for the devices: another Monte Carlo device sample",
+               Range::at_least(0));
   return section;
 }
 

@@ -15,23 +15,25 @@
 
 namespace xbarsweep::crossbar {
 
-
 double CostConfig::adc_energy_at(int bits) const {
   if (adc_energy_pj > 0.0) return adc_energy_pj;
-  XBARSWEEP_THROW_IF(bits > 10, CrossbarError, "no ISAAC ADC energy for " << bits << " bits (table: 4..10); give cost.adc_energy_pj");
+  XBARSWEEP_THROW_IF(bits > 10, CrossbarError,
+                     "no ISAAC ADC energy for " << bits << " bits (table: 4..10); give cost.adc_energy_pj");
   // Below 4 bits ISAAC lists nothing: priced as a 4-bit ADC (conservative).
   return kIsaacAdcEnergyPj[std::max(bits, 4) - 4];
 }
 
 double CostConfig::adc_area_at(int bits) const {
   if (adc_area_um2 > 0.0) return adc_area_um2;
-  XBARSWEEP_THROW_IF(bits > 10, CrossbarError, "no ISAAC ADC area for " << bits << " bits (table: 4..10); give cost.adc_area_um2");
+  XBARSWEEP_THROW_IF(bits > 10, CrossbarError,
+                     "no ISAAC ADC area for " << bits << " bits (table: 4..10); give cost.adc_area_um2");
   return kIsaacAdcAreaUm2[std::max(bits, 4) - 4];
 }
 
 void CostConfig::validate() const {
   const auto nonneg = [](double v, const char* key) {
-    XBARSWEEP_THROW_IF(!(v >= 0.0) || !std::isfinite(v), CrossbarError, key << " must be a finite number >= 0, got " << v);
+    XBARSWEEP_THROW_IF(!(v >= 0.0) || !std::isfinite(v), CrossbarError,
+                       key << " must be a finite number >= 0, got " << v);
   };
   nonneg(crossbar_power_mw, "cost.crossbar_power_mw");
   nonneg(crossbar_area_um2, "cost.crossbar_area_um2");
@@ -46,18 +48,21 @@ void CostConfig::validate() const {
   nonneg(buffer_power_mw, "cost.buffer_power_mw");
   nonneg(buffer_area_mm2, "cost.buffer_area_mm2");
   XBARSWEEP_THROW_IF(!(crossbar_reference_cells > 0.0), CrossbarError,
-                              "cost.crossbar_reference_cells must be > 0, got " << crossbar_reference_cells);
-  XBARSWEEP_THROW_IF(!(read_cycle_ns > 0.0), CrossbarError, "cost.read_cycle_ns must be > 0, got " << read_cycle_ns);
-  XBARSWEEP_THROW_IF(!(adc_rate_gsps > 0.0), CrossbarError, "cost.adc_rate_gsps must be > 0, got " << adc_rate_gsps);
-  XBARSWEEP_THROW_IF(columns_per_adc < 1, CrossbarError, "cost.columns_per_adc must be >= 1, got " << columns_per_adc);
+                     "cost.crossbar_reference_cells must be > 0, got " << crossbar_reference_cells);
+  XBARSWEEP_THROW_IF(!(read_cycle_ns > 0.0), CrossbarError,
+                     "cost.read_cycle_ns must be > 0, got " << read_cycle_ns);
+  XBARSWEEP_THROW_IF(!(adc_rate_gsps > 0.0), CrossbarError,
+                     "cost.adc_rate_gsps must be > 0, got " << adc_rate_gsps);
+  XBARSWEEP_THROW_IF(columns_per_adc < 1, CrossbarError,
+                     "cost.columns_per_adc must be >= 1, got " << columns_per_adc);
   XBARSWEEP_THROW_IF(crossbars_per_buffer < 1, CrossbarError,
-                              "cost.crossbars_per_buffer must be >= 1, got " << crossbars_per_buffer);
+                     "cost.crossbars_per_buffer must be >= 1, got " << crossbars_per_buffer);
   XBARSWEEP_THROW_IF(adc_bits_if_ideal < 1 || adc_bits_if_ideal > 24, CrossbarError,
-                              "cost.adc_bits_if_ideal must be in [1, 24], got " << adc_bits_if_ideal);
+                     "cost.adc_bits_if_ideal must be in [1, 24], got " << adc_bits_if_ideal);
   XBARSWEEP_THROW_IF(dac_bits_if_ideal < 1 || dac_bits_if_ideal > 16, CrossbarError,
-                              "cost.dac_bits_if_ideal must be in [1, 16], got " << dac_bits_if_ideal);
+                     "cost.dac_bits_if_ideal must be in [1, 16], got " << dac_bits_if_ideal);
   XBARSWEEP_THROW_IF(input_bits_if_ideal < 1 || input_bits_if_ideal > 24, CrossbarError,
-                              "cost.input_bits_if_ideal must be in [1, 24], got " << input_bits_if_ideal);
+                     "cost.input_bits_if_ideal must be in [1, 24], got " << input_bits_if_ideal);
 }
 
 namespace {
@@ -65,8 +70,8 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 void check_shape(const std::string& name, int out, int in, std::int64_t mvms) {
-  XBARSWEEP_THROW_IF(out < 1 || in < 1, CrossbarError, "layer '" << name << "': shape " << out << " x " << in
-                                                           << " must be at least 1 x 1");
+  XBARSWEEP_THROW_IF(out < 1 || in < 1, CrossbarError,
+                     "layer '" << name << "': shape " << out << " x " << in << " must be at least 1 x 1");
   XBARSWEEP_THROW_IF(mvms < 0, CrossbarError, "layer '" << name << "': mvms must be >= 0, got " << mvms);
 }
 
@@ -82,7 +87,7 @@ LayerMapping dense_mapping(const std::string& name, int out, int in, const Cross
   m.out = out;
   m.in = in;
   m.allocated_tiles = nr * nc;
-  m.used_rows = static_cast<std::int64_t>(in) * nc;    // each column tile drives every input
+  m.used_rows = static_cast<std::int64_t>(in) * nc;      // each column tile drives every input
   m.used_columns = static_cast<std::int64_t>(out) * nr;  // each row tile reads every output
   m.mvms = mvms;
   return m;
@@ -100,8 +105,8 @@ LayerMapping sparse_mapping(const std::string& name, int out, int in, const Cros
   m.mvms = mvms;
   for (const auto& [r, c] : allocated) {
     XBARSWEEP_THROW_IF(r < 0 || r >= nr || c < 0 || c >= nc, CrossbarError,
-                                "layer '" << name << "': tile (" << r << ", " << c << ") outside its " << nr
-                                          << " x " << nc << " grid");
+                       "layer '" << name << "': tile (" << r << ", " << c << ") outside its " << nr << " x "
+                                 << nc << " grid");
     ++m.allocated_tiles;
     m.used_rows += std::min(config.rows, in - r * config.rows);
     m.used_columns += std::min(config.cols, out - c * config.cols);
@@ -122,8 +127,8 @@ LayerCost layer_cost(const LayerMapping& l, const CrossbarConfig& x, const CostC
   LayerCost r;
   r.name = l.name;
   r.crossbars = tiles * x.crossbars_per_tile();
-  r.dacs = tiles * slices * x.rows;                              // the pair shares its word-line drivers
-  r.sample_holds = tiles * slices * x.cols;                      // one per bit line (pair subtracted)
+  r.dacs = tiles * slices * x.rows;          // the pair shares its word-line drivers
+  r.sample_holds = tiles * slices * x.cols;  // one per bit line (pair subtracted)
   r.adcs = tiles * slices * ceil_div(x.cols, c.columns_per_adc);
   r.shift_adds = r.adcs;
   r.buffers = static_cast<double>(r.crossbars) / c.crossbars_per_buffer;  // a share: layers share tiles
@@ -139,8 +144,10 @@ LayerCost layer_cost(const LayerMapping& l, const CrossbarConfig& x, const CostC
   double* e = r.energy_by_component_nj;  // filled in pJ, converted below
   e[0] = static_cast<double>(r.crossbars) * c.crossbar_power_mw * cell_scale * cycles * c.read_cycle_ns;
   e[1] = conversions * c.adc_energy_at(adc_bits);
-  e[2] = static_cast<double>(l.used_rows * slices) * dac_bits * (c.dac_power_uw * 1e-3) * cycles * c.read_cycle_ns;
-  e[3] = static_cast<double>(l.used_columns * slices) * (c.sample_hold_power_uw * 1e-3) * cycles * c.read_cycle_ns;
+  e[2] = static_cast<double>(l.used_rows * slices) * dac_bits * (c.dac_power_uw * 1e-3) * cycles *
+         c.read_cycle_ns;
+  e[3] = static_cast<double>(l.used_columns * slices) * (c.sample_hold_power_uw * 1e-3) * cycles *
+         c.read_cycle_ns;
   e[4] = conversions * c.shift_add_power_mw * t_conv_ns;
   e[5] = r.buffers * c.buffer_power_mw * latency_ns;
   double* a = r.area_by_component_mm2;  // filled in um^2, converted below
@@ -205,62 +212,58 @@ const config::Section<CostConfig>& cost_section() {
   static const config::Section<C> section =
       config::Section<C>("cost")
           .add("crossbar_power_mw", &C::crossbar_power_mw,
-               "crossbar array power when read, mW per reference array; ISAAC (ISCA 2016, Table 6): 2.4 mW / 8 arrays " "of 128x128",
+               "crossbar array power when read, mW per reference array; ISAAC (ISCA 2016, Table 6): 2.4 mW / "
+               "8 arrays "
+               "of 128x128",
                Range::at_least(0.0))
           .add("crossbar_area_um2", &C::crossbar_area_um2,
                "crossbar array area, um^2 per reference array; ISAAC Table 6: 0.0002 mm^2 / 8 arrays",
                Range::at_least(0.0))
           .add("crossbar_reference_cells", &C::crossbar_reference_cells,
-               "cells of the array the crossbar figures describe (ISAAC: 128x128); other shapes scale linearly",
+               "cells of the array the crossbar figures describe (ISAAC: 128x128); other shapes scale "
+               "linearly",
                Range::at_least(1.0))
-          .add("read_cycle_ns", &C::read_cycle_ns,
-               "one crossbar read (one input plane), ns; ISAAC: 100",
+          .add("read_cycle_ns", &C::read_cycle_ns, "one crossbar read (one input plane), ns; ISAAC: 100",
                Range::above(0.0))
           .add("adc_energy_pj", &C::adc_energy_pj,
-               "ADC energy per conversion, pJ; 0 = ISAAC's figure by resolution (4..10 bits: 0.79, 0.99, 1.20, 1.42, " "1.67, 1.97, 2.38)",
+               "ADC energy per conversion, pJ; 0 = ISAAC's figure by resolution (4..10 bits: 0.79, 0.99, "
+               "1.20, 1.42, "
+               "1.67, 1.97, 2.38)",
                Range::at_least(0.0))
           .add("adc_area_um2", &C::adc_area_um2,
-               "ADC area, um^2; 0 = ISAAC's figure by resolution (4..10 bits: 361, 477, 627, 845, 1200, 1828, 3002)",
+               "ADC area, um^2; 0 = ISAAC's figure by resolution (4..10 bits: 361, 477, 627, 845, 1200, "
+               "1828, 3002)",
                Range::at_least(0.0))
-          .add("adc_rate_gsps", &C::adc_rate_gsps,
-               "ADC conversion rate, GS/s; ISAAC: 1.2 (8-bit SAR, 2 mW)",
+          .add("adc_rate_gsps", &C::adc_rate_gsps, "ADC conversion rate, GS/s; ISAAC: 1.2 (8-bit SAR, 2 mW)",
                Range::above(0.0))
-          .add("columns_per_adc", &C::columns_per_adc,
-               "bit lines one ADC converts in turn; NeuroSim: 8",
+          .add("columns_per_adc", &C::columns_per_adc, "bit lines one ADC converts in turn; NeuroSim: 8",
                {1.0, 65536.0})
           .add("dac_power_uw", &C::dac_power_uw,
-               "1-bit DAC power, uW each (a b-bit DAC = b of them, first-order); ISAAC Table 6: 4 mW per 8x128",
+               "1-bit DAC power, uW each (a b-bit DAC = b of them, first-order); ISAAC Table 6: 4 mW per "
+               "8x128",
                Range::at_least(0.0))
           .add("dac_area_um2", &C::dac_area_um2,
-               "1-bit DAC area, um^2 each; ISAAC Table 6: 0.00017 mm^2 per 8x128",
-               Range::at_least(0.0))
+               "1-bit DAC area, um^2 each; ISAAC Table 6: 0.00017 mm^2 per 8x128", Range::at_least(0.0))
           .add("sample_hold_power_uw", &C::sample_hold_power_uw,
                "sample-and-hold power, uW each (one per bit line); ISAAC Table 6: 10 uW per 8x128",
                Range::at_least(0.0))
           .add("sample_hold_area_um2", &C::sample_hold_area_um2,
-               "sample-and-hold area, um^2 each; ISAAC Table 6: 0.00004 mm^2 per 8x128",
-               Range::at_least(0.0))
+               "sample-and-hold area, um^2 each; ISAAC Table 6: 0.00004 mm^2 per 8x128", Range::at_least(0.0))
           .add("shift_add_power_mw", &C::shift_add_power_mw,
-               "shift-and-add power, mW each (one per ADC); ISAAC Table 6: 0.05",
-               Range::at_least(0.0))
+               "shift-and-add power, mW each (one per ADC); ISAAC Table 6: 0.05", Range::at_least(0.0))
           .add("shift_add_area_um2", &C::shift_add_area_um2,
-               "shift-and-add area, um^2 each; ISAAC Table 6: 60",
-               Range::at_least(0.0))
+               "shift-and-add area, um^2 each; ISAAC Table 6: 60", Range::at_least(0.0))
           .add("buffer_power_mw", &C::buffer_power_mw,
-               "eDRAM buffer power, mW each; ISAAC Table 6: 64 KB eDRAM, 20.7",
-               Range::at_least(0.0))
+               "eDRAM buffer power, mW each; ISAAC Table 6: 64 KB eDRAM, 20.7", Range::at_least(0.0))
           .add("buffer_area_mm2", &C::buffer_area_mm2,
-               "eDRAM buffer area, mm^2 each; ISAAC Table 6: 64 KB eDRAM, 0.083",
-               Range::at_least(0.0))
+               "eDRAM buffer area, mm^2 each; ISAAC Table 6: 64 KB eDRAM, 0.083", Range::at_least(0.0))
           .add("crossbars_per_buffer", &C::crossbars_per_buffer,
-               "crossbars sharing one buffer; ISAAC tile: 12 IMAs x 8 crossbars = 96",
-               {1.0, 1e9})
+               "crossbars sharing one buffer; ISAAC tile: 12 IMAs x 8 crossbars = 96", {1.0, 1e9})
           .add("adc_bits_if_ideal", &C::adc_bits_if_ideal,
                "ADC resolution priced when crossbar.adc_bits = 0 (ideal in simulation); ISAAC: 8",
                {1.0, 24.0})
           .add("dac_bits_if_ideal", &C::dac_bits_if_ideal,
-               "DAC resolution priced when crossbar.dac_bits = 0; ISAAC: 1 (bit-serial)",
-               {1.0, 16.0})
+               "DAC resolution priced when crossbar.dac_bits = 0; ISAAC: 1 (bit-serial)", {1.0, 16.0})
           .add("input_bits_if_ideal", &C::input_bits_if_ideal,
                "input resolution priced when crossbar.dac_bits = 0; NeuroSim: 8-bit activations",
                {1.0, 24.0});
@@ -279,18 +282,20 @@ std::vector<config::Check> cost_checks() {
   // ISAAC lists ADCs of 4..10 bits: a wider one needs its own figures, or the cost model fails
   // after the point's training.
   const auto adc_check = [](const char* key, const char* what) {
-    return config::Check{{"cost.", "crossbar.adc_bits"}, [key, what](const config::Params& p) -> std::optional<config::Problem> {
-                           const CostConfig c = cost_section().read(p);
-                           const auto simulated = p.integer("crossbar.adc_bits");
-                           const auto bits = simulated > 0 ? simulated : c.adc_bits_if_ideal;
-                           const double given = std::string(key) == "cost.adc_energy_pj" ? c.adc_energy_pj : c.adc_area_um2;
-                           if (bits <= 10 || given > 0.0) return std::nullopt;
-                           return config::Problem{
-                               key, std::string("is 0 (ISAAC's figure) but the ADC has ") + std::to_string(bits) +
-                                        " bits (" + (simulated > 0 ? "crossbar.adc_bits" : "cost.adc_bits_if_ideal") +
-                                        ") and ISAAC lists only 4..10; expected the " + what + " of a " +
-                                        std::to_string(bits) + "-bit ADC"};
-                         }};
+    return config::Check{
+        {"cost.", "crossbar.adc_bits"},
+        [key, what](const config::Params& p) -> std::optional<config::Problem> {
+          const CostConfig c = cost_section().read(p);
+          const auto simulated = p.integer("crossbar.adc_bits");
+          const auto bits = simulated > 0 ? simulated : c.adc_bits_if_ideal;
+          const double given = std::string(key) == "cost.adc_energy_pj" ? c.adc_energy_pj : c.adc_area_um2;
+          if (bits <= 10 || given > 0.0) return std::nullopt;
+          return config::Problem{key, std::string("is 0 (ISAAC's figure) but the ADC has ") +
+                                          std::to_string(bits) + " bits (" +
+                                          (simulated > 0 ? "crossbar.adc_bits" : "cost.adc_bits_if_ideal") +
+                                          ") and ISAAC lists only 4..10; expected the " + what + " of a " +
+                                          std::to_string(bits) + "-bit ADC"};
+        }};
   };
   return {adc_check("cost.adc_energy_pj", "energy per conversion in pJ"),
           adc_check("cost.adc_area_um2", "area in um^2")};

@@ -7,12 +7,12 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <tuple>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/data/dataset.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::data {
 namespace {
@@ -30,8 +30,7 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t stream) {
   return x ^ (x >> 31);
 }
 
-Split take_subset(const Split& all, std::int64_t n, SubsetMode mode, std::uint64_t seed,
-                  const char* which) {
+Split take_subset(const Split& all, std::int64_t n, SubsetMode mode, std::uint64_t seed, const char* which) {
   if (n < 0) throw DataError(std::string(which) + " subset must be >= 0");
   if (n == 0 || n >= all.size()) return all;
   if (mode == SubsetMode::First) {
@@ -90,7 +89,8 @@ std::vector<std::string> dataset_files(const LoadOptions& o) {
   if (o.name != "fashion-mnist") return {};
   std::vector<std::string> files;
   for (const char* split : {"train", "t10k"})
-    for (const char* what : {"images-idx3", "labels-idx1"}) files.push_back(fashion_mnist_file(o.dir, split, what));
+    for (const char* what : {"images-idx3", "labels-idx1"})
+      files.push_back(fashion_mnist_file(o.dir, split, what));
   return files;
 }
 
@@ -154,10 +154,10 @@ Dataset load_dataset(const LoadOptions& o) {
                        mix(o.subset_seed, 2), "test");
   } else if (o.name == "synthetic") {
     if (o.train_subset < 0 || o.test_subset < 0) throw DataError("subsets must be >= 0");
-    train = make_synthetic(o.train_subset > 0 ? o.train_subset : kSyntheticTrain,
-                           mix(o.synthetic_seed, 1), o.synthetic_noise);
-    test = make_synthetic(o.test_subset > 0 ? o.test_subset : kSyntheticTest,
-                          mix(o.synthetic_seed, 2), o.synthetic_noise);
+    train = make_synthetic(o.train_subset > 0 ? o.train_subset : kSyntheticTrain, mix(o.synthetic_seed, 1),
+                           o.synthetic_noise);
+    test = make_synthetic(o.test_subset > 0 ? o.test_subset : kSyntheticTest, mix(o.synthetic_seed, 2),
+                          o.synthetic_noise);
   } else {
     throw DataError("unknown data set \"" + o.name + "\", expected fashion-mnist or synthetic");
   }

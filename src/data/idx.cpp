@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/data/dataset.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xbarsweep::data {
 namespace {
@@ -61,8 +61,7 @@ class IdxReader {
     read(magic.data(), magic.size(), "the magic number");
     if (magic[0] != 0 || magic[1] != 0 || magic[2] != kUnsignedByte || magic[3] != expected_dims) {
       char text[64];
-      std::snprintf(text, sizeof text, "0x%02x%02x%02x%02x", magic[0], magic[1], magic[2],
-                    magic[3]);
+      std::snprintf(text, sizeof text, "0x%02x%02x%02x%02x", magic[0], magic[1], magic[2], magic[3]);
       char want[16];
       std::snprintf(want, sizeof want, "0x000008%02x", expected_dims);
       fail(std::string("wrong magic number ") + text + ", expected " + want + " (IDX " + kind +
@@ -94,9 +93,7 @@ class IdxReader {
     }
   }
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw DataError(path_ + ": " + what);
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw DataError(path_ + ": " + what); }
 
  private:
   std::string path_;
@@ -122,8 +119,7 @@ at::Tensor read_idx_labels(const std::string& path, std::int64_t max_label) {
   in.expect_end();
   const auto top = raw.max().item<std::int64_t>();
   if (top > max_label) {
-    in.fail("label " + std::to_string(top) + " out of range, expected 0.." +
-            std::to_string(max_label));
+    in.fail("label " + std::to_string(top) + " out of range, expected 0.." + std::to_string(max_label));
   }
   return raw.to(at::kLong);
 }
@@ -142,8 +138,7 @@ void write_idx_gz(const std::string& path, const at::Tensor& values) {
   }
   const auto body = values.contiguous();
   const auto n = static_cast<unsigned>(body.numel());
-  if (gzwrite(out.get(), head.data(), static_cast<unsigned>(head.size())) !=
-          static_cast<int>(head.size()) ||
+  if (gzwrite(out.get(), head.data(), static_cast<unsigned>(head.size())) != static_cast<int>(head.size()) ||
       (n > 0 && gzwrite(out.get(), body.data_ptr<std::uint8_t>(), n) != static_cast<int>(n))) {
     throw DataError(path + ": write failed");
   }

@@ -6,10 +6,10 @@
 // over Monte Carlo device samples and the cost model's power, area and energy against the same
 // model mapped dense. Definitions of every metric: docs/compress.md ("The admm kind").
 #include <ATen/Parallel.h>
-#include <Kokkos_Core.hpp>
 #include <torch/optim/optimizer.h>
 #include <torch/serialize.h>
 
+#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -20,12 +20,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "xbarsweep/error.hpp"
 #include "classifier_params.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/compress/pipeline.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/analog/model_eval.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/pretrain_cache.hpp"
@@ -62,8 +62,9 @@ LayerKeep parse_layer_keep(const std::string& text) {
         if (ec != std::errc() || stop != end || begin == end) fraction = -1.0;
       }
       if (eq == std::string::npos || layer.empty() || !(fraction >= 0.0 && fraction <= 1.0)) {
-        out.problem = "entry '" + item +
-                      "' is not LAYER=FRACTION with a fraction in [0, 1] (expected e.g. \"fc1=0.3, fc2=0.6\")";
+        out.problem =
+            "entry '" + item +
+            "' is not LAYER=FRACTION with a fraction in [0, 1] (expected e.g. \"fc1=0.3, fc2=0.6\")";
         return out;
       }
       for (const auto& [seen, unused] : out.entries) {
@@ -82,62 +83,165 @@ std::string check_layer_keep(const std::string& text) { return parse_layer_keep(
 
 config::Schema admm_schema() {
   config::Schema s;
-  s.add({"admm.rho", ValueType::Real, 1e-3, 1e-12, 1e6, {},
+  s.add({"admm.rho",
+         ValueType::Real,
+         1e-3,
+         1e-12,
+         1e6,
+         {},
          "initial ADMM penalty rho of every layer (paper A's public configs: 1e-4..7e-3)"});
-  s.add({"admm.rho_growth", ValueType::Real, 1.35, 1.0, 100.0, {},
+  s.add({"admm.rho_growth",
+         ValueType::Real,
+         1.35,
+         1.0,
+         100.0,
+         {},
          "rho is multiplied by this after each ADMM iteration (x1.1..x1.6, 1.35 typical)"});
   s.add({"admm.rho_cap", ValueType::Real, 1.0, 1e-12, 1e6, {}, "rho never grows above this"});
-  s.add({"admm.iterations", ValueType::Int, std::int64_t{6}, 0.0, 100000.0, {},
+  s.add({"admm.iterations",
+         ValueType::Int,
+         std::int64_t{6},
+         0.0,
+         100000.0,
+         {},
          "ADMM iterations (each: W-step epochs, then the Z and U updates)"});
-  s.add({"admm.epochs_per_iteration", ValueType::Int, std::int64_t{1}, 1.0, 100000.0, {},
+  s.add({"admm.epochs_per_iteration",
+         ValueType::Int,
+         std::int64_t{1},
+         1.0,
+         100000.0,
+         {},
          "W-step epochs per ADMM iteration"});
-  s.add({"admm.retrain_epochs", ValueType::Int, std::int64_t{3}, 0.0, 100000.0, {},
+  s.add({"admm.retrain_epochs",
+         ValueType::Int,
+         std::int64_t{3},
+         0.0,
+         100000.0,
+         {},
          "masked retraining epochs after the hard projection (per stage when sequential)"});
-  s.add({"admm.lr", ValueType::Real, 0.01, 1e-12, 100.0, {},
+  s.add({"admm.lr",
+         ValueType::Real,
+         0.01,
+         1e-12,
+         100.0,
+         {},
          "learning rate of the ADMM W-steps (optimizer, momentum, weight decay from train.*)"});
-  s.add({"admm.retrain_lr", ValueType::Real, 0.01, 1e-12, 100.0, {},
+  s.add({"admm.retrain_lr",
+         ValueType::Real,
+         0.01,
+         1e-12,
+         100.0,
+         {},
          "initial learning rate of masked retraining, cosine-decayed to 0 over the retraining epochs"});
-  s.add({"admm.batch_size", ValueType::Int, std::int64_t{0}, 0.0, 1.0e6, {},
+  s.add({"admm.batch_size",
+         ValueType::Int,
+         std::int64_t{0},
+         0.0,
+         1.0e6,
+         {},
          "items per step in ADMM and retraining; 0 = train.batch_size"});
-  s.add({"admm.prune", ValueType::String, std::string("block"), {}, {},
+  s.add({"admm.prune",
+         ValueType::String,
+         std::string("block"),
+         {},
+         {},
          {"none", "block", "column", "row", "irregular"},
          "pruning structure: crossbar blocks (paper A), columns (inputs), rows (filters), single "
          "weights (unstructured baseline), or none"});
-  s.add({"admm.keep", ValueType::Real, 0.25, 0.0, 1.0, {},
+  s.add({"admm.keep",
+         ValueType::Real,
+         0.25,
+         0.0,
+         1.0,
+         {},
          "fraction of units (blocks, columns, rows or weights) kept in each pruned layer"});
   {
-    config::ParamSpec layer_keep{"admm.layer_keep", ValueType::String, std::string(""), {}, {}, {},
+    config::ParamSpec layer_keep{"admm.layer_keep",
+                                 ValueType::String,
+                                 std::string(""),
+                                 {},
+                                 {},
+                                 {},
                                  "per-layer keep fractions overriding admm.keep, as "
                                  "\"fc1=0.3, fc2=0.6\"; layers by module name (conv1, fc1, "
                                  "features.0, ...)"};
     layer_keep.check_text = check_layer_keep;
     s.add(std::move(layer_keep));
   }
-  s.add({"admm.block_rows", ValueType::Int, std::int64_t{0}, 0.0, 65536.0, {},
+  s.add({"admm.block_rows",
+         ValueType::Int,
+         std::int64_t{0},
+         0.0,
+         65536.0,
+         {},
          "pruning block in crossbar terms: word lines (layer inputs); 0 = crossbar.rows"});
-  s.add({"admm.block_cols", ValueType::Int, std::int64_t{0}, 0.0, 65536.0, {},
+  s.add({"admm.block_cols",
+         ValueType::Int,
+         std::int64_t{0},
+         0.0,
+         65536.0,
+         {},
          "pruning block in crossbar terms: bit lines (layer outputs); 0 = crossbar.cols"});
-  s.add({"admm.levels", ValueType::Int, std::int64_t{16}, 0.0, 65536.0, {},
+  s.add({"admm.levels",
+         ValueType::Int,
+         std::int64_t{16},
+         0.0,
+         65536.0,
+         {},
          "weight levels {+-q..+-(levels/2)q}, no zero level, ceil(log2(levels)) bits per weight; "
          "even; 0 = no quantization. Exact on cells with crossbar.levels = levels/2 + 1"});
-  s.add({"admm.mode", ValueType::String, std::string("joint"), {}, {}, {"joint", "sequential"},
+  s.add({"admm.mode",
+         ValueType::String,
+         std::string("joint"),
+         {},
+         {},
+         {"joint", "sequential"},
          "joint: pruning and levels in one ADMM (two Z/U pairs per layer); sequential: prune, "
          "retrain, then quantize, retrain (ADMM-NN)"});
-  s.add({"admm.joint_exact", ValueType::Bool, false, {}, {}, {},
+  s.add({"admm.joint_exact",
+         ValueType::Bool,
+         false,
+         {},
+         {},
+         {},
          "joint mode: one Z/U pair onto the intersection set (project_pruned_levels) instead of two"});
-  s.add({"admm.skip_first", ValueType::Bool, false, {}, {}, {},
+  s.add({"admm.skip_first",
+         ValueType::Bool,
+         false,
+         {},
+         {},
+         {},
          "leave the first layer unpruned (still quantized)"});
-  s.add({"admm.skip_last", ValueType::Bool, false, {}, {}, {},
+  s.add({"admm.skip_last",
+         ValueType::Bool,
+         false,
+         {},
+         {},
+         {},
          "leave the last layer unpruned (still quantized)"});
-  s.add({"admm.hw_samples", ValueType::Int, std::int64_t{3}, 0.0, 100000.0, {},
+  s.add({"admm.hw_samples",
+         ValueType::Int,
+         std::int64_t{3},
+         0.0,
+         100000.0,
+         {},
          "Monte Carlo device samples of the hardware evaluation; 0 = none (cost model only)"});
-  s.add({"admm.hw_test_items", ValueType::Int, std::int64_t{1000}, 0.0, 1.0e7, {},
+  s.add({"admm.hw_test_items",
+         ValueType::Int,
+         std::int64_t{1000},
+         0.0,
+         1.0e7,
+         {},
          "test items classified by each device sample (the first N); 0 = the whole test split"});
-  s.add({"admm.save_checkpoint", ValueType::String, std::string(""), {}, {}, {},
+  s.add({"admm.save_checkpoint",
+         ValueType::String,
+         std::string(""),
+         {},
+         {},
+         {},
          "write the compressed model here (nn::save_checkpoint); empty = do not"});
   return s;
 }
-
 
 // "features.0.weight" -> "features.0": the module's name, as admm.layer_keep names it.
 std::string layer_module(std::string name) {
@@ -158,8 +262,7 @@ std::string layer_key(std::string name) {
 }
 
 xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::CrossbarConfig& xbar,
-                                     const std::vector<std::string>& layer_names, bool prune,
-                                     bool quantize) {
+                                     const std::vector<std::string>& layer_names, bool prune, bool quantize) {
   xc::CompressionSpec spec;
   auto& d = spec.defaults;
   const auto rows = p.integer("admm.block_rows") > 0 ? p.integer("admm.block_rows") : xbar.rows;
@@ -185,8 +288,8 @@ xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::Cr
   if (prune && d.prune.kind != xc::PruneKind::none) {
     for (const auto& [module, fraction] : parse_layer_keep(p.text("admm.layer_keep")).entries) {
       const std::string name = module + ".weight";
-      XBARSWEEP_THROW_IF(std::find(layer_names.begin(), layer_names.end(), name) == layer_names.end(), ModelError,
-                         "admm.layer_keep: the model has no layer '" << module << "'");
+      XBARSWEEP_THROW_IF(std::find(layer_names.begin(), layer_names.end(), name) == layer_names.end(),
+                         ModelError, "admm.layer_keep: the model has no layer '" << module << "'");
       auto layer = d;  // an explicit fraction wins over skip_first/skip_last
       layer.prune.keep = xc::Keep::fraction(fraction);
       spec.layers[name] = layer;
@@ -194,7 +297,6 @@ xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::Cr
   }
   return spec;
 }
-
 
 class AdmmKind final : public Kind {
  public:
@@ -218,10 +320,11 @@ class AdmmKind final : public Kind {
     c.push_back({{"admm.levels"}, [](const config::Params& p) -> std::optional<config::Problem> {
                    const auto levels = p.integer("admm.levels");
                    if (levels == 0 || (levels >= 2 && levels % 2 == 0)) return std::nullopt;
-                   return config::Problem{"admm.levels",
-                                          "is " + std::to_string(levels) +
-                                              ": levels are symmetric about zero with no zero level (+-q .. "
-                                              "+-(levels/2) q); expected 0 (no quantization) or an even number >= 2"};
+                   return config::Problem{
+                       "admm.levels",
+                       "is " + std::to_string(levels) +
+                           ": levels are symmetric about zero with no zero level (+-q .. "
+                           "+-(levels/2) q); expected 0 (no quantization) or an even number >= 2"};
                  }});
     // Layer names need the model's layer list: built once per distinct model, untrained.
     auto layers_of = std::make_shared<std::map<std::string, std::vector<std::string>>>();
@@ -230,32 +333,37 @@ class AdmmKind final : public Kind {
                    const auto keep = parse_layer_keep(p.text("admm.layer_keep"));
                    if (keep.entries.empty()) return std::nullopt;
                    if (p.text("admm.prune") == "none")
-                     return config::Problem{"admm.layer_keep",
-                                            "gives keep fractions but admm.prune is none, so nothing is pruned; "
-                                            "expected admm.prune block, column, row or irregular, or no layer_keep"};
-                   std::string key = p.text("model.name") + "/" + config::display(*p.find("model.width")) + "/" +
-                                     std::to_string(p.integer("model.hidden")) + "/" +
+                     return config::Problem{
+                         "admm.layer_keep",
+                         "gives keep fractions but admm.prune is none, so nothing is pruned; "
+                         "expected admm.prune block, column, row or irregular, or no layer_keep"};
+                   std::string key = p.text("model.name") + "/" + config::display(*p.find("model.width")) +
+                                     "/" + std::to_string(p.integer("model.hidden")) + "/" +
                                      std::to_string(p.integer("model.layers")) + "/" +
                                      (p.boolean("data.pad") ? "32" : "28");
                    auto found = layers_of->find(key);
-                   if (found == layers_of->end()) found = layers_of->emplace(key, compressible_layer_names(p)).first;
+                   if (found == layers_of->end())
+                     found = layers_of->emplace(key, compressible_layer_names(p)).first;
                    const std::vector<std::string>& names = found->second;
                    for (const auto& [module, fraction] : keep.entries) {
                      if (std::find(names.begin(), names.end(), module + ".weight") != names.end()) continue;
                      std::string known;
                      for (const auto& n : names) known += (known.empty() ? "" : ", ") + layer_module(n);
-                     return config::Problem{"admm.layer_keep", "model " + p.text("model.name") + " has no layer '" +
-                                                                   module + "'; expected one of its compressible "
-                                                                   "layers: " + known};
+                     return config::Problem{"admm.layer_keep", "model " + p.text("model.name") +
+                                                                   " has no layer '" + module +
+                                                                   "'; expected one of its compressible "
+                                                                   "layers: " +
+                                                                   known};
                    }
                    return std::nullopt;
                  }});
-    c.push_back({{"admm.joint_exact", "admm.mode"}, [](const config::Params& p) -> std::optional<config::Problem> {
-                   if (!p.boolean("admm.joint_exact") || p.text("admm.mode") == "joint") return std::nullopt;
-                   return config::Problem{"admm.joint_exact",
-                                          "is true with admm.mode sequential, where it has no effect; expected "
-                                          "admm.mode joint, or joint_exact false"};
-                 }});
+    c.push_back(
+        {{"admm.joint_exact", "admm.mode"}, [](const config::Params& p) -> std::optional<config::Problem> {
+           if (!p.boolean("admm.joint_exact") || p.text("admm.mode") == "joint") return std::nullopt;
+           return config::Problem{"admm.joint_exact",
+                                  "is true with admm.mode sequential, where it has no effect; expected "
+                                  "admm.mode joint, or joint_exact false"};
+         }});
     c.push_back(config::writable_file("admm.save_checkpoint"));
     return c;
   }
@@ -294,8 +402,8 @@ class AdmmKind final : public Kind {
     // ADMM, hard projection, masked retraining, through this loop.
     std::vector<std::string> names;
     for (const auto& l : xc::compressible_layers(*model)) names.push_back(l.name);
-    const bool sequential = p.text("admm.mode") == "sequential" && p.integer("admm.levels") > 0 &&
-                            p.text("admm.prune") != "none";
+    const bool sequential =
+        p.text("admm.mode") == "sequential" && p.integer("admm.levels") > 0 && p.text("admm.prune") != "none";
     xc::PipelineConfig pipeline;
     pipeline.spec = compression_spec(p, xbar, names, true, !sequential);
     if (sequential) pipeline.quantize_stage = compression_spec(p, xbar, names, false, true);
@@ -306,8 +414,8 @@ class AdmmKind final : public Kind {
     auto optimizer_options = train_options(p, 0).optimizer;
     optimizer_options.lr = p.real("admm.lr");
     const auto optimizer = nn::make_optimizer(*model, optimizer_options);
-    const auto batch = p.integer("admm.batch_size") > 0 ? p.integer("admm.batch_size")
-                                                        : p.integer("train.batch_size");
+    const auto batch =
+        p.integer("admm.batch_size") > 0 ? p.integer("admm.batch_size") : p.integer("train.batch_size");
     std::uint64_t epoch_counter = 0;
     xc::TrainingCallbacks training;
     training.progress = [&](const std::string& stage, std::int64_t index) {
@@ -324,8 +432,8 @@ class AdmmKind final : public Kind {
       if (step.before_step) hooks.before_step = [&step](std::int64_t) { step.before_step(); };
       if (step.after_step) hooks.after_step = [&](std::int64_t) { step.after_step(*optimizer); };
       // Shuffling streams 1000+ are the compression epochs' (1 is pretraining's).
-      nn::train_epoch(*model, *optimizer, dataset.train, batch,
-                      nn::derive_seed(seed, 1000 + epoch_counter++), hooks);
+      nn::train_epoch(*model, *optimizer, dataset.train, batch, nn::derive_seed(seed, 1000 + epoch_counter++),
+                      hooks);
     };
     training.evaluate = [&] { return nn::evaluate(*model, dataset.test).accuracy; };
     const auto result = xc::run_admm_compression(*model, training, pipeline);
@@ -404,13 +512,13 @@ class AdmmKind final : public Kind {
     out.metrics["dense_power_mw"] = priced.dense_total.power_mw;
     out.metrics["dense_area_mm2"] = priced.dense_total.area_mm2;
     out.metrics["dense_energy_nj"] = priced.dense_total.energy_nj;
-    out.metrics["energy_reduction"] =
-        priced.dense_total.energy_nj > 0.0 ? 1.0 - priced.total.energy_nj / priced.dense_total.energy_nj : 0.0;
+    out.metrics["energy_reduction"] = priced.dense_total.energy_nj > 0.0
+                                          ? 1.0 - priced.total.energy_nj / priced.dense_total.energy_nj
+                                          : 0.0;
     auto& layer_crossbars = out.arrays["layer_crossbars"];
     for (const auto& l : priced.layers) layer_crossbars.push_back(static_cast<double>(l.crossbars));
 
-    out.metrics["wall_s"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    out.metrics["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return out;
   }
 };

@@ -28,7 +28,8 @@ const config::Section<data::LoadOptions>& data_section() {
       config::Section<D>("data")
           .add("name", &D::name, "data set (synthetic: seeded class patterns, for tests)")
           .choices({"fashion-mnist", "synthetic"})
-          .add("dir", &D::dir, "directory of the Fashion-MNIST IDX .gz files (Debian's dataset-fashion-mnist)")
+          .add("dir", &D::dir,
+               "directory of the Fashion-MNIST IDX .gz files (Debian's dataset-fashion-mnist)")
           .add("subset", &D::train_subset, "training items used; 0 = all (60000; synthetic: 6000)",
                Range::at_least(0))
           .add("test_subset", &D::test_subset, "test items used; 0 = all (10000; synthetic: 1000)",
@@ -36,10 +37,11 @@ const config::Section<data::LoadOptions>& data_section() {
           .choice("subset_mode", &D::subset_mode,
                   {{"first", data::SubsetMode::First}, {"random", data::SubsetMode::Random}},
                   "subset = the first N items, or N drawn at random with data.seed")
-          .add("normalize", &D::normalize, "standardise pixels with Fashion-MNIST's mean 0.2860 and std 0.3530")
+          .add("normalize", &D::normalize,
+               "standardise pixels with Fashion-MNIST's mean 0.2860 and std 0.3530")
           .add("pad", &D::pad_to_32, "zero-pad 28x28 images to 32x32 (always on for vgg16 and resnet18)")
-          .add("noise", &D::synthetic_noise, "synthetic only: pixel noise standard deviation on a [0, 1] scale",
-               {0.0, 10.0})
+          .add("noise", &D::synthetic_noise,
+               "synthetic only: pixel noise standard deviation on a [0, 1] scale", {0.0, 10.0})
           .add("seed", &D::subset_seed,
                "draws the synthetic data and random subsets (independent of the point seed)");
   return section;
@@ -60,18 +62,21 @@ const config::Section<ModelParams>& model_section() {
 config::Section<nn::TrainOptions> train_section(const nn::TrainOptions& defaults) {
   using T = nn::TrainOptions;
   return config::Section<T>("train", defaults)
-      .add_field<double>("lr", [](T& t) -> double& { return t.optimizer.lr; }, "learning rate",
-                         Range::above_to(0.0, 100.0))
-      .add_field<double>("momentum", [](T& t) -> double& { return t.optimizer.momentum; }, "SGD momentum",
-                         Range::below(0.0, 1.0))
+      .add_field<double>(
+          "lr", [](T& t) -> double& { return t.optimizer.lr; }, "learning rate", Range::above_to(0.0, 100.0))
+      .add_field<double>(
+          "momentum", [](T& t) -> double& { return t.optimizer.momentum; }, "SGD momentum",
+          Range::below(0.0, 1.0))
       .add("epochs", &T::epochs, "passes over the training set", {1, 100000})
       .add("batch_size", &T::batch_size, "items per SGD step", {1, 1.0e6})
-      .add_field<std::string>("optimizer", [](T& t) -> std::string& { return t.optimizer.name; },
-                              "sgd (with momentum) or adam")
+      .add_field<std::string>(
+          "optimizer", [](T& t) -> std::string& { return t.optimizer.name; }, "sgd (with momentum) or adam")
       .choices({"sgd", "adam"})
-      .add_field<double>("weight_decay", [](T& t) -> double& { return t.optimizer.weight_decay; },
-                         "L2 penalty coefficient", Range::at_least(0.0))
-      .choice("schedule", &T::schedule, {{"constant", nn::LrSchedule::constant}, {"cosine", nn::LrSchedule::cosine}},
+      .add_field<double>(
+          "weight_decay", [](T& t) -> double& { return t.optimizer.weight_decay; }, "L2 penalty coefficient",
+          Range::at_least(0.0))
+      .choice("schedule", &T::schedule,
+              {{"constant", nn::LrSchedule::constant}, {"cosine", nn::LrSchedule::cosine}},
               "learning rate over the epochs: constant, or cosine (epoch e of E at lr (1 + cos(pi e/E)) / 2)")
       .add("validation", &T::validation_items,
            "training items held out for validation (a fixed draw per seed); > 0: the model ends with "
@@ -126,20 +131,21 @@ std::int64_t training_items(const config::Params& p) {
 std::vector<config::Check> data_checks() {
   std::vector<config::Check> checks;
   // Every file the data set reads exists and is readable, before any point loads it.
-  checks.push_back({{"data.name", "data.dir"}, [](const config::Params& p) -> std::optional<config::Problem> {
-                      const data::LoadOptions o = data_section().read(p);
-                      for (const std::string& file : data::dataset_files(o)) {
-                        std::error_code ec;
-                        if (!std::filesystem::is_regular_file(file, ec))
-                          return config::Problem{"data.dir", "'" + o.dir + "' has no file " +
-                                                                 std::filesystem::path(file).filename().string() +
-                                                                 "; expected a directory of the Fashion-MNIST IDX "
-                                                                 ".gz files (Debian package dataset-fashion-mnist)"};
-                        if (!std::ifstream(file).good())
-                          return config::Problem{"data.dir", "cannot read " + file + "; expected a readable file"};
-                      }
-                      return std::nullopt;
-                    }});
+  checks.push_back(
+      {{"data.name", "data.dir"}, [](const config::Params& p) -> std::optional<config::Problem> {
+         const data::LoadOptions o = data_section().read(p);
+         for (const std::string& file : data::dataset_files(o)) {
+           std::error_code ec;
+           if (!std::filesystem::is_regular_file(file, ec))
+             return config::Problem{"data.dir", "'" + o.dir + "' has no file " +
+                                                    std::filesystem::path(file).filename().string() +
+                                                    "; expected a directory of the Fashion-MNIST IDX "
+                                                    ".gz files (Debian package dataset-fashion-mnist)"};
+           if (!std::ifstream(file).good())
+             return config::Problem{"data.dir", "cannot read " + file + "; expected a readable file"};
+         }
+         return std::nullopt;
+       }});
   checks.push_back({{"train.validation", "data.subset", "data.name"},
                     [](const config::Params& p) -> std::optional<config::Problem> {
                       const auto held_out = p.integer("train.validation");
@@ -147,7 +153,8 @@ std::vector<config::Check> data_checks() {
                       if (held_out < items) return std::nullopt;
                       return config::Problem{"train.validation",
                                              "holds out " + std::to_string(held_out) + " items of " +
-                                                 std::to_string(items) + " training items (data.subset, data.name)"
+                                                 std::to_string(items) +
+                                                 " training items (data.subset, data.name)"
                                                  "; expected fewer than the training items"};
                     }});
   return checks;
@@ -174,10 +181,10 @@ std::vector<std::string> compressible_layer_names(const config::Params& p) {
   o.hidden.assign(static_cast<std::size_t>(m.layers), m.hidden);
   o.width = m.width;
   std::vector<std::string> names;
-  for (const auto& layer : compress::compressible_layers(*nn::make_model(m.name, o))) names.push_back(layer.name);
+  for (const auto& layer : compress::compressible_layers(*nn::make_model(m.name, o)))
+    names.push_back(layer.name);
   return names;
 }
-
 
 namespace {
 // The parameters a trained baseline depends on, and nothing else: its cache key.
@@ -219,19 +226,21 @@ bool train_or_load_cached(nn::Classifier& model, const std::string& name, const 
 bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
                             const PointContext& context) {
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  return train_or_load_cached(model, "baseline-" + config::point_id(baseline_params(p)) + ".pt", context, [&] {
-    nn::TrainHooks hooks;
-    hooks.check_cancelled = [&context] { context.check_cancelled(); };
-    auto options = train_options(p, nn::derive_seed(seed, 1));
-    options.evaluate_each_epoch = false;
-    nn::train_model(model, ds.train, ds.test, options, hooks);
-  });
+  return train_or_load_cached(model, "baseline-" + config::point_id(baseline_params(p)) + ".pt", context,
+                              [&] {
+                                nn::TrainHooks hooks;
+                                hooks.check_cancelled = [&context] { context.check_cancelled(); };
+                                auto options = train_options(p, nn::derive_seed(seed, 1));
+                                options.evaluate_each_epoch = false;
+                                nn::train_model(model, ds.train, ds.test, options, hooks);
+                              });
 }
 
 void record_validation(const nn::TrainHistory& history, Outcome& out) {
   if (history.validation_accuracy.empty()) return;
   out.metrics["best_epoch"] = static_cast<double>(history.best_epoch);
-  out.metrics["validation_accuracy"] = history.validation_accuracy.at(static_cast<std::size_t>(history.best_epoch));
+  out.metrics["validation_accuracy"] =
+      history.validation_accuracy.at(static_cast<std::size_t>(history.best_epoch));
   out.arrays["validation_accuracy"] = history.validation_accuracy;
 }
 

@@ -53,8 +53,7 @@ std::vector<std::string> compressible_layer_names(const config::Params& p);
 /// Data set options from `data.*` (and model.name: VGG/ResNet get 32x32 images).
 data::LoadOptions data_options(const config::Params& p);
 /// Model options from `model.*` for \p dataset's shape; initialisation seeded from \p seed.
-nn::ModelOptions model_options(const config::Params& p, const data::Dataset& dataset,
-                               std::uint64_t seed);
+nn::ModelOptions model_options(const config::Params& p, const data::Dataset& dataset, std::uint64_t seed);
 /// Training options from `train.*`; shuffling seeded from \p seed.
 nn::TrainOptions train_options(const config::Params& p, std::uint64_t seed);
 

@@ -17,15 +17,15 @@
 #include <stdexcept>
 #include <vector>
 
-#include "xbarsweep/error.hpp"
 #include "classifier_params.hpp"
+#include "xbarsweep/analog/lstm_eval.hpp"
 #include "xbarsweep/circulant/block_layout.hpp"
 #include "xbarsweep/circulant/circulant_lstm.hpp"
 #include "xbarsweep/circulant/fixed_point.hpp"
 #include "xbarsweep/circulant/lstm_inference.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/analog/lstm_eval.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 
@@ -87,7 +87,8 @@ xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
   } else if (variant == "bidirectional") {
     o.bidirectional(true);
   } else {
-    XBARSWEEP_THROW_IF(variant != "vanilla", InternalError, "clstm.variant: unknown variant '" << variant << "'");
+    XBARSWEEP_THROW_IF(variant != "vanilla", InternalError,
+                       "clstm.variant: unknown variant '" << variant << "'");
   }
   o.product(p.text("clstm.train_product") == "fft" ? xc::CirculantProduct::fft
                                                    : xc::CirculantProduct::expanded);
@@ -105,8 +106,7 @@ bool any_circulant(const xc::CirculantLSTMOptions& o) {
 struct SequenceClassifierImpl : nn::Classifier {
   SequenceClassifierImpl(const xc::CirculantLSTMOptions& options, std::int64_t classes)
       : lstm(register_module("lstm", xc::CirculantLSTM(options))),
-        head(register_module("head", torch::nn::Linear(directions() * options.output_size(),
-                                                       classes))) {}
+        head(register_module("head", torch::nn::Linear(directions() * options.output_size(), classes))) {}
 
   std::int64_t directions() const { return lstm->options.bidirectional() ? 2 : 1; }
 
@@ -195,8 +195,8 @@ struct Timings {
 // Batch-1 inference time per sequence on LSTMInference, the dense twin (torch::mv) against the
 // model (FFT engine), interleaved on the same sequences; medians, and the median of the per-
 // sequence ratios (the machines here drift 10-35% within minutes).
-Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& test,
-                       std::int64_t sequences, const PointContext& context) {
+Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& test, std::int64_t sequences,
+                       const PointContext& context) {
   const auto dense_lstm = dense_twin(lstm);
   const xc::LSTMInference dense(*dense_lstm), circ(lstm);
   const auto n = std::min<std::int64_t>(sequences, test.size());
@@ -237,8 +237,8 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
 // backward), then Z = Proj(W + U), U += W - Z, rho *= growth. Returns the relative residual
 // ||W - Z||_F / ||W||_F over all gate matrices after each iteration.
 std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const xc::CirculantLSTMImpl& target,
-                                           const config::Params& p, const data::Dataset& ds, std::uint64_t seed,
-                                           const nn::TrainHooks& base) {
+                                           const config::Params& p, const data::Dataset& ds,
+                                           std::uint64_t seed, const nn::TrainHooks& base) {
   const auto target_modules = target.named_modules();
   struct Pair {
     torch::Tensor weight;  // the dense (gates*out) x in matrix being trained
@@ -349,64 +349,168 @@ class ClstmKind final : public Kind {
 
   config::Schema schema() const override {
     config::Schema s;
-    s.add({"clstm.block_size", ValueType::Int, std::int64_t{8}, 1.0, 32.0, {},
+    s.add({"clstm.block_size",
+           ValueType::Int,
+           std::int64_t{8},
+           1.0,
+           32.0,
+           {},
            "k of every gate matrix, one of 1, 2, 4, 8, 16, 32: k x k circulant blocks (1 = dense); "
            "clstm.input_block_size and clstm.recurrent_block_size override it per matrix"});
-    s.add({"clstm.input_block_size", ValueType::Int, std::int64_t{0}, 0.0, 32.0, {},
+    s.add({"clstm.input_block_size",
+           ValueType::Int,
+           std::int64_t{0},
+           0.0,
+           32.0,
+           {},
            "k of the input-to-gates matrices alone (0 = clstm.block_size; 1 = dense)"});
-    s.add({"clstm.recurrent_block_size", ValueType::Int, std::int64_t{0}, 0.0, 32.0, {},
+    s.add({"clstm.recurrent_block_size",
+           ValueType::Int,
+           std::int64_t{0},
+           0.0,
+           32.0,
+           {},
            "k of the state-to-gates matrices alone (0 = clstm.block_size; 1 = dense)"});
-    s.add({"clstm.variant", ValueType::String, std::string("vanilla"), {}, {}, variant_names(),
+    s.add({"clstm.variant",
+           ValueType::String,
+           std::string("vanilla"),
+           {},
+           {},
+           variant_names(),
            "vanilla, peephole, projection (recurrent projection layer), google (peepholes + "
            "projection, C-LSTM's TIMIT model) or bidirectional"});
-    s.add({"clstm.hidden", ValueType::Int, std::int64_t{128}, 1.0, 8192.0, {},
-           "LSTM cells per direction"});
-    s.add({"clstm.projection", ValueType::Int, std::int64_t{64}, 1.0, 8192.0, {},
+    s.add({"clstm.hidden", ValueType::Int, std::int64_t{128}, 1.0, 8192.0, {}, "LSTM cells per direction"});
+    s.add({"clstm.projection",
+           ValueType::Int,
+           std::int64_t{64},
+           1.0,
+           8192.0,
+           {},
            "projection size, for the projection and google variants"});
     s.add({"clstm.layers", ValueType::Int, std::int64_t{1}, 1.0, 8.0, {}, "stacked LSTM layers"});
-    s.add({"clstm.int_bits", ValueType::Int, std::int64_t{5}, 0.0, 30.0, {},
+    s.add({"clstm.int_bits",
+           ValueType::Int,
+           std::int64_t{5},
+           0.0,
+           30.0,
+           {},
            "fixed-point integer bits (plus one sign bit)"});
-    s.add({"clstm.frac_bits", ValueType::Int, std::int64_t{10}, 0.0, 30.0, {},
+    s.add({"clstm.frac_bits",
+           ValueType::Int,
+           std::int64_t{10},
+           0.0,
+           30.0,
+           {},
            "fixed-point fraction bits; 1 + int_bits + frac_bits <= 32"});
-    s.add({"clstm.pwl_segments", ValueType::Int, std::int64_t{20}, 1.0, 4096.0, {},
+    s.add({"clstm.pwl_segments",
+           ValueType::Int,
+           std::int64_t{20},
+           1.0,
+           4096.0,
+           {},
            "segments of the piecewise-linear sigmoid and tanh on [-5, 5]"});
-    s.add({"clstm.timing_sequences", ValueType::Int, std::int64_t{25}, 1.0, 10000.0, {},
+    s.add({"clstm.timing_sequences",
+           ValueType::Int,
+           std::int64_t{25},
+           1.0,
+           10000.0,
+           {},
            "test sequences timed at batch 1 (medians over them)"});
-    s.add({"clstm.train_product", ValueType::String, std::string("expanded"), {}, {},
+    s.add({"clstm.train_product",
+           ValueType::String,
+           std::string("expanded"),
+           {},
+           {},
            {"expanded", "fft"},
            "how training multiplies block-circulant matrices: expanded builds each dense matrix "
            "once per batch and reuses it at every time step (faster while it fits in memory); "
            "fft multiplies by rfft/irfft at every step. Same model either way"});
-    s.add({"clstm.init", ValueType::String, std::string("random"), {}, {}, {"random", "projected", "admm"},
+    s.add({"clstm.init",
+           ValueType::String,
+           std::string("random"),
+           {},
+           {},
+           {"random", "projected", "admm"},
            "random: train from a random initialisation for train.epochs; projected: train the "
            "dense LSTM (k = 1, same train.*; once per sweep, cached), project every gate matrix "
            "onto block-circulant structure, fine-tune for clstm.finetune_epochs; admm (E-RNN): "
            "the same, with clstm.admm_iterations epochs of ADMM pulling the dense gate matrices "
            "towards block-circulant ones before the projection"});
-    s.add({"clstm.admm_iterations", ValueType::Int, std::int64_t{6}, 1.0, 100000.0, {},
+    s.add({"clstm.admm_iterations",
+           ValueType::Int,
+           std::int64_t{6},
+           1.0,
+           100000.0,
+           {},
            "init admm: ADMM iterations, one epoch each (W-step at clstm.finetune_lr, then the Z "
            "projection and the U update)"});
-    s.add({"clstm.admm_rho", ValueType::Real, 0.05, 1e-12, 1e6, {},
+    s.add({"clstm.admm_rho",
+           ValueType::Real,
+           0.05,
+           1e-12,
+           1e6,
+           {},
            "init admm: initial penalty rho (rho/2 ||W - Z + U||^2 per gate matrix)"});
-    s.add({"clstm.admm_rho_growth", ValueType::Real, 1.5, 1.0, 100.0, {},
+    s.add({"clstm.admm_rho_growth",
+           ValueType::Real,
+           1.5,
+           1.0,
+           100.0,
+           {},
            "init admm: rho is multiplied by this after each iteration"});
-    s.add({"clstm.finetune_epochs", ValueType::Int, std::int64_t{2}, 0.0, 100000.0, {},
+    s.add({"clstm.finetune_epochs",
+           ValueType::Int,
+           std::int64_t{2},
+           0.0,
+           100000.0,
+           {},
            "init projected or admm: epochs of fine-tuning after the projection"});
-    s.add({"clstm.finetune_lr", ValueType::Real, 1e-3, 1e-12, 100.0, {},
-           "init projected or admm: learning rate of the fine-tuning and of the ADMM W-steps (train.schedule applies)"});
-    s.add({"clstm.distill", ValueType::Real, 0.0, 0.0, 1.0, {},
+    s.add({"clstm.finetune_lr",
+           ValueType::Real,
+           1e-3,
+           1e-12,
+           100.0,
+           {},
+           "init projected or admm: learning rate of the fine-tuning and of the ADMM W-steps (train.schedule "
+           "applies)"});
+    s.add({"clstm.distill",
+           ValueType::Real,
+           0.0,
+           0.0,
+           1.0,
+           {},
            "weight alpha of knowledge distillation from the dense LSTM of these settings (k = 1, "
            "same train.*; trained once per sweep and cached, as for init projected): the training "
            "loss is (1 - alpha) cross-entropy + alpha T^2 KL(teacher || model) at temperature "
            "clstm.distill_temperature; 0 = plain cross-entropy"});
-    s.add({"clstm.distill_temperature", ValueType::Real, 4.0, 1e-3, 1000.0, {},
+    s.add({"clstm.distill_temperature",
+           ValueType::Real,
+           4.0,
+           1e-3,
+           1000.0,
+           {},
            "temperature T of the distillation's softened distributions"});
-    s.add({"clstm.hw_samples", ValueType::Int, std::int64_t{0}, 0.0, 100000.0, {},
+    s.add({"clstm.hw_samples",
+           ValueType::Int,
+           std::int64_t{0},
+           0.0,
+           100000.0,
+           {},
            "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
            "stays digital); 0 = no hardware evaluation"});
-    s.add({"clstm.hw_test_items", ValueType::Int, std::int64_t{1000}, 0.0, 1.0e7, {},
+    s.add({"clstm.hw_test_items",
+           ValueType::Int,
+           std::int64_t{1000},
+           0.0,
+           1.0e7,
+           {},
            "test sequences classified by each device sample (the first N); 0 = the whole test split"});
-    s.add({"clstm.hw_calibration_items", ValueType::Int, std::int64_t{200}, 1.0, 1.0e6, {},
+    s.add({"clstm.hw_calibration_items",
+           ValueType::Int,
+           std::int64_t{200},
+           1.0,
+           1.0e6,
+           {},
            "training sequences whose float activations calibrate each gate matrix's DAC and ADC"});
     s.merge(crossbar::crossbar_schema());
     s.merge(crossbar::cost_schema());
@@ -426,12 +530,14 @@ class ClstmKind final : public Kind {
     c.push_back(block_size_check("clstm.block_size", false));
     c.push_back(block_size_check("clstm.input_block_size", true));
     c.push_back(block_size_check("clstm.recurrent_block_size", true));
-    c.push_back({{"clstm.int_bits", "clstm.frac_bits"}, [](const config::Params& p) -> std::optional<config::Problem> {
+    c.push_back({{"clstm.int_bits", "clstm.frac_bits"},
+                 [](const config::Params& p) -> std::optional<config::Problem> {
                    const auto total = 1 + p.integer("clstm.int_bits") + p.integer("clstm.frac_bits");
                    if (total <= 32) return std::nullopt;
-                   return config::Problem{"clstm.frac_bits",
-                                          "gives a fixed-point word of " + std::to_string(total) +
-                                              " bits (1 sign + clstm.int_bits + frac_bits); expected at most 32"};
+                   return config::Problem{
+                       "clstm.frac_bits",
+                       "gives a fixed-point word of " + std::to_string(total) +
+                           " bits (1 sign + clstm.int_bits + frac_bits); expected at most 32"};
                  }});
     return c;
   }
@@ -452,8 +558,7 @@ class ClstmKind final : public Kind {
     const auto epochs = init == "random" ? p.integer("train.epochs")
                                          : p.integer("clstm.finetune_epochs") + 1 +
                                                (init == "admm" ? p.integer("clstm.admm_iterations") : 0);
-    return 3e-9 * static_cast<double>(epochs) *
-           static_cast<double>(training_items(p)) * macs;
+    return 3e-9 * static_cast<double>(epochs) * static_cast<double>(training_items(p)) * macs;
   }
 
   // The gate matrices on crossbars (head digital): hardware accuracy over device samples and the
@@ -468,9 +573,10 @@ class ClstmKind final : public Kind {
     eo.calibration_items = p.integer("clstm.hw_calibration_items");
     eo.check_cancelled = [&context] { context.check_cancelled(); };
     const auto items = p.integer("clstm.hw_test_items");
-    const auto test = items > 0 && items < dataset.test.size()
-                          ? data::Split{dataset.test.images.narrow(0, 0, items), dataset.test.labels.narrow(0, 0, items)}
-                          : dataset.test;
+    const auto test =
+        items > 0 && items < dataset.test.size()
+            ? data::Split{dataset.test.images.narrow(0, 0, items), dataset.test.labels.narrow(0, 0, items)}
+            : dataset.test;
     const auto head = [&model](const torch::Tensor& sequence) {
       return model.head->forward(model.final_states(sequence));
     };
@@ -537,7 +643,8 @@ class ClstmKind final : public Kind {
       // E-RNN's route: each gate matrix of the dense LSTM projected onto block-circulant
       // structure, then fine-tuned. At k = 1 it is the dense model itself.
       if (p.text("clstm.init") == "admm" && any_circulant(model->lstm->options)) {
-        admm_residual = admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks);
+        admm_residual =
+            admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks);
       }
       model->lstm->load_from(*dense->lstm);
       {
@@ -581,8 +688,7 @@ class ClstmKind final : public Kind {
     const double fixed_accuracy = static_cast<double>(correct) / test_items;
 
     const auto& lstm = *model->lstm;
-    const auto timings =
-        time_inference(lstm, dataset.test, p.integer("clstm.timing_sequences"), context);
+    const auto timings = time_inference(lstm, dataset.test, p.integer("clstm.timing_sequences"), context);
     const auto flops = flops_per_sequence(lstm, kSteps);
 
     // Gate-matrix weights alone (no biases or peepholes): exactly k when k divides every size.
@@ -626,8 +732,7 @@ class ClstmKind final : public Kind {
     out.arrays["test_accuracy"] = history.test_accuracy;
     record_validation(history, out);
     if (p.integer("clstm.hw_samples") > 0) hardware_metrics(*model, dataset, p, context, out);
-    out.metrics["wall_s"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    out.metrics["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return out;
   }
 };

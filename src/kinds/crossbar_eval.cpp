@@ -10,9 +10,9 @@
 #include <string>
 
 #include "classifier_params.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/pretrain_cache.hpp"
@@ -25,25 +25,44 @@ using config::ValueType;
 
 config::Schema crossbar_eval_schema() {
   config::Schema s;
-  s.add({"crossbar_eval.samples", ValueType::Int, std::int64_t{5}, 1.0, 100000.0, {},
+  s.add({"crossbar_eval.samples",
+         ValueType::Int,
+         std::int64_t{5},
+         1.0,
+         100000.0,
+         {},
          "Monte Carlo device samples (each programs every layer with its own device seed)"});
-  s.add({"crossbar_eval.checkpoint", ValueType::String, std::string(""), {}, {}, {},
+  s.add({"crossbar_eval.checkpoint",
+         ValueType::String,
+         std::string(""),
+         {},
+         {},
+         {},
          "trained model (nn::save_checkpoint of model.name with these model.*/data.* shapes); "
          "empty = train in-process with train.* and cache it"});
-  s.add({"crossbar_eval.batch_size", ValueType::Int, std::int64_t{250}, 1.0, 1.0e6, {},
+  s.add({"crossbar_eval.batch_size",
+         ValueType::Int,
+         std::int64_t{250},
+         1.0,
+         1.0e6,
+         {},
          "test images per hardware forward pass"});
-  s.add({"crossbar_eval.calibration_items", ValueType::Int, std::int64_t{200}, 0.0, 1.0e6, {},
+  s.add({"crossbar_eval.calibration_items",
+         ValueType::Int,
+         std::int64_t{200},
+         0.0,
+         1.0e6,
+         {},
          "training images that calibrate each sample's DAC and ADC ranges (0 = the first test batch)"});
   return s;
 }
-
-
 
 class CrossbarEvalKind final : public Kind {
  public:
   std::string name() const override { return "crossbar_eval"; }
   std::string summary() const override {
-    return "maps a trained classifier onto simulated crossbars: hardware accuracy over device samples, cost model";
+    return "maps a trained classifier onto simulated crossbars: hardware accuracy over device samples, cost "
+           "model";
   }
   config::Schema schema() const override {
     return config::Schema()

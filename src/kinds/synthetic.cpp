@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/config/hashing.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 
 namespace xbarsweep::kinds {
@@ -33,16 +33,31 @@ class SyntheticKind final : public Kind {
     using config::ValueType;
     config::Schema s;
     s.add({"synthetic.work_ms", ValueType::Real, 0.0, 0.0, 3.6e6, {}, "time each point sleeps, ms"});
-    s.add({"synthetic.fail_rate", ValueType::Real, 0.0, 0.0, 1.0, {},
+    s.add({"synthetic.fail_rate",
+           ValueType::Real,
+           0.0,
+           0.0,
+           1.0,
+           {},
            "fraction of points (chosen by id) that throw"});
-    s.add({"synthetic.nan_rate", ValueType::Real, 0.0, 0.0, 1.0, {},
+    s.add({"synthetic.nan_rate",
+           ValueType::Real,
+           0.0,
+           0.0,
+           1.0,
+           {},
            "fraction of points (chosen by id) whose value is NaN"});
     s.add({"synthetic.scale", ValueType::Real, 1.0, {}, {}, {}, "multiplies the value"});
     s.add({"synthetic.x", ValueType::Real, 0.0, {}, {}, {}, "first coordinate"});
     s.add({"synthetic.y", ValueType::Real, 0.0, {}, {}, {}, "second coordinate"});
-    s.add({"synthetic.steps", ValueType::Int, std::int64_t{1}, 1.0, 1.0e6, {},
-           "length of the `curve` array"});
-    s.add({"synthetic.label", ValueType::String, std::string("a"), {}, {}, {"a", "b", "c"},
+    s.add(
+        {"synthetic.steps", ValueType::Int, std::int64_t{1}, 1.0, 1.0e6, {}, "length of the `curve` array"});
+    s.add({"synthetic.label",
+           ValueType::String,
+           std::string("a"),
+           {},
+           {},
+           {"a", "b", "c"},
            "a string parameter, carried through untouched"});
     return s;
   }

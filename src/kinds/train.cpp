@@ -28,8 +28,8 @@ class TrainKind final : public Kind {
 
   // Multiply-accumulates of training (forward + backward ~ 3x forward) in units of 1e9.
   double cost_hint(const config::Params& p) const override {
-    return 3e-9 * static_cast<double>(p.integer("train.epochs")) *
-           static_cast<double>(training_items(p)) * classifier_macs_per_sample(p);
+    return 3e-9 * static_cast<double>(p.integer("train.epochs")) * static_cast<double>(training_items(p)) *
+           classifier_macs_per_sample(p);
   }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
@@ -55,8 +55,7 @@ class TrainKind final : public Kind {
     out.arrays["loss"] = history.train_loss;
     out.arrays["test_accuracy"] = history.test_accuracy;
     record_validation(history, out);
-    out.metrics["wall_s"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    out.metrics["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return out;
   }
 };

@@ -1,5 +1,4 @@
 // The classifiers of include/xbarsweep/nn/models.hpp.
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -12,13 +11,15 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "xbarsweep/error.hpp"
+
 namespace xbarsweep::nn {
 namespace F = torch::nn::functional;
 namespace {
 
 // VGG-16's 13 convolutions; 0 = 2x2 max pool.
-constexpr std::int64_t kVggPlan[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0,
-                                     512, 512, 512, 0, 512, 512, 512, 0};
+constexpr std::int64_t kVggPlan[] = {64, 64,  0,   128, 128, 0,   256, 256, 256,
+                                     0,  512, 512, 512, 0,   512, 512, 512, 0};
 constexpr std::int64_t kResNetPlanes[] = {64, 128, 256, 512};
 
 std::int64_t scaled(std::int64_t channels, double width) {
@@ -28,8 +29,7 @@ std::int64_t scaled(std::int64_t channels, double width) {
 
 torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
                        std::int64_t pad, bool bias) {
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
 }
 
 void check_common(const ModelOptions& o) {
@@ -197,7 +197,8 @@ std::vector<std::pair<std::string, torch::Tensor>> weight_tensors(const torch::n
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& item : model.named_parameters()) {
     const auto& key = item.key();
-    const bool is_weight = key == "weight" || (key.size() > 7 && key.compare(key.size() - 7, 7, ".weight") == 0);
+    const bool is_weight =
+        key == "weight" || (key.size() > 7 && key.compare(key.size() - 7, 7, ".weight") == 0);
     if (is_weight && item.value().dim() >= 2) out.emplace_back(key, item.value());
   }
   return out;

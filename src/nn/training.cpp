@@ -1,5 +1,4 @@
 // Training and evaluation loops of include/xbarsweep/nn/training.hpp.
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/training.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -13,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
 
 namespace xbarsweep::nn {
@@ -33,19 +33,17 @@ std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
   return x ^ (x >> 31);
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model,
-                                                        const OptimizerOptions& o) {
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model, const OptimizerOptions& o) {
   if (!(o.lr > 0.0)) throw ModelError("learning rate must be > 0");
   if (o.weight_decay < 0.0) throw ModelError("weight decay must be >= 0");
   if (o.name == "sgd") {
     if (o.momentum < 0.0 || o.momentum >= 1.0) throw ModelError("momentum must be in [0, 1)");
     return std::make_unique<torch::optim::SGD>(
-        model.parameters(),
-        torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
+        model.parameters(), torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   }
   if (o.name == "adam") {
-    return std::make_unique<torch::optim::Adam>(
-        model.parameters(), torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+    return std::make_unique<torch::optim::Adam>(model.parameters(),
+                                                torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
   }
   throw ModelError("unknown optimizer \"" + o.name + "\", expected sgd or adam");
 }
@@ -65,9 +63,8 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
-EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
-                        const data::Split& train, std::int64_t batch_size,
-                        std::uint64_t shuffle_seed, const TrainHooks& hooks,
+EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, const data::Split& train,
+                        std::int64_t batch_size, std::uint64_t shuffle_seed, const TrainHooks& hooks,
                         std::int64_t first_step) {
   check_split(train, "training");
   if (batch_size < 1) throw ModelError("batch size must be >= 1");
@@ -87,7 +84,8 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
 
     optimizer.zero_grad();
     const auto logits = model.forward(x);
-    const auto loss = hooks.loss ? hooks.loss(logits, y, index) : torch::nn::functional::cross_entropy(logits, y);
+    const auto loss =
+        hooks.loss ? hooks.loss(logits, y, index) : torch::nn::functional::cross_entropy(logits, y);
     loss.backward();
     const std::int64_t step = first_step + r.steps;
     if (hooks.before_step) hooks.before_step(step);
@@ -180,13 +178,14 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
   const auto held_out = options.validation_items;
   if (held_out < 0 || (held_out > 0 && held_out >= train.size())) {
     throw ModelError("validation items must be in [0, " + std::to_string(train.size()) +
-                                ") (the training split's size), got " + std::to_string(held_out));
+                     ") (the training split's size), got " + std::to_string(held_out));
   }
   // Split off the validation samples; the loss hook keeps seeing rows of `train`.
   data::Split fit = train, validation;
   TrainHooks fit_hooks = hooks;
   if (held_out > 0) {
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(options.validation_seed.value_or(options.seed), kValidationStream));
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(
+        derive_seed(options.validation_seed.value_or(options.seed), kValidationStream));
     const auto order = at::randperm(train.size(), gen, at::kLong);
     const auto held = std::get<0>(order.narrow(0, 0, held_out).sort());
     const auto kept = std::get<0>(order.narrow(0, held_out, train.size() - held_out).sort());
@@ -205,7 +204,8 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
   double best_accuracy = -1.0;
   std::int64_t step = 0;
   for (std::int64_t epoch = 0; epoch < options.epochs; ++epoch) {
-    set_learning_rate(*optimizer, scheduled_lr(options.schedule, options.optimizer.lr, epoch, options.epochs));
+    set_learning_rate(*optimizer,
+                      scheduled_lr(options.schedule, options.optimizer.lr, epoch, options.epochs));
     const auto r = train_epoch(model, *optimizer, fit, options.batch_size,
                                derive_seed(options.seed, static_cast<std::uint64_t>(epoch)), fit_hooks, step);
     step += r.steps;

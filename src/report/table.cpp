@@ -30,8 +30,8 @@ void require_known(const std::vector<std::string>& wanted, const std::vector<std
     if (std::find(have.begin(), have.end(), w) != have.end()) continue;
     std::string list;
     for (const auto& h : have) list += (list.empty() ? "" : ", ") + h;
-    throw ReportError("no " + what + " `" + w + "` in these results (" + what + "s: " +
-                      (list.empty() ? "none" : list) + ")");
+    throw ReportError("no " + what + " `" + w + "` in these results (" + what +
+                      "s: " + (list.empty() ? "none" : list) + ")");
   }
 }
 
@@ -64,7 +64,8 @@ std::pair<std::string, std::string> mean_and_std(const std::vector<double>& valu
 }
 
 // One row per point.
-Table point_table(const store::Results& results, Precision precision, const std::vector<std::string>& metrics) {
+Table point_table(const store::Results& results, Precision precision,
+                  const std::vector<std::string>& metrics) {
   const auto& swept = results.info.swept_paths;
   Table table;
   table.columns = {"id", "status"};
@@ -84,8 +85,8 @@ Table point_table(const store::Results& results, Precision precision, const std:
 }
 
 // One row per group of points that differ only in the \p mean_over parameters.
-Table averaged_table(const store::Results& results, Precision precision, const std::vector<std::string>& metrics,
-                     const std::vector<std::string>& mean_over) {
+Table averaged_table(const store::Results& results, Precision precision,
+                     const std::vector<std::string>& metrics, const std::vector<std::string>& mean_over) {
   std::vector<std::string> kept;  // the swept parameters that tell groups apart
   for (const auto& path : results.info.swept_paths) {
     if (std::find(mean_over.begin(), mean_over.end(), path) == mean_over.end()) kept.push_back(path);
@@ -177,7 +178,8 @@ std::string to_markdown(const Table& table) {
     return out;
   };
   std::vector<std::size_t> width(table.columns.size(), 3);
-  for (std::size_t i = 0; i < table.columns.size(); ++i) width[i] = std::max(width[i], cell(table.columns[i]).size());
+  for (std::size_t i = 0; i < table.columns.size(); ++i)
+    width[i] = std::max(width[i], cell(table.columns[i]).size());
   for (const auto& row : table.rows) {
     for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], cell(row[i]).size());
   }

@@ -15,8 +15,7 @@ void silence_hdf5_errors() {
 namespace {
 
 herr_t collect_message(unsigned, const H5E_error2_t* error, void* data) {
-  if (error->desc && *error->desc)
-    static_cast<std::vector<std::string>*>(data)->emplace_back(error->desc);
+  if (error->desc && *error->desc) static_cast<std::vector<std::string>*>(data)->emplace_back(error->desc);
   return 0;
 }
 

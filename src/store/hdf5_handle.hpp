@@ -65,8 +65,7 @@ class H5Handle {
 };
 
 /// \brief Takes ownership of \p id, or throws when it is invalid.
-inline H5Handle h5_own(hid_t id, H5Handle::Closer close, const std::string& file,
-                       const char* operation) {
+inline H5Handle h5_own(hid_t id, H5Handle::Closer close, const std::string& file, const char* operation) {
   if (id < 0) throw_hdf5_error(file, operation);
   return H5Handle(id, close);
 }

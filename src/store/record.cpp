@@ -8,9 +8,7 @@
 
 namespace xbarsweep::store {
 
-std::string_view status_name(PointStatus s) {
-  return s == PointStatus::Done ? "done" : "failed";
-}
+std::string_view status_name(PointStatus s) { return s == PointStatus::Done ? "done" : "failed"; }
 
 // Encoding, all integers little-endian:
 //   u8 version (=1), str id, u64 index, u8 status, str error, i32 rank, str host,
@@ -94,8 +92,8 @@ class Decoder {
   std::size_t position() const { return pos_; }
 
   [[noreturn]] void fail(const std::string& why) const {
-    throw StoreError("decode: not an encoded point record (" + why + " at byte " +
-                     std::to_string(pos_) + " of " + std::to_string(in_.size()) + ")");
+    throw StoreError("decode: not an encoded point record (" + why + " at byte " + std::to_string(pos_) +
+                     " of " + std::to_string(in_.size()) + ")");
   }
 
  private:
@@ -111,8 +109,7 @@ class Decoder {
 
 std::string encode(const PointRecord& r) {
   std::string out;
-  out.reserve(128 + r.id.size() + r.error.size() + 32 * r.params.entries().size() +
-              24 * r.metrics.size());
+  out.reserve(128 + r.id.size() + r.error.size() + 32 * r.params.entries().size() + 24 * r.metrics.size());
   Encoder e(out);
   e.integer(kEncodingVersion);
   e.text(r.id);
@@ -183,10 +180,17 @@ PointRecord decode(std::string_view bytes) {
         r.params.set(path, b == 1);
         break;
       }
-      case kTagInt: r.params.set(path, d.integer<std::int64_t>("int")); break;
-      case kTagReal: r.params.set(path, d.real("real")); break;
-      case kTagString: r.params.set(path, d.text("string")); break;
-      default: d.fail("bad value tag " + std::to_string(tag));
+      case kTagInt:
+        r.params.set(path, d.integer<std::int64_t>("int"));
+        break;
+      case kTagReal:
+        r.params.set(path, d.real("real"));
+        break;
+      case kTagString:
+        r.params.set(path, d.text("string"));
+        break;
+      default:
+        d.fail("bad value tag " + std::to_string(tag));
     }
   }
   const std::uint32_t n_metrics = d.count("metric count");

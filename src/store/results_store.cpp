@@ -24,8 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 /// Applies \p updates to \p points: a record replaces the one of the same id in place, a new id
 /// is appended. Keeps the order of first appearance.
-void merge_records(std::vector<PointRecord>& points,
-                   std::unordered_map<std::string, std::size_t>& position,
+void merge_records(std::vector<PointRecord>& points, std::unordered_map<std::string, std::size_t>& position,
                    std::vector<PointRecord>&& updates) {
   for (auto& r : updates) {
     auto [it, inserted] = position.try_emplace(r.id, points.size());
@@ -39,8 +38,7 @@ void merge_records(std::vector<PointRecord>& points,
 
 bool same_info(const RunInfo& a, const RunInfo& b) {
   return a.experiment == b.experiment && a.kind == b.kind && a.config_text == b.config_text &&
-         a.versions == b.versions && a.swept_paths == b.swept_paths &&
-         a.planned_points == b.planned_points;
+         a.versions == b.versions && a.swept_paths == b.swept_paths && a.planned_points == b.planned_points;
 }
 
 std::string base_name(const std::string& path) {
@@ -109,8 +107,8 @@ Results read_results(const std::string& path) {
   position.reserve(results.points.size() + journal.records.size());
   for (std::size_t i = 0; i < results.points.size(); ++i) {
     if (!position.try_emplace(results.points[i].id, i).second)
-      throw CorruptResultsError(path + ": not an xbarsweep results file: point id '" +
-                                results.points[i].id + "' occurs twice in points/id");
+      throw CorruptResultsError(path + ": not an xbarsweep results file: point id '" + results.points[i].id +
+                                "' occurs twice in points/id");
   }
   merge_records(results.points, position, std::move(journal.records));
   return results;
@@ -119,13 +117,13 @@ Results read_results(const std::string& path) {
 struct ResultsWriter::Impl {
   std::string journal_path;
   detail::WriterLock lock;
-  detail::FileDescriptor journal;      // opened at the first sync or publish
-  bool journal_exists = false;         // on disk
-  std::uint64_t journal_bytes = 0;     // valid bytes on disk (a torn tail beyond is cut)
+  detail::FileDescriptor journal;   // opened at the first sync or publish
+  bool journal_exists = false;      // on disk
+  std::uint64_t journal_bytes = 0;  // valid bytes on disk (a torn tail beyond is cut)
   std::uint64_t journal_file_bytes = 0;
-  std::string buffer;                  // framed records not yet written
+  std::string buffer;  // framed records not yet written
   bool snapshot_exists = false;
-  bool dirty = false;                  // records or info differ from the snapshot on disk
+  bool dirty = false;  // records or info differ from the snapshot on disk
   Clock::time_point last_sync = Clock::now();
   Clock::time_point last_publish = Clock::now();
   Clock::duration last_publish_duration{};
@@ -187,8 +185,8 @@ ResultsWriter::ResultsWriter(std::string path, RunInfo info)
     records_ = std::move(stored.points);
     for (std::size_t i = 0; i < records_.size(); ++i) {
       if (!position_.try_emplace(records_[i].id, i).second)
-        throw CorruptResultsError(path_ + ": not an xbarsweep results file: point id '" +
-                                  records_[i].id + "' occurs twice in points/id");
+        throw CorruptResultsError(path_ + ": not an xbarsweep results file: point id '" + records_[i].id +
+                                  "' occurs twice in points/id");
     }
   }
   if (!journal.records.empty()) impl_->dirty = true;
@@ -265,8 +263,7 @@ void ResultsWriter::maybe_flush(std::chrono::milliseconds sync_every,
   Impl& s = *impl_;
   const auto now = Clock::now();
   if (!s.buffer.empty() && now - s.last_sync >= sync_every) sync();
-  const auto interval =
-      std::max<Clock::duration>(publish_every, 20 * s.last_publish_duration);
+  const auto interval = std::max<Clock::duration>(publish_every, 20 * s.last_publish_duration);
   if (s.dirty && now - s.last_publish >= interval) publish();
 }
 

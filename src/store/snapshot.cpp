@@ -60,8 +60,8 @@ class H5File {
 
   H5Handle create() const {
     H5Handle fapl = access_properties();
-    return h5_own(H5Fcreate(name_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose,
-                  name_, "H5Fcreate");
+    return h5_own(H5Fcreate(name_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, name_,
+                  "H5Fcreate");
   }
 
   H5Handle open_read_only() const {
@@ -72,8 +72,8 @@ class H5File {
   // ---- writing ------------------------------------------------------------------------------
 
   H5Handle create_group(hid_t parent, const std::string& name) const {
-    return h5_own(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                  H5Gclose, name_, op("H5Gcreate", name).c_str());
+    return h5_own(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, name_,
+                  op("H5Gcreate", name).c_str());
   }
 
   H5Handle string_type() const {
@@ -86,9 +86,8 @@ class H5File {
   void write_string_attribute(hid_t loc, const std::string& name, const std::string& value) const {
     H5Handle type = string_type();
     H5Handle space = h5_own(H5Screate(H5S_SCALAR), H5Sclose, name_, "H5Screate(scalar)");
-    H5Handle attr = h5_own(
-        H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-        H5Aclose, name_, op("H5Acreate", name).c_str());
+    H5Handle attr = h5_own(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                           H5Aclose, name_, op("H5Acreate", name).c_str());
     const char* text = value.c_str();
     h5_check(H5Awrite(attr.get(), type.get(), &text), name_, op("H5Awrite", name).c_str());
   }
@@ -97,17 +96,14 @@ class H5File {
   void write_scalar_attribute(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type,
                               T value) const {
     H5Handle space = h5_own(H5Screate(H5S_SCALAR), H5Sclose, name_, "H5Screate(scalar)");
-    H5Handle attr =
-        h5_own(H5Acreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-               H5Aclose, name_, op("H5Acreate", name).c_str());
+    H5Handle attr = h5_own(H5Acreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                           H5Aclose, name_, op("H5Acreate", name).c_str());
     h5_check(H5Awrite(attr.get(), mem_type, &value), name_, op("H5Awrite", name).c_str());
   }
 
-  H5Handle create_dataset(hid_t loc, const std::string& name, hid_t file_type,
-                          std::size_t n) const {
+  H5Handle create_dataset(hid_t loc, const std::string& name, hid_t file_type, std::size_t n) const {
     const hsize_t dims[1] = {static_cast<hsize_t>(n)};
-    H5Handle space =
-        h5_own(H5Screate_simple(1, dims, nullptr), H5Sclose, name_, "H5Screate_simple");
+    H5Handle space = h5_own(H5Screate_simple(1, dims, nullptr), H5Sclose, name_, "H5Screate_simple");
     return h5_own(
         H5Dcreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
         H5Dclose, name_, op("H5Dcreate", name).c_str());
@@ -132,9 +128,9 @@ class H5File {
   void write_string_scalar(hid_t loc, const std::string& name, const std::string& value) const {
     H5Handle type = string_type();
     H5Handle space = h5_own(H5Screate(H5S_SCALAR), H5Sclose, name_, "H5Screate(scalar)");
-    H5Handle dset = h5_own(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                      H5P_DEFAULT, H5P_DEFAULT),
-                           H5Dclose, name_, op("H5Dcreate", name).c_str());
+    H5Handle dset =
+        h5_own(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+               H5Dclose, name_, op("H5Dcreate", name).c_str());
     const char* text = value.c_str();
     h5_check(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text), name_,
              op("H5Dwrite", name).c_str());
@@ -143,8 +139,7 @@ class H5File {
   // ---- reading ------------------------------------------------------------------------------
 
   bool has_link(hid_t loc, const std::string& name) const {
-    return h5_check(H5Lexists(loc, name.c_str(), H5P_DEFAULT), name_,
-                    op("H5Lexists", name).c_str()) > 0;
+    return h5_check(H5Lexists(loc, name.c_str(), H5P_DEFAULT), name_, op("H5Lexists", name).c_str()) > 0;
   }
 
   bool has_attribute(hid_t loc, const std::string& name) const {
@@ -153,14 +148,12 @@ class H5File {
 
   H5Handle open_group(hid_t loc, const std::string& name) const {
     if (!has_link(loc, name)) corrupt("no group '" + name + "'");
-    return h5_own(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose, name_,
-                  op("H5Gopen", name).c_str());
+    return h5_own(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose, name_, op("H5Gopen", name).c_str());
   }
 
   H5Handle open_dataset(hid_t loc, const std::string& name) const {
     if (!has_link(loc, name)) corrupt("no dataset '" + name + "'");
-    return h5_own(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose, name_,
-                  op("H5Dopen", name).c_str());
+    return h5_own(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose, name_, op("H5Dopen", name).c_str());
   }
 
   /// Names of the links in a group, sorted by name.
@@ -170,8 +163,8 @@ class H5File {
     std::vector<std::string> names;
     names.reserve(static_cast<std::size_t>(info.nlinks));
     for (hsize_t i = 0; i < info.nlinks; ++i) {
-      const ssize_t length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr,
-                                                0, H5P_DEFAULT);
+      const ssize_t length =
+          H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
       if (length < 0) throw_hdf5_error(name_, op("H5Lget_name_by_idx", what));
       std::string link(static_cast<std::size_t>(length) + 1, '\0');
       if (H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, link.data(), link.size(),
@@ -235,13 +228,13 @@ class H5File {
   /// or fixed-length, any character set.
   std::vector<std::string> read_strings(hid_t object, bool attribute, bool scalar,
                                         const std::string& what) const {
-    H5Handle file_type =
-        attribute ? h5_own(H5Aget_type(object), H5Tclose, name_, op("H5Aget_type", what).c_str())
-                  : h5_own(H5Dget_type(object), H5Tclose, name_, op("H5Dget_type", what).c_str());
+    H5Handle file_type = attribute
+                             ? h5_own(H5Aget_type(object), H5Tclose, name_, op("H5Aget_type", what).c_str())
+                             : h5_own(H5Dget_type(object), H5Tclose, name_, op("H5Dget_type", what).c_str());
     if (H5Tget_class(file_type.get()) != H5T_STRING) corrupt("'" + what + "' is not a string");
-    H5Handle space =
-        attribute ? h5_own(H5Aget_space(object), H5Sclose, name_, op("H5Aget_space", what).c_str())
-                  : h5_own(H5Dget_space(object), H5Sclose, name_, op("H5Dget_space", what).c_str());
+    H5Handle space = attribute
+                         ? h5_own(H5Aget_space(object), H5Sclose, name_, op("H5Aget_space", what).c_str())
+                         : h5_own(H5Dget_space(object), H5Sclose, name_, op("H5Dget_space", what).c_str());
     const int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank != (scalar ? 0 : 1))
       corrupt("'" + what + "' is not " + (scalar ? "a scalar" : "one-dimensional"));
@@ -290,15 +283,15 @@ class H5File {
 
   std::string read_string_attribute(hid_t loc, const std::string& name) const {
     if (!has_attribute(loc, name)) corrupt("no attribute '" + name + "'");
-    H5Handle attr = h5_own(H5Aopen(loc, name.c_str(), H5P_DEFAULT), H5Aclose, name_,
-                           op("H5Aopen", name).c_str());
+    H5Handle attr =
+        h5_own(H5Aopen(loc, name.c_str(), H5P_DEFAULT), H5Aclose, name_, op("H5Aopen", name).c_str());
     return read_strings(attr.get(), true, true, "attribute " + name).front();
   }
 
   std::int64_t read_integer_attribute(hid_t loc, const std::string& name) const {
     if (!has_attribute(loc, name)) corrupt("no attribute '" + name + "'");
-    H5Handle attr = h5_own(H5Aopen(loc, name.c_str(), H5P_DEFAULT), H5Aclose, name_,
-                           op("H5Aopen", name).c_str());
+    H5Handle attr =
+        h5_own(H5Aopen(loc, name.c_str(), H5P_DEFAULT), H5Aclose, name_, op("H5Aopen", name).c_str());
     H5Handle type = h5_own(H5Aget_type(attr.get()), H5Tclose, name_, "H5Aget_type");
     H5Handle space = h5_own(H5Aget_space(attr.get()), H5Sclose, name_, "H5Aget_space");
     if (H5Tget_class(type.get()) != H5T_INTEGER || H5Sget_simple_extent_npoints(space.get()) != 1)
@@ -338,14 +331,17 @@ std::string iso_time_now() {
 /// Text of a value in a mixed-type column; read back exactly with parse_value_text.
 std::string value_text(const config::Value& v) {
   switch (v.index()) {
-    case kTagBool: return std::get<bool>(v) ? "true" : "false";
-    case kTagInt: return std::to_string(std::get<std::int64_t>(v));
+    case kTagBool:
+      return std::get<bool>(v) ? "true" : "false";
+    case kTagInt:
+      return std::to_string(std::get<std::int64_t>(v));
     case kTagReal: {
       char text[40];
       std::snprintf(text, sizeof text, "%.17g", std::get<double>(v));
       return text;
     }
-    default: return std::get<std::string>(v);
+    default:
+      return std::get<std::string>(v);
   }
 }
 
@@ -373,14 +369,14 @@ class ColumnCache {
 };
 
 struct ParamColumn {
-  unsigned seen = 0;         // bit t set when type tag t occurs
-  std::size_t present = 0;   // rows holding a value
+  unsigned seen = 0;        // bit t set when type tag t occurs
+  std::size_t present = 0;  // rows holding a value
   std::vector<double> reals;
   std::vector<std::int64_t> ints;
   std::vector<std::int8_t> bools;
-  std::vector<const char*> strings;   // into the records, or into owned_text
+  std::vector<const char*> strings;     // into the records, or into owned_text
   std::vector<std::string> owned_text;  // mixed columns
-  std::vector<std::int8_t> tags;      // written when some row is absent or types are mixed
+  std::vector<std::int8_t> tags;        // written when some row is absent or types are mixed
 
   int single_type() const {
     for (int t = 0; t < 4; ++t)
@@ -440,10 +436,17 @@ void write_params(const H5File& f, hid_t points, const std::vector<PointRecord>&
           continue;
         }
         switch (tag) {
-          case kTagBool: c.bools[i] = std::get<bool>(value) ? 1 : 0; break;
-          case kTagInt: c.ints[i] = std::get<std::int64_t>(value); break;
-          case kTagReal: c.reals[i] = std::get<double>(value); break;
-          default: c.strings[i] = std::get<std::string>(value).c_str();
+          case kTagBool:
+            c.bools[i] = std::get<bool>(value) ? 1 : 0;
+            break;
+          case kTagInt:
+            c.ints[i] = std::get<std::int64_t>(value);
+            break;
+          case kTagReal:
+            c.reals[i] = std::get<double>(value);
+            break;
+          default:
+            c.strings[i] = std::get<std::string>(value).c_str();
         }
       }
     }
@@ -475,12 +478,12 @@ void write_params(const H5File& f, hid_t points, const std::vector<PointRecord>&
         dset = f.write_string_column(group.get(), path, c.strings);
         type_name = "string";
         break;
-      default: dset = f.write_string_column(group.get(), path, c.strings);
+      default:
+        dset = f.write_string_column(group.get(), path, c.strings);
     }
     f.write_string_attribute(dset.get(), "type", type_name);
     f.write_string_attribute(dset.get(), "missing", missing);
-    if (!c.tags.empty())
-      f.write_column(types_group.get(), path, H5T_STD_I8LE, H5T_NATIVE_INT8, c.tags);
+    if (!c.tags.empty()) f.write_column(types_group.get(), path, H5T_STD_I8LE, H5T_NATIVE_INT8, c.tags);
   }
 }
 
@@ -577,8 +580,11 @@ bool parse_value_text(const std::string& text, std::int8_t tag, config::Value& o
       out = v;
       return true;
     }
-    case kTagString: out = text; return true;
-    default: return false;
+    case kTagString:
+      out = text;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -605,8 +611,7 @@ void read_params(const H5File& f, hid_t points, std::vector<PointRecord>& record
     auto is_present = [&](std::size_t i) { return tags.empty() || tags[i] != kAbsent; };
 
     const H5T_class_t cls = f.class_of(dset.get(), what);
-    if (type_name.empty())
-      type_name = cls == H5T_FLOAT ? "real" : cls == H5T_INTEGER ? "int" : "string";
+    if (type_name.empty()) type_name = cls == H5T_FLOAT ? "real" : cls == H5T_INTEGER ? "int" : "string";
     if (type_name == "real" && cls == H5T_FLOAT) {
       const auto v = f.read_numbers<double>(dset.get(), what, H5T_NATIVE_DOUBLE);
       for (std::size_t i = 0; i < n; ++i)
@@ -635,8 +640,7 @@ void read_params(const H5File& f, hid_t points, std::vector<PointRecord>& record
         records[i].params.set(path, std::move(value));
       }
     } else {
-      f.corrupt("'" + what + "' has type attribute '" + type_name +
-                "' that does not match its HDF5 type");
+      f.corrupt("'" + what + "' has type attribute '" + type_name + "' that does not match its HDF5 type");
     }
   }
 }
@@ -673,8 +677,8 @@ void read_arrays(const H5File& f, hid_t points, std::vector<PointRecord>& record
     H5Handle array_group = f.open_group(group.get(), name);
     const auto values =
         f.read_numbers<double>(array_group.get(), "values", what + "/values", H5T_NATIVE_DOUBLE);
-    const auto offsets = f.read_numbers<std::int64_t>(array_group.get(), "offsets",
-                                                      what + "/offsets", H5T_NATIVE_INT64);
+    const auto offsets =
+        f.read_numbers<std::int64_t>(array_group.get(), "offsets", what + "/offsets", H5T_NATIVE_INT64);
     if (offsets.size() != n + 1) f.corrupt("'" + what + "/offsets' does not have N+1 rows");
     if (offsets.front() != 0 || static_cast<std::uint64_t>(offsets.back()) != values.size())
       f.corrupt("'" + what + "/offsets' do not span '" + what + "/values'");
@@ -696,13 +700,11 @@ Results read_open_snapshot(const H5File& f, hid_t file) {
   const std::string format =
       f.has_attribute(file, "format") ? f.read_string_attribute(file, "format") : std::string();
   if (format.empty()) f.corrupt("it has no root attribute 'format'");
-  if (format != kFormatName)
-    f.corrupt("its format attribute is '" + format + "', not '" + kFormatName + "'");
+  if (format != kFormatName) f.corrupt("its format attribute is '" + format + "', not '" + kFormatName + "'");
   const std::int64_t version = f.read_integer_attribute(file, "format_version");
   if (version != kFormatVersion)
     f.corrupt("format_version " + std::to_string(version) +
-              " is not supported (this xbarsweep reads version " + std::to_string(kFormatVersion) +
-              ")");
+              " is not supported (this xbarsweep reads version " + std::to_string(kFormatVersion) + ")");
 
   RunInfo& info = results.info;
   info.experiment = f.read_string_attribute(file, "experiment");
@@ -725,8 +727,8 @@ Results read_open_snapshot(const H5File& f, hid_t file) {
   const std::size_t n = ids.size();
   auto column_length_check = [&](std::size_t length, const char* what) {
     if (length != n)
-      f.corrupt(std::string("'") + what + "' has " + std::to_string(length) +
-                " rows, 'points/id' has " + std::to_string(n));
+      f.corrupt(std::string("'") + what + "' has " + std::to_string(length) + " rows, 'points/id' has " +
+                std::to_string(n));
   };
   auto status = f.read_string_column(points.get(), "status", "points/status");
   column_length_check(status.size(), "points/status");
@@ -734,16 +736,14 @@ Results read_open_snapshot(const H5File& f, hid_t file) {
   column_length_check(error.size(), "points/error");
   auto host = f.read_string_column(points.get(), "host", "points/host");
   column_length_check(host.size(), "points/host");
-  const auto index =
-      f.read_numbers<std::uint64_t>(points.get(), "index", "points/index", H5T_NATIVE_UINT64);
+  const auto index = f.read_numbers<std::uint64_t>(points.get(), "index", "points/index", H5T_NATIVE_UINT64);
   column_length_check(index.size(), "points/index");
   const auto rank = f.read_numbers<std::int32_t>(points.get(), "rank", "points/rank", H5T_NATIVE_INT32);
   column_length_check(rank.size(), "points/rank");
   const auto start =
       f.read_numbers<double>(points.get(), "start_time", "points/start_time", H5T_NATIVE_DOUBLE);
   column_length_check(start.size(), "points/start_time");
-  const auto end =
-      f.read_numbers<double>(points.get(), "end_time", "points/end_time", H5T_NATIVE_DOUBLE);
+  const auto end = f.read_numbers<double>(points.get(), "end_time", "points/end_time", H5T_NATIVE_DOUBLE);
   column_length_check(end.size(), "points/end_time");
 
   auto& records = results.points;

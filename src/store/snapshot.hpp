@@ -17,8 +17,7 @@ inline constexpr long long kFormatVersion = 1;
 /// \brief Writes a complete snapshot of \p info and \p points to \p file (created or truncated),
 /// flushed and closed. Not atomic by itself: the caller writes a temporary file and renames it.
 /// \throws StoreError naming \p file and the failing HDF5 operation.
-void write_snapshot(const std::string& file, const RunInfo& info,
-                    const std::vector<PointRecord>& points);
+void write_snapshot(const std::string& file, const RunInfo& info, const std::vector<PointRecord>& points);
 
 /// \brief Reads the snapshot at \p file. \throws CorruptResultsError "<file>: not an xbarsweep
 /// results file: <why>" for anything that is not a well-formed snapshot; StoreError when the file

@@ -76,16 +76,13 @@ WriterLock::WriterLock(const std::string& results_path) {
     if (error == EACCES || error == EAGAIN) {
       struct flock holder = lock;
       pid_t holder_pid = 0;
-      if (::fcntl(fd_.get(), F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK)
-        holder_pid = holder.l_pid;
-      throw StoreError(results_path + ": another xbarsweep run (" +
-                       describe_holder(fd_.get(), holder_pid) +
+      if (::fcntl(fd_.get(), F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK) holder_pid = holder.l_pid;
+      throw StoreError(results_path + ": another xbarsweep run (" + describe_holder(fd_.get(), holder_pid) +
                        ") is writing this results file");
     }
     if (error == ENOLCK || error == ENOSYS || error == EOPNOTSUPP) {
-      std::cerr << "xbarsweep: warning: " << lock_path
-                << ": the filesystem does not support fcntl locks (" << std::strerror(error)
-                << "); make sure no other run writes this results file\n";
+      std::cerr << "xbarsweep: warning: " << lock_path << ": the filesystem does not support fcntl locks ("
+                << std::strerror(error) << "); make sure no other run writes this results file\n";
       registry().insert(key_);
       registered_ = true;
       return;

@@ -2,12 +2,12 @@
 /// \file
 /// \brief Internal: the fcntl write lock on R.lock that makes a ResultsWriter the only writer.
 
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 
 #include "posix_file.hpp"
-
-#include <sys/types.h>
 
 namespace xbarsweep::store::detail {
 

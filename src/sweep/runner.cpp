@@ -1,4 +1,3 @@
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/sweep/runner.hpp"
 
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "stop_flag.hpp"
 #include "wire.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/sweep/mpi.hpp"
 
 namespace xbarsweep::sweep {
@@ -89,7 +89,7 @@ struct Pending {
 Pending find_pending(const config::SweepPlan& plan, const kinds::Kind& kind, const Shard& shard,
                      const store::ResultsWriter& writer, bool retry_failed) {
   struct Entry {
-    std::uint64_t hash;   // the point id, as the number its 16 hex digits spell
+    std::uint64_t hash;  // the point id, as the number its 16 hex digits spell
     std::uint64_t index;
     double cost;
   };
@@ -323,8 +323,8 @@ int exit_code(const RunSummary& s) {
   return kExitOk;
 }
 
-RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& kind,
-                     const RunOptions& options, MPI_Comm parent) {
+RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& kind, const RunOptions& options,
+                     MPI_Comm parent) {
   const auto started = Clock::now();
   int provided = 0;
   XBARSWEEP_MPI(MPI_Query_thread(&provided));
@@ -421,12 +421,12 @@ Shard parse_shard(const std::string& text) {
   const std::string_view view(text);
   if (slash == std::string::npos || !whole(view.substr(0, slash), i) || !whole(view.substr(slash + 1), n) ||
       n < 1 || i >= n)
-    throw ConfigError(SourceLocation{"--shard"}, "", "'" + text + "': expected I/N with 0 <= I < N, e.g. 0/4");
+    throw ConfigError(SourceLocation{"--shard"}, "",
+                      "'" + text + "': expected I/N with 0 <= I < N, e.g. 0/4");
   return {i, n};
 }
 
-std::string results_path(const config::Experiment& experiment, const std::string& out,
-                         const Shard& shard) {
+std::string results_path(const config::Experiment& experiment, const std::string& out, const Shard& shard) {
   std::string path = out.empty() ? experiment.output : out;
   if (shard.count > 1) {
     const auto slash = path.find_last_of('/');

@@ -1,11 +1,12 @@
 // An LSTM's gate matrices on crossbars: ideal crossbars reproduce the software LSTM (dense and
 // block-circulant gates, with a projection), every matrix is used once per time step, variation
 // moves the output and device samples are seeded.
+#include "xbarsweep/analog/lstm_eval.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "xbarsweep/circulant/circulant_lstm.hpp"
-#include "xbarsweep/analog/lstm_eval.hpp"
 
 namespace xbarsweep::analog {
 using namespace ::xbarsweep::crossbar;
@@ -31,7 +32,8 @@ CrossbarConfig ideal_tiles() {
 }
 
 TEST(LstmEval, IdealCrossbarsReproduceTheSoftwareLstm) {
-  for (const auto& [k, projection] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 0}, {4, 0}, {4, 8}}) {
+  for (const auto& [k, projection] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 0}, {4, 0}, {4, 8}}) {
     auto lstm = make_lstm(k, projection, 3);
     const auto x = torch::randn({5, 7, 12});  // 5 sequences of 7 steps
     torch::NoGradGuard no_grad;
@@ -40,16 +42,17 @@ TEST(LstmEval, IdealCrossbarsReproduceTheSoftwareLstm) {
     HardwareLSTM hw(*lstm, ideal_tiles(), 1);
     const auto got = hw.forward(x);
     ASSERT_EQ(got.sizes(), expected.sizes());
-    EXPECT_TRUE(torch::allclose(got, expected, 1e-4, 1e-5)) << "k " << k << " projection " << projection
-                                                            << ": max |diff| " << (got - expected).abs().max().item<double>();
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-4, 1e-5))
+        << "k " << k << " projection " << projection << ": max |diff| "
+        << (got - expected).abs().max().item<double>();
     const auto maps = hw.mappings();
     ASSERT_EQ(maps.size(), projection > 0 ? 3u : 2u);
-    EXPECT_EQ(maps[0].in, 12);       // input-to-gates
+    EXPECT_EQ(maps[0].in, 12);  // input-to-gates
     EXPECT_EQ(maps[0].out, 64);
-    EXPECT_EQ(maps[1].in, projection > 0 ? projection : 16);  // state-to-gates
+    EXPECT_EQ(maps[1].in, projection > 0 ? projection : 16);    // state-to-gates
     for (const auto& m : maps) EXPECT_EQ(m.mvms, 7) << m.name;  // one product per time step
-    EXPECT_EQ(maps[0].allocated_tiles, 2 * 4);  // ceil(12 / 8) x ceil(64 / 16)
-    EXPECT_GE(hw.crossbars(), 8 + 2 * 4);         // at least one crossbar per allocated tile
+    EXPECT_EQ(maps[0].allocated_tiles, 2 * 4);                  // ceil(12 / 8) x ceil(64 / 16)
+    EXPECT_GE(hw.crossbars(), 8 + 2 * 4);                       // at least one crossbar per allocated tile
   }
 }
 

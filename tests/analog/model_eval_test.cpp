@@ -1,6 +1,8 @@
 // Whole-model evaluation through the simulator: the ideal crossbar reproduces the torch forward
 // (Linear and Conv2d, tiles that do and do not divide the layers), strong variation costs
 // accuracy, device samples are seeded.
+#include "xbarsweep/analog/model_eval.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,7 +10,6 @@
 #include <sstream>
 #include <string>
 
-#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
@@ -32,8 +33,8 @@ std::string compare(const torch::Tensor& a, const torch::Tensor& b, double rtol,
   const auto worst = excess.flatten().argmax().item<std::int64_t>();
   if (excess.flatten()[worst].item<double>() <= 0.0) return {};
   std::ostringstream s;
-  s << "worst mismatch at flat index " << worst << ": got " << a.flatten()[worst].item<double>() << ", expected "
-    << b.flatten()[worst].item<double>() << " (rtol " << rtol << ", atol " << atol << ")";
+  s << "worst mismatch at flat index " << worst << ": got " << a.flatten()[worst].item<double>()
+    << ", expected " << b.flatten()[worst].item<double>() << " (rtol " << rtol << ", atol " << atol << ")";
   return s.str();
 }
 

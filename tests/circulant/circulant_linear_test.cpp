@@ -1,16 +1,16 @@
+#include "xbarsweep/circulant/circulant_linear.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <tuple>
 
 #include "test_util.hpp"
-#include "xbarsweep/circulant/circulant_linear.hpp"
 
 namespace xc = xbarsweep::circulant;
 using xc::test::all_close;
 
-class CirculantLinearShapes
-    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t>> {};
+class CirculantLinearShapes : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t>> {};
 
 // The fft forward equals x W^T + b with W = dense_weight(), the ideal oracle.
 TEST_P(CirculantLinearShapes, ForwardMatchesDense) {

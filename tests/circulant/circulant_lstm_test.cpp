@@ -1,8 +1,9 @@
+#include "xbarsweep/circulant/circulant_lstm.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "test_util.hpp"
-#include "xbarsweep/circulant/circulant_lstm.hpp"
 
 namespace xc = xbarsweep::circulant;
 using xc::test::all_close;
@@ -31,9 +32,8 @@ TEST(CirculantLSTM, DenseVanillaMatchesTorchLSTM) {
 }
 
 TEST(CirculantLSTM, DenseStackedBidirectionalBatchFirstMatchesTorchLSTM) {
-  expect_matches_torch(
-      torch::nn::LSTMOptions(10, 16).num_layers(2).bidirectional(true).batch_first(true),
-      xc::CirculantLSTMOptions(10, 16).num_layers(2).bidirectional(true).batch_first(true));
+  expect_matches_torch(torch::nn::LSTMOptions(10, 16).num_layers(2).bidirectional(true).batch_first(true),
+                       xc::CirculantLSTMOptions(10, 16).num_layers(2).bidirectional(true).batch_first(true));
 }
 
 TEST(CirculantLSTM, DenseProjectionMatchesTorchLSTM) {
@@ -118,14 +118,16 @@ TEST(CirculantLSTM, LoadFromADenseLstmProjectsEveryGateMatrix) {
   circ->load_from(*dense);
   for (int64_t l = 0; l < 2; ++l) {
     auto c = circ->cell(l, 0), d = dense->cell(l, 0);
-    for (auto [cm, dm] : {std::pair{c->w_x, d->w_x}, std::pair{c->w_h, d->w_h}, std::pair{c->w_proj, d->w_proj}}) {
+    for (auto [cm, dm] :
+         {std::pair{c->w_x, d->w_x}, std::pair{c->w_h, d->w_h}, std::pair{c->w_proj, d->w_proj}}) {
       const auto w = dm->dense_weight().detach();
       std::vector<torch::Tensor> projected;
       for (int64_t g = 0; g < dm->gates; ++g) {
-        projected.push_back(xc::project_block_circulant_dense(
-            w.narrow(0, g * dm->out, dm->out), xc::BlockLayout::make(dm->in, dm->out, 4)));
+        projected.push_back(xc::project_block_circulant_dense(w.narrow(0, g * dm->out, dm->out),
+                                                              xc::BlockLayout::make(dm->in, dm->out, 4)));
       }
-      EXPECT_TRUE(all_close(cm->dense_weight().detach(), torch::cat(projected, 0), 1e-5, 1e-6)) << "layer " << l;
+      EXPECT_TRUE(all_close(cm->dense_weight().detach(), torch::cat(projected, 0), 1e-5, 1e-6))
+          << "layer " << l;
     }
     EXPECT_TRUE(torch::equal(c->peep_f, d->peep_f));
   }
@@ -180,8 +182,7 @@ TEST(CirculantLSTM, FixedPointPathTracksFloat) {
 
 TEST(CirculantLSTM, RejectsBadOptionsAndInputs) {
   EXPECT_THROW(xc::CirculantLSTM(xc::CirculantLSTMOptions(0, 4)), xc::CirculantError);
-  EXPECT_THROW(xc::CirculantLSTM(xc::CirculantLSTMOptions(4, 4).input_block_size(0)),
-               xc::CirculantError);
+  EXPECT_THROW(xc::CirculantLSTM(xc::CirculantLSTMOptions(4, 4).input_block_size(0)), xc::CirculantError);
   xc::CirculantLSTM lstm(xc::CirculantLSTMOptions(4, 4));
   EXPECT_THROW(lstm->forward(torch::randn({3, 2, 5})), xc::CirculantError);
   torch::nn::LSTM other(torch::nn::LSTMOptions(4, 8));

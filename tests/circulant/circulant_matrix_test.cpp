@@ -1,3 +1,5 @@
+#include "xbarsweep/circulant/circulant_matrix.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -6,7 +8,6 @@
 #include "test_util.hpp"
 #include "xbarsweep/circulant/circulant_linear.hpp"
 #include "xbarsweep/circulant/circulant_lstm.hpp"
-#include "xbarsweep/circulant/circulant_matrix.hpp"
 
 namespace xc = xbarsweep::circulant;
 using xc::test::all_close;
@@ -34,12 +35,12 @@ TEST_P(CirculantMatrixShapes, MatchesDenseMatvec) {
   EXPECT_TRUE(torch::equal(y, y2));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, CirculantMatrixShapes,
-    ::testing::Values(std::make_tuple(1024, 4096, 16, 1), std::make_tuple(1024, 4096, 8, 1),
-                      std::make_tuple(256, 512, 16, 32), std::make_tuple(100, 70, 8, 3),
-                      std::make_tuple(33, 17, 4, 2), std::make_tuple(9, 12, 3, 1),
-                      std::make_tuple(10, 6, 1, 2), std::make_tuple(64, 40, 32, 5)));
+INSTANTIATE_TEST_SUITE_P(Shapes, CirculantMatrixShapes,
+                         ::testing::Values(std::make_tuple(1024, 4096, 16, 1),
+                                           std::make_tuple(1024, 4096, 8, 1),
+                                           std::make_tuple(256, 512, 16, 32), std::make_tuple(100, 70, 8, 3),
+                                           std::make_tuple(33, 17, 4, 2), std::make_tuple(9, 12, 3, 1),
+                                           std::make_tuple(10, 6, 1, 2), std::make_tuple(64, 40, 32, 5)));
 
 TEST(CirculantMatrix, AgreesWithCirculantLinear) {
   torch::manual_seed(22);

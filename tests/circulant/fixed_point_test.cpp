@@ -1,3 +1,5 @@
+#include "xbarsweep/circulant/fixed_point.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -5,7 +7,6 @@
 #include <random>
 
 #include "xbarsweep/circulant/circulant_lstm.hpp"
-#include "xbarsweep/circulant/fixed_point.hpp"
 
 namespace xc = xbarsweep::circulant;
 
@@ -22,8 +23,8 @@ TEST(FixedPoint, DefaultFormatIsQ5_10) {
 // Inside the range the error is at most half an LSB, 2^-(frac+1); outside it saturates.
 TEST(FixedPoint, QuantizationErrorWithinHalfLsb) {
   std::mt19937 rng(31);
-  for (auto f : {xc::FixedPointFormat{}, xc::FixedPointFormat::make(3, 12),
-                 xc::FixedPointFormat::make(7, 8), xc::FixedPointFormat::make(0, 15)}) {
+  for (auto f : {xc::FixedPointFormat{}, xc::FixedPointFormat::make(3, 12), xc::FixedPointFormat::make(7, 8),
+                 xc::FixedPointFormat::make(0, 15)}) {
     std::uniform_real_distribution<double> u(f.min_value(), f.max_value());
     const double bound = std::ldexp(1.0, -(f.fraction_bits + 1));
     double worst = 0;
@@ -38,8 +39,7 @@ TEST(FixedPoint, QuantizationErrorWithinHalfLsb) {
     auto t = torch::rand({1000}, torch::kDouble) * (f.max_value() - f.min_value()) + f.min_value();
     auto q = xc::quantize(t, f);
     EXPECT_LE((q - t).abs().max().item<double>(), bound);
-    EXPECT_EQ(xc::quantize(torch::tensor({1e9, -1e9}, torch::kDouble), f)[0].item<double>(),
-              f.max_value());
+    EXPECT_EQ(xc::quantize(torch::tensor({1e9, -1e9}, torch::kDouble), f)[0].item<double>(), f.max_value());
   }
 }
 
@@ -48,9 +48,9 @@ TEST(FixedPoint, MultiplyRawRoundsAndSaturates) {
   EXPECT_EQ(f.multiply_raw(f.to_raw(1.5), f.to_raw(2.0)), f.to_raw(3.0));
   EXPECT_EQ(f.multiply_raw(f.to_raw(-1.5), f.to_raw(2.0)), f.to_raw(-3.0));
   EXPECT_EQ(f.multiply_raw(f.to_raw(20.0), f.to_raw(20.0)), f.raw_max());
-  EXPECT_LE(std::abs(f.from_raw(f.multiply_raw(f.to_raw(0.3), f.to_raw(0.7))) -
-                     f.quantize(0.3) * f.quantize(0.7)),
-            f.lsb() / 2);
+  EXPECT_LE(
+      std::abs(f.from_raw(f.multiply_raw(f.to_raw(0.3), f.to_raw(0.7))) - f.quantize(0.3) * f.quantize(0.7)),
+      f.lsb() / 2);
 }
 
 namespace {
@@ -91,6 +91,5 @@ TEST(PiecewiseLinear, ActivationsWithinStatedMaxError) {
 
 TEST(PiecewiseLinear, RejectsBadTables) {
   EXPECT_THROW(xc::PiecewiseLinear::sigmoid(0), xc::CirculantError);
-  EXPECT_THROW(xc::PiecewiseLinear([](double v) { return v; }, 1.0, 1.0, 4, 0, 0),
-               xc::CirculantError);
+  EXPECT_THROW(xc::PiecewiseLinear([](double v) { return v; }, 1.0, 1.0, 4, 0, 0), xc::CirculantError);
 }

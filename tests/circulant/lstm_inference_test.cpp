@@ -1,9 +1,10 @@
+#include "xbarsweep/circulant/lstm_inference.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "test_util.hpp"
 #include "xbarsweep/circulant/circulant_lstm.hpp"
-#include "xbarsweep/circulant/lstm_inference.hpp"
 
 namespace xc = xbarsweep::circulant;
 using xc::test::all_close;
@@ -36,12 +37,10 @@ TEST(LSTMInference, CirculantVanillaMatchesModule) {
 
 TEST(LSTMInference, GoogleBidirectionalStackedPaddedMatchesModule) {
   expect_inference_matches(
-      xc::CirculantLSTMOptions(10, 20).google(12).block_size(8).bidirectional(true).num_layers(2),
-      4, 3);
+      xc::CirculantLSTMOptions(10, 20).google(12).block_size(8).bidirectional(true).num_layers(2), 4, 3);
 }
 
 TEST(LSTMInference, MixedDenseAndCirculantGatesMatchModule) {
   expect_inference_matches(
-      xc::CirculantLSTMOptions(16, 32).input_block_size(1).recurrent_block_size(16).peephole(true), 5,
-      2);
+      xc::CirculantLSTMOptions(16, 32).input_block_size(1).recurrent_block_size(16).peephole(true), 5, 2);
 }

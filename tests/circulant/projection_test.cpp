@@ -59,8 +59,8 @@ TEST(Projection, LoadDenseSetsTheNearestCirculantLayer) {
   xc::CirculantLinear layer(24, 16, 8);
   auto A = torch::randn({16, 24});
   layer->load_dense(A);
-  EXPECT_TRUE(all_close(layer->dense_weight(), xc::project_block_circulant_dense(A, layer->layout()),
-                        1e-6, 1e-6));
+  EXPECT_TRUE(
+      all_close(layer->dense_weight(), xc::project_block_circulant_dense(A, layer->layout()), 1e-6, 1e-6));
   EXPECT_THROW(layer->load_dense(torch::randn({24, 16})), xc::CirculantError);
 }
 

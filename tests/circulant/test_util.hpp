@@ -20,9 +20,9 @@ inline ::testing::AssertionResult all_close(const torch::Tensor& actual, const t
   auto worst = excess.flatten().argmax().item<int64_t>();
   if (excess.flatten()[worst].item<double>() <= 0) return ::testing::AssertionSuccess();
   std::ostringstream s;
-  s << "worst mismatch at flat index " << worst << ": " << a.flatten()[worst].item<double>()
-    << " vs " << e.flatten()[worst].item<double>() << " (rtol " << rtol << ", atol " << atol
-    << ", max |diff| " << (a - e).abs().max().item<double>() << ")";
+  s << "worst mismatch at flat index " << worst << ": " << a.flatten()[worst].item<double>() << " vs "
+    << e.flatten()[worst].item<double>() << " (rtol " << rtol << ", atol " << atol << ", max |diff| "
+    << (a - e).abs().max().item<double>() << ")";
   return ::testing::AssertionFailure() << s.str();
 }
 

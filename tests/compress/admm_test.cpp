@@ -1,4 +1,6 @@
 // ADMM on a tiny model, masked retraining, layer discovery and accounting.
+#include "xbarsweep/compress/admm.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -6,9 +8,8 @@
 #include <functional>
 
 #include "xbarsweep/compress/accounting.hpp"
-#include "xbarsweep/compress/admm.hpp"
-#include "xbarsweep/error.hpp"
 #include "xbarsweep/compress/masks.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace xc = xbarsweep::compress;
 
@@ -125,8 +126,7 @@ TEST(Admm, ResidualShrinksOnTinyModel) {
   constexpr int kIterations = 16;
   for (int mode : {0, 1, 2}) {
     torch::manual_seed(21);
-    auto net = torch::nn::Sequential(torch::nn::Linear(72, 32), torch::nn::ReLU(),
-                                     torch::nn::Linear(32, 3));
+    auto net = torch::nn::Sequential(torch::nn::Linear(72, 32), torch::nn::ReLU(), torch::nn::Linear(32, 3));
     const auto data = synthetic(256, 3);
     const auto x = data.x.flatten(1);
     torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
@@ -160,8 +160,8 @@ TEST(Admm, ResidualShrinksOnTinyModel) {
         std::string curve;
         for (double r : p.primal) curve += " " + std::to_string(r);
         EXPECT_LT(p.primal.back(), 0.1 * start[i++])
-            << "mode " << mode << " " << l.layer.name << " " << xc::to_string(p.set)
-            << " start " << start[i - 1] << ", ||W - Z|| per iteration:" << curve;
+            << "mode " << mode << " " << l.layer.name << " " << xc::to_string(p.set) << " start "
+            << start[i - 1] << ", ||W - Z|| per iteration:" << curve;
         EXPECT_NEAR(p.rhos.back(), std::min(1.0, 1e-2 * std::pow(1.5, kIterations - 1)), 1e-12);
       }
     }
@@ -176,9 +176,9 @@ TEST(MaskedRetraining, PrunedStayZeroAndQuantizedStayOnLevels) {
   ASSERT_EQ(masks.layers().size(), 2u);
   std::string why;
   ASSERT_TRUE(masks.holds(&why)) << why;
-  torch::optim::SGD opt(net->parameters(),
-                        torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(5e-3));
-  sgd_steps(net, opt, data, 30, [&] { masks.apply_masks_to_grads(); }, &masks);
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(5e-3));
+  sgd_steps(
+      net, opt, data, 30, [&] { masks.apply_masks_to_grads(); }, &masks);
   EXPECT_TRUE(masks.holds(&why)) << why;
   for (const auto& m : masks.layers()) {
     const auto w = m.layer.weight.detach();
@@ -232,17 +232,21 @@ TEST(Sequential, PruneThenQuantizeStagesKeepTheFirstMask) {
     admm1.update();
   }
   const auto masks1 = xc::MaskSet::hard_project(*net, prune);
-  sgd_steps(net, opt, data, 10, [&] { masks1.apply_masks_to_grads(); }, &masks1);
+  sgd_steps(
+      net, opt, data, 10, [&] { masks1.apply_masks_to_grads(); }, &masks1);
 
   xc::CompressionSpec quant;
   quant.defaults.levels = xc::LevelSet::uniform(4);
   quant.defaults.rho = {1e-2, 1.5, 1.0};
   auto admm2 = xc::AdmmState::init(*net, quant, &masks1);
   for (int it = 0; it < 3; ++it) {
-    sgd_steps(net, opt, data, 20, [&] {
-      admm2.add_penalty_gradients();
-      masks1.apply_masks_to_grads();
-    }, &masks1);
+    sgd_steps(
+        net, opt, data, 20,
+        [&] {
+          admm2.add_penalty_gradients();
+          masks1.apply_masks_to_grads();
+        },
+        &masks1);
     admm2.update();
     for (const auto& l : admm2.layers()) {
       // Z of the quantization stage is zero wherever stage 1 pruned.
@@ -250,7 +254,8 @@ TEST(Sequential, PruneThenQuantizeStagesKeepTheFirstMask) {
     }
   }
   const auto masks2 = xc::MaskSet::hard_project(*net, quant, &masks1);
-  sgd_steps(net, opt, data, 10, [&] { masks2.apply_masks_to_grads(); }, &masks2);
+  sgd_steps(
+      net, opt, data, 10, [&] { masks2.apply_masks_to_grads(); }, &masks2);
   std::string why;
   EXPECT_TRUE(masks2.holds(&why)) << why;
   for (const auto& m : masks2.layers()) {
@@ -336,8 +341,7 @@ TEST(Pipeline, JointAndSequentialRunEndToEnd) {
   for (bool sequential : {false, true}) {
     TinyNet net;
     const auto data = synthetic(256, 11);
-    torch::optim::SGD opt(net->parameters(),
-                          torch::optim::SGDOptions(0.02).momentum(0.9).weight_decay(1e-4));
+    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.02).momentum(0.9).weight_decay(1e-4));
     sgd_steps(net, opt, data, 200, [] {});
     xc::TrainingCallbacks t;
     t.train_epoch = [&](const xc::StepHooks& hooks) {

@@ -1,5 +1,7 @@
 // Every projection against brute force on small matrices: all subsets of units for pruning, all
 // level assignments for the quantization scale, all subsets for the joint set at a fixed scale.
+#include "xbarsweep/compress/constraints.hpp"
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +9,6 @@
 #include <limits>
 #include <vector>
 
-#include "xbarsweep/compress/constraints.hpp"
 #include "xbarsweep/error.hpp"
 
 namespace xc = xbarsweep::compress;
@@ -27,10 +28,17 @@ std::vector<int> unit_ids(std::int64_t rows, std::int64_t cols, const xc::PruneS
     for (std::int64_t c = 0; c < cols; ++c) {
       std::int64_t id = 0;
       switch (spec.kind) {
-        case xc::PruneKind::block: id = (r / spec.block.out) * nbi + c / spec.block.in; break;
-        case xc::PruneKind::column: id = c; break;
-        case xc::PruneKind::row: id = r; break;
-        default: id = r * cols + c;
+        case xc::PruneKind::block:
+          id = (r / spec.block.out) * nbi + c / spec.block.in;
+          break;
+        case xc::PruneKind::column:
+          id = c;
+          break;
+        case xc::PruneKind::row:
+          id = r;
+          break;
+        default:
+          id = r * cols + c;
       }
       ids[r * cols + c] = static_cast<int>(id);
     }
@@ -79,9 +87,7 @@ std::vector<Case> pruning_cases() {
       {4, 6, {K::block, {}, {2, 3}}},   // exact tiling
       {7, 5, {K::block, {}, {4, 2}}},   // 2 x 3 grid
       {3, 11, {K::block, {}, {3, 4}}},  // one block row, partial last column of blocks
-      {4, 9, {K::column, {}, {}}},
-      {9, 4, {K::row, {}, {}}},
-      {3, 4, {K::irregular, {}, {}}},
+      {4, 9, {K::column, {}, {}}},     {9, 4, {K::row, {}, {}}}, {3, 4, {K::irregular, {}, {}}},
   };
 }
 
@@ -132,8 +138,8 @@ TEST(Pruning, NamedEntryPointsAgreeWithDispatch) {
                   .weight.equal(xc::project_prune(w, {xc::PruneKind::block, keep, {4, 4}}).weight));
   EXPECT_TRUE(xc::project_columns(w, keep).weight.equal(
       xc::project_prune(w, {xc::PruneKind::column, keep, {}}).weight));
-  EXPECT_TRUE(xc::project_rows(w, keep).weight.equal(
-      xc::project_prune(w, {xc::PruneKind::row, keep, {}}).weight));
+  EXPECT_TRUE(
+      xc::project_rows(w, keep).weight.equal(xc::project_prune(w, {xc::PruneKind::row, keep, {}}).weight));
   EXPECT_EQ((xc::project_irregular(w, keep).weight != 0).sum().item<int64_t>(), 30);
   EXPECT_EQ((xc::project_columns(w, keep).weight.abs().sum(0) > 0).sum().item<int64_t>(), 5);
   EXPECT_EQ((xc::project_rows(w, keep).weight.abs().sum(1) > 0).sum().item<int64_t>(), 3);
@@ -249,19 +255,17 @@ TEST(Joint, ExactProjectionMatchesBruteForceAtFixedScale) {
       for (std::int64_t k = 0; k <= units; k += 1 + units / 6) {
         auto spec = c.spec;
         spec.keep = xc::Keep::units(k);
-        const double expected =
-            brute_force_error(keep_cost, drop_cost, ids, static_cast<int>(units), k);
+        const double expected = brute_force_error(keep_cost, drop_cost, ids, static_cast<int>(units), k);
         const auto p = xc::project_pruned_levels(w, spec, levels, s);
         EXPECT_NEAR(sq_error(w, p.weight), expected, 1e-12 * (1.0 + expected))
             << xc::to_string(spec.kind) << " s=" << s << " k=" << k;
         EXPECT_LE(nonzero_units(p.weight, spec), k);
         // Kept entries on levels, the rest exactly zero.
-        EXPECT_TRUE(p.weight.masked_select(p.mask)
-                        .equal(xc::quantize_to_levels(w, levels, s).masked_select(p.mask)));
+        EXPECT_TRUE(
+            p.weight.masked_select(p.mask).equal(xc::quantize_to_levels(w, levels, s).masked_select(p.mask)));
         EXPECT_TRUE((p.weight.masked_select(p.mask.logical_not()) == 0).all().item<bool>());
         // The composed operator is never better than the exact one at the same scale.
-        const auto composed =
-            xc::project_levels_masked(w, xc::project_prune(w, spec).mask, levels, s);
+        const auto composed = xc::project_levels_masked(w, xc::project_prune(w, spec).mask, levels, s);
         EXPECT_GE(sq_error(w, composed.weight), sq_error(w, p.weight) - 1e-12);
       }
     }
@@ -293,6 +297,5 @@ TEST(Joint, MaskedQuantizationKeepsZerosAndIsIdempotent) {
   const auto again = xc::project_levels_masked(p.weight, p.mask, levels, p.scale);
   EXPECT_TRUE(again.weight.equal(p.weight));
   const auto joint = xc::project_pruned_levels(w, spec, levels);
-  EXPECT_TRUE(xc::project_pruned_levels(joint.weight, spec, levels, joint.scale)
-                  .weight.equal(joint.weight));
+  EXPECT_TRUE(xc::project_pruned_levels(joint.weight, spec, levels, joint.scale).weight.equal(joint.weight));
 }

@@ -44,8 +44,7 @@ std::string first_line_expectation(const fs::path& file) {
   const std::string marker = "# expect: ";
   if (line.compare(0, marker.size(), marker) != 0) return "";
   std::string expected = line.substr(marker.size());
-  while (!expected.empty() && (expected.back() == '\r' || expected.back() == ' '))
-    expected.pop_back();
+  while (!expected.empty() && (expected.back() == '\r' || expected.back() == ' ')) expected.pop_back();
   return expected;
 }
 
@@ -73,17 +72,15 @@ TEST(Corpus, EveryBadFileIsRefusedWithItsMessage) {
     } catch (const ConfigError& e) {
       message = e.what();
     }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ASSERT_FALSE(message.empty()) << "accepted, expected an error containing: " << expected;
     EXPECT_NE(message.find(expected), std::string::npos)
         << "expected: " << expected << "\n     got: " << message;
     EXPECT_EQ(message.rfind(entry.path().string(), 0), 0u) << "does not name the file: " << message;
     if (!kNoLine.count(name)) {
-      const std::regex located("^" + std::regex_replace(entry.path().string(),
-                                                        std::regex(R"([.^$|()\[\]{}*+?\\])"),
-                                                        R"(\$&)") +
-                               R"(:\d+:\d+: )");
+      const std::regex located(
+          "^" + std::regex_replace(entry.path().string(), std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+          R"(:\d+:\d+: )");
       EXPECT_TRUE(std::regex_search(message, located)) << "no line:column in: " << message;
     }
     EXPECT_LT(seconds, 2.0) << "took " << seconds << " s";

@@ -1,11 +1,12 @@
+#include "xbarsweep/config/experiment.hpp"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "test_schemas.hpp"
-#include "xbarsweep/config/experiment.hpp"
 
 namespace xbarsweep::config {
 namespace {
@@ -29,12 +30,11 @@ std::string error_of(const std::string& text, const std::vector<std::string>& ov
   return "";
 }
 
-#define EXPECT_ERROR(text, substring)                                                   \
-  do {                                                                                  \
-    const std::string message_ = error_of(text);                                        \
-    EXPECT_NE(message_.find(substring), std::string::npos)                              \
-        << "expected an error containing \"" << (substring) << "\", got \"" << message_ \
-        << "\"";                                                                        \
+#define EXPECT_ERROR(text, substring)                                                            \
+  do {                                                                                           \
+    const std::string message_ = error_of(text);                                                 \
+    EXPECT_NE(message_.find(substring), std::string::npos)                                       \
+        << "expected an error containing \"" << (substring) << "\", got \"" << message_ << "\""; \
   } while (0)
 
 const char* const kTrain = "name: t\nkind: train\n";
@@ -99,8 +99,7 @@ TEST(Experiment, RangeChecks) {
   EXPECT_ERROR(t + "model: {name: lenet}", "did you mean 'lenet5'?");
   EXPECT_ERROR(t + "model: {name: lenet}", "expected one of mlp, lenet5");
   EXPECT_ERROR("name: u\nkind: unit\nunit: {required: 1, count: 11}", "<= 10");
-  EXPECT_ERROR("name: s\nkind: synthetic\nsynthetic: {fail_rate: 1.5}",
-               "expected a real >= 0 and <= 1");
+  EXPECT_ERROR("name: s\nkind: synthetic\nsynthetic: {fail_rate: 1.5}", "expected a real >= 0 and <= 1");
   EXPECT_NO_THROW(parse("name: s\nkind: synthetic\nsynthetic: {fail_rate: 1}"));
 }
 
@@ -149,20 +148,17 @@ TEST(Experiment, DocumentShape) {
   EXPECT_ERROR("- a\n- b\n", "test.yaml:1:1: the top level is a list; expected a mapping");
   EXPECT_ERROR("just text\n", "the top level is 'just text'");
   EXPECT_ERROR("name: a\n---\nname: b\n", "second YAML document");
-  EXPECT_ERROR("name: t\nkind: train\ntrain: {lr: [0.1, 0.2}\n",
-               "test.yaml:3:22: YAML syntax error");
+  EXPECT_ERROR("name: t\nkind: train\ntrain: {lr: [0.1, 0.2}\n", "test.yaml:3:22: YAML syntax error");
   EXPECT_ERROR(std::string("name: t\nkind: tr\0ain\n", 20), "test.yaml:2:9: binary data");
   EXPECT_ERROR("name: t\nkind: \xff\n", "binary data (byte 0xff)");
   EXPECT_NO_THROW(parse("name: t\nkind: train\ndescription: \"caf\xc3\xa9\"\n"));
-  EXPECT_ERROR(std::string(kTrain) + "description: \"" + std::string(1100000, 'x') + "\"\n",
-               "too big");
+  EXPECT_ERROR(std::string(kTrain) + "description: \"" + std::string(1100000, 'x') + "\"\n", "too big");
 }
 
 TEST(Experiment, Overrides) {
   const std::string t = "name: t\nkind: train\nseed: 4\ntrain: {lr: 0.5}\n";
-  const Experiment e =
-      parse(t, {"train.lr=0.25", "seed=3", "name=other", "model.name=lenet5", "sweep.repeats=2",
-                "description=from the command line"});
+  const Experiment e = parse(t, {"train.lr=0.25", "seed=3", "name=other", "model.name=lenet5",
+                                 "sweep.repeats=2", "description=from the command line"});
   EXPECT_DOUBLE_EQ(e.base.real("train.lr"), 0.25);
   EXPECT_EQ(e.seed, 3);
   EXPECT_EQ(e.base.integer("seed"), 3);
@@ -184,8 +180,7 @@ TEST(Experiment, Overrides) {
   EXPECT_NE(override_error("train.lr").find("expected path=value"), std::string::npos);
   EXPECT_NE(override_error("train.lr=[1, 2]").find("wrong type: got a list"), std::string::npos);
   EXPECT_NE(override_error("train.lr={a: 1").find("not a YAML scalar"), std::string::npos);
-  EXPECT_NE(override_error("sweep.grid.train.lr=1").find("cannot be set with --set"),
-            std::string::npos);
+  EXPECT_NE(override_error("sweep.grid.train.lr=1").find("cannot be set with --set"), std::string::npos);
   EXPECT_NE(override_error("kind=synthetic").find("cannot be changed"), std::string::npos);
   EXPECT_NE(override_error("seed=x").find("key 'seed'"), std::string::npos);
   EXPECT_NE(override_error("name=a/b").find("invalid name"), std::string::npos);
@@ -215,8 +210,7 @@ TEST(Experiment, LoadFromDisk) {
     std::ofstream good(dir / "good.yaml");
     good << "name: t\nkind: train\n";
   }
-  EXPECT_EQ(load_experiment((dir / "good.yaml").string(), {}, schemas()).path,
-            (dir / "good.yaml").string());
+  EXPECT_EQ(load_experiment((dir / "good.yaml").string(), {}, schemas()).path, (dir / "good.yaml").string());
   fs::remove_all(dir);
 }
 

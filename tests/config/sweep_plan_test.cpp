@@ -1,3 +1,5 @@
+#include "xbarsweep/config/sweep_plan.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -6,7 +8,6 @@
 
 #include "test_schemas.hpp"
 #include "xbarsweep/error.hpp"
-#include "xbarsweep/config/sweep_plan.hpp"
 
 namespace xbarsweep::config {
 namespace {
@@ -69,9 +70,8 @@ TEST(SweepPlan, AxisOrderIsGridZipPointsRandomWhateverTheFileOrder) {
   EXPECT_EQ(e.axes[3].kind, Axis::Kind::Random);
   const SweepPlan plan(e);
   EXPECT_EQ(plan.size(), 2u * 2u * 2u * 2u * 3u);
-  EXPECT_EQ(plan.swept_paths(),
-            (std::vector<std::string>{"train.batch_size", "train.epochs", "data.subset",
-                                      "model.name", "train.lr", "seed"}));
+  EXPECT_EQ(plan.swept_paths(), (std::vector<std::string>{"train.batch_size", "train.epochs", "data.subset",
+                                                          "model.name", "train.lr", "seed"}));
   // Repeats are the slowest digit: the first 16 points share seed 10, the next 16 seed 11.
   for (std::uint64_t i = 0; i < plan.size(); ++i) {
     const Params p = plan.point(i);
@@ -87,11 +87,12 @@ TEST(SweepPlan, AxisOrderIsGridZipPointsRandomWhateverTheFileOrder) {
 }
 
 TEST(SweepPlan, PointsAxisSetsOnlyWhatEachPointNames) {
-  const Experiment e = parse(kTrain + "train: {lr: 0.3}\n"
-                                      "sweep:\n  points:\n"
-                                      "    - {train.lr: 0.1, train.epochs: 2}\n"
-                                      "    - {train.lr: 0.2}\n"
-                                      "    - {}\n");
+  const Experiment e = parse(kTrain +
+                             "train: {lr: 0.3}\n"
+                             "sweep:\n  points:\n"
+                             "    - {train.lr: 0.1, train.epochs: 2}\n"
+                             "    - {train.lr: 0.2}\n"
+                             "    - {}\n");
   const SweepPlan plan(e);
   ASSERT_EQ(plan.size(), 3u);
   EXPECT_EQ(plan.swept_paths(), (std::vector<std::string>{"train.lr", "train.epochs"}));
@@ -103,8 +104,9 @@ TEST(SweepPlan, PointsAxisSetsOnlyWhatEachPointNames) {
 }
 
 TEST(SweepPlan, PrecedenceDefaultsFileOverridesAxes) {
-  const std::string text = kTrain + "train: {lr: 0.3, epochs: 5}\n"
-                                    "sweep: {points: [{train.lr: 0.1}, {train.epochs: 7}]}\n";
+  const std::string text = kTrain +
+                           "train: {lr: 0.3, epochs: 5}\n"
+                           "sweep: {points: [{train.lr: 0.1}, {train.epochs: 7}]}\n";
   const Experiment e = parse(text, {"train.lr=0.2", "train.batch_size=16"});
   const SweepPlan plan(e);
   // A --set of a swept path replaces its axis (here: takes it out of the points list) and says so.
@@ -112,10 +114,10 @@ TEST(SweepPlan, PrecedenceDefaultsFileOverridesAxes) {
   EXPECT_DOUBLE_EQ(plan.point(1).real("train.lr"), 0.2);  // --set beats the file
   ASSERT_EQ(e.notes.size(), 1u);
   EXPECT_NE(e.notes[0].find("replaces the sweep axis of 'train.lr'"), std::string::npos) << e.notes[0];
-  EXPECT_EQ(plan.point(0).integer("train.epochs"), 5);    // the file beats the default
+  EXPECT_EQ(plan.point(0).integer("train.epochs"), 5);  // the file beats the default
   EXPECT_EQ(plan.point(1).integer("train.epochs"), 7);
   EXPECT_EQ(plan.point(1).integer("train.batch_size"), 16);
-  EXPECT_EQ(plan.point(0).text("model.name"), "mlp");     // the default
+  EXPECT_EQ(plan.point(0).text("model.name"), "mlp");  // the default
 }
 
 TEST(SweepPlan, AxisValuesAreCheckedLikeBaseValues) {
@@ -125,12 +127,12 @@ TEST(SweepPlan, AxisValuesAreCheckedLikeBaseValues) {
   EXPECT_NE(error_of(s + "  grid: {model.name: [mlp, vgg]}").find("not allowed"), std::string::npos);
   EXPECT_NE(error_of(s + "  points: [{train.lr: -1}]").find("out of range"), std::string::npos);
   EXPECT_NE(error_of(s + "  zip: [{train.lr: [1, x]}]").find("wrong type"), std::string::npos);
-  EXPECT_NE(error_of(s + "  random: {samples: 2, params: {model.name: {choice: [mlp, x]}}}")
-                .find("not allowed"),
-            std::string::npos);
-  EXPECT_NE(error_of(s + "  random: {samples: 2, params: {train.lr: {uniform: [-1, 1]}}}")
-                .find("out of range"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(s + "  random: {samples: 2, params: {model.name: {choice: [mlp, x]}}}").find("not allowed"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(s + "  random: {samples: 2, params: {train.lr: {uniform: [-1, 1]}}}").find("out of range"),
+      std::string::npos);
   // Int values for a real parameter are stored as reals.
   const Experiment e = parse(s + "  grid: {train.lr: [1, 2]}");
   EXPECT_TRUE(std::holds_alternative<double>(SweepPlan(e).point(1).entries().at("train.lr")));
@@ -140,27 +142,20 @@ TEST(SweepPlan, AxisErrors) {
   const std::string s = kTrain + "sweep:\n";
   EXPECT_NE(error_of(s + "  grid: {train.lr: []}").find("empty axis"), std::string::npos);
   EXPECT_NE(error_of(s + "  grid: {}").find("sweep.grid"), std::string::npos);
-  EXPECT_NE(error_of(s + "  grid: {train.lr: 0.1}").find("expected a list of values"),
-            std::string::npos);
-  EXPECT_NE(error_of(s + "  grid: {train.lr: [0.1, 0.1]}").find("repeats an earlier one"),
-            std::string::npos);
+  EXPECT_NE(error_of(s + "  grid: {train.lr: 0.1}").find("expected a list of values"), std::string::npos);
+  EXPECT_NE(error_of(s + "  grid: {train.lr: [0.1, 0.1]}").find("repeats an earlier one"), std::string::npos);
   EXPECT_NE(error_of(s + "  zip: [{train.lr: [1, 2], train.epochs: [1, 2, 3]}]")
                 .find("zip lists of unequal length: 'train.epochs' has 3 values but 'train.lr' "
                       "has 2"),
             std::string::npos);
-  EXPECT_NE(error_of(s + "  zip: {train.lr: [1]}").find("expected a list of groups"),
-            std::string::npos);
+  EXPECT_NE(error_of(s + "  zip: {train.lr: [1]}").find("expected a list of groups"), std::string::npos);
   EXPECT_NE(error_of(s + "  points: []").find("non-empty list"), std::string::npos);
-  EXPECT_NE(error_of(s + "  points: [0.1]").find("expected a mapping path: value"),
-            std::string::npos);
-  const std::string twice =
-      error_of(s + "  grid: {train.lr: [1]}\n  points: [{train.lr: 2}]");
-  EXPECT_NE(twice.find("'train.lr' is swept twice (first at line 5)"), std::string::npos)
-      << twice;
+  EXPECT_NE(error_of(s + "  points: [0.1]").find("expected a mapping path: value"), std::string::npos);
+  const std::string twice = error_of(s + "  grid: {train.lr: [1]}\n  points: [{train.lr: 2}]");
+  EXPECT_NE(twice.find("'train.lr' is swept twice (first at line 5)"), std::string::npos) << twice;
   EXPECT_NE(error_of(s + "  repeats: 0").find("key 'sweep.repeats'"), std::string::npos);
   EXPECT_NE(error_of(s + "  repeats: -3").find("out of range"), std::string::npos);
-  EXPECT_NE(error_of(s + "  grid: {seed: [1, 2]}\n  repeats: 2").find("'seed' is swept"),
-            std::string::npos);
+  EXPECT_NE(error_of(s + "  grid: {seed: [1, 2]}\n  repeats: 2").find("'seed' is swept"), std::string::npos);
 }
 
 TEST(SweepPlan, RandomDistributionErrors) {
@@ -168,28 +163,23 @@ TEST(SweepPlan, RandomDistributionErrors) {
   const auto random_error = [&](const std::string& params) {
     return error_of(s + "    samples: 4\n    params: {" + params + "}\n");
   };
-  EXPECT_NE(random_error("train.lr: {uniform: [0.9, 0.1]}").find("expected low <= high"),
-            std::string::npos);
-  EXPECT_NE(random_error("train.lr: {log_uniform: [0, 0.1]}").find("expected low > 0"),
-            std::string::npos);
+  EXPECT_NE(random_error("train.lr: {uniform: [0.9, 0.1]}").find("expected low <= high"), std::string::npos);
+  EXPECT_NE(random_error("train.lr: {log_uniform: [0, 0.1]}").find("expected low > 0"), std::string::npos);
   EXPECT_NE(random_error("train.lr: {gauss: [0, 1]}").find("unknown distribution 'gauss'"),
             std::string::npos);
   EXPECT_NE(random_error("train.lr: {int_uniform: [1, 4]}").find("int_uniform draws ints"),
             std::string::npos);
   EXPECT_NE(random_error("train.epochs: {uniform: [1, 4]}").find("expected int_uniform or choice"),
             std::string::npos);
-  EXPECT_NE(random_error("train.lr: {uniform: [0.1]}").find("expected [low, high]"),
+  EXPECT_NE(random_error("train.lr: {uniform: [0.1]}").find("expected [low, high]"), std::string::npos);
+  EXPECT_NE(random_error("train.lr: {uniform: [0.1, 0.2], choice: [0.1]}").find("expected one distribution"),
             std::string::npos);
-  EXPECT_NE(random_error("train.lr: {uniform: [0.1, 0.2], choice: [0.1]}")
-                .find("expected one distribution"),
-            std::string::npos);
-  EXPECT_NE(random_error("model.name: {choice: []}").find("non-empty list of choices"),
-            std::string::npos);
+  EXPECT_NE(random_error("model.name: {choice: []}").find("non-empty list of choices"), std::string::npos);
   EXPECT_NE(error_of(s + "    params: {train.lr: {uniform: [0.1, 0.2]}}\n").find("samples"),
             std::string::npos);
-  EXPECT_NE(error_of(s + "    samples: 0\n    params: {train.lr: {uniform: [0.1, 0.2]}}\n")
-                .find("out of range"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(s + "    samples: 0\n    params: {train.lr: {uniform: [0.1, 0.2]}}\n").find("out of range"),
+      std::string::npos);
 }
 
 TEST(SweepPlan, RandomAxisIsDeterministicAndInRange) {
@@ -272,8 +262,7 @@ TEST(SweepPlan, TenMillionPointGridPlansInstantly) {
   EXPECT_EQ(p.integer("data.subset"), 77);
   EXPECT_EQ(p.integer("seed"), 3);
   for (std::uint64_t i = 0; i < 10000000u; i += 999983) plan.point(i);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 1.0);
 
   // Over max_points, or over 2^64, is refused before any point exists.
@@ -281,10 +270,9 @@ TEST(SweepPlan, TenMillionPointGridPlansInstantly) {
   const std::string over = error_of(text);
   EXPECT_NE(over.find("the sweep has 10000000 points"), std::string::npos) << over;
   EXPECT_NE(over.find("expected at most max_points = 9999999"), std::string::npos);
-  const std::string overflow =
-      error_of(kTrain + "sweep:\n  grid: {train.epochs: " + values(1, 100) +
-               "}\n  random: {samples: 9000000000000000000, params: "
-               "{train.lr: {uniform: [0.1, 0.2]}}}\n");
+  const std::string overflow = error_of(kTrain + "sweep:\n  grid: {train.epochs: " + values(1, 100) +
+                                        "}\n  random: {samples: 9000000000000000000, params: "
+                                        "{train.lr: {uniform: [0.1, 0.2]}}}\n");
   EXPECT_NE(overflow.find("more than 2^64"), std::string::npos) << overflow;
 }
 

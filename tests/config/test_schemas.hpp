@@ -14,8 +14,7 @@
 namespace xbarsweep::config::test {
 
 inline ParamSpec param(std::string path, ValueType type, Value default_value,
-                       std::optional<double> min = std::nullopt,
-                       std::optional<double> max = std::nullopt,
+                       std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt,
                        std::vector<std::string> choices = {}) {
   ParamSpec spec;
   spec.path = std::move(path);
@@ -35,15 +34,14 @@ inline std::map<std::string, Schema> corpus_schemas() {
       .add(param("synthetic.fail_rate", V::Real, 0.0, 0.0, 1.0))
       .add(param("synthetic.nan_rate", V::Real, 0.0, 0.0, 1.0))
       .add(param("synthetic.scale", V::Real, 1.0))
-      .add(param("synthetic.label", V::String, std::string("a"), std::nullopt, std::nullopt,
-                 {"a", "b", "c"}));
+      .add(
+          param("synthetic.label", V::String, std::string("a"), std::nullopt, std::nullopt, {"a", "b", "c"}));
   Schema train;
   train.add(param("train.lr", V::Real, 0.01, std::numeric_limits<double>::min()))
       .add(param("train.epochs", V::Int, std::int64_t{1}, 1.0))
       .add(param("train.batch_size", V::Int, std::int64_t{32}, 1.0))
       .add(param("data.subset", V::Int, std::int64_t{0}, 0.0))
-      .add(param("model.name", V::String, std::string("mlp"), std::nullopt, std::nullopt,
-                 {"mlp", "lenet5"}));
+      .add(param("model.name", V::String, std::string("mlp"), std::nullopt, std::nullopt, {"mlp", "lenet5"}));
   return {{"synthetic", synthetic}, {"train", train}};
 }
 

@@ -1,9 +1,10 @@
+#include "xbarsweep/config/value.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "xbarsweep/error.hpp"
-#include "xbarsweep/config/value.hpp"
 
 namespace xbarsweep::config {
 namespace {

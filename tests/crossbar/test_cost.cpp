@@ -15,7 +15,7 @@ namespace {
 
 constexpr double kRtol = 1e-9;
 
-#define EXPECT_REL(a, b) EXPECT_NEAR((a), (b), kRtol * std::abs(double(b)) + 1e-15) << #a
+#define EXPECT_REL(a, b) EXPECT_NEAR((a), (b), kRtol* std::abs(double(b)) + 1e-15) << #a
 
 // Layer 10 x 40 (out x in) on 16x16 crossbars, differential, 1 slice, 8-bit ADC, 1-bit DAC
 // streaming 4-bit inputs, one MVM per inference, default (ISAAC / NeuroSim) figures.
@@ -132,7 +132,8 @@ TEST(CostSchema, DefaultsMatchTheStructAndOverridesApply) {
   config::Params p;
   for (const auto& spec : s.specs()) {
     EXPECT_EQ(spec.path.rfind("cost.", 0), 0u) << spec.path;
-    EXPECT_NE(spec.doc.find_first_of("0123456789"), std::string::npos) << spec.path << ": doc cites no figure";
+    EXPECT_NE(spec.doc.find_first_of("0123456789"), std::string::npos)
+        << spec.path << ": doc cites no figure";
     p.set(spec.path, spec.default_value);
   }
   const CostConfig from_schema = cost_config_from_params(p);

@@ -96,7 +96,8 @@ TEST(FastNormal, BoxMullerPairsAreIndependentStandardNormals) {
   for (int i = 0; i < n; ++i) {
     float z[2];
     normal_pair_from_bits(stream_hash32(0x1234567u, 0x9abcdefu, static_cast<std::uint32_t>(i)),
-                          stream_hash32(0x1234567u, 0x9abcdefu, static_cast<std::uint32_t>(i + n)), z[0], z[1]);
+                          stream_hash32(0x1234567u, 0x9abcdefu, static_cast<std::uint32_t>(i + n)), z[0],
+                          z[1]);
     for (int k = 0; k < 2; ++k) {
       s[k] += z[k];
       s2[k] += double(z[k]) * z[k];
@@ -110,7 +111,8 @@ TEST(FastNormal, BoxMullerPairsAreIndependentStandardNormals) {
     EXPECT_NEAR(s[k] / n, 0.0, 5 / std::sqrt(double(n))) << k;
     EXPECT_NEAR(s2[k] / n, 1.0, 5 * std::sqrt(2.0 / n)) << k;
     EXPECT_NEAR(s4[k] / n, 3.0, 5 * std::sqrt(96.0 / n)) << k;
-    for (const auto& [count, p] : {std::pair{beyond2[k], 0.04550026390}, std::pair{beyond3[k], 0.00269979606}})
+    for (const auto& [count, p] :
+         {std::pair{beyond2[k], 0.04550026390}, std::pair{beyond3[k], 0.00269979606}})
       EXPECT_NEAR(count, n * p, 5 * std::sqrt(n * p * (1 - p))) << "draw " << k << ": P(|z| > k) = " << p;
   }
   EXPECT_NEAR(cross / n, 0.0, 5 / std::sqrt(double(n)));

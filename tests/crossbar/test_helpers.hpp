@@ -1,7 +1,6 @@
 #pragma once
 // Small helpers shared by the crossbar tests.
 #include <Kokkos_Core.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <sstream>
@@ -67,8 +66,8 @@ inline std::string compare(const std::vector<float>& a, const std::vector<double
   }
   if (worst <= 0.0) return {};
   std::ostringstream s;
-  s << "worst mismatch at (" << at / cols << ", " << at % cols << "): got " << a[at] << ", expected "
-    << b[at] << " (|diff| " << std::fabs(double(a[at]) - b[at]) << ", rtol " << rtol << ", atol " << atol << ")";
+  s << "worst mismatch at (" << at / cols << ", " << at % cols << "): got " << a[at] << ", expected " << b[at]
+    << " (|diff| " << std::fabs(double(a[at]) - b[at]) << ", rtol " << rtol << ", atol " << atol << ")";
   return s.str();
 }
 

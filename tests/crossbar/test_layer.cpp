@@ -37,7 +37,8 @@ TEST_P(IdealOracle, EqualsMatmul) {
   const auto ref = test::matmul_reference(x, w, shape.batch, shape.in, shape.out);
   // rtol 1e-5 as in the issue; atol covers float accumulation of sums that cancel to ~0
   // (terms of size 1, sqrt(in) of them, float epsilon 6e-8).
-  const std::string err = test::compare(test::to_host(y), ref, 1e-5, 2e-5 * std::sqrt(double(shape.in)), shape.out);
+  const std::string err =
+      test::compare(test::to_host(y), ref, 1e-5, 2e-5 * std::sqrt(double(shape.in)), shape.out);
   EXPECT_TRUE(err.empty()) << err;
   EXPECT_EQ(layer.row_tiles(), (shape.in + shape.rows - 1) / shape.rows);
   EXPECT_EQ(layer.col_tiles(), (shape.out + shape.cols - 1) / shape.cols);
@@ -171,7 +172,8 @@ TEST(Mapping, ZeroTilesNotAllocated) {
   const auto x = test::random_matrix(batch, in, 11);
   Matrix y("y", batch, out);
   layer.mvm(test::to_view(x, batch, in), y);
-  const std::string err = test::compare(test::to_host(y), test::matmul_reference(x, w, batch, in, out), 1e-5, 1e-4, out);
+  const std::string err =
+      test::compare(test::to_host(y), test::matmul_reference(x, w, batch, in, out), 1e-5, 1e-4, out);
   EXPECT_TRUE(err.empty()) << err;
 
   std::vector<float> zeros(16, 0.0f);
@@ -194,7 +196,8 @@ TEST(IrDrop, FartherCellsLoseMoreCurrent) {
   auto layer = program_layer(w.data(), n, n, cfg, {5, 0});
   const auto g = layer.tile_conductance(0, 0);
   // along a word line (farther from the driver) and up a bit line (farther from the ADC)
-  for (int j = 1; j < n; ++j) ASSERT_LT(g[std::size_t(n - 1) * n + j], g[std::size_t(n - 1) * n + j - 1]) << "col " << j;
+  for (int j = 1; j < n; ++j)
+    ASSERT_LT(g[std::size_t(n - 1) * n + j], g[std::size_t(n - 1) * n + j - 1]) << "col " << j;
   for (int i = 1; i < n; ++i) ASSERT_GT(g[std::size_t(i) * n], g[std::size_t(i - 1) * n]) << "row " << i;
   // first-order model value for the farthest cell: (n) + (n) segments
   const double expect_far = 25.0 / (1.0 + 25.0e-6 * 2.5 * (n + n));
@@ -308,7 +311,8 @@ void expect_paired_draws_match_the_per_column_form() {
   for (const int n : {1, 7, 32, 33}) {
     std::vector<float> p(n, 0.0f), p2(n), acc(n, 0.0f);
     for (int jj = 0; jj < n; ++jj) p2[jj] = 0.25f + 0.1f * static_cast<float>(jj);
-    readout.read_columns(n, p.data(), p2.data(), nullptr, nullptr, nullptr, acc.data(), 1.0f, 11u, 12u, 1000u);
+    readout.read_columns(n, p.data(), p2.data(), nullptr, nullptr, nullptr, acc.data(), 1.0f, 11u, 12u,
+                         1000u);
     for (int jj = 0; jj < n; ++jj) {
       float a = 0.0f, t = 0.0f;
       R::column_draw(jj, n, 11u, 12u, 1000u, a, t);

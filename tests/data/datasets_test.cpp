@@ -1,11 +1,10 @@
 // Fashion-MNIST loading (a fake directory, and the real files when installed) and the synthetic set.
-#include <gtest/gtest.h>
-
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "xbarsweep/data/dataset.hpp"
 
@@ -17,9 +16,8 @@ namespace {
 class FakeFashionMnist : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (fs::temp_directory_path() /
-            ("xbarsweep_fmnist_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+    dir_ = (fs::temp_directory_path() / ("xbarsweep_fmnist_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                .string();
     fs::create_directories(dir_);
     write("train", 40);
@@ -30,7 +28,8 @@ class FakeFashionMnist : public ::testing::Test {
     // Image i is filled with the value i, its label is i % 10.
     const auto values = at::arange(n, at::kInt).view({n, 1, 1}).expand({n, side, side}).contiguous();
     write_idx_gz(dir_ + "/" + split + "-images-idx3-ubyte.gz", values.to(at::kByte));
-    write_idx_gz(dir_ + "/" + split + "-labels-idx1-ubyte.gz", at::arange(n, at::kInt).remainder(10).to(at::kByte));
+    write_idx_gz(dir_ + "/" + split + "-labels-idx1-ubyte.gz",
+                 at::arange(n, at::kInt).remainder(10).to(at::kByte));
   }
   std::string dir_;
 };
@@ -105,7 +104,8 @@ TEST_F(FakeFashionMnist, InconsistentFilesAreDataErrors) {
     load_dataset(o);
     FAIL() << "expected a DataError";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("nowhere/train-images-idx3-ubyte.gz"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nowhere/train-images-idx3-ubyte.gz"), std::string::npos)
+        << e.what();
   }
   o.name = "cifar10";
   EXPECT_THROW(load_dataset(o), DataError);

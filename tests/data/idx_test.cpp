@@ -1,13 +1,12 @@
 // IDX reading and writing: round trips, and every kind of bad file gives a DataError.
-#include <gtest/gtest.h>
-#include <zlib.h>
-
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "xbarsweep/data/dataset.hpp"
 
@@ -22,9 +21,8 @@ namespace {
 class IdxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("xbarsweep_idx_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("xbarsweep_idx_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -127,7 +125,8 @@ TEST_F(IdxTest, CutCompressedStreamIsRejected) {
   EXPECT_NE(error_of([&] { read_idx_images(path("cut.gz")); }), "");
 
   // Flipped bytes inside the deflate stream.
-  for (std::size_t i = bytes.size() / 3; i < bytes.size() / 3 + 64; ++i) bytes[i] = static_cast<char>(~bytes[i]);
+  for (std::size_t i = bytes.size() / 3; i < bytes.size() / 3 + 64; ++i)
+    bytes[i] = static_cast<char>(~bytes[i]);
   write_bytes(path("flipped.gz"), bytes, false);
   EXPECT_NE(error_of([&] { read_idx_images(path("flipped.gz")); }), "");
 }

@@ -2,11 +2,10 @@
 // racing for one entry, exactly one produces it.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <Kokkos_Core.hpp>
-#include <torch/torch.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -30,8 +29,8 @@ std::unique_ptr<kinds::Kind> kind() { return kinds::make_admm_kind(); }
 
 // A fresh, empty directory under the system temp dir.
 std::string temp_dir(const std::string& tag) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("xbarsweep-admm-" + tag + "-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("xbarsweep-admm-" + tag + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -124,7 +123,8 @@ TEST(PretrainCache, AFailedProducerLeavesNoEntryAndTheNextOneProduces) {
                                       }),
                std::runtime_error);
   EXPECT_FALSE(std::filesystem::exists(dir + "/x.pt"));
-  const auto entry = nn::ensure_cached_file(dir, "x.pt", [](const std::string& path) { std::ofstream(path) << "ok"; });
+  const auto entry =
+      nn::ensure_cached_file(dir, "x.pt", [](const std::string& path) { std::ofstream(path) << "ok"; });
   EXPECT_TRUE(entry.produced);
   EXPECT_FALSE(nn::ensure_cached_file(dir, "x.pt", [](const std::string&) { FAIL(); }).produced);
   std::filesystem::remove_all(dir);
@@ -133,11 +133,26 @@ TEST(PretrainCache, AFailedProducerLeavesNoEntryAndTheNextOneProduces) {
 TEST(AdmmKind, RegisteredWithItsParameters) {
   ASSERT_NE(kinds::builtin_kinds().find("admm"), nullptr);
   const auto schema = kind()->schema();
-  for (const char* path : {"admm.rho", "admm.rho_growth", "admm.rho_cap", "admm.iterations",
-                           "admm.epochs_per_iteration", "admm.retrain_epochs", "admm.prune",
-                           "admm.keep", "admm.block_rows", "admm.block_cols", "admm.levels",
-                           "admm.mode", "admm.skip_first", "admm.skip_last", "admm.hw_samples",
-                           "model.name", "data.name", "train.lr", "crossbar.rows", "cost.adc_rate_gsps"}) {
+  for (const char* path : {"admm.rho",
+                           "admm.rho_growth",
+                           "admm.rho_cap",
+                           "admm.iterations",
+                           "admm.epochs_per_iteration",
+                           "admm.retrain_epochs",
+                           "admm.prune",
+                           "admm.keep",
+                           "admm.block_rows",
+                           "admm.block_cols",
+                           "admm.levels",
+                           "admm.mode",
+                           "admm.skip_first",
+                           "admm.skip_last",
+                           "admm.hw_samples",
+                           "model.name",
+                           "data.name",
+                           "train.lr",
+                           "crossbar.rows",
+                           "cost.adc_rate_gsps"}) {
     EXPECT_NE(schema.find(path), nullptr) << path;
   }
 }
@@ -220,8 +235,8 @@ TEST(AdmmKind, SameSeedSameMetrics) {
 TEST(AdmmKind, PretrainingIsCachedAndReusedWithIdenticalWeights) {
   const auto dir = temp_dir("cache");
   const auto first = kind()->run(params(4), with_cache(dir));
-  const auto second = kind()->run(params(4, {{"admm.keep", 0.5}, {"admm.hw_samples", std::int64_t{0}}}),
-                                  with_cache(dir));
+  const auto second =
+      kind()->run(params(4, {{"admm.keep", 0.5}, {"admm.hw_samples", std::int64_t{0}}}), with_cache(dir));
   const auto uncached = kind()->run(params(4), kinds::PointContext{});
   EXPECT_EQ(first.metrics.at("pretrain_loaded"), 0.0);
   EXPECT_EQ(second.metrics.at("pretrain_loaded"), 1.0);
@@ -235,8 +250,8 @@ TEST(AdmmKind, PretrainingIsCachedAndReusedWithIdenticalWeights) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".pt";
   EXPECT_EQ(entries, 1);
   // A change of the training config is another baseline.
-  const auto other = kind()->run(params(4, {{"train.lr", 0.02}, {"admm.hw_samples", std::int64_t{0}}}),
-                                 with_cache(dir));
+  const auto other =
+      kind()->run(params(4, {{"train.lr", 0.02}, {"admm.hw_samples", std::int64_t{0}}}), with_cache(dir));
   EXPECT_EQ(other.metrics.at("pretrain_loaded"), 0.0);
   std::filesystem::remove_all(dir);
 }
@@ -273,16 +288,17 @@ namespace {
 
 TEST(AdmmKind, LayerKeepOverridesKeepPerLayer) {
   // fc1 is 2 x 49 = 98 tiles of 16x16, fc2 (10x32) is 1 x 2 = 2 tiles.
-  const auto out = kind()->run(params(7, {{"admm.layer_keep", std::string("fc1=0.5, fc2=1")},
-                                          {"admm.hw_samples", std::int64_t{0}}}),
-                               kinds::PointContext{});
+  const auto out = kind()->run(
+      params(7, {{"admm.layer_keep", std::string("fc1=0.5, fc2=1")}, {"admm.hw_samples", std::int64_t{0}}}),
+      kinds::PointContext{});
   EXPECT_EQ(out.arrays.at("layer_kept_blocks")[0], 49.0);
   EXPECT_EQ(out.arrays.at("layer_kept_blocks")[1], 2.0);
   EXPECT_EQ(out.metrics.at("masks_hold"), 1.0);
 }
 
 TEST(AdmmKind, LayerKeepNamingNoLayerIsRefusedWithTheLayersThereAre) {
-  const auto problem = test_support::first_problem(*kind(), params(8, {{"admm.layer_keep", std::string("fc9=0.5")}}));
+  const auto problem =
+      test_support::first_problem(*kind(), params(8, {{"admm.layer_keep", std::string("fc9=0.5")}}));
   ASSERT_TRUE(problem.has_value()) << "an unknown layer was accepted";
   EXPECT_EQ(problem->key, "admm.layer_keep");
   EXPECT_NE(problem->message.find("fc9"), std::string::npos) << problem->message;

@@ -47,7 +47,8 @@ config::Params params(std::int64_t seed,
 // with the test.
 struct CacheDir {
   explicit CacheDir(const std::string& tag)
-      : path(std::filesystem::temp_directory_path() / ("xbarsweep-clstm-" + tag + "-" + std::to_string(::getpid()))) {
+      : path(std::filesystem::temp_directory_path() /
+             ("xbarsweep-clstm-" + tag + "-" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
@@ -66,21 +67,21 @@ struct CacheDir {
 };
 
 void print(const char* what, const kinds::Outcome& out) {
-  std::printf("%-14s accuracy %.4f fixed %.4f compression %.3f params %.0f dense %.1f us circ %.1f us "
-              "flops %.3g/%.3g wall %.2f s\n",
-              what, out.metrics.at("accuracy"), out.metrics.at("fixed_accuracy"),
-              out.metrics.at("compression_ratio"), out.metrics.at("parameters"),
-              out.metrics.at("dense_us_per_seq"), out.metrics.at("circulant_us_per_seq"),
-              out.metrics.at("dense_flops_per_seq"), out.metrics.at("circulant_flops_per_seq"),
-              out.metrics.at("wall_s"));
+  std::printf(
+      "%-14s accuracy %.4f fixed %.4f compression %.3f params %.0f dense %.1f us circ %.1f us "
+      "flops %.3g/%.3g wall %.2f s\n",
+      what, out.metrics.at("accuracy"), out.metrics.at("fixed_accuracy"), out.metrics.at("compression_ratio"),
+      out.metrics.at("parameters"), out.metrics.at("dense_us_per_seq"),
+      out.metrics.at("circulant_us_per_seq"), out.metrics.at("dense_flops_per_seq"),
+      out.metrics.at("circulant_flops_per_seq"), out.metrics.at("wall_s"));
 }
 
 TEST(ClstmKind, SchemaAndRegistry) {
   const auto schema = kind()->schema();
-  for (const char* path : {"clstm.block_size", "clstm.variant", "clstm.hidden", "clstm.projection",
-                           "clstm.layers", "clstm.frac_bits", "clstm.int_bits",
-                           "clstm.pwl_segments", "train.lr", "train.epochs", "train.batch_size",
-                           "train.optimizer", "data.name", "data.subset", "data.test_subset"}) {
+  for (const char* path :
+       {"clstm.block_size", "clstm.variant", "clstm.hidden", "clstm.projection", "clstm.layers",
+        "clstm.frac_bits", "clstm.int_bits", "clstm.pwl_segments", "train.lr", "train.epochs",
+        "train.batch_size", "train.optimizer", "data.name", "data.subset", "data.test_subset"}) {
     EXPECT_NE(schema.find(path), nullptr) << path;
   }
   EXPECT_EQ(schema.find("data.pad"), nullptr) << "sequences are never padded";
@@ -130,9 +131,9 @@ TEST(ClstmKind, DenseLearnsAndIsItsOwnBaseline) {
 
 TEST(ClstmKind, EveryVariantRuns) {
   for (const char* variant : {"peephole", "projection", "google", "bidirectional"}) {
-    const auto out = kind()->run(params(2, {{"clstm.variant", std::string(variant)},
-                                            {"train.epochs", std::int64_t{1}}}),
-                                 kinds::PointContext{});
+    const auto out =
+        kind()->run(params(2, {{"clstm.variant", std::string(variant)}, {"train.epochs", std::int64_t{1}}}),
+                    kinds::PointContext{});
     print(variant, out);
     EXPECT_GT(out.metrics.at("accuracy"), 0.3) << variant;
     EXPECT_GT(out.metrics.at("compression_ratio"), 3.0) << variant;
@@ -161,15 +162,19 @@ TEST(ClstmKind, GateMatricesOnCrossbars) {
                                             {"crossbar.sigma", 0.5}}),
                                  kinds::PointContext{});
   EXPECT_LT(noisy.metrics.at("hw_accuracy_mean"), ideal.metrics.at("hw_accuracy_mean"));
-  EXPECT_EQ(kind()->run(params(3, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{}).metrics.count("crossbars"), 0u);
+  EXPECT_EQ(kind()
+                ->run(params(3, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{})
+                .metrics.count("crossbars"),
+            0u);
 }
 
 TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
   const CacheDir dir("ernn");
   const auto context = dir.context();
-  const auto base = std::vector<std::pair<std::string, config::Value>>{{"train.epochs", std::int64_t{1}},
-                                                                      {"clstm.init", std::string("projected")},
-                                                                      {"clstm.finetune_epochs", std::int64_t{1}}};
+  const auto base =
+      std::vector<std::pair<std::string, config::Value>>{{"train.epochs", std::int64_t{1}},
+                                                         {"clstm.init", std::string("projected")},
+                                                         {"clstm.finetune_epochs", std::int64_t{1}}};
   auto with = [&](std::int64_t k) {
     auto o = base;
     o.emplace_back("clstm.block_size", k);
@@ -177,8 +182,9 @@ TEST(ClstmKind, ProjectedInitStartsFromTheCachedDenseLstm) {
   };
   // k = 1: the dense LSTM itself, exactly the random-init k = 1 point of the same settings.
   const auto dense = kind()->run(params(4, with(1)), context);
-  const auto random_dense = kind()->run(params(4, {{"train.epochs", std::int64_t{1}}, {"clstm.block_size", std::int64_t{1}}}),
-                                        kinds::PointContext{});
+  const auto random_dense =
+      kind()->run(params(4, {{"train.epochs", std::int64_t{1}}, {"clstm.block_size", std::int64_t{1}}}),
+                  kinds::PointContext{});
   EXPECT_EQ(dense.metrics.at("accuracy"), random_dense.metrics.at("accuracy"));
   EXPECT_EQ(dense.metrics.at("projected_accuracy"), dense.metrics.at("accuracy"));
   // k = 4: the projection of that cached model, fine-tuned.
@@ -243,8 +249,9 @@ TEST(ClstmKind, ResultDependsOnlyOnParams) {
 // clstm.input_block_size / clstm.recurrent_block_size set one kind of matrix apart from
 // clstm.block_size: here a dense input matrix beside k = 4 recurrent ones (hidden 32).
 TEST(ClstmKind, PerMatrixBlockSizes) {
-  const auto out = kind()->run(params(3, {{"train.epochs", std::int64_t{1}}, {"clstm.input_block_size", std::int64_t{1}}}),
-                               kinds::PointContext{});
+  const auto out =
+      kind()->run(params(3, {{"train.epochs", std::int64_t{1}}, {"clstm.input_block_size", std::int64_t{1}}}),
+                  kinds::PointContext{});
   const double input = 4 * 32 * 28 + 4 * 32, recurrent = 4 * 32 * 32 / 4;
   EXPECT_EQ(out.metrics.at("lstm_parameters"), input + recurrent);
   const auto all = kind()->run(params(3, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
@@ -256,9 +263,9 @@ TEST(ClstmKind, PerMatrixBlockSizes) {
 // of the 400 test items (float rounding differs, so the runs drift slightly apart).
 TEST(ClstmKind, TrainProductsTrainTheSameModel) {
   const auto expanded = kind()->run(params(4, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
-  const auto by_fft = kind()->run(
-      params(4, {{"train.epochs", std::int64_t{1}}, {"clstm.train_product", std::string("fft")}}),
-      kinds::PointContext{});
+  const auto by_fft =
+      kind()->run(params(4, {{"train.epochs", std::int64_t{1}}, {"clstm.train_product", std::string("fft")}}),
+                  kinds::PointContext{});
   EXPECT_NEAR(expanded.metrics.at("accuracy"), by_fft.metrics.at("accuracy"), 0.01);
   EXPECT_NEAR(expanded.arrays.at("loss").front(), by_fft.arrays.at("loss").front(), 1e-3);
   EXPECT_EQ(expanded.metrics.at("lstm_parameters"), by_fft.metrics.at("lstm_parameters"));
@@ -267,8 +274,9 @@ TEST(ClstmKind, TrainProductsTrainTheSameModel) {
 // train.validation: the best validation epoch is kept and reported; too many held out fails the
 // point naming the key.
 TEST(ClstmKind, ValidationKeepsTheBestEpoch) {
-  const auto out = kind()->run(params(5, {{"train.epochs", std::int64_t{3}}, {"train.validation", std::int64_t{300}}}),
-                               kinds::PointContext{});
+  const auto out =
+      kind()->run(params(5, {{"train.epochs", std::int64_t{3}}, {"train.validation", std::int64_t{300}}}),
+                  kinds::PointContext{});
   const auto& per_epoch = out.arrays.at("validation_accuracy");
   ASSERT_EQ(per_epoch.size(), 3u);
   const auto best = static_cast<std::size_t>(out.metrics.at("best_epoch"));
@@ -276,8 +284,12 @@ TEST(ClstmKind, ValidationKeepsTheBestEpoch) {
   EXPECT_EQ(out.metrics.at("validation_accuracy"), per_epoch[best]);
   EXPECT_EQ(per_epoch[best], *std::max_element(per_epoch.begin(), per_epoch.end()));
   EXPECT_EQ(out.metrics.at("accuracy"), out.arrays.at("test_accuracy").at(best));
-  EXPECT_EQ(kind()->run(params(5, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{}).metrics.count("best_epoch"), 0u);
-  const auto problem = test_support::first_problem(*kind(), params(5, {{"train.validation", std::int64_t{1500}}}));
+  EXPECT_EQ(kind()
+                ->run(params(5, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{})
+                .metrics.count("best_epoch"),
+            0u);
+  const auto problem =
+      test_support::first_problem(*kind(), params(5, {{"train.validation", std::int64_t{1500}}}));
   ASSERT_TRUE(problem.has_value()) << "1500 of 1500 items held out";
   EXPECT_EQ(problem->key, "train.validation");
 }
@@ -285,8 +297,11 @@ TEST(ClstmKind, ValidationKeepsTheBestEpoch) {
 TEST(ClstmKind, BadBlockSizeAndFormatAreRefusedBeforeThePointRuns) {
   using test_support::first_problem;
   EXPECT_FALSE(first_problem(*kind(), params(1, {})).has_value());
-  const auto key_of = [](const std::optional<config::Problem>& p) { return p ? p->key : std::string("(none)"); };
-  EXPECT_EQ(key_of(first_problem(*kind(), params(1, {{"clstm.block_size", std::int64_t{3}}}))), "clstm.block_size");
+  const auto key_of = [](const std::optional<config::Problem>& p) {
+    return p ? p->key : std::string("(none)");
+  };
+  EXPECT_EQ(key_of(first_problem(*kind(), params(1, {{"clstm.block_size", std::int64_t{3}}}))),
+            "clstm.block_size");
   EXPECT_EQ(key_of(first_problem(*kind(), params(1, {{"clstm.recurrent_block_size", std::int64_t{6}}}))),
             "clstm.recurrent_block_size");
   EXPECT_EQ(key_of(first_problem(*kind(), params(1, {{"clstm.int_bits", std::int64_t{20}},

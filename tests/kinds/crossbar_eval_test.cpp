@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <Kokkos_Core.hpp>
-
 #include <atomic>
 #include <filesystem>
 #include <string>
@@ -43,9 +42,9 @@ std::string fresh_dir(const std::string& name) {
 
 TEST(CrossbarEvalKind, SchemaHasEverySection) {
   const auto s = kind()->schema();
-  for (const char* key : {"crossbar_eval.samples", "crossbar_eval.checkpoint", "crossbar.sigma", "crossbar.levels",
-                          "crossbar.adc_bits", "cost.adc_energy_pj", "cost.columns_per_adc", "train.lr",
-                          "data.test_subset", "model.name"})
+  for (const char* key : {"crossbar_eval.samples", "crossbar_eval.checkpoint", "crossbar.sigma",
+                          "crossbar.levels", "crossbar.adc_bits", "cost.adc_energy_pj",
+                          "cost.columns_per_adc", "train.lr", "data.test_subset", "model.name"})
     EXPECT_NE(s.find(key), nullptr) << key;
   EXPECT_EQ(std::get<std::int64_t>(s.find("crossbar_eval.samples")->default_value), 5);
   EXPECT_NE(kinds::builtin_kinds().find("crossbar_eval"), nullptr);
@@ -55,9 +54,9 @@ TEST(CrossbarEvalKind, IdealCrossbarsMatchSoftwareAndTheBaselineIsCachedOnce) {
   kinds::PointContext ctx;
   ctx.cache_dir = fresh_dir("cache");
   const auto a = kind()->run(params(), ctx);
-  for (const char* m : {"accuracy", "hw_accuracy_mean", "hw_accuracy_std", "hw_accuracy_min", "crossbars", "adcs",
-                        "area_mm2", "power_mw", "energy_nj", "latency_us", "power_reduction", "area_reduction",
-                        "wall_s"})
+  for (const char* m :
+       {"accuracy", "hw_accuracy_mean", "hw_accuracy_std", "hw_accuracy_min", "crossbars", "adcs", "area_mm2",
+        "power_mw", "energy_nj", "latency_us", "power_reduction", "area_reduction", "wall_s"})
     EXPECT_EQ(a.metrics.count(m), 1u) << m;
   EXPECT_GT(a.metrics.at("accuracy"), 0.5);
   EXPECT_DOUBLE_EQ(a.metrics.at("hw_accuracy_mean"), a.metrics.at("accuracy"));
@@ -91,7 +90,8 @@ TEST(CrossbarEvalKind, IdealCrossbarsMatchSoftwareAndTheBaselineIsCachedOnce) {
 TEST(CrossbarEvalKind, StrongVariationLowersHardwareAccuracy) {
   kinds::PointContext ctx;
   ctx.cache_dir = fresh_dir("variation");
-  const auto p = params({{"crossbar.sigma", 1.5}, {"crossbar.stuck_max_rate", 0.2}, {"crossbar.levels", std::int64_t{4}}});
+  const auto p = params(
+      {{"crossbar.sigma", 1.5}, {"crossbar.stuck_max_rate", 0.2}, {"crossbar.levels", std::int64_t{4}}});
   const auto r = kind()->run(p, ctx);
   EXPECT_LT(r.metrics.at("hw_accuracy_mean"), r.metrics.at("accuracy") - 0.1);
   EXPECT_LE(r.metrics.at("hw_accuracy_min"), r.metrics.at("hw_accuracy_mean"));

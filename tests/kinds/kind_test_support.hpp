@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <Kokkos_Core.hpp>
-
 #include <optional>
 
 #include "xbarsweep/config/value.hpp"

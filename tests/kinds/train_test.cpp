@@ -17,7 +17,8 @@ namespace {
 std::unique_ptr<kinds::Kind> kind() { return kinds::make_train_kind(); }
 
 // The schema's defaults, a quick synthetic point, and \p overrides.
-config::Params params(std::int64_t seed, const std::vector<std::pair<std::string, config::Value>>& overrides = {}) {
+config::Params params(std::int64_t seed,
+                      const std::vector<std::pair<std::string, config::Value>>& overrides = {}) {
   config::Params p;
   const auto schema = kind()->schema();
   for (const auto& spec : schema.specs()) p.set(spec.path, spec.default_value);
@@ -119,7 +120,8 @@ TEST(TrainKind, CostHintGrowsWithWork) {
   EXPECT_DOUBLE_EQ(k->cost_hint(params(1, {{"train.epochs", std::int64_t{4}}})), 2.0 * base);
   EXPECT_DOUBLE_EQ(k->cost_hint(params(1, {{"data.subset", std::int64_t{4000}}})), 2.0 * base);
   EXPECT_GT(k->cost_hint(params(1, {{"model.name", std::string("lenet5")}})), base);
-  EXPECT_GT(k->cost_hint(params(1, {{"data.name", std::string("fashion-mnist")}, {"data.subset", std::int64_t{0}}})),
+  EXPECT_GT(k->cost_hint(
+                params(1, {{"data.name", std::string("fashion-mnist")}, {"data.subset", std::int64_t{0}}})),
             base);
 }
 
@@ -146,8 +148,8 @@ TEST(TrainKind, QuickstartOnFashionMnist) {
                                             {"model.name", std::string(model)},
                                             {"model.hidden", std::int64_t{128}}}),
                                  kinds::PointContext{});
-    std::printf("quickstart %-6s: accuracy %.4f  loss %.4f  wall %.2f s\n", model,
-                out.metrics.at("accuracy"), out.metrics.at("loss"), out.metrics.at("wall_s"));
+    std::printf("quickstart %-6s: accuracy %.4f  loss %.4f  wall %.2f s\n", model, out.metrics.at("accuracy"),
+                out.metrics.at("loss"), out.metrics.at("wall_s"));
     EXPECT_GT(out.metrics.at("accuracy"), 0.7) << model;
   }
 }

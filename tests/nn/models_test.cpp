@@ -1,9 +1,10 @@
 // The classifiers: shapes, parameter counts, seeded initialisation, the factory's errors.
+#include "xbarsweep/nn/models.hpp"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "xbarsweep/error.hpp"
-#include "xbarsweep/nn/models.hpp"
 
 using namespace xbarsweep::nn;
 
@@ -22,9 +23,8 @@ TEST(Models, ForwardGivesLogitsPerClass) {
     std::int64_t size;
     double width;
   };
-  for (const auto& c : {Case{"mlp", 28, 1}, Case{"mlp", 32, 1}, Case{"lenet5", 28, 1},
-                        Case{"lenet5", 32, 1}, Case{"vgg16", 32, 0.125}, Case{"resnet18", 28, 0.125},
-                        Case{"resnet18", 32, 0.125}}) {
+  for (const auto& c : {Case{"mlp", 28, 1}, Case{"mlp", 32, 1}, Case{"lenet5", 28, 1}, Case{"lenet5", 32, 1},
+                        Case{"vgg16", 32, 0.125}, Case{"resnet18", 28, 0.125}, Case{"resnet18", 32, 0.125}}) {
     auto model = make_model(c.name, options(c.size, c.width));
     model->eval();
     const auto out = model->forward(torch::randn({3, 1, c.size, c.size}));
@@ -39,7 +39,8 @@ TEST(Models, LeNet5HasTheClassicParameterCount) {
   EXPECT_EQ(count_parameters(*model), 61706);
   std::vector<std::string> names;
   for (const auto& [name, w] : weight_tensors(*model)) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight", "fc3.weight"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight",
+                                             "fc3.weight"}));
   EXPECT_DOUBLE_EQ(macs_per_sample("lenet5", options(28)),
                    28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10);
 }

@@ -1,15 +1,16 @@
 // Training loops: learning, determinism, hooks, cancellation, checkpoints.
-#include <gtest/gtest.h>
-#include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
+#include "xbarsweep/nn/training.hpp"
 
-#include <filesystem>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
-#include "xbarsweep/error.hpp"
+#include <filesystem>
+
 #include "xbarsweep/data/dataset.hpp"
+#include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
-#include "xbarsweep/nn/training.hpp"
 
 using namespace xbarsweep;
 using namespace xbarsweep::nn;
@@ -314,7 +315,14 @@ TEST(Checkpoint, RoundTripsAndRejectsAnotherModel) {
   EXPECT_THROW(load_checkpoint(*mlp, path), CheckpointError);
   EXPECT_TRUE(mlp->parameters()[0].equal(untouched)) << "a failed load changes nothing";
   EXPECT_EQ(mlp->parameters()[0].sizes(), untouched.sizes());
-  EXPECT_THROW(load_checkpoint(*make_model("vgg16", [] { ModelOptions v; v.image_size = 32; v.width = 0.125; return v; }()), path),
+  EXPECT_THROW(load_checkpoint(*make_model("vgg16",
+                                           [] {
+                                             ModelOptions v;
+                                             v.image_size = 32;
+                                             v.width = 0.125;
+                                             return v;
+                                           }()),
+                               path),
                CheckpointError);
   const auto garbage = (dir / "garbage.pt").string();
   std::FILE* f = std::fopen(garbage.c_str(), "wb");

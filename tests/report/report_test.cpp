@@ -15,8 +15,10 @@ xs::store::PointRecord point(const std::string& id, std::uint64_t index, double 
   r.status = status;
   r.params.set("train.lr", lr);
   r.params.set("model.name", std::string("lenet5"));
-  if (status == xs::store::PointStatus::Done) r.metrics["accuracy"] = acc;
-  else r.error = "boom, \"quoted\"";
+  if (status == xs::store::PointStatus::Done)
+    r.metrics["accuracy"] = acc;
+  else
+    r.error = "boom, \"quoted\"";
   return r;
 }
 }  // namespace
@@ -39,7 +41,8 @@ TEST(Report, ChosenMetricsInTheirOrder) {
   results.info.swept_paths = {"train.lr"};
   results.points = {point("a", 0, 0.01, 0.25)};
   results.points[0].metrics["loss"] = 1.5;
-  const auto table = xs::report::results_table(results, xs::report::Precision::Brief, {{"loss", "accuracy"}, {}});
+  const auto table =
+      xs::report::results_table(results, xs::report::Precision::Brief, {{"loss", "accuracy"}, {}});
   ASSERT_EQ(table.columns, (std::vector<std::string>{"id", "status", "train.lr", "loss", "accuracy"}));
   EXPECT_EQ(table.rows[0], (std::vector<std::string>{"a", "done", "0.01", "1.5", "0.25"}));
 }
@@ -52,10 +55,10 @@ TEST(Report, MeanOverSeedsGroupsTheOtherParameters) {
     return r;
   };
   // Two learning rates, three seeds each; one point of lr 0.1 failed.
-  results.points = {seeded(point("a", 0, 0.01, 0.5), 1), seeded(point("b", 1, 0.1, 0.75), 1),
-                    seeded(point("c", 2, 0.01, 0.25), 2), seeded(point("d", 3, 0.1, 0.25), 2),
-                    seeded(point("e", 4, 0.01, 0.75), 3),
-                    seeded(point("f", 5, 0.1, 0, xs::store::PointStatus::Failed), 3)};
+  results.points = {
+      seeded(point("a", 0, 0.01, 0.5), 1),  seeded(point("b", 1, 0.1, 0.75), 1),
+      seeded(point("c", 2, 0.01, 0.25), 2), seeded(point("d", 3, 0.1, 0.25), 2),
+      seeded(point("e", 4, 0.01, 0.75), 3), seeded(point("f", 5, 0.1, 0, xs::store::PointStatus::Failed), 3)};
   const auto table = xs::report::results_table(results, xs::report::Precision::Exact, {{}, {"seed"}});
   ASSERT_EQ(table.columns,
             (std::vector<std::string>{"train.lr", "done", "failed", "accuracy_mean", "accuracy_std"}));
@@ -74,7 +77,8 @@ TEST(Report, MeanOverSeedsGroupsTheOtherParameters) {
 
   // One value: a mean and no standard deviation.
   results.points.resize(2);
-  const auto single = xs::report::results_table(results, xs::report::Precision::Brief, {{"accuracy"}, {"seed"}});
+  const auto single =
+      xs::report::results_table(results, xs::report::Precision::Brief, {{"accuracy"}, {"seed"}});
   EXPECT_EQ(single.rows[1], (std::vector<std::string>{"0.1", "1", "0", "0.75", ""}));
 }
 

@@ -1,12 +1,13 @@
 // Binary encoding of point records: exact round trip, and garbage is rejected, never misread.
 
+#include "xbarsweep/store/record.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "store_test_support.hpp"
 #include "xbarsweep/error.hpp"
-#include "xbarsweep/store/record.hpp"
 
 namespace xbarsweep::store {
 namespace {

@@ -75,7 +75,7 @@ void expect_same_points(const std::vector<PointRecord>& got, const std::vector<P
 std::vector<PointRecord> awkward_records() {
   std::vector<PointRecord> records;
   PointRecord a = sample_record(0);
-  a.params.set("mixed", std::int64_t(3));        // int here, real and string below
+  a.params.set("mixed", std::int64_t(3));  // int here, real and string below
   a.params.set("only.a", std::string("just me"));
   a.params.set("flag", true);
   a.params.set("empty.text", std::string());
@@ -162,7 +162,7 @@ TEST(ResultsStore, JournalIsReplayedWhenTheWriterDiesBeforePublishing) {
               for (int i = 0; i < 5; ++i) w.append(sample_record(i));
               w.sync();
               w.append(sample_record(99));  // buffered, never synced: lost
-              ::_exit(0);  // no destructor: a crash after the sync
+              ::_exit(0);                   // no destructor: a crash after the sync
               return 0;
             }),
             0);
@@ -332,10 +332,8 @@ TEST(ResultsStore, SecondWriterIsRefusedInAnotherProcessAndInThisOne) {
       } catch (const StoreError& e) {
         const std::string what = e.what();
         std::fprintf(stderr, "child got: %s\n", what.c_str());
-        return what.find("another xbarsweep run (pid " + parent_pid + " on host ") !=
-                               std::string::npos
-                   ? 0
-                   : 2;
+        return what.find("another xbarsweep run (pid " + parent_pid + " on host ") != std::string::npos ? 0
+                                                                                                        : 2;
       }
       return 1;
     });
@@ -411,13 +409,15 @@ TEST(ResultsStore, SurvivesSigkillAtAnyMoment) {
   std::uint64_t total = 0;
   for (auto n : synced_per_round) total += n;
   EXPECT_GT(total, 0u) << "no child got to sync anything: the kill test tested nothing";
-  std::printf("kill test: %d kills, %llu records synced, %d kills during a snapshot write\n",
-              rounds, static_cast<unsigned long long>(total), killed_mid_publish);
+  std::printf("kill test: %d kills, %llu records synced, %d kills during a snapshot write\n", rounds,
+              static_cast<unsigned long long>(total), killed_mid_publish);
   // A final writer cleans up temporaries and folds everything into one snapshot.
-  { ResultsWriter w(path, sample_info()); w.publish(); }
+  {
+    ResultsWriter w(path, sample_info());
+    w.publish();
+  }
   for (const auto& entry : std::filesystem::directory_iterator(dir.file("")))
-    EXPECT_EQ(entry.path().filename().string().find("r.h5.tmp."), std::string::npos)
-        << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find("r.h5.tmp."), std::string::npos) << entry.path();
   EXPECT_GE(read_results(path).points.size(), total > 0 ? 1u : 0u);
 }
 
@@ -491,8 +491,7 @@ TEST(ResultsStoreCorrupt, ForeignAndInconsistentHdf5FilesAreRejected) {
     const hid_t f = H5Fcreate(foreign.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     const hsize_t dims[1] = {3};
     const hid_t space = H5Screate_simple(1, dims, nullptr);
-    const hid_t d = H5Dcreate2(f, "data", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT,
-                               H5P_DEFAULT);
+    const hid_t d = H5Dcreate2(f, "data", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     const double values[3] = {1, 2, 3};
     H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
     H5Dclose(d);
@@ -509,8 +508,8 @@ TEST(ResultsStoreCorrupt, ForeignAndInconsistentHdf5FilesAreRejected) {
     ASSERT_GE(H5Ldelete(f, "points/metrics/loss", H5P_DEFAULT), 0);
     const hsize_t dims[1] = {9};
     const hid_t space = H5Screate_simple(1, dims, nullptr);
-    const hid_t d = H5Dcreate2(f, "points/metrics/loss", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT,
-                               H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t d =
+        H5Dcreate2(f, "points/metrics/loss", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dclose(d);
     H5Sclose(space);
     H5Fclose(f);

@@ -38,8 +38,8 @@ inline bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof 
 
 inline ::testing::AssertionResult same_record(const PointRecord& a, const PointRecord& b) {
   auto fail = [&](const std::string& what) {
-    return ::testing::AssertionFailure() << "records '" << a.id << "' and '" << b.id
-                                         << "' differ in " << what;
+    return ::testing::AssertionFailure()
+           << "records '" << a.id << "' and '" << b.id << "' differ in " << what;
   };
   if (a.id != b.id) return fail("id");
   if (a.index != b.index) return fail("index");
@@ -63,12 +63,10 @@ inline ::testing::AssertionResult same_record(const PointRecord& a, const PointR
   }
   if (a.metrics.size() != b.metrics.size()) return fail("number of metrics");
   for (auto ia = a.metrics.begin(), ib = b.metrics.begin(); ia != a.metrics.end(); ++ia, ++ib)
-    if (ia->first != ib->first || !same_double(ia->second, ib->second))
-      return fail("metric " + ia->first);
+    if (ia->first != ib->first || !same_double(ia->second, ib->second)) return fail("metric " + ia->first);
   if (a.arrays.size() != b.arrays.size()) return fail("number of arrays");
   for (auto ia = a.arrays.begin(), ib = b.arrays.begin(); ia != a.arrays.end(); ++ia, ++ib) {
-    if (ia->first != ib->first || ia->second.size() != ib->second.size())
-      return fail("array " + ia->first);
+    if (ia->first != ib->first || ia->second.size() != ib->second.size()) return fail("array " + ia->first);
     for (std::size_t k = 0; k < ia->second.size(); ++k)
       if (!same_double(ia->second[k], ib->second[k])) return fail("array " + ia->first);
   }

@@ -1,6 +1,7 @@
 // GoogleTest main with Kokkos initialised once for the whole process (xbarsweep_add_test MAIN kokkos).
-#include <Kokkos_Core.hpp>
 #include <gtest/gtest.h>
+
+#include <Kokkos_Core.hpp>
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

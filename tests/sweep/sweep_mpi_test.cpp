@@ -30,8 +30,8 @@ int rank() {
 std::string shared_dir(const std::string& name) {
   char buf[512] = {};
   if (rank() == 0) {
-    const fs::path dir = fs::temp_directory_path() /
-                         ("xbarsweep-sweep-test-" + std::to_string(getpid()) + "-" + name);
+    const fs::path dir =
+        fs::temp_directory_path() / ("xbarsweep-sweep-test-" + std::to_string(getpid()) + "-" + name);
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::snprintf(buf, sizeof buf, "%s", dir.c_str());
@@ -62,7 +62,8 @@ xs::sweep::RunSummary run(const xs::config::Experiment& e, const std::string& ou
 
 const char* kGrid =
     "synthetic:\n  fail_rate: 0.1\n  nan_rate: 0.05\n"
-    "sweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n    synthetic.y: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+    "sweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n    synthetic.y: [0, 1, 2, 3, 4, 5, "
+    "6, 7, 8, 9]\n"
     "  repeats: 2\n";
 
 }  // namespace
@@ -87,7 +88,8 @@ TEST(Sweep, EveryPointExactlyOnceWithFailuresRecorded) {
         EXPECT_FALSE(p.error.empty());
       } else {
         // The documented function of the synthetic kind.
-        const double expected = std::sin(p.params.real("synthetic.x")) + std::cos(p.params.real("synthetic.y"));
+        const double expected =
+            std::sin(p.params.real("synthetic.x")) + std::cos(p.params.real("synthetic.y"));
         EXPECT_NEAR(p.metrics.at("value"), expected, 1e-3 + 1e-12);
       }
     }
@@ -96,11 +98,13 @@ TEST(Sweep, EveryPointExactlyOnceWithFailuresRecorded) {
 
 TEST(Sweep, ResumeComputesOnlyWhatIsMissingAndRetryFailedRerunsFailures) {
   const std::string dir = shared_dir("resume");
-  const auto small = experiment("synthetic:\n  fail_rate: 0.2\nsweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4]\n");
+  const auto small =
+      experiment("synthetic:\n  fail_rate: 0.2\nsweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4]\n");
   const auto first = run(small, dir + "/r.h5");
   EXPECT_EQ(first.computed + first.failed, 5u);
   // Extending the grid computes only the new points.
-  const auto big = experiment("synthetic:\n  fail_rate: 0.2\nsweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4, 5, 6, 7]\n");
+  const auto big = experiment(
+      "synthetic:\n  fail_rate: 0.2\nsweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4, 5, 6, 7]\n");
   const auto second = run(big, dir + "/r.h5");
   EXPECT_EQ(second.skipped, 5u);
   EXPECT_EQ(second.computed + second.failed, 3u);
@@ -115,7 +119,8 @@ TEST(Sweep, ResumeComputesOnlyWhatIsMissingAndRetryFailedRerunsFailures) {
 
 TEST(Sweep, ShardsPartitionThePlan) {
   const std::string dir = shared_dir("shards");
-  const auto e = experiment("sweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4, 5, 6]\n    synthetic.y: [0, 1, 2]\n");
+  const auto e =
+      experiment("sweep:\n  grid:\n    synthetic.x: [0, 1, 2, 3, 4, 5, 6]\n    synthetic.y: [0, 1, 2]\n");
   std::set<std::string> all;
   std::size_t total = 0;
   for (std::uint64_t i = 0; i < 3; ++i) {

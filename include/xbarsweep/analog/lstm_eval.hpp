@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
-#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/data/dataset.hpp"
 
 namespace xbarsweep::circulant {
@@ -61,6 +61,7 @@ using SequenceHead = std::function<at::Tensor(const at::Tensor& lstm_output)>;
 /// calibration_items of \p calibration, then classifies \p test.
 HardwareEvaluation evaluate_lstm_on_crossbars(circulant::CirculantLSTMImpl& lstm, const SequenceHead& head,
                                               const data::Split& test, const data::Split& calibration,
-                                              const CrossbarConfig& config, const HardwareEvalOptions& options);
+                                              const CrossbarConfig& config,
+                                              const HardwareEvalOptions& options);
 
 }  // namespace xbarsweep::analog

@@ -63,9 +63,9 @@ class HardwareModel {
 
 /// \brief What evaluate_on_crossbars does.
 struct HardwareEvalOptions {
-  int samples = 5;                     ///< Monte Carlo device samples
-  std::uint64_t seed = 0;              ///< sample s uses device seed derive(seed, s)
-  std::int64_t batch_size = 250;       ///< test images per forward pass
+  int samples = 5;                       ///< Monte Carlo device samples
+  std::uint64_t seed = 0;                ///< sample s uses device seed derive(seed, s)
+  std::int64_t batch_size = 250;         ///< test images per forward pass
   std::int64_t calibration_items = 200;  ///< images of the calibration split used to calibrate
   std::int64_t max_rows_per_mvm = 16384;
   std::function<void()> check_cancelled;  ///< between batches and samples; may throw
@@ -76,7 +76,7 @@ struct HardwareEvaluation {
   double accuracy = 0.0;            ///< software (torch forward), fraction
   std::vector<double> hw_accuracy;  ///< one per device sample, fractions
   double hw_accuracy_mean = 0.0;
-  double hw_accuracy_std = 0.0;     ///< sample standard deviation (n - 1); 0 for one sample
+  double hw_accuracy_std = 0.0;  ///< sample standard deviation (n - 1); 0 for one sample
   double hw_accuracy_min = 0.0;
   std::vector<LayerMapping> mappings;  ///< of the first sample (the tile grid does not depend on it)
   double wall_s = 0.0;

@@ -26,8 +26,7 @@ struct BlockLayout {
 
   /// \brief Validates and builds a layout.
   /// \throws CirculantError when a size is not positive.
-  static BlockLayout make(std::int64_t in_features, std::int64_t out_features,
-                          std::int64_t block_size) {
+  static BlockLayout make(std::int64_t in_features, std::int64_t out_features, std::int64_t block_size) {
     XBARSWEEP_THROW_IF(in_features <= 0, CirculantError, "in_features must be positive");
     XBARSWEEP_THROW_IF(out_features <= 0, CirculantError, "out_features must be positive");
     XBARSWEEP_THROW_IF(block_size <= 0, CirculantError, "block_size k must be positive");

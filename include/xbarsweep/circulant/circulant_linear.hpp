@@ -16,8 +16,7 @@ namespace xbarsweep::circulant {
 
 /// \brief Options of CirculantLinear.
 struct CirculantLinearOptions {
-  CirculantLinearOptions(std::int64_t in_features, std::int64_t out_features,
-                         std::int64_t block_size)
+  CirculantLinearOptions(std::int64_t in_features, std::int64_t out_features, std::int64_t block_size)
       : in_features_(in_features), out_features_(out_features), block_size_(block_size) {}
   TORCH_ARG(std::int64_t, in_features);
   TORCH_ARG(std::int64_t, out_features);

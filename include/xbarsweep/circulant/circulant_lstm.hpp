@@ -34,8 +34,7 @@ enum class CirculantProduct { expanded, fft };
 /// straddle two gates).
 struct GateMatrixImpl : torch::nn::Cloneable<GateMatrixImpl> {
   /// \throws CirculantError when a size is not positive.
-  GateMatrixImpl(std::int64_t in, std::int64_t out, std::int64_t gates, std::int64_t block_size,
-                 bool bias);
+  GateMatrixImpl(std::int64_t in, std::int64_t out, std::int64_t gates, std::int64_t block_size, bool bias);
   void reset() override;
   /// \brief (..., in) -> (..., gates * out), gate g in columns [g*out, (g+1)*out).
   torch::Tensor forward(const torch::Tensor& x);
@@ -119,13 +118,11 @@ struct CirculantLSTMCellImpl : torch::nn::Cloneable<CirculantLSTMCellImpl> {
   void reset() override;
   /// \brief Runs the cell over x (T, N, input) from zero state, in time order or reversed;
   /// returns output (T, N, output_size) in time order, final r (N, output_size), final c (N, H).
-  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x,
-                                                                  bool reverse,
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, bool reverse,
                                                                   const GateProduct& product = {});
   /// \brief Same, in emulated fixed point (double tensors holding values of the format; every
   /// matrix product accumulated exactly and rounded once, as a wide accumulator would).
-  torch::Tensor forward_fixed(const torch::Tensor& x, bool reverse,
-                              const FixedPointEvaluation& fx) const;
+  torch::Tensor forward_fixed(const torch::Tensor& x, bool reverse, const FixedPointEvaluation& fx) const;
 
   CirculantLSTMOptions options;
   std::int64_t input_size;

@@ -8,7 +8,6 @@
 /// Block convention: block_layout.hpp.
 
 #include <Kokkos_Core.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <vector>

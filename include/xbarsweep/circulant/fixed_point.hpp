@@ -55,8 +55,8 @@ class PiecewiseLinear {
  public:
   /// \brief Builds the table; `saturation_lo`/`saturation_hi` are the limits of f at -inf/+inf.
   /// \throws CirculantError when segments < 1 or lo >= hi.
-  PiecewiseLinear(std::function<double(double)> f, double lo, double hi, int segments,
-                  double saturation_lo, double saturation_hi);
+  PiecewiseLinear(std::function<double(double)> f, double lo, double hi, int segments, double saturation_lo,
+                  double saturation_hi);
 
   /// \brief Hardware-style sigmoid: `segments` segments on [-range, range] (default 20 of
   /// width 0.5 on [-5, 5], 22 with the two saturating ones).

@@ -30,8 +30,7 @@ class LSTMInference {
   /// \brief Runs a sequence from zero state. x: (T, N, input) row-major (time-major, whatever
   /// the module's batch_first); returns the output sequence (T, N, directions * output_size).
   /// \throws CirculantError when x.size() != T * N * input_size.
-  std::vector<float> forward(const std::vector<float>& x, std::int64_t steps,
-                             std::int64_t batch) const;
+  std::vector<float> forward(const std::vector<float>& x, std::int64_t steps, std::int64_t batch) const;
 
   std::int64_t input_size() const { return input_size_; }
   std::int64_t output_features() const { return output_features_; }

@@ -33,13 +33,13 @@ struct LayerAccount {
   PruneKind structure = PruneKind::none;
   std::int64_t rows = 0, cols = 0;
   std::int64_t dense_weights = 0;
-  std::int64_t kept_weights = 0;   ///< nonzero weights (all, when not pruned)
-  std::int64_t blocks_total = 0;   ///< crossbar tiles of the dense matrix
-  std::int64_t blocks_kept = 0;    ///< tiles with a nonzero weight: crossbars needed
-  int bits_per_weight = 32;        ///< LevelSet::bits() when quantized
-  std::int64_t filler_entries = 0; ///< irregular: zero entries bridging long gaps
-  double weight_bits = 0.0;        ///< kept * bits
-  double index_bits = 0.0;         ///< see docs/compress.md
+  std::int64_t kept_weights = 0;    ///< nonzero weights (all, when not pruned)
+  std::int64_t blocks_total = 0;    ///< crossbar tiles of the dense matrix
+  std::int64_t blocks_kept = 0;     ///< tiles with a nonzero weight: crossbars needed
+  int bits_per_weight = 32;         ///< LevelSet::bits() when quantized
+  std::int64_t filler_entries = 0;  ///< irregular: zero entries bridging long gaps
+  double weight_bits = 0.0;         ///< kept * bits
+  double index_bits = 0.0;          ///< see docs/compress.md
 };
 
 /// \brief Totals over layers.

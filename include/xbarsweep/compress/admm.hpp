@@ -39,9 +39,9 @@ struct AdmmPair {
   AdmmSet set = AdmmSet::prune;
   at::Tensor z;  ///< the weight's shape
   at::Tensor u;
-  at::Tensor mask;     ///< Z's support (bool)
+  at::Tensor mask;  ///< Z's support (bool)
   double rho = 0.0;
-  double scale = 0.0;  ///< quantization scale of the last Z-step
+  double scale = 0.0;          ///< quantization scale of the last Z-step
   std::vector<double> primal;  ///< ||W - Z_new||_F after each update
   std::vector<double> dual;    ///< rho ||Z_new - Z_old||_F after each update
   std::vector<double> rhos;    ///< rho used in each iteration
@@ -74,8 +74,8 @@ class AdmmState {
   /// an earlier pruning mask: its quantization projects onto "on levels on the mask, 0 off it".
   /// If \p rescale_dual, U is scaled by rho_old/rho_new when rho grows (Boyd section 3.4.1),
   /// keeping the unscaled dual rho*U unchanged.
-  static AdmmState init(torch::nn::Module& model, const CompressionSpec& spec,
-                        const MaskSet* fixed = nullptr, bool rescale_dual = true);
+  static AdmmState init(torch::nn::Module& model, const CompressionSpec& spec, const MaskSet* fixed = nullptr,
+                        bool rescale_dual = true);
 
   /// \brief grad += sum over pairs rho (W - Z + U) for every constrained layer; call after
   /// loss.backward(), before optimizer.step(). \throws CompressError if a grad is undefined.

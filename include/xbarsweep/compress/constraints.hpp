@@ -114,8 +114,7 @@ Projection project_prune(const at::Tensor& w, const PruneSpec& spec);
 /// columns, rows or entries), as a 1-D double tensor; used by pruning and accounting.
 at::Tensor unit_scores(const at::Tensor& w, const PruneSpec& spec);
 /// \brief Expands a 1-D bool tensor over the units of \p spec to an element mask of \p shape_of.
-at::Tensor expand_unit_mask(const at::Tensor& unit_keep, const at::Tensor& shape_of,
-                            const PruneSpec& spec);
+at::Tensor expand_unit_mask(const at::Tensor& unit_keep, const at::Tensor& shape_of, const PruneSpec& spec);
 /// \brief Number of units of a (rows x cols) matrix under \p spec.
 std::int64_t unit_count(std::int64_t rows, std::int64_t cols, const PruneSpec& spec);
 
@@ -139,8 +138,7 @@ Projection project_levels(const at::Tensor& w, const LevelSet& levels,
 /// \brief Exact projection onto {W : W = 0 off \p mask, W on a nonzero level on \p mask} for a
 /// fixed mask ("quantize the survivors, zeros stay zero"); scale fitted on the masked entries
 /// unless given.
-Projection project_levels_masked(const at::Tensor& w, const at::Tensor& mask,
-                                 const LevelSet& levels,
+Projection project_levels_masked(const at::Tensor& w, const at::Tensor& mask, const LevelSet& levels,
                                  std::optional<double> scale = std::nullopt);
 /// @}
 
@@ -148,15 +146,13 @@ Projection project_levels_masked(const at::Tensor& w, const at::Tensor& mask,
 /// @{
 /// \brief Prune (exact projection onto the pruning set), then quantize the survivors with the
 /// scale fitted to them. A heuristic for the intersection set: see project_pruned_levels.
-Projection prune_then_quantize(const at::Tensor& w, const PruneSpec& prune,
-                               const LevelSet& levels);
+Projection prune_then_quantize(const at::Tensor& w, const PruneSpec& prune, const LevelSet& levels);
 /// \brief The exact projection, for a fixed scale, onto the intersection
 /// J = {W : at most k units nonzero; every entry of a kept unit on a nonzero level; 0 elsewhere}.
 /// A unit's gain is sum_i |w_i|^2 - (|w_i| - Q(|w_i|))^2 (error saved by keeping it); the k
 /// units of largest positive gain are kept. The scale, unless given, is optimal_scale over the
 /// survivors of the plain pruning projection (so the scale, not the projection, is heuristic).
-Projection project_pruned_levels(const at::Tensor& w, const PruneSpec& prune,
-                                 const LevelSet& levels,
+Projection project_pruned_levels(const at::Tensor& w, const PruneSpec& prune, const LevelSet& levels,
                                  std::optional<double> scale = std::nullopt);
 /// @}
 

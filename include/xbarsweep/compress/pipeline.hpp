@@ -25,7 +25,7 @@ namespace xbarsweep::compress {
 
 /// \brief What the caller's training loop calls around each optimiser step.
 struct StepHooks {
-  std::function<void()> before_step;                       ///< after backward(), before step()
+  std::function<void()> before_step;                         ///< after backward(), before step()
   std::function<void(torch::optim::Optimizer&)> after_step;  ///< after step()
 };
 

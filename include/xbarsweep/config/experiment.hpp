@@ -19,16 +19,16 @@ using Setting = std::vector<std::pair<std::string, Value>>;
 /// \brief A random distribution for one path of a random axis.
 struct Distribution {
   enum class Kind { Uniform, LogUniform, IntUniform, Choice } kind = Kind::Uniform;
-  double low = 0, high = 1;   ///< Uniform, LogUniform, IntUniform (inclusive)
-  std::vector<Value> choices; ///< Choice
+  double low = 0, high = 1;    ///< Uniform, LogUniform, IntUniform (inclusive)
+  std::vector<Value> choices;  ///< Choice
 };
 
 /// \brief One dimension of the sweep. Points are the cartesian product of all axes (last axis
 /// varies fastest), times the seed repeats.
 struct Axis {
   enum class Kind { Grid, Zip, Points, Random } kind = Kind::Grid;
-  std::vector<std::string> paths;   ///< every path this axis can set
-  std::vector<Setting> settings;    ///< Grid, Zip, Points: one entry per position
+  std::vector<std::string> paths;  ///< every path this axis can set
+  std::vector<Setting> settings;   ///< Grid, Zip, Points: one entry per position
   // Random: `samples` positions, drawn by a counter-based generator from `seed`.
   std::uint64_t samples = 0;
   std::uint64_t seed = 0;
@@ -48,17 +48,17 @@ struct Axis {
 
 /// \brief A validated experiment. Immutable once loaded.
 struct Experiment {
-  std::string path;              ///< the YAML file
-  std::string source_text;       ///< its text, as read
+  std::string path;                    ///< the YAML file
+  std::string source_text;             ///< its text, as read
   std::vector<std::string> overrides;  ///< --set path=value, as given
   std::string name;
   std::string kind;
   std::string description;
-  std::string output;            ///< results file (relative to the working directory)
-  std::int64_t seed = 0;         ///< base seed; repeat r uses seed + r
-  std::uint64_t repeats = 1;     ///< sweep.repeats
+  std::string output;                    ///< results file (relative to the working directory)
+  std::int64_t seed = 0;                 ///< base seed; repeat r uses seed + r
+  std::uint64_t repeats = 1;             ///< sweep.repeats
   std::uint64_t max_points = 100000000;  ///< sweep.max_points: guard against accidental grids
-  Params base;                   ///< every parameter of the kind, defaults filled in, plus "seed"
+  Params base;                           ///< every parameter of the kind, defaults filled in, plus "seed"
   /// Where each base value not left at its default was written (the file, or the --set).
   std::map<std::string, SourceLocation> where;
   std::vector<Axis> axes;

@@ -29,8 +29,6 @@ constexpr std::uint64_t fnv1a64(std::string_view text) {
 }
 
 /// \brief The top 53 bits of \p bits as a double in [0, 1).
-constexpr double unit_interval(std::uint64_t bits) {
-  return static_cast<double>(bits >> 11) * 0x1.0p-53;
-}
+constexpr double unit_interval(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
 }  // namespace xbarsweep::config

@@ -30,12 +30,12 @@ struct ParamSpec {
   std::string path;
   ValueType type = ValueType::Real;
   Value default_value;
-  std::optional<double> min;          ///< inclusive lower bound for Int/Real
-  std::optional<double> max;          ///< inclusive upper bound for Int/Real
-  bool min_exclusive = false;         ///< min itself is out of range ("> min")
-  bool max_exclusive = false;         ///< max itself is out of range ("< max")
-  std::vector<std::string> choices;   ///< allowed values for String, empty = any
-  std::string doc;                    ///< one line, with the unit where there is one
+  std::optional<double> min;         ///< inclusive lower bound for Int/Real
+  std::optional<double> max;         ///< inclusive upper bound for Int/Real
+  bool min_exclusive = false;        ///< min itself is out of range ("> min")
+  bool max_exclusive = false;        ///< max itself is out of range ("< max")
+  std::vector<std::string> choices;  ///< allowed values for String, empty = any
+  std::string doc;                   ///< one line, with the unit where there is one
   /// \brief For String: checks the text's own syntax; returns "" when it is good, else what is
   /// wrong and what was expected (the loader adds the file, line and key).
   std::function<std::string(const std::string&)> check_text;

@@ -78,7 +78,8 @@ class Section {
   /// bool or std::string), with \p field's value in the defaults as its default.
   template <class F>
   Section& add(const std::string& key, F T::*field, std::string doc, Range range = {}) {
-    return add_field<F>(key, [field](T& t) -> F& { return t.*field; }, std::move(doc), range);
+    return add_field<F>(
+        key, [field](T& t) -> F& { return t.*field; }, std::move(doc), range);
   }
 
   /// \brief The same for a field reached through \p access (a nested field:
@@ -180,21 +181,29 @@ class Section {
 
   template <class F>
   static constexpr ValueType value_type() {
-    if constexpr (std::is_same_v<F, bool>) return ValueType::Bool;
-    else if constexpr (std::is_integral_v<F>) return ValueType::Int;
-    else if constexpr (std::is_floating_point_v<F>) return ValueType::Real;
+    if constexpr (std::is_same_v<F, bool>)
+      return ValueType::Bool;
+    else if constexpr (std::is_integral_v<F>)
+      return ValueType::Int;
+    else if constexpr (std::is_floating_point_v<F>)
+      return ValueType::Real;
     else {
-      static_assert(std::is_same_v<F, std::string>, "a parameter field is bool, integral, floating or string");
+      static_assert(std::is_same_v<F, std::string>,
+                    "a parameter field is bool, integral, floating or string");
       return ValueType::String;
     }
   }
 
   template <class F>
   static Value to_value(const F& v) {
-    if constexpr (std::is_same_v<F, bool>) return Value(v);
-    else if constexpr (std::is_integral_v<F>) return Value(static_cast<std::int64_t>(v));
-    else if constexpr (std::is_floating_point_v<F>) return Value(static_cast<double>(v));
-    else return Value(v);
+    if constexpr (std::is_same_v<F, bool>)
+      return Value(v);
+    else if constexpr (std::is_integral_v<F>)
+      return Value(static_cast<std::int64_t>(v));
+    else if constexpr (std::is_floating_point_v<F>)
+      return Value(static_cast<double>(v));
+    else
+      return Value(v);
   }
 
   template <class F>

@@ -33,10 +33,10 @@ enum class AdcRange {
 /// \brief Every parameter of the crossbar simulator. All non-idealities are off by default, so
 /// a default CrossbarConfig with levels = 0 computes an exact matmul.
 struct CrossbarConfig {
-  int rows = 128;  ///< crossbar rows = inputs per tile (word lines, driven by DACs)
-  int cols = 128;  ///< crossbar columns = outputs per tile (bit lines, read by ADCs)
-  int levels = 0;  ///< conductance levels per cell; 0 = unlimited (analog) precision
-  int slices = 1;  ///< cells (crossbars) a weight is bit-sliced over, recombined by shift-and-add
+  int rows = 128;         ///< crossbar rows = inputs per tile (word lines, driven by DACs)
+  int cols = 128;         ///< crossbar columns = outputs per tile (bit lines, read by ADCs)
+  int levels = 0;         ///< conductance levels per cell; 0 = unlimited (analog) precision
+  int slices = 1;         ///< cells (crossbars) a weight is bit-sliced over, recombined by shift-and-add
   double g_min_us = 0.0;  ///< lowest state in uS; 0 = infinite on/off ratio
   double g_max_us = 1.0;  ///< highest state in uS
   Mapping mapping = Mapping::Differential;
@@ -47,9 +47,9 @@ struct CrossbarConfig {
   double stuck_min_rate = 0.0;  ///< fraction of devices stuck at g_min
   double stuck_max_rate = 0.0;  ///< fraction of devices stuck at g_max
   double wire_ohm = 0.0;        ///< wire resistance per cell segment (first-order IR drop)
-  int dac_bits = 0;    ///< DAC resolution; 0 = ideal inputs; 1 = bit-serial (ISAAC)
-  int input_bits = 0;  ///< input resolution streamed through the DAC; 0 = dac_bits
-  int adc_bits = 0;    ///< ADC resolution per column; 0 = ideal
+  int dac_bits = 0;             ///< DAC resolution; 0 = ideal inputs; 1 = bit-serial (ISAAC)
+  int input_bits = 0;           ///< input resolution streamed through the DAC; 0 = dac_bits
+  int adc_bits = 0;             ///< ADC resolution per column; 0 = ideal
   AdcRange adc_range = AdcRange::Calibrated;
   std::uint64_t seed_offset = 0;  ///< added to the device seed (independent device samples)
 

@@ -75,13 +75,13 @@ inline constexpr double kIsaacAdcAreaUm2[7] = {361, 477, 627, 845, 1200, 1828, 3
 
 /// \brief How a layer sits on crossbars: what the cost model needs to know about it.
 struct LayerMapping {
-  std::string name;              ///< for reports
-  int out = 0;                   ///< outputs (GEMM rows of W)
-  int in = 0;                    ///< inputs (GEMM columns of W; conv: in_channels * kh * kw)
-  int allocated_tiles = 0;       ///< tiles holding a nonzero weight
-  std::int64_t used_rows = 0;    ///< sum over allocated tiles of the word lines they drive
-  std::int64_t used_columns = 0; ///< sum over allocated tiles of the bit lines they read
-  std::int64_t mvms = 1;         ///< MVMs per inference (Linear: 1; Conv: output positions)
+  std::string name;               ///< for reports
+  int out = 0;                    ///< outputs (GEMM rows of W)
+  int in = 0;                     ///< inputs (GEMM columns of W; conv: in_channels * kh * kw)
+  int allocated_tiles = 0;        ///< tiles holding a nonzero weight
+  std::int64_t used_rows = 0;     ///< sum over allocated tiles of the word lines they drive
+  std::int64_t used_columns = 0;  ///< sum over allocated tiles of the bit lines they read
+  std::int64_t mvms = 1;          ///< MVMs per inference (Linear: 1; Conv: output positions)
 };
 
 /// \brief \p out x \p in mapped densely (every tile of the grid allocated) with \p config's shape.
@@ -116,8 +116,8 @@ struct LayerCost {
 };
 
 /// \brief Component names in the order of LayerCost's per-component arrays.
-inline constexpr const char* kCostComponents[6] = {"crossbar", "adc", "dac", "sample_hold", "shift_add",
-                                                   "buffer"};
+inline constexpr const char* kCostComponents[6] = {"crossbar",    "adc",       "dac",
+                                                   "sample_hold", "shift_add", "buffer"};
 
 /// \brief Cost of one mapped layer on \p xbar's hardware priced with \p cost.
 /// \throws CrossbarError on an invalid config or mapping.

@@ -31,8 +31,7 @@ struct DeviceModel {
 ///  3. stuck-at faults: with probability stuck_min_rate G = g_min, else with stuck_max_rate
 ///     G = g_max (one uniform draw, so the two are exclusive).
 /// Draws 1, 2, 3 of the device are splitmix64(key + d), key = device_key(address).
-KOKKOS_INLINE_FUNCTION double program_device(const DeviceModel& m, double g_nominal,
-                                             std::uint64_t key) {
+KOKKOS_INLINE_FUNCTION double program_device(const DeviceModel& m, double g_nominal, std::uint64_t key) {
   double g = g_nominal;
   if (m.sigma > 0.0) {
     const double z = normal_from_hash(splitmix64(key + 1));
@@ -56,9 +55,7 @@ KOKKOS_INLINE_FUNCTION double program_device(const DeviceModel& m, double g_nomi
 /// \brief Wire segments between cell (\p row, \p col) of a \p rows-row tile and its periphery:
 /// word lines are driven from column -1 (left), bit lines are sensed below row rows-1, so the
 /// cell's current crosses col + 1 word-line and rows - row bit-line segments.
-KOKKOS_INLINE_FUNCTION int wire_segments(int rows, int row, int col) {
-  return (col + 1) + (rows - row);
-}
+KOKKOS_INLINE_FUNCTION int wire_segments(int rows, int row, int col) { return (col + 1) + (rows - row); }
 
 /// \brief First-order IR drop: the cell in series with its wire path,
 /// G_eff = G / (1 + G R_wire n_segments) (G in uS, R in Ohm). It ignores the currents other

@@ -9,7 +9,6 @@
 /// an output block c are added digitally. Tiles whose weights are all zero are not allocated.
 
 #include <Kokkos_Core.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,9 +29,7 @@ struct DeviceSeed {
 struct TileIndex {
   int row = 0;  ///< row-tile index: inputs [row*rows, (row+1)*rows)
   int col = 0;  ///< column-tile index: outputs [col*cols, (col+1)*cols)
-  friend bool operator==(const TileIndex& a, const TileIndex& b) {
-    return a.row == b.row && a.col == b.col;
-  }
+  friend bool operator==(const TileIndex& a, const TileIndex& b) { return a.row == b.row && a.col == b.col; }
 };
 
 /// \brief A layer programmed onto crossbars: the programmed effective conductances of every
@@ -110,8 +107,8 @@ class ProgrammedLayer {
   int out_ = 0, in_ = 0, nr_ = 0, nc_ = 0, slices_ = 1, planes_ = 1;
   int zero_tiles_ = 0;
   std::vector<TileIndex> tiles_;
-  std::vector<int> tile_k_host_;        // nr x nc: position of tile (r, c) in its row, or -1
-  std::vector<int> nphys_host_;         // physical columns per row tile
+  std::vector<int> tile_k_host_;          // nr x nc: position of tile (r, c) in its row, or -1
+  std::vector<int> nphys_host_;           // physical columns per row tile
   std::vector<std::int64_t> pcoff_host_;  // first physical column of each row tile
   std::int64_t total_phys_ = 0;
   int max_nphys_ = 0;  // physical columns of the widest row tile
@@ -128,29 +125,29 @@ class ProgrammedLayer {
   bool calibrated_ = false;
   std::uint64_t reads_ = 0;  // MVM calls so far: keys the fresh read noise of each call
 
-  int batch_ = -1;  // scratch sized for this batch
+  int batch_ = -1;                                                      // scratch sized for this batch
   Kokkos::View<float***, Kokkos::LayoutRight, memory_space> xq_, xq2_;  // nr x batch x rows
   Kokkos::View<float**, Kokkos::LayoutRight, memory_space> xsum_;       // nr x batch
   FlatView p_, p2_;  // one row tile's products: batch x nphys[r]
-  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> acc_;  // batch x nc * cols: one plane's sums over row tiles
+  Kokkos::View<float**, Kokkos::LayoutRight, memory_space>
+      acc_;  // batch x nc * cols: one plane's sums over row tiles
 };
 
 /// \brief Maps and programs a layer: ProgrammedLayer<ExecSpace>(w, out, in, config, seed).
 template <class ExecSpace = Kokkos::DefaultExecutionSpace>
-ProgrammedLayer<ExecSpace> program_layer(const float* w, int out, int in,
-                                         const CrossbarConfig& config, DeviceSeed seed) {
+ProgrammedLayer<ExecSpace> program_layer(const float* w, int out, int in, const CrossbarConfig& config,
+                                         DeviceSeed seed) {
   return ProgrammedLayer<ExecSpace>(w, out, in, config, seed);
 }
 
 /// \brief The same from a View (any memory space), copied to the host once.
 template <class ExecSpace = Kokkos::DefaultExecutionSpace, class ViewType>
-ProgrammedLayer<ExecSpace> program_layer(const ViewType& w, const CrossbarConfig& config,
-                                         DeviceSeed seed) {
-  Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace> host(
-      "xbarsweep::crossbar::weights", w.extent(0), w.extent(1));
+ProgrammedLayer<ExecSpace> program_layer(const ViewType& w, const CrossbarConfig& config, DeviceSeed seed) {
+  Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::HostSpace> host("xbarsweep::crossbar::weights",
+                                                                     w.extent(0), w.extent(1));
   Kokkos::deep_copy(host, w);
-  return ProgrammedLayer<ExecSpace>(host.data(), static_cast<int>(w.extent(0)),
-                                    static_cast<int>(w.extent(1)), config, seed);
+  return ProgrammedLayer<ExecSpace>(host.data(), static_cast<int>(w.extent(0)), static_cast<int>(w.extent(1)),
+                                    config, seed);
 }
 
 extern template class ProgrammedLayer<Kokkos::DefaultExecutionSpace>;

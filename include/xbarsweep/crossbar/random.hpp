@@ -5,7 +5,6 @@
 /// order and on any Kokkos backend. No state, no Kokkos::Random pools.
 
 #include <Kokkos_Core.hpp>
-
 #include <cstdint>
 
 namespace xbarsweep::crossbar {
@@ -47,8 +46,7 @@ KOKKOS_INLINE_FUNCTION std::uint32_t mix32(std::uint32_t x) {
 }
 
 /// \brief Hash of element \p i of the stream keyed by (\p k1, \p k2): the read-noise hot path.
-KOKKOS_INLINE_FUNCTION std::uint32_t stream_hash32(std::uint32_t k1, std::uint32_t k2,
-                                                   std::uint32_t i) {
+KOKKOS_INLINE_FUNCTION std::uint32_t stream_hash32(std::uint32_t k1, std::uint32_t k2, std::uint32_t i) {
   return mix32(mix32(i ^ k1) + k2);
 }
 
@@ -115,8 +113,8 @@ KOKKOS_INLINE_FUNCTION void sincos_turns(const float t, float& s, float& c) {
 /// (\p c, \p s) = (cos, sin) of theta = 2 pi u2, with u1, u2 from the top 24 bits of \p h1, \p h2;
 /// the draws are sqrt(l) c and sqrt(l) s. A caller that scales a draw by the square root of a
 /// variance v takes sqrt(v l) c: one square root per draw instead of two. Branch-free.
-KOKKOS_INLINE_FUNCTION void box_muller_parts(const std::uint32_t h1, const std::uint32_t h2, float& l, float& s,
-                                             float& c) {
+KOKKOS_INLINE_FUNCTION void box_muller_parts(const std::uint32_t h1, const std::uint32_t h2, float& l,
+                                             float& s, float& c) {
   const float u1 = (static_cast<float>(h1 >> 8) + 0.5f) * (1.0f / 16777216.0f);
   const float t = (static_cast<float>(h2 >> 8) + 0.5f) * (1.0f / 16777216.0f) - 0.5f;
   l = -2.0f * Impl::log_positive(u1);
@@ -139,14 +137,14 @@ KOKKOS_INLINE_FUNCTION void normal_pair_from_bits(const std::uint32_t h1, const 
 
 /// \brief Where a device sits: the key of all its static random draws.
 struct DeviceAddress {
-  std::uint64_t seed = 0;     ///< experiment seed (+ crossbar.seed_offset)
-  std::uint32_t layer = 0;    ///< layer index in the model
-  std::uint32_t tile_row = 0; ///< row-tile index (which block of inputs)
-  std::uint32_t tile_col = 0; ///< column-tile index (which block of outputs)
-  std::uint32_t slice = 0;    ///< bit slice
-  std::uint32_t polarity = 0; ///< 0 = G+ (or the offset cell), 1 = G-
-  std::uint32_t row = 0;      ///< cell row within the tile
-  std::uint32_t col = 0;      ///< cell column within the tile
+  std::uint64_t seed = 0;      ///< experiment seed (+ crossbar.seed_offset)
+  std::uint32_t layer = 0;     ///< layer index in the model
+  std::uint32_t tile_row = 0;  ///< row-tile index (which block of inputs)
+  std::uint32_t tile_col = 0;  ///< column-tile index (which block of outputs)
+  std::uint32_t slice = 0;     ///< bit slice
+  std::uint32_t polarity = 0;  ///< 0 = G+ (or the offset cell), 1 = G-
+  std::uint32_t row = 0;       ///< cell row within the tile
+  std::uint32_t col = 0;       ///< cell column within the tile
 };
 
 /// \brief The 64-bit key of a device address; draw d of the device is splitmix64(key + d).

@@ -43,15 +43,15 @@ enum class SubsetMode {
 
 /// \brief How to load and shape a data set.
 struct LoadOptions {
-  std::string name = "fashion-mnist";          ///< "fashion-mnist" or "synthetic"
-  std::string dir = kDefaultFashionMnistDir;   ///< where the IDX .gz files are
-  std::int64_t train_subset = 0;               ///< training items kept; 0 = all
-  std::int64_t test_subset = 0;                ///< test items kept; 0 = all
+  std::string name = "fashion-mnist";         ///< "fashion-mnist" or "synthetic"
+  std::string dir = kDefaultFashionMnistDir;  ///< where the IDX .gz files are
+  std::int64_t train_subset = 0;              ///< training items kept; 0 = all
+  std::int64_t test_subset = 0;               ///< test items kept; 0 = all
   SubsetMode subset_mode = SubsetMode::First;
-  std::uint64_t subset_seed = 0;               ///< for SubsetMode::Random
-  bool normalize = true;   ///< (x - mean) / std with Fashion-MNIST's statistics, else x in [0, 1]
-  bool pad_to_32 = false;  ///< zero-pad 28x28 images (in pixel space) to 32x32 for VGG/ResNet
-  bool sequence = false;   ///< N x 28 x 28: 28 time steps of 28 features (rows), for LSTMs
+  std::uint64_t subset_seed = 0;     ///< for SubsetMode::Random
+  bool normalize = true;             ///< (x - mean) / std with Fashion-MNIST's statistics, else x in [0, 1]
+  bool pad_to_32 = false;            ///< zero-pad 28x28 images (in pixel space) to 32x32 for VGG/ResNet
+  bool sequence = false;             ///< N x 28 x 28: 28 time steps of 28 features (rows), for LSTMs
   std::uint64_t synthetic_seed = 0;  ///< draws the synthetic samples (class patterns are fixed)
   double synthetic_noise = 0.35;     ///< standard deviation of synthetic pixel noise on [0, 1]
 };

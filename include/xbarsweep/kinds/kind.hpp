@@ -25,8 +25,8 @@ class Cancelled : public Error {
 
 /// \brief What a point may know about where it runs. Nothing here may change its result.
 struct PointContext {
-  int threads = 1;                 ///< intra-op threads this point may use
-  std::string cache_dir;           ///< for artefacts shared between points (pretrained models)
+  int threads = 1;                          ///< intra-op threads this point may use
+  std::string cache_dir;                    ///< for artefacts shared between points (pretrained models)
   const std::atomic<bool>* stop = nullptr;  ///< set when the sweep is being stopped
   bool cancelled() const { return stop != nullptr && stop->load(std::memory_order_relaxed); }
   /// \brief Throws Cancelled when cancelled(); call it between batches or epochs.

@@ -25,11 +25,11 @@ struct Classifier : torch::nn::Module {
 /// \brief What a model is built for.
 struct ModelOptions {
   std::int64_t in_channels = 1;
-  std::int64_t image_size = 28;          ///< square inputs: 28 (Fashion-MNIST) or 32 (padded)
+  std::int64_t image_size = 28;  ///< square inputs: 28 (Fashion-MNIST) or 32 (padded)
   std::int64_t num_classes = 10;
   std::vector<std::int64_t> hidden = {128};  ///< MLP hidden layer widths
-  double width = 1.0;                    ///< VGG/ResNet channel multiplier (0.25 = quarter width)
-  std::uint64_t seed = 0;                ///< parameter initialisation (see initialise_parameters)
+  double width = 1.0;                        ///< VGG/ResNet channel multiplier (0.25 = quarter width)
+  std::uint64_t seed = 0;                    ///< parameter initialisation (see initialise_parameters)
 };
 
 /// \brief Fully connected: flatten, [Linear + ReLU] per hidden width, Linear to the classes.

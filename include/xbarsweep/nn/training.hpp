@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "xbarsweep/data/dataset.hpp"
-
 #include "xbarsweep/error.hpp"
 
 namespace torch::nn {
@@ -34,7 +33,7 @@ struct Classifier;
 
 /// \brief Which optimiser, with which hyper-parameters.
 struct OptimizerOptions {
-  std::string name = "sgd";   ///< "sgd" (with momentum) or "adam"
+  std::string name = "sgd";  ///< "sgd" (with momentum) or "adam"
   double lr = 0.05;
   double momentum = 0.9;      ///< SGD only
   double weight_decay = 0.0;  ///< L2 penalty, both optimisers
@@ -47,8 +46,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model
 /// \brief A training loss in place of cross-entropy: from a batch's logits, its labels and its
 /// rows (indices into the training split, so per-sample targets computed beforehand can be looked
 /// up), the scalar to minimise.
-using LossFn = std::function<at::Tensor(const at::Tensor& logits, const at::Tensor& labels,
-                                        const at::Tensor& rows)>;
+using LossFn =
+    std::function<at::Tensor(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& rows)>;
 
 /// \brief Callbacks into the training loop; any may be empty. `step` counts optimiser steps
 /// from 0 over the whole of train_model (train_epoch: from its \p first_step).
@@ -87,9 +86,8 @@ struct EpochResult {
 
 /// \brief One pass over \p train in batches of \p batch_size (the last one may be smaller),
 /// shuffled by a permutation drawn from \p shuffle_seed. Puts the model in training mode.
-EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer,
-                        const data::Split& train, std::int64_t batch_size,
-                        std::uint64_t shuffle_seed, const TrainHooks& hooks = {},
+EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, const data::Split& train,
+                        std::int64_t batch_size, std::uint64_t shuffle_seed, const TrainHooks& hooks = {},
                         std::int64_t first_step = 0);
 
 /// \brief Accuracy and mean cross-entropy loss over \p split, without gradients, in evaluation
@@ -121,8 +119,8 @@ struct TrainOptions {
   LrSchedule schedule = LrSchedule::constant;
   std::int64_t epochs = 2;
   std::int64_t batch_size = 64;
-  std::uint64_t seed = 0;            ///< epoch e shuffles with a stream derived from (seed, e)
-  bool evaluate_each_epoch = true;   ///< else only after the last epoch
+  std::uint64_t seed = 0;           ///< epoch e shuffles with a stream derived from (seed, e)
+  bool evaluate_each_epoch = true;  ///< else only after the last epoch
   /// Training samples held out as a validation set (a fixed draw from `validation_seed`, the same
   /// for every model trained with that seed); 0 = none. When > 0, the model is evaluated on them
   /// after every epoch and ends with the weights of its best validation epoch (early stopping by
@@ -140,8 +138,8 @@ struct TrainHistory {
   std::vector<double> test_loss;       ///< after each evaluated epoch
   std::vector<double> test_accuracy;
   std::vector<double> validation_accuracy;  ///< after each epoch, when validation_items > 0
-  std::int64_t best_epoch = -1;        ///< epoch (from 0) whose weights the model ends with, or -1
-  Evaluation final_test;               ///< of the weights the model ends with
+  std::int64_t best_epoch = -1;             ///< epoch (from 0) whose weights the model ends with, or -1
+  Evaluation final_test;                    ///< of the weights the model ends with
 };
 
 /// \brief Trains \p model on \p train (less options.validation_items held out) for

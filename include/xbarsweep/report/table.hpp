@@ -6,9 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "xbarsweep/store/results_store.hpp"
-
 #include "xbarsweep/error.hpp"
+#include "xbarsweep/store/results_store.hpp"
 
 namespace xbarsweep::report {
 
@@ -48,7 +47,7 @@ std::string to_markdown(const Table& table);
 struct StatusSummary {
   std::size_t done = 0;
   std::size_t failed = 0;
-  std::uint64_t planned = 0;  ///< 0 when the file does not say
+  std::uint64_t planned = 0;                                  ///< 0 when the file does not say
   std::vector<std::pair<std::string, std::string>> failures;  ///< (id, error)
 };
 

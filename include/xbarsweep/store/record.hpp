@@ -20,16 +20,16 @@ std::string_view status_name(PointStatus s);
 
 /// \brief Everything stored about one point.
 struct PointRecord {
-  std::string id;                ///< config::point_id of the parameters
-  std::uint64_t index = 0;       ///< position in the plan of the run that computed it
+  std::string id;           ///< config::point_id of the parameters
+  std::uint64_t index = 0;  ///< position in the plan of the run that computed it
   PointStatus status = PointStatus::Done;
-  std::string error;             ///< failure text; empty when done
-  config::Params params;         ///< every resolved parameter
+  std::string error;                                  ///< failure text; empty when done
+  config::Params params;                              ///< every resolved parameter
   std::map<std::string, double> metrics;              ///< scalar metrics, snake_case with units
   std::map<std::string, std::vector<double>> arrays;  ///< curves (loss per epoch, ...)
   std::int32_t rank = 0;
   std::string host;
-  double start_time = 0;         ///< Unix seconds
+  double start_time = 0;  ///< Unix seconds
   double end_time = 0;
 };
 

@@ -26,13 +26,13 @@ namespace xbarsweep::store {
 
 /// \brief Facts about the run written beside the points.
 struct RunInfo {
-  std::string experiment;   ///< experiment name
+  std::string experiment;  ///< experiment name
   std::string kind;
-  std::string config_text;  ///< resolved config (YAML text plus overrides)
+  std::string config_text;                      ///< resolved config (YAML text plus overrides)
   std::map<std::string, std::string> versions;  ///< software name -> version
   std::vector<std::string> swept_paths;         ///< dotted paths varied by the sweep
-  std::uint64_t planned_points = 0;  ///< points in the (shard of the) plan of the latest run;
-                                     ///< stored as root attribute `planned_points`
+  std::uint64_t planned_points = 0;             ///< points in the (shard of the) plan of the latest run;
+                                                ///< stored as root attribute `planned_points`
 };
 
 /// \brief Everything read back from a results file.

@@ -18,7 +18,9 @@ inline void check_mpi(int code, const char* call, const char* file, int line) {
   char text[MPI_MAX_ERROR_STRING] = {};
   int length = 0;
   if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) length = 0;
-  throw MpiError(std::string(call) + " failed: " + (length > 0 ? std::string(text, static_cast<std::size_t>(length)) : "error " + std::to_string(code)),
+  throw MpiError(std::string(call) + " failed: " +
+                     (length > 0 ? std::string(text, static_cast<std::size_t>(length))
+                                 : "error " + std::to_string(code)),
                  CodeLocation{file, line});
 }
 

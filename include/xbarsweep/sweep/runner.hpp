@@ -33,30 +33,29 @@ Shard parse_shard(const std::string& text);
 
 /// \brief The results file of an experiment: \p out if given, else experiment.output, with
 /// ".shard-I-of-N" inserted before the extension for a shard of N > 1.
-std::string results_path(const config::Experiment& experiment, const std::string& out,
-                         const Shard& shard);
+std::string results_path(const config::Experiment& experiment, const std::string& out, const Shard& shard);
 
 struct RunOptions {
-  std::string output;                 ///< results file (see results_path)
+  std::string output;  ///< results file (see results_path)
   Shard shard;
-  bool retry_failed = false;          ///< compute points stored as failed again
-  int threads_per_rank = 1;           ///< intra-op threads per point (results depend on it,
-                                      ///< never on the rank count: run one rank per core)
-  double progress_interval_s = -1;    ///< < 0: 1 s on a terminal, 10 s otherwise
-  store::RunInfo info;                ///< written beside the points (config text, versions)
+  bool retry_failed = false;        ///< compute points stored as failed again
+  int threads_per_rank = 1;         ///< intra-op threads per point (results depend on it,
+                                    ///< never on the rank count: run one rank per core)
+  double progress_interval_s = -1;  ///< < 0: 1 s on a terminal, 10 s otherwise
+  store::RunInfo info;              ///< written beside the points (config text, versions)
 };
 
 /// \brief How a run ended, identical on every rank.
 struct RunSummary {
-  std::uint64_t planned = 0;    ///< points in this shard of the plan (distinct ids)
-  std::uint64_t skipped = 0;    ///< already stored before this run
-  std::uint64_t computed = 0;   ///< done in this run
-  std::uint64_t failed = 0;     ///< failed in this run
+  std::uint64_t planned = 0;       ///< points in this shard of the plan (distinct ids)
+  std::uint64_t skipped = 0;       ///< already stored before this run
+  std::uint64_t computed = 0;      ///< done in this run
+  std::uint64_t failed = 0;        ///< failed in this run
   std::uint64_t done_total = 0;    ///< done in the file now
   std::uint64_t failed_total = 0;  ///< failed in the file now (within this plan)
-  bool interrupted = false;     ///< a stop signal arrived
+  bool interrupted = false;        ///< a stop signal arrived
   int signal = 0;
-  std::string error;            ///< a fatal error (store, I/O), empty when none
+  std::string error;  ///< a fatal error (store, I/O), empty when none
   double wall_s = 0;
 };
 
@@ -75,8 +74,8 @@ int exit_code(const RunSummary& summary);
 /// \brief Runs (or resumes) the sweep; collective over \p comm. Requires MPI_THREAD_MULTIPLE.
 /// \throws store::StoreError / CorruptResultsError (on every rank) when the results file cannot
 /// be opened; nothing is written then.
-RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& kind,
-                     const RunOptions& options, MPI_Comm comm);
+RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& kind, const RunOptions& options,
+                     MPI_Comm comm);
 
 /// \brief Installs SIGTERM/SIGINT/SIGUSR1 handlers that ask a running sweep to stop.
 void install_stop_handlers();

@@ -5,7 +5,6 @@
 
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -98,12 +97,10 @@ struct Readout {
   static constexpr std::uint32_t kOddStream = 0x9E3779B9u;
 
   KOKKOS_INLINE_FUNCTION void read_columns(const int n, const float* KOKKOS_RESTRICT pr,
-                                           const float* KOKKOS_RESTRICT p2r,
-                                           const float* KOKKOS_RESTRICT lor,
-                                           const float* KOKKOS_RESTRICT str,
-                                           const float* KOKKOS_RESTRICT isr, float* KOKKOS_RESTRICT acc,
-                                           const float f, const std::uint32_t k1, const std::uint32_t k2,
-                                           const std::uint32_t i0) const {
+                                           const float* KOKKOS_RESTRICT p2r, const float* KOKKOS_RESTRICT lor,
+                                           const float* KOKKOS_RESTRICT str, const float* KOKKOS_RESTRICT isr,
+                                           float* KOKKOS_RESTRICT acc, const float f, const std::uint32_t k1,
+                                           const std::uint32_t k2, const std::uint32_t i0) const {
     if (!(kAdditive || kProportional)) {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC ivdep
@@ -141,16 +138,16 @@ struct Readout {
       float* accp = &acc(b, c * cols);
       for (int s = 0; s < slices; ++s) {
         const std::int64_t col0 = pcoff(r) + static_cast<std::int64_t>(k * slices + s) * cols;
-        const std::int64_t at = static_cast<std::int64_t>(b) * np + static_cast<std::int64_t>(k * slices + s) * cols;
+        const std::int64_t at =
+            static_cast<std::int64_t>(b) * np + static_cast<std::int64_t>(k * slices + s) * cols;
         const float* pr = p.data() + at;
         const float* p2r = kProportional ? p2.data() + at : nullptr;
         const float* lor = kAdc ? lo.data() + col0 : nullptr;
         const float* str = kAdc ? step.data() + col0 : nullptr;
         const float* isr = kAdc ? inv_step.data() + col0 : nullptr;
-        const std::uint64_t key =
-            hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
-                                        (static_cast<std::uint64_t>(c) << 16) |
-                                        static_cast<std::uint64_t>(s));
+        const std::uint64_t key = hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
+                                                              (static_cast<std::uint64_t>(c) << 16) |
+                                                              static_cast<std::uint64_t>(s));
         const std::uint32_t k1 = static_cast<std::uint32_t>(key);
         const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
         const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
@@ -180,15 +177,14 @@ inline std::int64_t ipow(std::int64_t base, int e) {
 }  // namespace Impl
 
 template <class ExecSpace>
-ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
-                                            const CrossbarConfig& config, DeviceSeed seed,
-                                            const std::vector<TileIndex>* tiles)
+ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, const CrossbarConfig& config,
+                                            DeviceSeed seed, const std::vector<TileIndex>* tiles)
     : config_(config), seed_(seed), out_(out), in_(in) {
   Impl::ProfilingRegion region("xbarsweep::crossbar::program_layer");
   config_.validate();
   XBARSWEEP_THROW_IF(w == nullptr && out > 0 && in > 0, CrossbarError, "program_layer: null weights");
   XBARSWEEP_THROW_IF(out <= 0 || in <= 0, CrossbarError,
-                              "program_layer: layer shape " << out << " x " << in << " must be positive");
+                     "program_layer: layer shape " << out << " x " << in << " must be positive");
   const int rows = config_.rows, cols = config_.cols;
   nr_ = (in + rows - 1) / rows;
   nc_ = (out + cols - 1) / cols;
@@ -202,11 +198,11 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
     for (std::size_t a = 0; a < considered.size(); ++a) {
       const TileIndex t = considered[a];
       XBARSWEEP_THROW_IF(t.row < 0 || t.row >= nr_ || t.col < 0 || t.col >= nc_, CrossbarError,
-                                  "program_layer: tile (" << t.row << ", " << t.col
-                                  << ") outside the " << nr_ << " x " << nc_ << " tile grid");
+                         "program_layer: tile (" << t.row << ", " << t.col << ") outside the " << nr_ << " x "
+                                                 << nc_ << " tile grid");
       for (std::size_t b = 0; b < a; ++b)
-        XBARSWEEP_THROW_IF(considered[b] == t, CrossbarError, "program_layer: tile (" << t.row << ", "
-                                    << t.col << ") listed twice");
+        XBARSWEEP_THROW_IF(considered[b] == t, CrossbarError,
+                           "program_layer: tile (" << t.row << ", " << t.col << ") listed twice");
     }
   } else {
     for (int r = 0; r < nr_; ++r)
@@ -225,7 +221,10 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
           nonzero = true;
           break;
         }
-    if (nonzero) tiles_.push_back(t); else ++zero_tiles_;
+    if (nonzero)
+      tiles_.push_back(t);
+    else
+      ++zero_tiles_;
   }
 
   // Storage: per row tile, its allocated tiles side by side, each slices * cols columns wide.
@@ -271,8 +270,8 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
   const std::int64_t LS = quantized ? Impl::ipow(L, slices_) : 2;
   const bool differential = config_.mapping == Mapping::Differential;
   // differential: magnitude code in [0, q_top]; offset: signed code in [-q_top, q_top] + q_top
-  const double q_top = quantized ? (differential ? double(LS - 1) : double((LS - 1) / 2))
-                                 : (differential ? 1.0 : 0.5);
+  const double q_top =
+      quantized ? (differential ? double(LS - 1) : double((LS - 1) / 2)) : (differential ? 1.0 : 0.5);
   const double g_min = config_.g_min_us, g_max = config_.g_max_us;
   const double unit = quantized ? (g_max - g_min) / double(L - 1) : (g_max - g_min);
   std::vector<float> factors(slices_);
@@ -402,12 +401,14 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in,
     if (np == 0) continue;
     const std::int64_t goff = static_cast<std::int64_t>(rows) * pcoff_host_[r];
     const std::int64_t coff = pcoff_host_[r];
-    Kokkos::parallel_for("xbarsweep::crossbar::column_abs_sum", Kokkos::RangePolicy<ExecSpace>(0, np),
-                         KOKKOS_LAMBDA(const int p) {
-                           float acc = 0.0f;
-                           for (int i = 0; i < rows; ++i) acc += Kokkos::Experimental::fabs(g(goff + std::int64_t(i) * np + p));
-                           col_abs(coff + p) = acc;
-                         });
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::column_abs_sum", Kokkos::RangePolicy<ExecSpace>(0, np),
+        KOKKOS_LAMBDA(const int p) {
+          float acc = 0.0f;
+          for (int i = 0; i < rows; ++i)
+            acc += Kokkos::Experimental::fabs(g(goff + std::int64_t(i) * np + p));
+          col_abs(coff + p) = acc;
+        });
   }
   Kokkos::fence();
 }
@@ -456,7 +457,8 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int bat
   const auto xsum = xsum_;
   using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
   Kokkos::parallel_for(
-      "xbarsweep::crossbar::dac", Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()),
+      "xbarsweep::crossbar::dac",
+      Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()),
       KOKKOS_LAMBDA(const member_type& team) {
         const int b = team.league_rank();
         for (int r = 0; r < nr; ++r) {
@@ -477,8 +479,9 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int bat
           });
           if (offset) {
             float s = 0.0f;
-            Kokkos::parallel_reduce(Kokkos::ThreadVectorRange(team, rows),
-                                    [&](const int i, float& acc) { acc += xq(r, b, i); }, s);
+            Kokkos::parallel_reduce(
+                Kokkos::ThreadVectorRange(team, rows), [&](const int i, float& acc) { acc += xq(r, b, i); },
+                s);
             Kokkos::single(Kokkos::PerTeam(team), [&]() { xsum(r, b) = s; });
           }
         }
@@ -489,8 +492,8 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int bat
 // and with proportional read noise P2 = Xq_r^2 (G+^2 + G-^2)_r.
 template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::tile_product(int r, int batch) {
-  using Unmanaged = Kokkos::View<float**, Kokkos::LayoutRight, memory_space,
-                                 Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  using Unmanaged =
+      Kokkos::View<float**, Kokkos::LayoutRight, memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
   const int rows = config_.rows, np = nphys_host_[r];
   Unmanaged gm(g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
@@ -511,21 +514,22 @@ void ProgrammedLayer<ExecSpace>::set_theoretical_adc_ranges() {
   const auto step = adc_step_;
   const auto inv = adc_inv_step_;
   const auto col_abs = col_abs_;
-  Kokkos::parallel_for("xbarsweep::crossbar::adc_theoretical_range",
-                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, total_phys_),
-                       KOKKOS_LAMBDA(const std::int64_t p) {
-                         const float m = fs * col_abs(p);
-                         lo(p) = -m;
-                         step(p) = 2.0f * m / top;
-                         inv(p) = m > 0.0f ? top / (2.0f * m) : 0.0f;
-                       });
+  Kokkos::parallel_for(
+      "xbarsweep::crossbar::adc_theoretical_range",
+      Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, total_phys_),
+      KOKKOS_LAMBDA(const std::int64_t p) {
+        const float m = fs * col_abs(p);
+        lo(p) = -m;
+        step(p) = 2.0f * m / top;
+        inv(p) = m > 0.0f ? top / (2.0f * m) : 0.0f;
+      });
 }
 
 template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   Impl::ProfilingRegion region("xbarsweep::crossbar::calibrate");
   XBARSWEEP_THROW_IF(static_cast<int>(x.extent(1)) != in_, CrossbarError,
-                              "calibrate: inputs have " << x.extent(1) << " features, the layer " << in_);
+                     "calibrate: inputs have " << x.extent(1) << " features, the layer " << in_);
   const int batch = static_cast<int>(x.extent(0));
   XBARSWEEP_THROW_IF(batch == 0, CrossbarError, "calibrate: empty calibration batch");
   float m = 0.0f;
@@ -559,28 +563,30 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
       tile_product(r, batch);
       const std::int64_t coff = pcoff_host_[r];
       const float* pr = p_.data();
-      Kokkos::parallel_for("xbarsweep::crossbar::adc_calibration", Kokkos::RangePolicy<ExecSpace>(0, np),
-                           KOKKOS_LAMBDA(const int p) {
-                             float mn = lo(coff + p), mx = hi(coff + p);
-                             for (int b = 0; b < batch; ++b) {
-                               const float v = pr[std::int64_t(b) * np + p];
-                               mn = v < mn ? v : mn;
-                               mx = v > mx ? v : mx;
-                             }
-                             lo(coff + p) = mn;
-                             hi(coff + p) = mx;
-                           });
+      Kokkos::parallel_for(
+          "xbarsweep::crossbar::adc_calibration", Kokkos::RangePolicy<ExecSpace>(0, np),
+          KOKKOS_LAMBDA(const int p) {
+            float mn = lo(coff + p), mx = hi(coff + p);
+            for (int b = 0; b < batch; ++b) {
+              const float v = pr[std::int64_t(b) * np + p];
+              mn = v < mn ? v : mn;
+              mx = v > mx ? v : mx;
+            }
+            lo(coff + p) = mn;
+            hi(coff + p) = mx;
+          });
     }
   }
   const float top = float((std::int64_t(1) << config_.adc_bits) - 1);
   const auto inv = adc_inv_step_;
-  Kokkos::parallel_for("xbarsweep::crossbar::adc_finalize_range",
-                       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, total_phys_),
-                       KOKKOS_LAMBDA(const std::int64_t p) {
-                         const float span = hi(p) - lo(p);
-                         hi(p) = span / top;  // now the step
-                         inv(p) = span > 0.0f ? top / span : 0.0f;
-                       });
+  Kokkos::parallel_for(
+      "xbarsweep::crossbar::adc_finalize_range",
+      Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, total_phys_),
+      KOKKOS_LAMBDA(const std::int64_t p) {
+        const float span = hi(p) - lo(p);
+        hi(p) = span / top;  // now the step
+        inv(p) = span > 0.0f ? top / span : 0.0f;
+      });
   Kokkos::fence();
 }
 
@@ -588,10 +594,12 @@ template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
   Impl::ProfilingRegion region("xbarsweep::crossbar::mvm");
   const int batch = static_cast<int>(x.extent(0));
-  XBARSWEEP_THROW_IF(static_cast<int>(x.extent(1)) != in_, CrossbarError,
-                              "mvm: x is " << x.extent(0) << " x " << x.extent(1) << ", the layer takes " << in_ << " inputs");
-  XBARSWEEP_THROW_IF(static_cast<int>(y.extent(0)) != batch || static_cast<int>(y.extent(1)) != out_, CrossbarError,
-                              "mvm: y is " << y.extent(0) << " x " << y.extent(1) << ", expected " << batch << " x " << out_);
+  XBARSWEEP_THROW_IF(
+      static_cast<int>(x.extent(1)) != in_, CrossbarError,
+      "mvm: x is " << x.extent(0) << " x " << x.extent(1) << ", the layer takes " << in_ << " inputs");
+  XBARSWEEP_THROW_IF(
+      static_cast<int>(y.extent(0)) != batch || static_cast<int>(y.extent(1)) != out_, CrossbarError,
+      "mvm: y is " << y.extent(0) << " x " << y.extent(1) << ", expected " << batch << " x " << out_);
   if (batch == 0) return;
   if (total_phys_ == 0) {
     Kokkos::deep_copy(y, 0.0f);
@@ -627,10 +635,13 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
     functor.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
     functor.prop_sigma = static_cast<float>(config_.read_noise);
     functor.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
-    functor.stream_key = hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer), 0x5EAD0000ULL + call), plane);
-    Kokkos::parallel_for("xbarsweep::crossbar::readout",
-                         Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()),
-                         functor);
+    functor.stream_key =
+        hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer),
+                                0x5EAD0000ULL + call),
+                    plane);
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::readout",
+        Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()), functor);
   };
   for (int plane = 0; plane < planes_; ++plane) {
     encode_inputs(x, plane, batch);
@@ -639,8 +650,10 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
       if (nphys_host_[r] == 0) continue;
       tile_product(r, batch);
       switch (mode) {
-#define XBARSWEEP_CROSSBAR_READOUT_CASE(m) \
-  case m: read_tile(Impl::Readout<ExecSpace, (m & 1) != 0, (m & 2) != 0, (m & 4) != 0>{}, plane, r); break;
+#define XBARSWEEP_CROSSBAR_READOUT_CASE(m)                                                     \
+  case m:                                                                                      \
+    read_tile(Impl::Readout<ExecSpace, (m & 1) != 0, (m & 2) != 0, (m & 4) != 0>{}, plane, r); \
+    break;
         XBARSWEEP_CROSSBAR_READOUT_CASE(0)
         XBARSWEEP_CROSSBAR_READOUT_CASE(1)
         XBARSWEEP_CROSSBAR_READOUT_CASE(2)
@@ -654,7 +667,8 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
     }
     // Offset removal (the offset mapping's reference current, from the inputs' sum over the row
     // tiles each column tile has), rescaling to weight units, and the sum over input planes.
-    const float scale = (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) * out_scale_;
+    const float scale =
+        (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) * out_scale_;
     const float offset_per_x = offset_per_x_;
     const bool accumulate = plane > 0;
     const int nr = nr_, cols = config_.cols;
@@ -662,7 +676,8 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
     const auto xsum = xsum_;
     const auto tile_k = tile_k_;
     Kokkos::parallel_for(
-        "xbarsweep::crossbar::plane_sum", Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {batch, out_}),
+        "xbarsweep::crossbar::plane_sum",
+        Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {batch, out_}),
         KOKKOS_LAMBDA(const int b, const int j) {
           float xs = 0.0f;
           if (offset) {
@@ -679,7 +694,7 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
 template <class ExecSpace>
 std::vector<float> ProgrammedLayer<ExecSpace>::tile_conductance(int r, int c) const {
   XBARSWEEP_THROW_IF(r < 0 || r >= nr_ || c < 0 || c >= nc_, CrossbarError,
-                              "tile_conductance: tile (" << r << ", " << c << ") outside the grid");
+                     "tile_conductance: tile (" << r << ", " << c << ") outside the grid");
   const int k = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
   if (k < 0) return {};
   const int rows = config_.rows, width = slices_ * config_.cols, np = nphys_host_[r];
@@ -694,7 +709,8 @@ std::vector<float> ProgrammedLayer<ExecSpace>::tile_conductance(int r, int c) co
 }
 
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::adc_ranges(int r, int c, std::vector<float>& lo, std::vector<float>& hi) const {
+void ProgrammedLayer<ExecSpace>::adc_ranges(int r, int c, std::vector<float>& lo,
+                                            std::vector<float>& hi) const {
   lo.clear();
   hi.clear();
   const int k = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
