@@ -23,6 +23,7 @@
 #include "classifier_params.hpp"
 #include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/compress/pipeline.hpp"
+#include "xbarsweep/config/section.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
 #include "xbarsweep/error.hpp"
@@ -81,167 +82,99 @@ LayerKeep parse_layer_keep(const std::string& text) {
 
 std::string check_layer_keep(const std::string& text) { return parse_layer_keep(text).problem; }
 
-config::Schema admm_schema() {
-  config::Schema s;
-  s.add({"admm.rho",
-         ValueType::Real,
-         1e-3,
-         1e-12,
-         1e6,
-         {},
-         "initial ADMM penalty rho of every layer (paper A's public configs: 1e-4..7e-3)"});
-  s.add({"admm.rho_growth",
-         ValueType::Real,
-         1.35,
-         1.0,
-         100.0,
-         {},
-         "rho is multiplied by this after each ADMM iteration (x1.1..x1.6, 1.35 typical)"});
-  s.add({"admm.rho_cap", ValueType::Real, 1.0, 1e-12, 1e6, {}, "rho never grows above this"});
-  s.add({"admm.iterations",
-         ValueType::Int,
-         std::int64_t{6},
-         0.0,
-         100000.0,
-         {},
-         "ADMM iterations (each: W-step epochs, then the Z and U updates)"});
-  s.add({"admm.epochs_per_iteration",
-         ValueType::Int,
-         std::int64_t{1},
-         1.0,
-         100000.0,
-         {},
-         "W-step epochs per ADMM iteration"});
-  s.add({"admm.retrain_epochs",
-         ValueType::Int,
-         std::int64_t{3},
-         0.0,
-         100000.0,
-         {},
-         "masked retraining epochs after the hard projection (per stage when sequential)"});
-  s.add({"admm.lr",
-         ValueType::Real,
-         0.01,
-         1e-12,
-         100.0,
-         {},
-         "learning rate of the ADMM W-steps (optimizer, momentum, weight decay from train.*)"});
-  s.add({"admm.retrain_lr",
-         ValueType::Real,
-         0.01,
-         1e-12,
-         100.0,
-         {},
-         "initial learning rate of masked retraining, cosine-decayed to 0 over the retraining epochs"});
-  s.add({"admm.batch_size",
-         ValueType::Int,
-         std::int64_t{0},
-         0.0,
-         1.0e6,
-         {},
-         "items per step in ADMM and retraining; 0 = train.batch_size"});
-  s.add({"admm.prune",
-         ValueType::String,
-         std::string("block"),
-         {},
-         {},
-         {"none", "block", "column", "row", "irregular"},
-         "pruning structure: crossbar blocks (paper A), columns (inputs), rows (filters), single "
-         "weights (unstructured baseline), or none"});
-  s.add({"admm.keep",
-         ValueType::Real,
-         0.25,
-         0.0,
-         1.0,
-         {},
-         "fraction of units (blocks, columns, rows or weights) kept in each pruned layer"});
-  {
-    config::ParamSpec layer_keep{"admm.layer_keep",
-                                 ValueType::String,
-                                 std::string(""),
-                                 {},
-                                 {},
-                                 {},
-                                 "per-layer keep fractions overriding admm.keep, as "
-                                 "\"fc1=0.3, fc2=0.6\"; layers by module name (conv1, fc1, "
-                                 "features.0, ...)"};
-    layer_keep.check_text = check_layer_keep;
-    s.add(std::move(layer_keep));
-  }
-  s.add({"admm.block_rows",
-         ValueType::Int,
-         std::int64_t{0},
-         0.0,
-         65536.0,
-         {},
-         "pruning block in crossbar terms: word lines (layer inputs); 0 = crossbar.rows"});
-  s.add({"admm.block_cols",
-         ValueType::Int,
-         std::int64_t{0},
-         0.0,
-         65536.0,
-         {},
-         "pruning block in crossbar terms: bit lines (layer outputs); 0 = crossbar.cols"});
-  s.add({"admm.levels",
-         ValueType::Int,
-         std::int64_t{16},
-         0.0,
-         65536.0,
-         {},
-         "weight levels {+-q..+-(levels/2)q}, no zero level, ceil(log2(levels)) bits per weight; "
-         "even; 0 = no quantization. Exact on cells with crossbar.levels = levels/2 + 1"});
-  s.add({"admm.mode",
-         ValueType::String,
-         std::string("joint"),
-         {},
-         {},
-         {"joint", "sequential"},
-         "joint: pruning and levels in one ADMM (two Z/U pairs per layer); sequential: prune, "
-         "retrain, then quantize, retrain (ADMM-NN)"});
-  s.add({"admm.joint_exact",
-         ValueType::Bool,
-         false,
-         {},
-         {},
-         {},
-         "joint mode: one Z/U pair onto the intersection set (project_pruned_levels) instead of two"});
-  s.add({"admm.skip_first",
-         ValueType::Bool,
-         false,
-         {},
-         {},
-         {},
-         "leave the first layer unpruned (still quantized)"});
-  s.add({"admm.skip_last",
-         ValueType::Bool,
-         false,
-         {},
-         {},
-         {},
-         "leave the last layer unpruned (still quantized)"});
-  s.add({"admm.hw_samples",
-         ValueType::Int,
-         std::int64_t{3},
-         0.0,
-         100000.0,
-         {},
-         "Monte Carlo device samples of the hardware evaluation; 0 = none (cost model only)"});
-  s.add({"admm.hw_test_items",
-         ValueType::Int,
-         std::int64_t{1000},
-         0.0,
-         1.0e7,
-         {},
-         "test items classified by each device sample (the first N); 0 = the whole test split"});
-  s.add({"admm.save_checkpoint",
-         ValueType::String,
-         std::string(""),
-         {},
-         {},
-         {},
-         "write the compressed model here (nn::save_checkpoint); empty = do not"});
-  return s;
+// The `admm.` parameters of a point.
+struct AdmmParams {
+  double rho = 1e-3;
+  double rho_growth = 1.35;
+  double rho_cap = 1.0;
+  std::int64_t iterations = 6;
+  std::int64_t epochs_per_iteration = 1;
+  std::int64_t retrain_epochs = 3;
+  double lr = 0.01;
+  double retrain_lr = 0.01;
+  std::int64_t batch_size = 0;
+  std::string prune = "block";
+  double keep = 0.25;
+  std::string layer_keep = "";
+  std::int64_t block_rows = 0;
+  std::int64_t block_cols = 0;
+  std::int64_t levels = 16;
+  std::string mode = "joint";
+  bool joint_exact = false;
+  bool skip_first = false;
+  bool skip_last = false;
+  std::int64_t hw_samples = 3;
+  std::int64_t hw_test_items = 1000;
+  std::string save_checkpoint = "";
+};
+
+// The one declaration of the `admm.` section.
+const config::Section<AdmmParams>& admm_section() {
+  using S = AdmmParams;
+  static const config::Section<S> section =
+      config::Section<S>("admm")
+          .add("rho", &S::rho,
+               "initial ADMM penalty rho of every layer (paper A's public configs: 1e-4..7e-3)",
+               config::Range::above_to(0.0, 1e6))
+          .add("rho_growth", &S::rho_growth,
+               "rho is multiplied by this after each ADMM iteration (x1.1..x1.6, 1.35 typical)", {1.0, 100.0})
+          .add("rho_cap", &S::rho_cap, "rho never grows above this", config::Range::above_to(0.0, 1e6))
+          .add("iterations", &S::iterations,
+               "ADMM iterations (each: W-step epochs, then the Z and U updates)", {0.0, 100000.0})
+          .add("epochs_per_iteration", &S::epochs_per_iteration, "W-step epochs per ADMM iteration",
+               {1.0, 100000.0})
+          .add("retrain_epochs", &S::retrain_epochs,
+               "masked retraining epochs after the hard projection (per stage when sequential)",
+               {0.0, 100000.0})
+          .add("lr", &S::lr,
+               "learning rate of the ADMM W-steps (optimizer, momentum, weight decay from train.*)",
+               config::Range::above_to(0.0, 100.0))
+          .add("retrain_lr", &S::retrain_lr,
+               "initial learning rate of masked retraining, cosine-decayed to 0 over the retraining epochs",
+               config::Range::above_to(0.0, 100.0))
+          .add("batch_size", &S::batch_size, "items per step in ADMM and retraining; 0 = train.batch_size",
+               {0.0, 1.0e6})
+          .add("prune", &S::prune,
+               "pruning structure: crossbar blocks (paper A), columns (inputs), rows (filters), single "
+               "weights (unstructured baseline), or none")
+          .choices({"none", "block", "column", "row", "irregular"})
+          .add("keep", &S::keep,
+               "fraction of units (blocks, columns, rows or weights) kept in each pruned layer", {0.0, 1.0})
+          .add("layer_keep", &S::layer_keep,
+               "per-layer keep fractions overriding admm.keep, as "
+               "\"fc1=0.3, fc2=0.6\"; layers by module name (conv1, fc1, "
+               "features.0, ...)")
+          .check_text(check_layer_keep)
+          .add("block_rows", &S::block_rows,
+               "pruning block in crossbar terms: word lines (layer inputs); 0 = crossbar.rows",
+               {0.0, 65536.0})
+          .add("block_cols", &S::block_cols,
+               "pruning block in crossbar terms: bit lines (layer outputs); 0 = crossbar.cols",
+               {0.0, 65536.0})
+          .add("levels", &S::levels,
+               "weight levels {+-q..+-(levels/2)q}, no zero level, ceil(log2(levels)) bits per weight; "
+               "even; 0 = no quantization. Exact on cells with crossbar.levels = levels/2 + 1",
+               {0.0, 65536.0})
+          .add("mode", &S::mode,
+               "joint: pruning and levels in one ADMM (two Z/U pairs per layer); sequential: prune, "
+               "retrain, then quantize, retrain (ADMM-NN)")
+          .choices({"joint", "sequential"})
+          .add("joint_exact", &S::joint_exact,
+               "joint mode: one Z/U pair onto the intersection set (project_pruned_levels) instead of two")
+          .add("skip_first", &S::skip_first, "leave the first layer unpruned (still quantized)")
+          .add("skip_last", &S::skip_last, "leave the last layer unpruned (still quantized)")
+          .add("hw_samples", &S::hw_samples,
+               "Monte Carlo device samples of the hardware evaluation; 0 = none (cost model only)",
+               {0.0, 100000.0})
+          .add("hw_test_items", &S::hw_test_items,
+               "test items classified by each device sample (the first N); 0 = the whole test split",
+               {0.0, 1.0e7})
+          .add("save_checkpoint", &S::save_checkpoint,
+               "write the compressed model here (nn::save_checkpoint); empty = do not");
+  return section;
 }
+
+config::Schema admm_schema() { return admm_section().schema(); }
 
 // "features.0.weight" -> "features.0": the module's name, as admm.layer_keep names it.
 std::string layer_module(std::string name) {
@@ -263,30 +196,31 @@ std::string layer_key(std::string name) {
 
 xc::CompressionSpec compression_spec(const config::Params& p, const crossbar::CrossbarConfig& xbar,
                                      const std::vector<std::string>& layer_names, bool prune, bool quantize) {
+  const AdmmParams cfg = admm_section().read(p);
   xc::CompressionSpec spec;
   auto& d = spec.defaults;
-  const auto rows = p.integer("admm.block_rows") > 0 ? p.integer("admm.block_rows") : xbar.rows;
-  const auto cols = p.integer("admm.block_cols") > 0 ? p.integer("admm.block_cols") : xbar.cols;
+  const auto rows = cfg.block_rows > 0 ? cfg.block_rows : xbar.rows;
+  const auto cols = cfg.block_cols > 0 ? cfg.block_cols : xbar.cols;
   d.prune.block = xc::BlockShape::of_crossbar(rows, cols);
   if (prune) {
-    d.prune.kind = xc::prune_kind_from_string(p.text("admm.prune"));
-    d.prune.keep = xc::Keep::fraction(p.real("admm.keep"));
+    d.prune.kind = xc::prune_kind_from_string(cfg.prune);
+    d.prune.keep = xc::Keep::fraction(cfg.keep);
   }
-  const auto levels = p.integer("admm.levels");
+  const auto levels = cfg.levels;
   if (quantize && levels > 0) {
     XBARSWEEP_THROW_IF(levels % 2 != 0 || levels < 2, CompressError,
                        "admm.levels must be 0 or an even number >= 2, got " << levels);
     d.levels = xc::LevelSet::uniform(levels);
   }
-  d.joint_exact = p.boolean("admm.joint_exact");
-  d.rho = xc::RhoSchedule{p.real("admm.rho"), p.real("admm.rho_growth"), p.real("admm.rho_cap")};
+  d.joint_exact = cfg.joint_exact;
+  d.rho = xc::RhoSchedule{cfg.rho, cfg.rho_growth, cfg.rho_cap};
   // Unpruned first/last layers (still quantized): a per-layer override of the defaults.
   auto unpruned = d;
   unpruned.prune.kind = xc::PruneKind::none;
-  if (!layer_names.empty() && p.boolean("admm.skip_first")) spec.layers[layer_names.front()] = unpruned;
-  if (!layer_names.empty() && p.boolean("admm.skip_last")) spec.layers[layer_names.back()] = unpruned;
+  if (!layer_names.empty() && cfg.skip_first) spec.layers[layer_names.front()] = unpruned;
+  if (!layer_names.empty() && cfg.skip_last) spec.layers[layer_names.back()] = unpruned;
   if (prune && d.prune.kind != xc::PruneKind::none) {
-    for (const auto& [module, fraction] : parse_layer_keep(p.text("admm.layer_keep")).entries) {
+    for (const auto& [module, fraction] : parse_layer_keep(cfg.layer_keep).entries) {
       const std::string name = module + ".weight";
       XBARSWEEP_THROW_IF(std::find(layer_names.begin(), layer_names.end(), name) == layer_names.end(),
                          ModelError, "admm.layer_keep: the model has no layer '" << module << "'");
@@ -371,17 +305,18 @@ class AdmmKind final : public Kind {
   // Training MACs of the ADMM and retraining epochs (pretraining is shared) plus the simulated
   // hardware MACs, in units of 1e9.
   double cost_hint(const config::Params& p) const override {
+    const AdmmParams cfg = admm_section().read(p);
     const double macs = classifier_macs_per_sample(p);
-    const double stages = p.text("admm.mode") == "sequential" && p.integer("admm.levels") > 0 ? 2.0 : 1.0;
+    const double stages = cfg.mode == "sequential" && cfg.levels > 0 ? 2.0 : 1.0;
     const double epochs =
-        stages * static_cast<double>(p.integer("admm.iterations") * p.integer("admm.epochs_per_iteration") +
-                                     p.integer("admm.retrain_epochs"));
-    const auto test = p.integer("admm.hw_test_items") > 0 ? p.integer("admm.hw_test_items") : 10000;
+        stages * static_cast<double>(cfg.iterations * cfg.epochs_per_iteration + cfg.retrain_epochs);
+    const auto test = cfg.hw_test_items > 0 ? cfg.hw_test_items : 10000;
     return 3e-9 * epochs * static_cast<double>(training_items(p)) * macs +
-           1e-9 * static_cast<double>(test * p.integer("admm.hw_samples")) * macs;
+           1e-9 * static_cast<double>(test * cfg.hw_samples) * macs;
   }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
+    const AdmmParams cfg = admm_section().read(p);
     const auto started = std::chrono::steady_clock::now();
     if (!Kokkos::is_initialized()) {
       throw InternalError("admm: Kokkos is not initialised (the crossbar simulator needs it)");
@@ -402,28 +337,26 @@ class AdmmKind final : public Kind {
     // ADMM, hard projection, masked retraining, through this loop.
     std::vector<std::string> names;
     for (const auto& l : xc::compressible_layers(*model)) names.push_back(l.name);
-    const bool sequential =
-        p.text("admm.mode") == "sequential" && p.integer("admm.levels") > 0 && p.text("admm.prune") != "none";
+    const bool sequential = cfg.mode == "sequential" && cfg.levels > 0 && cfg.prune != "none";
     xc::PipelineConfig pipeline;
     pipeline.spec = compression_spec(p, xbar, names, true, !sequential);
     if (sequential) pipeline.quantize_stage = compression_spec(p, xbar, names, false, true);
-    pipeline.admm_iterations = p.integer("admm.iterations");
-    pipeline.epochs_per_iteration = p.integer("admm.epochs_per_iteration");
-    pipeline.retrain_epochs = p.integer("admm.retrain_epochs");
+    pipeline.admm_iterations = cfg.iterations;
+    pipeline.epochs_per_iteration = cfg.epochs_per_iteration;
+    pipeline.retrain_epochs = cfg.retrain_epochs;
 
     auto optimizer_options = train_options(p, 0).optimizer;
-    optimizer_options.lr = p.real("admm.lr");
+    optimizer_options.lr = cfg.lr;
     const auto optimizer = nn::make_optimizer(*model, optimizer_options);
-    const auto batch =
-        p.integer("admm.batch_size") > 0 ? p.integer("admm.batch_size") : p.integer("train.batch_size");
+    const auto batch = cfg.batch_size > 0 ? cfg.batch_size : p.integer("train.batch_size");
     std::uint64_t epoch_counter = 0;
     xc::TrainingCallbacks training;
     training.progress = [&](const std::string& stage, std::int64_t index) {
       if (stage == "retrain" || stage == "quantize_retrain") {
-        nn::set_learning_rate(*optimizer, nn::scheduled_lr(nn::LrSchedule::cosine, p.real("admm.retrain_lr"),
-                                                           index, pipeline.retrain_epochs));
+        nn::set_learning_rate(*optimizer, nn::scheduled_lr(nn::LrSchedule::cosine, cfg.retrain_lr, index,
+                                                           pipeline.retrain_epochs));
       } else {
-        nn::set_learning_rate(*optimizer, p.real("admm.lr"));
+        nn::set_learning_rate(*optimizer, cfg.lr);
       }
     };
     training.train_epoch = [&](const xc::StepHooks& step) {
@@ -474,20 +407,20 @@ class AdmmKind final : public Kind {
       bits.push_back(l.bits_per_weight);
     }
 
-    if (!p.text("admm.save_checkpoint").empty()) nn::save_checkpoint(*model, p.text("admm.save_checkpoint"));
+    if (!cfg.save_checkpoint.empty()) nn::save_checkpoint(*model, cfg.save_checkpoint);
 
     // Masked mapping onto crossbars: Monte Carlo accuracy, then the cost model on the tiles the
     // mapping allocated (tiles holding a nonzero weight) against the same layers mapped dense.
     std::vector<crossbar::LayerMapping> mappings;
-    const auto hw_items = p.integer("admm.hw_test_items");
+    const auto hw_items = cfg.hw_test_items;
     data::Split test = dataset.test;
     if (hw_items > 0 && hw_items < test.size()) {
       test.images = test.images.narrow(0, 0, hw_items);
       test.labels = test.labels.narrow(0, 0, hw_items);
     }
-    if (p.integer("admm.hw_samples") > 0) {
+    if (cfg.hw_samples > 0) {
       analog::HardwareEvalOptions hw;
-      hw.samples = static_cast<int>(p.integer("admm.hw_samples"));
+      hw.samples = static_cast<int>(cfg.hw_samples);
       hw.seed = nn::derive_seed(seed, 2);
       hw.check_cancelled = [&context] { context.check_cancelled(); };
       const auto eval = analog::evaluate_on_crossbars(*model, test, dataset.train, xbar, hw);

@@ -23,6 +23,7 @@
 #include "xbarsweep/circulant/circulant_lstm.hpp"
 #include "xbarsweep/circulant/fixed_point.hpp"
 #include "xbarsweep/circulant/lstm_inference.hpp"
+#include "xbarsweep/config/section.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
 #include "xbarsweep/error.hpp"
@@ -68,16 +69,119 @@ config::Check block_size_check(const std::string& path, bool inherits) {
           }};
 }
 
+// The `clstm.` parameters of a point.
+struct ClstmParams {
+  std::int64_t block_size = 8;
+  std::int64_t input_block_size = 0;
+  std::int64_t recurrent_block_size = 0;
+  std::string variant = "vanilla";
+  std::int64_t hidden = 128;
+  std::int64_t projection = 64;
+  std::int64_t layers = 1;
+  std::int64_t int_bits = 5;
+  std::int64_t frac_bits = 10;
+  std::int64_t pwl_segments = 20;
+  std::int64_t timing_sequences = 25;
+  std::string train_product = "expanded";
+  std::string init = "random";
+  std::int64_t admm_iterations = 6;
+  double admm_rho = 0.05;
+  double admm_rho_growth = 1.5;
+  std::int64_t finetune_epochs = 2;
+  double finetune_lr = 1e-3;
+  double distill = 0.0;
+  double distill_temperature = 4.0;
+  std::int64_t hw_samples = 0;
+  std::int64_t hw_test_items = 1000;
+  std::int64_t hw_calibration_items = 200;
+};
+
+// The one declaration of the `clstm.` section.
+const config::Section<ClstmParams>& clstm_section() {
+  using S = ClstmParams;
+  static const config::Section<S> section =
+      config::Section<S>("clstm")
+          .add("block_size", &S::block_size,
+               "k of every gate matrix, one of 1, 2, 4, 8, 16, 32: k x k circulant blocks (1 = dense); "
+               "clstm.input_block_size and clstm.recurrent_block_size override it per matrix",
+               {1.0, 32.0})
+          .add("input_block_size", &S::input_block_size,
+               "k of the input-to-gates matrices alone (0 = clstm.block_size; 1 = dense)", {0.0, 32.0})
+          .add("recurrent_block_size", &S::recurrent_block_size,
+               "k of the state-to-gates matrices alone (0 = clstm.block_size; 1 = dense)", {0.0, 32.0})
+          .add("variant", &S::variant,
+               "vanilla, peephole, projection (recurrent projection layer), google (peepholes + "
+               "projection, C-LSTM's TIMIT model) or bidirectional")
+          .choices(variant_names())
+          .add("hidden", &S::hidden, "LSTM cells per direction", {1.0, 8192.0})
+          .add("projection", &S::projection, "projection size, for the projection and google variants",
+               {1.0, 8192.0})
+          .add("layers", &S::layers, "stacked LSTM layers", {1.0, 8.0})
+          .add("int_bits", &S::int_bits, "fixed-point integer bits (plus one sign bit)", {0.0, 30.0})
+          .add("frac_bits", &S::frac_bits, "fixed-point fraction bits; 1 + int_bits + frac_bits <= 32",
+               {0.0, 30.0})
+          .add("pwl_segments", &S::pwl_segments,
+               "segments of the piecewise-linear sigmoid and tanh on [-5, 5]", {1.0, 4096.0})
+          .add("timing_sequences", &S::timing_sequences,
+               "test sequences timed at batch 1 (medians over them)", {1.0, 10000.0})
+          .add("train_product", &S::train_product,
+               "how training multiplies block-circulant matrices: expanded builds each dense matrix "
+               "once per batch and reuses it at every time step (faster while it fits in memory); "
+               "fft multiplies by rfft/irfft at every step. Same model either way")
+          .choices({"expanded", "fft"})
+          .add("init", &S::init,
+               "random: train from a random initialisation for train.epochs; projected: train the "
+               "dense LSTM (k = 1, same train.*; once per sweep, cached), project every gate matrix "
+               "onto block-circulant structure, fine-tune for clstm.finetune_epochs; admm (E-RNN): "
+               "the same, with clstm.admm_iterations epochs of ADMM pulling the dense gate matrices "
+               "towards block-circulant ones before the projection")
+          .choices({"random", "projected", "admm"})
+          .add("admm_iterations", &S::admm_iterations,
+               "init admm: ADMM iterations, one epoch each (W-step at clstm.finetune_lr, then the Z "
+               "projection and the U update)",
+               {1.0, 100000.0})
+          .add("admm_rho", &S::admm_rho,
+               "init admm: initial penalty rho (rho/2 ||W - Z + U||^2 per gate matrix)",
+               config::Range::above_to(0.0, 1e6))
+          .add("admm_rho_growth", &S::admm_rho_growth,
+               "init admm: rho is multiplied by this after each iteration", {1.0, 100.0})
+          .add("finetune_epochs", &S::finetune_epochs,
+               "init projected or admm: epochs of fine-tuning after the projection", {0.0, 100000.0})
+          .add("finetune_lr", &S::finetune_lr,
+               "init projected or admm: learning rate of the fine-tuning and of the ADMM W-steps "
+               "(train.schedule "
+               "applies)",
+               config::Range::above_to(0.0, 100.0))
+          .add("distill", &S::distill,
+               "weight alpha of knowledge distillation from the dense LSTM of these settings (k = 1, "
+               "same train.*; trained once per sweep and cached, as for init projected): the training "
+               "loss is (1 - alpha) cross-entropy + alpha T^2 KL(teacher || model) at temperature "
+               "clstm.distill_temperature; 0 = plain cross-entropy",
+               {0.0, 1.0})
+          .add("distill_temperature", &S::distill_temperature,
+               "temperature T of the distillation's softened distributions", {1e-3, 1000.0})
+          .add("hw_samples", &S::hw_samples,
+               "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
+               "stays digital); 0 = no hardware evaluation",
+               {0.0, 100000.0})
+          .add("hw_test_items", &S::hw_test_items,
+               "test sequences classified by each device sample (the first N); 0 = the whole test split",
+               {0.0, 1.0e7})
+          .add("hw_calibration_items", &S::hw_calibration_items,
+               "training sequences whose float activations calibrate each gate matrix's DAC and ADC",
+               {1.0, 1.0e6});
+  return section;
+}
+
 xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
+  const ClstmParams cfg = clstm_section().read(p);
   const auto k = block_size_at(p, "clstm.block_size");
-  const auto variant = p.text("clstm.variant");
-  auto o = xc::CirculantLSTMOptions(kFeatures, p.integer("clstm.hidden"))
-               .num_layers(p.integer("clstm.layers"))
-               .batch_first(true);
+  const auto variant = cfg.variant;
+  auto o = xc::CirculantLSTMOptions(kFeatures, cfg.hidden).num_layers(cfg.layers).batch_first(true);
   o.block_size(k);
   o.input_block_size(block_size_at(p, "clstm.input_block_size", k));
   o.recurrent_block_size(block_size_at(p, "clstm.recurrent_block_size", k));
-  const auto projection = p.integer("clstm.projection");
+  const auto projection = cfg.projection;
   if (variant == "peephole") {
     o.peephole(true);
   } else if (variant == "projection") {
@@ -90,8 +194,7 @@ xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
     XBARSWEEP_THROW_IF(variant != "vanilla", InternalError,
                        "clstm.variant: unknown variant '" << variant << "'");
   }
-  o.product(p.text("clstm.train_product") == "fft" ? xc::CirculantProduct::fft
-                                                   : xc::CirculantProduct::expanded);
+  o.product(cfg.train_product == "fft" ? xc::CirculantProduct::fft : xc::CirculantProduct::expanded);
   return o;
 }
 
@@ -239,6 +342,7 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
 std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const xc::CirculantLSTMImpl& target,
                                            const config::Params& p, const data::Dataset& ds,
                                            std::uint64_t seed, const nn::TrainHooks& base) {
+  const ClstmParams cfg = clstm_section().read(p);
   const auto target_modules = target.named_modules();
   struct Pair {
     torch::Tensor weight;  // the dense (gates*out) x in matrix being trained
@@ -273,8 +377,8 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
       q.u = torch::zeros_like(q.z);
     }
   }
-  double rho = p.real("clstm.admm_rho");
-  const double growth = p.real("clstm.admm_rho_growth");
+  double rho = cfg.admm_rho;
+  const double growth = cfg.admm_rho_growth;
   std::vector<double> residuals;
   nn::TrainHooks hooks = base;
   hooks.before_step = [&](std::int64_t) {
@@ -295,8 +399,8 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
     rho *= growth;
   };
   auto options = train_options(p, seed);
-  options.epochs = p.integer("clstm.admm_iterations");
-  options.optimizer.lr = p.real("clstm.finetune_lr");
+  options.epochs = cfg.admm_iterations;
+  options.optimizer.lr = cfg.finetune_lr;
   options.evaluate_each_epoch = false;
   options.validation_items = 0;  // ADMM iterations move towards a structure, not to a best epoch
   nn::train_model(dense, ds.train, ds.test, options, hooks);
@@ -348,170 +452,7 @@ class ClstmKind final : public Kind {
   }
 
   config::Schema schema() const override {
-    config::Schema s;
-    s.add({"clstm.block_size",
-           ValueType::Int,
-           std::int64_t{8},
-           1.0,
-           32.0,
-           {},
-           "k of every gate matrix, one of 1, 2, 4, 8, 16, 32: k x k circulant blocks (1 = dense); "
-           "clstm.input_block_size and clstm.recurrent_block_size override it per matrix"});
-    s.add({"clstm.input_block_size",
-           ValueType::Int,
-           std::int64_t{0},
-           0.0,
-           32.0,
-           {},
-           "k of the input-to-gates matrices alone (0 = clstm.block_size; 1 = dense)"});
-    s.add({"clstm.recurrent_block_size",
-           ValueType::Int,
-           std::int64_t{0},
-           0.0,
-           32.0,
-           {},
-           "k of the state-to-gates matrices alone (0 = clstm.block_size; 1 = dense)"});
-    s.add({"clstm.variant",
-           ValueType::String,
-           std::string("vanilla"),
-           {},
-           {},
-           variant_names(),
-           "vanilla, peephole, projection (recurrent projection layer), google (peepholes + "
-           "projection, C-LSTM's TIMIT model) or bidirectional"});
-    s.add({"clstm.hidden", ValueType::Int, std::int64_t{128}, 1.0, 8192.0, {}, "LSTM cells per direction"});
-    s.add({"clstm.projection",
-           ValueType::Int,
-           std::int64_t{64},
-           1.0,
-           8192.0,
-           {},
-           "projection size, for the projection and google variants"});
-    s.add({"clstm.layers", ValueType::Int, std::int64_t{1}, 1.0, 8.0, {}, "stacked LSTM layers"});
-    s.add({"clstm.int_bits",
-           ValueType::Int,
-           std::int64_t{5},
-           0.0,
-           30.0,
-           {},
-           "fixed-point integer bits (plus one sign bit)"});
-    s.add({"clstm.frac_bits",
-           ValueType::Int,
-           std::int64_t{10},
-           0.0,
-           30.0,
-           {},
-           "fixed-point fraction bits; 1 + int_bits + frac_bits <= 32"});
-    s.add({"clstm.pwl_segments",
-           ValueType::Int,
-           std::int64_t{20},
-           1.0,
-           4096.0,
-           {},
-           "segments of the piecewise-linear sigmoid and tanh on [-5, 5]"});
-    s.add({"clstm.timing_sequences",
-           ValueType::Int,
-           std::int64_t{25},
-           1.0,
-           10000.0,
-           {},
-           "test sequences timed at batch 1 (medians over them)"});
-    s.add({"clstm.train_product",
-           ValueType::String,
-           std::string("expanded"),
-           {},
-           {},
-           {"expanded", "fft"},
-           "how training multiplies block-circulant matrices: expanded builds each dense matrix "
-           "once per batch and reuses it at every time step (faster while it fits in memory); "
-           "fft multiplies by rfft/irfft at every step. Same model either way"});
-    s.add({"clstm.init",
-           ValueType::String,
-           std::string("random"),
-           {},
-           {},
-           {"random", "projected", "admm"},
-           "random: train from a random initialisation for train.epochs; projected: train the "
-           "dense LSTM (k = 1, same train.*; once per sweep, cached), project every gate matrix "
-           "onto block-circulant structure, fine-tune for clstm.finetune_epochs; admm (E-RNN): "
-           "the same, with clstm.admm_iterations epochs of ADMM pulling the dense gate matrices "
-           "towards block-circulant ones before the projection"});
-    s.add({"clstm.admm_iterations",
-           ValueType::Int,
-           std::int64_t{6},
-           1.0,
-           100000.0,
-           {},
-           "init admm: ADMM iterations, one epoch each (W-step at clstm.finetune_lr, then the Z "
-           "projection and the U update)"});
-    s.add({"clstm.admm_rho",
-           ValueType::Real,
-           0.05,
-           1e-12,
-           1e6,
-           {},
-           "init admm: initial penalty rho (rho/2 ||W - Z + U||^2 per gate matrix)"});
-    s.add({"clstm.admm_rho_growth",
-           ValueType::Real,
-           1.5,
-           1.0,
-           100.0,
-           {},
-           "init admm: rho is multiplied by this after each iteration"});
-    s.add({"clstm.finetune_epochs",
-           ValueType::Int,
-           std::int64_t{2},
-           0.0,
-           100000.0,
-           {},
-           "init projected or admm: epochs of fine-tuning after the projection"});
-    s.add({"clstm.finetune_lr",
-           ValueType::Real,
-           1e-3,
-           1e-12,
-           100.0,
-           {},
-           "init projected or admm: learning rate of the fine-tuning and of the ADMM W-steps (train.schedule "
-           "applies)"});
-    s.add({"clstm.distill",
-           ValueType::Real,
-           0.0,
-           0.0,
-           1.0,
-           {},
-           "weight alpha of knowledge distillation from the dense LSTM of these settings (k = 1, "
-           "same train.*; trained once per sweep and cached, as for init projected): the training "
-           "loss is (1 - alpha) cross-entropy + alpha T^2 KL(teacher || model) at temperature "
-           "clstm.distill_temperature; 0 = plain cross-entropy"});
-    s.add({"clstm.distill_temperature",
-           ValueType::Real,
-           4.0,
-           1e-3,
-           1000.0,
-           {},
-           "temperature T of the distillation's softened distributions"});
-    s.add({"clstm.hw_samples",
-           ValueType::Int,
-           std::int64_t{0},
-           0.0,
-           100000.0,
-           {},
-           "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
-           "stays digital); 0 = no hardware evaluation"});
-    s.add({"clstm.hw_test_items",
-           ValueType::Int,
-           std::int64_t{1000},
-           0.0,
-           1.0e7,
-           {},
-           "test sequences classified by each device sample (the first N); 0 = the whole test split"});
-    s.add({"clstm.hw_calibration_items",
-           ValueType::Int,
-           std::int64_t{200},
-           1.0,
-           1.0e6,
-           {},
-           "training sequences whose float activations calibrate each gate matrix's DAC and ADC"});
+    config::Schema s = clstm_section().schema();
     s.merge(crossbar::crossbar_schema());
     s.merge(crossbar::cost_schema());
     // The train section with defaults that suit an LSTM: Adam at 2e-3 trains it in a few epochs
@@ -546,18 +487,18 @@ class ClstmKind final : public Kind {
   // dense LSTM's size: circulant layers train through FFTs at a cost that is, at these sizes,
   // dominated by per-op overhead rather than by k.
   double cost_hint(const config::Params& p) const override {
-    const double H = static_cast<double>(p.integer("clstm.hidden"));
-    const double R = p.text("clstm.variant") == "projection" || p.text("clstm.variant") == "google"
-                         ? static_cast<double>(p.integer("clstm.projection"))
-                         : H;
-    const double macs = static_cast<double>(kSteps) * 4.0 * H * (kFeatures + R) *
-                        static_cast<double>(p.integer("clstm.layers"));
+    const ClstmParams cfg = clstm_section().read(p);
+    const double H = static_cast<double>(cfg.hidden);
+    const double R =
+        cfg.variant == "projection" || cfg.variant == "google" ? static_cast<double>(cfg.projection) : H;
+    const double macs =
+        static_cast<double>(kSteps) * 4.0 * H * (kFeatures + R) * static_cast<double>(cfg.layers);
     // init projected/admm: the dense training is shared by the sweep; a point pays its ADMM
     // iterations and fine-tuning.
-    const auto init = p.text("clstm.init");
-    const auto epochs = init == "random" ? p.integer("train.epochs")
-                                         : p.integer("clstm.finetune_epochs") + 1 +
-                                               (init == "admm" ? p.integer("clstm.admm_iterations") : 0);
+    const auto init = cfg.init;
+    const auto epochs = init == "random"
+                            ? p.integer("train.epochs")
+                            : cfg.finetune_epochs + 1 + (init == "admm" ? cfg.admm_iterations : 0);
     return 3e-9 * static_cast<double>(epochs) * static_cast<double>(training_items(p)) * macs;
   }
 
@@ -565,14 +506,15 @@ class ClstmKind final : public Kind {
   // cost model's figures for the mapped gate matrices (time steps = products per sequence).
   static void hardware_metrics(SequenceClassifierImpl& model, const data::Dataset& dataset,
                                const config::Params& p, const PointContext& context, Outcome& out) {
+    const ClstmParams cfg = clstm_section().read(p);
     const auto xbar = crossbar::crossbar_config_from_params(p);
     const auto cost = crossbar::cost_config_from_params(p);
     analog::HardwareEvalOptions eo;
-    eo.samples = static_cast<int>(p.integer("clstm.hw_samples"));
+    eo.samples = static_cast<int>(cfg.hw_samples);
     eo.seed = nn::derive_seed(static_cast<std::uint64_t>(p.integer("seed")), 2);
-    eo.calibration_items = p.integer("clstm.hw_calibration_items");
+    eo.calibration_items = cfg.hw_calibration_items;
     eo.check_cancelled = [&context] { context.check_cancelled(); };
-    const auto items = p.integer("clstm.hw_test_items");
+    const auto items = cfg.hw_test_items;
     const auto test =
         items > 0 && items < dataset.test.size()
             ? data::Split{dataset.test.images.narrow(0, 0, items), dataset.test.labels.narrow(0, 0, items)}
@@ -595,6 +537,7 @@ class ClstmKind final : public Kind {
   }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
+    const ClstmParams cfg = clstm_section().read(p);
     const auto started = std::chrono::steady_clock::now();
     if (!Kokkos::is_initialized()) {
       throw InternalError("clstm: Kokkos is not initialised (the FFT inference engine needs it)");
@@ -605,10 +548,9 @@ class ClstmKind final : public Kind {
     // Shuffling and validation draw of a model trained from scratch, the dense one included.
     const auto train_seed = nn::derive_seed(seed, 1);
     const auto fixed = xc::FixedPointEvaluation{
-        xc::FixedPointFormat::make(static_cast<int>(p.integer("clstm.int_bits")),
-                                   static_cast<int>(p.integer("clstm.frac_bits"))),
-        xc::PiecewiseLinear::sigmoid(static_cast<int>(p.integer("clstm.pwl_segments"))),
-        xc::PiecewiseLinear::tanh(static_cast<int>(p.integer("clstm.pwl_segments")))};
+        xc::FixedPointFormat::make(static_cast<int>(cfg.int_bits), static_cast<int>(cfg.frac_bits)),
+        xc::PiecewiseLinear::sigmoid(static_cast<int>(cfg.pwl_segments)),
+        xc::PiecewiseLinear::tanh(static_cast<int>(cfg.pwl_segments))};
     const auto dataset = data::load_dataset(sequence_data_options(p));
 
     SequenceClassifier model(lstm_options(p), dataset.num_classes);
@@ -617,8 +559,8 @@ class ClstmKind final : public Kind {
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
     nn::TrainHistory history;
-    const bool projected = p.text("clstm.init") != "random";
-    const double distill = p.real("clstm.distill");
+    const bool projected = cfg.init != "random";
+    const double distill = cfg.distill;
     double projected_accuracy = 0.0;
     std::vector<double> admm_residual;
     // The dense LSTM of these settings, as the random-init k = 1 point trains it (once per
@@ -636,13 +578,13 @@ class ClstmKind final : public Kind {
       dense_accuracy = nn::evaluate(*dense, dataset.test).accuracy;
       if (distill > 0.0) {
         hooks.loss = nn::distillation_loss(nn::predict_logits(*dense, dataset.train), distill,
-                                           p.real("clstm.distill_temperature"));
+                                           cfg.distill_temperature);
       }
     }
     if (projected) {
       // E-RNN's route: each gate matrix of the dense LSTM projected onto block-circulant
       // structure, then fine-tuned. At k = 1 it is the dense model itself.
-      if (p.text("clstm.init") == "admm" && any_circulant(model->lstm->options)) {
+      if (cfg.init == "admm" && any_circulant(model->lstm->options)) {
         admm_residual =
             admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks);
       }
@@ -655,8 +597,8 @@ class ClstmKind final : public Kind {
       projected_accuracy = nn::evaluate(*model, dataset.test).accuracy;
       auto finetune = train_options(p, nn::derive_seed(seed, 3));
       finetune.validation_seed = train_seed;  // the dense starting model's held-out images
-      finetune.epochs = p.integer("clstm.finetune_epochs");
-      finetune.optimizer.lr = p.real("clstm.finetune_lr");
+      finetune.epochs = cfg.finetune_epochs;
+      finetune.optimizer.lr = cfg.finetune_lr;
       if (any_circulant(model->lstm->options) && finetune.epochs > 0) {
         history = nn::train_model(*model, dataset.train, dataset.test, finetune, hooks);
       } else {
@@ -688,7 +630,7 @@ class ClstmKind final : public Kind {
     const double fixed_accuracy = static_cast<double>(correct) / test_items;
 
     const auto& lstm = *model->lstm;
-    const auto timings = time_inference(lstm, dataset.test, p.integer("clstm.timing_sequences"), context);
+    const auto timings = time_inference(lstm, dataset.test, cfg.timing_sequences, context);
     const auto flops = flops_per_sequence(lstm, kSteps);
 
     // Gate-matrix weights alone (no biases or peepholes): exactly k when k divides every size.
@@ -731,7 +673,7 @@ class ClstmKind final : public Kind {
     out.arrays["loss"] = history.train_loss;
     out.arrays["test_accuracy"] = history.test_accuracy;
     record_validation(history, out);
-    if (p.integer("clstm.hw_samples") > 0) hardware_metrics(*model, dataset, p, context, out);
+    if (cfg.hw_samples > 0) hardware_metrics(*model, dataset, p, context, out);
     out.metrics["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return out;
   }

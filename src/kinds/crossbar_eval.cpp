@@ -11,6 +11,7 @@
 
 #include "classifier_params.hpp"
 #include "xbarsweep/analog/model_eval.hpp"
+#include "xbarsweep/config/section.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
@@ -23,39 +24,33 @@ namespace {
 
 using config::ValueType;
 
-config::Schema crossbar_eval_schema() {
-  config::Schema s;
-  s.add({"crossbar_eval.samples",
-         ValueType::Int,
-         std::int64_t{5},
-         1.0,
-         100000.0,
-         {},
-         "Monte Carlo device samples (each programs every layer with its own device seed)"});
-  s.add({"crossbar_eval.checkpoint",
-         ValueType::String,
-         std::string(""),
-         {},
-         {},
-         {},
-         "trained model (nn::save_checkpoint of model.name with these model.*/data.* shapes); "
-         "empty = train in-process with train.* and cache it"});
-  s.add({"crossbar_eval.batch_size",
-         ValueType::Int,
-         std::int64_t{250},
-         1.0,
-         1.0e6,
-         {},
-         "test images per hardware forward pass"});
-  s.add({"crossbar_eval.calibration_items",
-         ValueType::Int,
-         std::int64_t{200},
-         0.0,
-         1.0e6,
-         {},
-         "training images that calibrate each sample's DAC and ADC ranges (0 = the first test batch)"});
-  return s;
+// The `crossbar_eval.` parameters of a point.
+struct CrossbarEvalParams {
+  std::int64_t samples = 5;
+  std::string checkpoint = "";
+  std::int64_t batch_size = 250;
+  std::int64_t calibration_items = 200;
+};
+
+// The one declaration of the `crossbar_eval.` section.
+const config::Section<CrossbarEvalParams>& crossbar_eval_section() {
+  using S = CrossbarEvalParams;
+  static const config::Section<S> section =
+      config::Section<S>("crossbar_eval")
+          .add("samples", &S::samples,
+               "Monte Carlo device samples (each programs every layer with its own device seed)",
+               {1.0, 100000.0})
+          .add("checkpoint", &S::checkpoint,
+               "trained model (nn::save_checkpoint of model.name with these model.*/data.* shapes); "
+               "empty = train in-process with train.* and cache it")
+          .add("batch_size", &S::batch_size, "test images per hardware forward pass", {1.0, 1.0e6})
+          .add("calibration_items", &S::calibration_items,
+               "training images that calibrate each sample's DAC and ADC ranges (0 = the first test batch)",
+               {0.0, 1.0e6});
+  return section;
 }
+
+config::Schema crossbar_eval_schema() { return crossbar_eval_section().schema(); }
 
 class CrossbarEvalKind final : public Kind {
  public:
@@ -82,14 +77,15 @@ class CrossbarEvalKind final : public Kind {
 
   // Simulated MACs: test items x samples x MACs per item, in units of 1e9.
   double cost_hint(const config::Params& p) const override {
+    const CrossbarEvalParams cfg = crossbar_eval_section().read(p);
     const auto test = p.integer("data.test_subset") > 0 ? p.integer("data.test_subset") : 10000;
     const auto dac = p.integer("crossbar.dac_bits"), input = p.integer("crossbar.input_bits");
     const std::int64_t planes = dac > 0 && input > dac ? (input + dac - 1) / dac : 1;
-    return 1e-9 * static_cast<double>(test * p.integer("crossbar_eval.samples") * planes) *
-           classifier_macs_per_sample(p);
+    return 1e-9 * static_cast<double>(test * cfg.samples * planes) * classifier_macs_per_sample(p);
   }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
+    const CrossbarEvalParams cfg = crossbar_eval_section().read(p);
     const auto started = std::chrono::steady_clock::now();
     apply_thread_budget(context);
     context.check_cancelled();
@@ -100,7 +96,7 @@ class CrossbarEvalKind final : public Kind {
 
     const auto ds = data::load_dataset(data_options(p));
     const auto model = nn::make_model(p.text("model.name"), model_options(p, ds, nn::derive_seed(seed, 0)));
-    const std::string checkpoint = p.text("crossbar_eval.checkpoint");
+    const std::string checkpoint = cfg.checkpoint;
     if (!checkpoint.empty()) {
       nn::load_checkpoint(*model, checkpoint);
     } else {
@@ -109,10 +105,10 @@ class CrossbarEvalKind final : public Kind {
     context.check_cancelled();
 
     analog::HardwareEvalOptions eo;
-    eo.samples = static_cast<int>(p.integer("crossbar_eval.samples"));
+    eo.samples = static_cast<int>(cfg.samples);
     eo.seed = nn::derive_seed(seed, 2);
-    eo.batch_size = p.integer("crossbar_eval.batch_size");
-    eo.calibration_items = p.integer("crossbar_eval.calibration_items");
+    eo.batch_size = cfg.batch_size;
+    eo.calibration_items = cfg.calibration_items;
     eo.check_cancelled = [&context] { context.check_cancelled(); };
     const data::Split& calibration = eo.calibration_items > 0 ? ds.train : ds.test;
     if (eo.calibration_items == 0) eo.calibration_items = std::min(eo.batch_size, ds.test.size());

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "xbarsweep/config/hashing.hpp"
+#include "xbarsweep/config/section.hpp"
 #include "xbarsweep/error.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 
@@ -22,67 +23,64 @@ using config::fnv1a64;
 using config::splitmix64;
 using config::unit_interval;
 
+// The `synthetic.` parameters of a point.
+struct SyntheticParams {
+  double work_ms = 0.0;
+  double fail_rate = 0.0;
+  double nan_rate = 0.0;
+  double scale = 1.0;
+  double x = 0.0;
+  double y = 0.0;
+  std::int64_t steps = 1;
+  std::string label = "a";
+};
+
+// The one declaration of the `synthetic.` section.
+const config::Section<SyntheticParams>& synthetic_section() {
+  using S = SyntheticParams;
+  static const config::Section<S> section =
+      config::Section<S>("synthetic")
+          .add("work_ms", &S::work_ms, "time each point sleeps, ms", {0.0, 3.6e6})
+          .add("fail_rate", &S::fail_rate, "fraction of points (chosen by id) that throw", {0.0, 1.0})
+          .add("nan_rate", &S::nan_rate, "fraction of points (chosen by id) whose value is NaN", {0.0, 1.0})
+          .add("scale", &S::scale, "multiplies the value")
+          .add("x", &S::x, "first coordinate")
+          .add("y", &S::y, "second coordinate")
+          .add("steps", &S::steps, "length of the `curve` array", {1.0, 1.0e6})
+          .add("label", &S::label, "a string parameter, carried through untouched")
+          .choices({"a", "b", "c"});
+  return section;
+}
+
 class SyntheticKind final : public Kind {
  public:
   std::string name() const override { return "synthetic"; }
   std::string summary() const override {
     return "sleeps synthetic.work_ms and returns a known function of its parameters (engine tests)";
   }
-  config::Schema schema() const override {
-    using config::ParamSpec;
-    using config::ValueType;
-    config::Schema s;
-    s.add({"synthetic.work_ms", ValueType::Real, 0.0, 0.0, 3.6e6, {}, "time each point sleeps, ms"});
-    s.add({"synthetic.fail_rate",
-           ValueType::Real,
-           0.0,
-           0.0,
-           1.0,
-           {},
-           "fraction of points (chosen by id) that throw"});
-    s.add({"synthetic.nan_rate",
-           ValueType::Real,
-           0.0,
-           0.0,
-           1.0,
-           {},
-           "fraction of points (chosen by id) whose value is NaN"});
-    s.add({"synthetic.scale", ValueType::Real, 1.0, {}, {}, {}, "multiplies the value"});
-    s.add({"synthetic.x", ValueType::Real, 0.0, {}, {}, {}, "first coordinate"});
-    s.add({"synthetic.y", ValueType::Real, 0.0, {}, {}, {}, "second coordinate"});
-    s.add(
-        {"synthetic.steps", ValueType::Int, std::int64_t{1}, 1.0, 1.0e6, {}, "length of the `curve` array"});
-    s.add({"synthetic.label",
-           ValueType::String,
-           std::string("a"),
-           {},
-           {},
-           {"a", "b", "c"},
-           "a string parameter, carried through untouched"});
-    return s;
-  }
+  config::Schema schema() const override { return synthetic_section().schema(); }
 
-  double cost_hint(const config::Params& p) const override { return p.real("synthetic.work_ms"); }
+  double cost_hint(const config::Params& p) const override { return synthetic_section().read(p).work_ms; }
 
   Outcome run(const config::Params& p, const PointContext& context) const override {
+    const SyntheticParams cfg = synthetic_section().read(p);
     const std::string id = config::point_id(p);
-    if (unit_interval(fnv1a64(id + "fail")) < p.real("synthetic.fail_rate")) {
+    if (unit_interval(fnv1a64(id + "fail")) < cfg.fail_rate) {
       throw Error("synthetic failure injected for point " + id);
     }
-    sleep_cancellable(p.real("synthetic.work_ms"), context);
+    sleep_cancellable(cfg.work_ms, context);
 
     const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-    const double scale = p.real("synthetic.scale");
-    double value = scale * (std::sin(p.real("synthetic.x")) + std::cos(p.real("synthetic.y"))) +
-                   1e-3 * unit_interval(splitmix64(seed));
-    if (unit_interval(fnv1a64(id + "nan")) < p.real("synthetic.nan_rate")) {
+    const double scale = cfg.scale;
+    double value = scale * (std::sin(cfg.x) + std::cos(cfg.y)) + 1e-3 * unit_interval(splitmix64(seed));
+    if (unit_interval(fnv1a64(id + "nan")) < cfg.nan_rate) {
       value = std::numeric_limits<double>::quiet_NaN();
     }
     Outcome out;
     out.metrics["value"] = value;
-    out.metrics["work_ms"] = p.real("synthetic.work_ms");
+    out.metrics["work_ms"] = cfg.work_ms;
     auto& curve = out.arrays["curve"];
-    const auto steps = p.integer("synthetic.steps");
+    const auto steps = cfg.steps;
     for (std::int64_t i = 0; i < steps; ++i) curve.push_back(value / static_cast<double>(i + 1));
     return out;
   }
