@@ -59,7 +59,7 @@ SweepPlan::SweepPlan(const Experiment& experiment) : experiment_(&experiment) {
   size_ = experiment.repeats;
   for (const Axis& axis : experiment.axes) {
     if (__builtin_mul_overflow(size_, axis.size(), &size_))
-      throw std::overflow_error("sweep of '" + experiment.name + "' has more than 2^64 points");
+      throw InternalError("sweep of '" + experiment.name + "' has more than 2^64 points");
     for (const std::string& path : axis.paths)
       if (std::find(swept_.begin(), swept_.end(), path) == swept_.end()) swept_.push_back(path);
   }

@@ -21,8 +21,8 @@ const config::Section<CrossbarConfig>& crossbar_section() {
                "LeNet-5)",
                {1, 4096})
           .add("levels", &C::levels,
-               "conductance levels per cell, evenly spaced in [g_min, g_max]; 0 = unlimited (ideal). "
-               "Paper A: 16 (4-bit cells); ISAAC: 4 (2 bits/cell)",
+               "conductance levels per cell, evenly spaced in [g_min, g_max]; 0 = unlimited (ideal). Paper "
+               "A: 16 (4-bit cells); ISAAC: 4 (2 bits/cell)",
                {0, 16777216})
           .add("slices", &C::slices,
                "cells a weight is bit-sliced over, recombined by shift-and-add (Paper A: 2 x 4-bit for 8 "
@@ -35,19 +35,18 @@ const config::Section<CrossbarConfig>& crossbar_section() {
                Range::at_least(0.0))
           .choice("mapping", &C::mapping,
                   {{"differential", Mapping::Differential}, {"offset", Mapping::Offset}},
-                  "differential: G+ - G- pair subtracted in analog before the ADC (Paper A); "
-                  "offset: one cell, reference removed digitally (ISAAC)")
+                  "differential: G+ - G- pair subtracted in analog before the ADC (Paper A); offset: one "
+                  "cell, reference removed digitally (ISAAC)")
           .add("sigma", &C::sigma,
-               "lognormal device-to-device sigma of log G, mean-preserving; 0 = off. Typical 0.01..0.1 "
-               "(0.1 a common stress setting; CrossSim, NeuroSim)",
+               "lognormal device-to-device sigma of log G, mean-preserving; 0 = off. Typical 0.01..0.1 (0.1 "
+               "a common stress setting; CrossSim, NeuroSim)",
                {0.0, 5.0})
           .add("prog_noise", &C::prog_noise,
                "programming noise std / g_max, applied once; 0 = off. Typical 0.01..0.04 (aihwkit, CrossSim)",
                {0.0, 1.0})
           .add("read_noise", &C::read_noise,
                "read noise per MVM; 0 = off (aihwkit, CrossSim). additive: std / (g_max * DAC full scale) on "
-               "each "
-               "column current; proportional: std of eps in G (1 + eps) per device and read",
+               "each column current; proportional: std of eps in G (1 + eps) per device and read",
                {0.0, 10.0})
           .choice("read_noise_mode", &C::read_noise_mode,
                   {{"additive", ReadNoiseMode::Additive}, {"proportional", ReadNoiseMode::Proportional}},
@@ -65,15 +64,15 @@ const config::Section<CrossbarConfig>& crossbar_section() {
           .add("dac_bits", &C::dac_bits,
                "DAC resolution; 0 = ideal inputs; 1 = bit-serial (ISAAC); 8 = multi-bit", {0, 16})
           .add("input_bits", &C::input_bits,
-               "input resolution streamed in ceil(input_bits/dac_bits) DAC passes; 0 = dac_bits "
-               "(ISAAC streams 16-bit inputs 1 bit per cycle)",
+               "input resolution streamed in ceil(input_bits/dac_bits) DAC passes; 0 = dac_bits (ISAAC "
+               "streams 16-bit inputs 1 bit per cycle)",
                {0, 24})
           .add("adc_bits", &C::adc_bits,
                "ADC resolution per column; 0 = ideal. Typical 5..9 (ISAAC 8; NeuroSim 5)", {0, 24})
           .choice("adc_range", &C::adc_range,
                   {{"calibrated", AdcRange::Calibrated}, {"theoretical", AdcRange::Theoretical}},
-                  "calibrated: [min, max] of each column's noise-free current over a calibration "
-                  "batch; theoretical: +-(DAC full scale) sum_i |G_ij|")
+                  "calibrated: [min, max] of each column's noise-free current over a calibration batch; "
+                  "theoretical: +-(DAC full scale) sum_i |G_ij|")
           .add("seed_offset", &C::seed_offset,
                "added to the point's seed for the devices: another Monte Carlo device sample",
                Range::at_least(0));

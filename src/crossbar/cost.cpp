@@ -213,8 +213,7 @@ const config::Section<CostConfig>& cost_section() {
       config::Section<C>("cost")
           .add("crossbar_power_mw", &C::crossbar_power_mw,
                "crossbar array power when read, mW per reference array; ISAAC (ISCA 2016, Table 6): 2.4 mW / "
-               "8 arrays "
-               "of 128x128",
+               "8 arrays of 128x128",
                Range::at_least(0.0))
           .add("crossbar_area_um2", &C::crossbar_area_um2,
                "crossbar array area, um^2 per reference array; ISAAC Table 6: 0.0002 mm^2 / 8 arrays",
@@ -227,8 +226,7 @@ const config::Section<CostConfig>& cost_section() {
                Range::above(0.0))
           .add("adc_energy_pj", &C::adc_energy_pj,
                "ADC energy per conversion, pJ; 0 = ISAAC's figure by resolution (4..10 bits: 0.79, 0.99, "
-               "1.20, 1.42, "
-               "1.67, 1.97, 2.38)",
+               "1.20, 1.42, 1.67, 1.97, 2.38)",
                Range::at_least(0.0))
           .add("adc_area_um2", &C::adc_area_um2,
                "ADC area, um^2; 0 = ISAAC's figure by resolution (4..10 bits: 361, 477, 627, 845, 1200, "

@@ -141,9 +141,8 @@ const config::Section<AdmmParams>& admm_section() {
           .add("keep", &S::keep,
                "fraction of units (blocks, columns, rows or weights) kept in each pruned layer", {0.0, 1.0})
           .add("layer_keep", &S::layer_keep,
-               "per-layer keep fractions overriding admm.keep, as "
-               "\"fc1=0.3, fc2=0.6\"; layers by module name (conv1, fc1, "
-               "features.0, ...)")
+               "per-layer keep fractions overriding admm.keep, as \"fc1=0.3, fc2=0.6\"; layers by module "
+               "name (conv1, fc1, features.0, ...)")
           .check_text(check_layer_keep)
           .add("block_rows", &S::block_rows,
                "pruning block in crossbar terms: word lines (layer inputs); 0 = crossbar.rows",
@@ -152,12 +151,12 @@ const config::Section<AdmmParams>& admm_section() {
                "pruning block in crossbar terms: bit lines (layer outputs); 0 = crossbar.cols",
                {0.0, 65536.0})
           .add("levels", &S::levels,
-               "weight levels {+-q..+-(levels/2)q}, no zero level, ceil(log2(levels)) bits per weight; "
-               "even; 0 = no quantization. Exact on cells with crossbar.levels = levels/2 + 1",
+               "weight levels {+-q..+-(levels/2)q}, no zero level, ceil(log2(levels)) bits per weight; even; "
+               "0 = no quantization. Exact on cells with crossbar.levels = levels/2 + 1",
                {0.0, 65536.0})
           .add("mode", &S::mode,
-               "joint: pruning and levels in one ADMM (two Z/U pairs per layer); sequential: prune, "
-               "retrain, then quantize, retrain (ADMM-NN)")
+               "joint: pruning and levels in one ADMM (two Z/U pairs per layer); sequential: prune, retrain, "
+               "then quantize, retrain (ADMM-NN)")
           .choices({"joint", "sequential"})
           .add("joint_exact", &S::joint_exact,
                "joint mode: one Z/U pair onto the intersection set (project_pruned_levels) instead of two")
@@ -236,8 +235,8 @@ class AdmmKind final : public Kind {
  public:
   std::string name() const override { return "admm"; }
   std::string summary() const override {
-    return "paper A: cached dense pretraining, ADMM pruning + quantization for crossbars, masked "
-           "retraining, crossbar-simulated accuracy and cost";
+    return "paper A: cached dense pretraining, ADMM pruning + quantization for crossbars, masked retraining, "
+           "crossbar-simulated accuracy and cost";
   }
   config::Schema schema() const override {
     return config::Schema()
@@ -257,8 +256,8 @@ class AdmmKind final : public Kind {
                    return config::Problem{
                        "admm.levels",
                        "is " + std::to_string(levels) +
-                           ": levels are symmetric about zero with no zero level (+-q .. "
-                           "+-(levels/2) q); expected 0 (no quantization) or an even number >= 2"};
+                           ": levels are symmetric about zero with no zero level (+-q .. +-(levels/2) q); "
+                           "expected 0 (no quantization) or an even number >= 2"};
                  }});
     // Layer names need the model's layer list: built once per distinct model, untrained.
     auto layers_of = std::make_shared<std::map<std::string, std::vector<std::string>>>();
@@ -269,8 +268,8 @@ class AdmmKind final : public Kind {
                    if (p.text("admm.prune") == "none")
                      return config::Problem{
                          "admm.layer_keep",
-                         "gives keep fractions but admm.prune is none, so nothing is pruned; "
-                         "expected admm.prune block, column, row or irregular, or no layer_keep"};
+                         "gives keep fractions but admm.prune is none, so nothing is pruned; expected "
+                         "admm.prune block, column, row or irregular, or no layer_keep"};
                    std::string key = p.text("model.name") + "/" + config::display(*p.find("model.width")) +
                                      "/" + std::to_string(p.integer("model.hidden")) + "/" +
                                      std::to_string(p.integer("model.layers")) + "/" +
@@ -283,11 +282,9 @@ class AdmmKind final : public Kind {
                      if (std::find(names.begin(), names.end(), module + ".weight") != names.end()) continue;
                      std::string known;
                      for (const auto& n : names) known += (known.empty() ? "" : ", ") + layer_module(n);
-                     return config::Problem{"admm.layer_keep", "model " + p.text("model.name") +
-                                                                   " has no layer '" + module +
-                                                                   "'; expected one of its compressible "
-                                                                   "layers: " +
-                                                                   known};
+                     return config::Problem{"admm.layer_keep",
+                                            "model " + p.text("model.name") + " has no layer '" + module +
+                                                "'; expected one of its compressible layers: " + known};
                    }
                    return std::nullopt;
                  }});

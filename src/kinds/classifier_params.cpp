@@ -79,8 +79,8 @@ config::Section<nn::TrainOptions> train_section(const nn::TrainOptions& defaults
               {{"constant", nn::LrSchedule::constant}, {"cosine", nn::LrSchedule::cosine}},
               "learning rate over the epochs: constant, or cosine (epoch e of E at lr (1 + cos(pi e/E)) / 2)")
       .add("validation", &T::validation_items,
-           "training items held out for validation (a fixed draw per seed); > 0: the model ends with "
-           "the weights of its best validation epoch. Must be below the training items",
+           "training items held out for validation (a fixed draw per seed); > 0: the model ends with the "
+           "weights of its best validation epoch. Must be below the training items",
            {0, 1.0e7});
 }
 
@@ -139,24 +139,24 @@ std::vector<config::Check> data_checks() {
            if (!std::filesystem::is_regular_file(file, ec))
              return config::Problem{"data.dir", "'" + o.dir + "' has no file " +
                                                     std::filesystem::path(file).filename().string() +
-                                                    "; expected a directory of the Fashion-MNIST IDX "
-                                                    ".gz files (Debian package dataset-fashion-mnist)"};
+                                                    "; expected a directory of the Fashion-MNIST IDX .gz "
+                                                    "files (Debian package dataset-fashion-mnist)"};
            if (!std::ifstream(file).good())
              return config::Problem{"data.dir", "cannot read " + file + "; expected a readable file"};
          }
          return std::nullopt;
        }});
-  checks.push_back({{"train.validation", "data.subset", "data.name"},
-                    [](const config::Params& p) -> std::optional<config::Problem> {
-                      const auto held_out = p.integer("train.validation");
-                      const auto items = training_items(p);
-                      if (held_out < items) return std::nullopt;
-                      return config::Problem{"train.validation",
-                                             "holds out " + std::to_string(held_out) + " items of " +
-                                                 std::to_string(items) +
-                                                 " training items (data.subset, data.name)"
-                                                 "; expected fewer than the training items"};
-                    }});
+  checks.push_back(
+      {{"train.validation", "data.subset", "data.name"},
+       [](const config::Params& p) -> std::optional<config::Problem> {
+         const auto held_out = p.integer("train.validation");
+         const auto items = training_items(p);
+         if (held_out < items) return std::nullopt;
+         return config::Problem{
+             "train.validation",
+             "holds out " + std::to_string(held_out) + " items of " + std::to_string(items) +
+                 " training items (data.subset, data.name); expected fewer than the training items"};
+       }});
   return checks;
 }
 

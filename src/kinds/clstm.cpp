@@ -110,8 +110,8 @@ const config::Section<ClstmParams>& clstm_section() {
           .add("recurrent_block_size", &S::recurrent_block_size,
                "k of the state-to-gates matrices alone (0 = clstm.block_size; 1 = dense)", {0.0, 32.0})
           .add("variant", &S::variant,
-               "vanilla, peephole, projection (recurrent projection layer), google (peepholes + "
-               "projection, C-LSTM's TIMIT model) or bidirectional")
+               "vanilla, peephole, projection (recurrent projection layer), google (peepholes + projection, "
+               "C-LSTM's TIMIT model) or bidirectional")
           .choices(variant_names())
           .add("hidden", &S::hidden, "LSTM cells per direction", {1.0, 8192.0})
           .add("projection", &S::projection, "projection size, for the projection and google variants",
@@ -125,16 +125,16 @@ const config::Section<ClstmParams>& clstm_section() {
           .add("timing_sequences", &S::timing_sequences,
                "test sequences timed at batch 1 (medians over them)", {1.0, 10000.0})
           .add("train_product", &S::train_product,
-               "how training multiplies block-circulant matrices: expanded builds each dense matrix "
-               "once per batch and reuses it at every time step (faster while it fits in memory); "
-               "fft multiplies by rfft/irfft at every step. Same model either way")
+               "how training multiplies block-circulant matrices: expanded builds each dense matrix once per "
+               "batch and reuses it at every time step (faster while it fits in memory); fft multiplies by "
+               "rfft/irfft at every step. Same model either way")
           .choices({"expanded", "fft"})
           .add("init", &S::init,
-               "random: train from a random initialisation for train.epochs; projected: train the "
-               "dense LSTM (k = 1, same train.*; once per sweep, cached), project every gate matrix "
-               "onto block-circulant structure, fine-tune for clstm.finetune_epochs; admm (E-RNN): "
-               "the same, with clstm.admm_iterations epochs of ADMM pulling the dense gate matrices "
-               "towards block-circulant ones before the projection")
+               "random: train from a random initialisation for train.epochs; projected: train the dense LSTM "
+               "(k = 1, same train.*; once per sweep, cached), project every gate matrix onto "
+               "block-circulant structure, fine-tune for clstm.finetune_epochs; admm (E-RNN): the same, with "
+               "clstm.admm_iterations epochs of ADMM pulling the dense gate matrices towards block-circulant "
+               "ones before the projection")
           .choices({"random", "projected", "admm"})
           .add("admm_iterations", &S::admm_iterations,
                "init admm: ADMM iterations, one epoch each (W-step at clstm.finetune_lr, then the Z "
@@ -149,20 +149,19 @@ const config::Section<ClstmParams>& clstm_section() {
                "init projected or admm: epochs of fine-tuning after the projection", {0.0, 100000.0})
           .add("finetune_lr", &S::finetune_lr,
                "init projected or admm: learning rate of the fine-tuning and of the ADMM W-steps "
-               "(train.schedule "
-               "applies)",
+               "(train.schedule applies)",
                config::Range::above_to(0.0, 100.0))
           .add("distill", &S::distill,
-               "weight alpha of knowledge distillation from the dense LSTM of these settings (k = 1, "
-               "same train.*; trained once per sweep and cached, as for init projected): the training "
-               "loss is (1 - alpha) cross-entropy + alpha T^2 KL(teacher || model) at temperature "
+               "weight alpha of knowledge distillation from the dense LSTM of these settings (k = 1, same "
+               "train.*; trained once per sweep and cached, as for init projected): the training loss is (1 "
+               "- alpha) cross-entropy + alpha T^2 KL(teacher || model) at temperature "
                "clstm.distill_temperature; 0 = plain cross-entropy",
                {0.0, 1.0})
           .add("distill_temperature", &S::distill_temperature,
                "temperature T of the distillation's softened distributions", {1e-3, 1000.0})
           .add("hw_samples", &S::hw_samples,
-               "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head "
-               "stays digital); 0 = no hardware evaluation",
+               "Monte Carlo device samples with the gate matrices on crossbars (crossbar.*; the head stays "
+               "digital); 0 = no hardware evaluation",
                {0.0, 100000.0})
           .add("hw_test_items", &S::hw_test_items,
                "test sequences classified by each device sample (the first N); 0 = the whole test split",
@@ -447,8 +446,8 @@ class ClstmKind final : public Kind {
  public:
   std::string name() const override { return "clstm"; }
   std::string summary() const override {
-    return "block-circulant LSTM (C-LSTM) on sequential Fashion-MNIST: float and 16-bit "
-           "fixed-point accuracy, compression, dense vs FFT inference time";
+    return "block-circulant LSTM (C-LSTM) on sequential Fashion-MNIST: float and 16-bit fixed-point "
+           "accuracy, compression, dense vs FFT inference time";
   }
 
   config::Schema schema() const override {

@@ -41,8 +41,8 @@ const config::Section<CrossbarEvalParams>& crossbar_eval_section() {
                "Monte Carlo device samples (each programs every layer with its own device seed)",
                {1.0, 100000.0})
           .add("checkpoint", &S::checkpoint,
-               "trained model (nn::save_checkpoint of model.name with these model.*/data.* shapes); "
-               "empty = train in-process with train.* and cache it")
+               "trained model (nn::save_checkpoint of model.name with these model.*/data.* shapes); empty = "
+               "train in-process with train.* and cache it")
           .add("batch_size", &S::batch_size, "test images per hardware forward pass", {1.0, 1.0e6})
           .add("calibration_items", &S::calibration_items,
                "training images that calibrate each sample's DAC and ADC ranges (0 = the first test batch)",

@@ -82,6 +82,31 @@ def wait_for_points(path, more_than, proc, timeout=300):
     fail(f"{path}: no more than {more_than} points after {timeout} s")
 
 
+class UntouchedResults:
+    """A scratch folder holding a real results file, to give to commands that must refuse their
+    input: `changes()` says what they wrote (a modified results file, files created)."""
+
+    def __init__(self, name):
+        import hashlib
+        self.dir = workdir(name)
+        good = write(f"{self.dir}/good.yaml", "name: good\nkind: synthetic\nsweep:\n  grid:\n    synthetic.x: [1, 2]\n")
+        self.existing = f"{self.dir}/existing.h5"
+        run(["run", good, "--out", self.existing], check_rc=0)
+        self._digest = hashlib.sha256(open(self.existing, "rb").read()).hexdigest()
+        self._listing = sorted(os.listdir(self.dir))
+
+    def changes(self):
+        """What differs from before: [] when nothing was written."""
+        import hashlib
+        found = []
+        if hashlib.sha256(open(self.existing, "rb").read()).hexdigest() != self._digest:
+            found.append("results file modified")
+        created = set(os.listdir(self.dir)) - set(self._listing)
+        if created:
+            found.append(f"files created: {sorted(created)}")
+        return found
+
+
 def csv_report(path):
     return run(["report", path, "--format", "csv"], check_rc=0).stdout
 
