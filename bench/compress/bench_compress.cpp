@@ -1,15 +1,12 @@
 // ADMM-epoch overhead: an epoch of SGD with ADMM's penalty gradient on every step and one Z/U
-// update (projection) at its end, over a plain SGD epoch of the same model and batches. The two
-// are interleaved; the figure is the median of per-repetition ratios.
-#include "../bench_timing.hpp"
+// update (projection) at its end, over a plain SGD epoch of the same model and batches. Both are
+// Google Benchmark benchmarks of one run, one epoch per repetition, repetitions interleaved at
+// random; the figure is the ratio of the two medians.
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <vector>
 
+#include "bench_figures.hpp"
 #include "xbarsweep/compress/admm.hpp"
 
 namespace xc = xbarsweep::compress;
@@ -36,13 +33,13 @@ struct LeNet5Impl : torch::nn::Module {
 };
 TORCH_MODULE(LeNet5);
 
-using xbarsweep::bench::median;
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int reps = argc > 1 ? std::atoi(argv[1]) : 9;
-  const int batches = argc > 2 ? std::atoi(argv[2]) : 100;
+  auto args = xbarsweep::bench::initialize(
+      argc, argv, {"--benchmark_repetitions=9", "--benchmark_min_time=0.001"});  // one epoch per repetition
+  const int batches = static_cast<int>(xbarsweep::bench::take_option(args, "--batches", 100));
+  xbarsweep::bench::require_no_arguments_left(args, argv[0], "[--reps=9] [--batches=100]");
   constexpr int kBatch = 64;
   torch::set_num_threads(1);
   torch::manual_seed(0);
@@ -58,7 +55,6 @@ int main(int argc, char** argv) {
   auto admm = xc::AdmmState::init(*net, spec);
 
   auto epoch = [&](bool with_admm) {
-    const auto t0 = std::chrono::steady_clock::now();
     for (int b = 0; b < batches; ++b) {
       const auto xb = x.slice(0, b * kBatch, (b + 1) * kBatch);
       const auto yb = y.slice(0, b * kBatch, (b + 1) * kBatch);
@@ -68,29 +64,27 @@ int main(int argc, char** argv) {
       opt.step();
     }
     if (with_admm) admm.update();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   epoch(false);
   epoch(true);  // warm-up
-  std::vector<double> ratios, plain_s, admm_s;
-  for (int r = 0; r < reps; ++r) {
-    // Alternate the order so drift in machine load does not favour one side.
-    double p, a;
-    if (r % 2 == 0) {
-      p = epoch(false);
-      a = epoch(true);
-    } else {
-      a = epoch(true);
-      p = epoch(false);
-    }
-    plain_s.push_back(p);
-    admm_s.push_back(a);
-    ratios.push_back(a / p);
+  for (const bool with_admm : {false, true}) {
+    benchmark::RegisterBenchmark(with_admm ? "epoch/admm" : "epoch/plain",
+                                 [&, with_admm](benchmark::State& s) {
+                                   for (auto _ : s) epoch(with_admm);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
-  std::printf("model: LeNet-5 (1x32x32), batch %d, %d batches per epoch, 1 thread, %d reps\n",
-              kBatch, batches, reps);
-  std::printf("plain_epoch_s: %.4f (median)\nadmm_epoch_s: %.4f (median)\n", median(plain_s),
-              median(admm_s));
-  std::printf("admm_epoch_overhead: %.3f (target <= 1.3)\n", median(ratios));
+  xbarsweep::bench::MedianReporter medians;
+  benchmark::RunSpecifiedBenchmarks(&medians);
+  benchmark::ClearRegisteredBenchmarks();
+
+  const auto plain_s = medians.median_s("epoch/plain"), admm_s = medians.median_s("epoch/admm");
+  std::printf("model: LeNet-5 (1x32x32), batch %d, %d batches per epoch, 1 thread\n", kBatch, batches);
+  using xbarsweep::bench::print_figure;
+  print_figure("plain_epoch_s", plain_s, 4, "median");
+  print_figure("admm_epoch_s", admm_s, 4, "median");
+  print_figure("admm_epoch_overhead", xbarsweep::bench::ratio(admm_s, plain_s), 3, "target <= 1.3");
+  benchmark::Shutdown();
   return 0;
 }

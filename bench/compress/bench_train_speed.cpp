@@ -1,30 +1,25 @@
 // train_speed_vs_pytorch: LibTorch training throughput (samples/s) of LeNet-5 through
 // xbarsweep's training loop (nn::train_epoch) over Python PyTorch's on the same model, batch,
-// data size and thread count (1), measured in the same run: repetitions alternate between one
-// LibTorch epoch here and one PyTorch epoch in bench/compress/train_speed_pytorch.py (whose
-// interpreter start and warm-up are outside its timer); the figure is the median of the
-// per-repetition ratios.
-#include "../bench_timing.hpp"
+// data size and thread count (1), measured in the same run: two Google Benchmark benchmarks, one
+// LibTorch epoch here and one PyTorch epoch in bench/compress/train_speed_pytorch.py (timed by
+// the script itself: its interpreter start and warm-up are outside its timer, and its time is
+// this benchmark's manual time), one epoch per repetition, repetitions interleaved at random; the
+// figure is the ratio of the two medians.
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
-#include <vector>
 
+#include "bench_figures.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/training.hpp"
 
 namespace nn = xbarsweep::nn;
 
 namespace {
-
-using xbarsweep::bench::median;
 
 // One PyTorch epoch's samples/s, or a negative value when Debian's python3 (/usr/bin, where
 // python3-torch installs; not a pyenv shim) or its torch is missing.
@@ -45,9 +40,11 @@ double pytorch_samples_per_s(std::int64_t batch, std::int64_t batches) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int reps = argc > 1 ? std::atoi(argv[1]) : 7;
-  const std::int64_t batches = argc > 2 ? std::atoll(argv[2]) : 100;
-  const std::int64_t batch = argc > 3 ? std::atoll(argv[3]) : 64;
+  auto args = xbarsweep::bench::initialize(
+      argc, argv, {"--benchmark_repetitions=7", "--benchmark_min_time=0.001"});  // one epoch per repetition
+  const std::int64_t batches = xbarsweep::bench::take_option(args, "--batches", 100);
+  const std::int64_t batch = xbarsweep::bench::take_option(args, "--batch", 64);
+  xbarsweep::bench::require_no_arguments_left(args, argv[0], "[--reps=7] [--batches=100] [--batch=64]");
   at::set_num_threads(1);
   torch::manual_seed(0);
   const std::int64_t n = batch * batches;
@@ -61,26 +58,45 @@ int main(int argc, char** argv) {
   const auto optimizer = nn::make_optimizer(*model, sgd);
   nn::train_epoch(*model, *optimizer, warm, batch, 0);
 
-  std::vector<double> ratios, ours, theirs;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    nn::train_epoch(*model, *optimizer, train, batch, static_cast<std::uint64_t>(r + 1));
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double py = pytorch_samples_per_s(batch, batches);
-    if (py <= 0.0) {
-      std::printf("# python3 with torch not found (apt-get install python3-torch)\n");
-      std::printf("train_speed_vs_pytorch: n/a (target >= 1.0)\n");
-      return 0;
-    }
-    ours.push_back(static_cast<double>(n) / s);
-    theirs.push_back(py);
-    ratios.push_back(ours.back() / py);
-    std::printf("# rep %d: libtorch %.0f samples/s, pytorch %.0f samples/s, ratio %.3f\n", r,
-                ours.back(), py, ratios.back());
+  std::uint64_t shuffle_seed = 0;  // a new permutation every epoch
+  benchmark::RegisterBenchmark("epoch/libtorch",
+                               [&](benchmark::State& s) {
+                                 for (auto _ : s)
+                                   nn::train_epoch(*model, *optimizer, train, batch, ++shuffle_seed);
+                               })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  bool pytorch_missing = false;
+  benchmark::RegisterBenchmark(
+      "epoch/pytorch",
+      [&](benchmark::State& s) {
+        for (auto _ : s) {
+          const double py = pytorch_samples_per_s(batch, batches);
+          if (py <= 0.0) {
+            pytorch_missing = true;
+            s.SkipWithError("python3 with torch not found (apt-get install python3-torch)");
+            break;
+          }
+          s.SetIterationTime(static_cast<double>(n) / py);
+        }
+      })
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  xbarsweep::bench::MedianReporter medians;
+  benchmark::RunSpecifiedBenchmarks(&medians);
+  benchmark::ClearRegisteredBenchmarks();
+
+  const auto ours_s = medians.median_s("epoch/libtorch"), theirs_s = medians.median_s("epoch/pytorch");
+  std::printf("# LeNet-5 28x28, batch %lld, %lld batches per epoch, SGD momentum 0.9, 1 thread\n",
+              static_cast<long long>(batch), static_cast<long long>(batches));
+  if (pytorch_missing) std::printf("# python3 with torch not found (apt-get install python3-torch)\n");
+  if (ours_s && theirs_s) {
+    std::printf("# median libtorch %.0f samples/s, median pytorch %.0f samples/s\n",
+                static_cast<double>(n) / *ours_s, static_cast<double>(n) / *theirs_s);
   }
-  std::printf("# LeNet-5 28x28, batch %lld, %lld batches per epoch, SGD momentum 0.9, 1 thread, %d reps\n",
-              static_cast<long long>(batch), static_cast<long long>(batches), reps);
-  std::printf("# median libtorch %.0f samples/s, median pytorch %.0f samples/s\n", median(ours), median(theirs));
-  std::printf("train_speed_vs_pytorch: %.3f (target >= 1.0)\n", median(ratios));
+  // Samples per second, ours over theirs: the same epoch, so their epoch time over ours.
+  xbarsweep::bench::print_figure("train_speed_vs_pytorch", xbarsweep::bench::ratio(theirs_s, ours_s), 3,
+                                 "target >= 1.0");
+  benchmark::Shutdown();
   return 0;
 }

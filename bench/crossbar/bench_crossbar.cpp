@@ -1,19 +1,17 @@
 // Overhead of the simulated crossbar MVM over a plain dense GEMM of the same shape, both through
-// the same BLAS, measured in this run with interleaved repetitions; medians of per-repetition
-// ratios. Run with OPENBLAS_NUM_THREADS=1 (set here too when the BLAS is OpenBLAS).
-#include "../bench_timing.hpp"
-#include "bench_config.hpp"
+// the same BLAS, as Google Benchmark benchmarks of one run (repetitions interleaved at random);
+// each figure is the ratio of two medians of that run. Run with OPENBLAS_NUM_THREADS=1 (set here
+// too when the BLAS is OpenBLAS).
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
-
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "bench_config.hpp"
+#include "bench_figures.hpp"
+#include "bench_kokkos.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 #include "xbarsweep/crossbar/random.hpp"
 
@@ -29,25 +27,21 @@ Matrix random_view(int n, int m, std::uint64_t seed) {
   auto h = Kokkos::create_mirror_view(v);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < m; ++j)
-      h(i, j) = float(2.0 * xc::uniform_open01(xc::hash_extend(xc::splitmix64(seed), std::uint64_t(i) * m + j)) - 1.0);
+      h(i, j) = float(
+          2.0 * xc::uniform_open01(xc::hash_extend(xc::splitmix64(seed), std::uint64_t(i) * m + j)) - 1.0);
   Kokkos::deep_copy(v, h);
   return v;
 }
 
-// Kokkos work is asynchronous on a device: fence around every timed region.
-double seconds(const std::function<void()>& f) {
-  return xbarsweep::bench::seconds(f, [] { Kokkos::fence(); });
-}
-
-using xbarsweep::bench::median;
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  auto args = xbarsweep::bench::initialize(
+      argc, argv, {"--benchmark_repetitions=21", "--benchmark_min_time=0.001"});  // one MVM per repetition
+  xbarsweep::bench::require_no_arguments_left(args, argv[0], "[--reps=21]");
   if (openblas_set_num_threads) openblas_set_num_threads(1);
   Kokkos::ScopeGuard guard(argc, argv);
   const int out = 1024, in = 1024, batch = 256;
-  const int reps = argc > 1 ? std::atoi(argv[1]) : 21;
 
   Matrix w = random_view(out, in, 1), x = random_view(batch, in, 2);
   Matrix wt("wt", in, out), y_dense("y_dense", batch, out), y("y", batch, out);
@@ -75,21 +69,40 @@ int main(int argc, char** argv) {
   const auto dense = [&] { KokkosBlas::gemm("N", "N", 1.0f, x, wt, 0.0f, y_dense); };
   dense();
 
-  std::vector<double> t_dense, r[3];
-  for (int rep = 0; rep < reps; ++rep) {
-    const double td = seconds(dense);
-    t_dense.push_back(td);
-    for (int k = 0; k < 3; ++k) r[k].push_back(seconds([&] { layers[k].mvm(x, y); }) / td);
+  using xbarsweep::bench::time_fenced;
+  const char* const names[3] = {"crossbar_mvm/additive_noise", "crossbar_mvm/proportional_noise",
+                                "crossbar_mvm/bitserial_1bit_dac"};
+  benchmark::RegisterBenchmark("dense_sgemm", [&](benchmark::State& s) { time_fenced(s, dense); })
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  for (int k = 0; k < 3; ++k) {
+    benchmark::RegisterBenchmark(
+        names[k], [&, k](benchmark::State& s) { time_fenced(s, [&] { layers[k].mvm(x, y); }); })
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
   }
-  const double gflops = 2.0 * batch * in * out / median(t_dense) / 1e9;
+  xbarsweep::bench::MedianReporter medians;
+  benchmark::RunSpecifiedBenchmarks(&medians);
+  benchmark::ClearRegisteredBenchmarks();  // their captures hold Views: gone before Kokkos finalizes
+
+  const auto t_dense = medians.median_s("dense_sgemm");
+  const auto overhead = [&](int k) { return xbarsweep::bench::ratio(medians.median_s(names[k]), t_dense); };
   const char* env = std::getenv("OPENBLAS_NUM_THREADS");
-  std::printf("shape: layer %d x %d, batch %d, tiles 128x128, %d crossbars per config; %d interleaved repetitions\n",
-              out, in, batch, layers[0].crossbars(), reps);
-  std::printf("dense sgemm (KokkosBlas::gemm -> BLAS TPL, OPENBLAS_NUM_THREADS=%s, openblas_set_num_threads(1) %s): median %.3f ms, %.1f GFLOP/s\n",
-              env ? env : "unset", openblas_set_num_threads ? "called" : "unavailable", 1e3 * median(t_dense), gflops);
-  std::printf("crossbar_overhead_vs_gemm: %.2f (target <= 2.0)\n", median(r[0]));
-  std::printf("crossbar_overhead_prop_noise: %.2f (target <= 3.0)\n", median(r[1]));
-  std::printf("crossbar_bitserial_overhead: %.2f (expected ~8-16: 8 input planes, each a full set of tile GEMMs + readout)\n",
-              median(r[2]));
+  std::printf(
+      "shape: layer %d x %d, batch %d, tiles 128x128, %d crossbars per config; figures: ratios of medians\n",
+      out, in, batch, layers[0].crossbars());
+  if (t_dense) {
+    std::printf(
+        "dense sgemm (KokkosBlas::gemm -> BLAS TPL, OPENBLAS_NUM_THREADS=%s, openblas_set_num_threads(1) "
+        "%s): median %.3f ms, %.1f GFLOP/s\n",
+        env ? env : "unset", openblas_set_num_threads ? "called" : "unavailable", 1e3 * *t_dense,
+        2.0 * batch * in * out / *t_dense / 1e9);
+  }
+  using xbarsweep::bench::print_figure;
+  print_figure("crossbar_overhead_vs_gemm", overhead(0), 2, "target <= 2.0");
+  print_figure("crossbar_overhead_prop_noise", overhead(1), 2, "target <= 3.0");
+  print_figure("crossbar_bitserial_overhead", overhead(2), 2,
+               "expected ~8-16: 8 input planes, each a full set of tile GEMMs + readout");
+  benchmark::Shutdown();
   return 0;
 }

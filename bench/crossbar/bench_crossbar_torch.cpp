@@ -1,22 +1,20 @@
 // crossbar_speedup_vs_torch_ops: the simulation of crossbar_overhead_vs_gemm (1024x1024 layer,
 // batch 256, tiles 128x128, differential pair, 16 levels, lognormal sigma 0.05, additive read
 // noise 0.01, 8-bit DAC, 8-bit calibrated ADC) written plainly with LibTorch tensor operations,
-// timed against ours in the same run (interleaved repetitions, median of per-repetition ratios).
+// timed against ours as Google Benchmark benchmarks of one run (repetitions interleaved at
+// random); the figure is the ratio of the two medians.
 // Both on one thread: torch intra-op threads 1, Kokkos Serial, OpenBLAS 1 thread. Programming
 // and calibration happen before timing in both.
-#include "../bench_timing.hpp"
-#include "bench_config.hpp"
 #include <ATen/Parallel.h>
-#include <Kokkos_Core.hpp>
+#include <malloc.h>
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
+#include <Kokkos_Core.hpp>
 #include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <vector>
 
+#include "bench_config.hpp"
+#include "bench_figures.hpp"
+#include "bench_kokkos.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -26,21 +24,14 @@ using Matrix = Kokkos::View<float**, Kokkos::LayoutRight>;
 
 namespace {
 
-// Kokkos work is asynchronous on a device: fence around every timed region.
-double seconds(const std::function<void()>& f) {
-  return xbarsweep::bench::seconds(f, [] { Kokkos::fence(); });
-}
-
-using xbarsweep::bench::median;
-
 // The same crossbar written with torch ops: programmed conductances per row tile
 // (nr x rows x out, G+ - G- after variation), DAC, batched tile products, read noise, ADC,
 // digital sum over row tiles, rescaling.
 struct TorchCrossbar {
   int rows = 128, levels = 16, dac_bits = 8, adc_bits = 8;
   double sigma = 0.05, read_noise = 0.01, g_max = 1.0;
-  torch::Tensor g;            // nr x rows x out
-  torch::Tensor lo, step;     // nr x 1 x out: ADC range per column
+  torch::Tensor g;         // nr x rows x out
+  torch::Tensor lo, step;  // nr x 1 x out: ADC range per column
   double x_fs = 1.0, out_scale = 1.0;
 
   TorchCrossbar(const torch::Tensor& w, torch::Generator& gen) {  // w: out x in
@@ -86,11 +77,20 @@ struct TorchCrossbar {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The torch side's intermediates are 8 MB each (row tiles x batch x out floats). With glibc's
+  // defaults, whether they are returned to the OS after a call and faulted back in at the next
+  // depends on incidental heap layout: it made the torch time 1.4x longer in one build than in
+  // another of the same code. Freed memory stays mapped, so that the baseline is at its best.
+  if (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 0 || mallopt(M_TRIM_THRESHOLD, 1 << 30) == 0) {
+    std::fprintf(stderr, "warning: mallopt failed; the torch time may include page faults\n");
+  }
+  auto args = xbarsweep::bench::initialize(
+      argc, argv, {"--benchmark_repetitions=21", "--benchmark_min_time=0.001"});  // one MVM per repetition
+  xbarsweep::bench::require_no_arguments_left(args, argv[0], "[--reps=21]");
   if (openblas_set_num_threads) openblas_set_num_threads(1);
   at::set_num_threads(1);
   Kokkos::ScopeGuard guard(argc, argv);
   const int out = 1024, in = 1024, batch = 256;
-  const int reps = argc > 1 ? std::atoi(argv[1]) : 21;
 
   auto gen = at::detail::createCPUGenerator(7);
   const auto w = torch::rand({out, in}, gen) * 2 - 1;
@@ -114,20 +114,32 @@ int main(int argc, char** argv) {
   const double err_ours = (ours_t - ref).norm().item<double>() / ref.norm().item<double>();
   const double err_torch = (yt - ref).norm().item<double>() / ref.norm().item<double>();
 
-  std::vector<double> t_torch, t_ours, ratio;
-  for (int rep = 0; rep < reps; ++rep) {
-    const double tt = seconds([&] { yt = plain.mvm(x, gen); });
-    const double to = seconds([&] { ours.mvm(xv, y); });
-    t_torch.push_back(tt);
-    t_ours.push_back(to);
-    ratio.push_back(tt / to);
+  // Both sides timed the same way (fenced, by hand), although only ours runs Kokkos work.
+  using xbarsweep::bench::time_fenced;
+  benchmark::RegisterBenchmark("torch_ops_mvm",
+                               [&](benchmark::State& s) { time_fenced(s, [&] { yt = plain.mvm(x, gen); }); })
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("crossbar_mvm",
+                               [&](benchmark::State& s) { time_fenced(s, [&] { ours.mvm(xv, y); }); })
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+  xbarsweep::bench::MedianReporter medians;
+  benchmark::RunSpecifiedBenchmarks(&medians);
+  benchmark::ClearRegisteredBenchmarks();  // their captures hold Views: gone before Kokkos finalizes
+
+  const auto t_torch = medians.median_s("torch_ops_mvm"), t_ours = medians.median_s("crossbar_mvm");
+  std::printf("shape: layer %d x %d, batch %d, tiles 128x128; 1 thread each; figure: ratio of medians\n", out,
+              in, batch);
+  std::printf("relative error vs the exact product: ours %.4f, torch ops %.4f (same non-idealities)\n",
+              err_ours, err_torch);
+  if (t_torch && t_ours) {
+    std::printf(
+        "torch ops (bmm per row tile, randn, round/clamp ADC): median %.3f ms; ours: median %.3f ms\n",
+        1e3 * *t_torch, 1e3 * *t_ours);
   }
-  std::printf("shape: layer %d x %d, batch %d, tiles 128x128; %d interleaved repetitions, 1 thread each\n", out, in,
-              batch, reps);
-  std::printf("relative error vs the exact product: ours %.4f, torch ops %.4f (same non-idealities)\n", err_ours,
-              err_torch);
-  std::printf("torch ops (bmm per row tile, randn, round/clamp ADC): median %.3f ms; ours: median %.3f ms\n",
-              1e3 * median(t_torch), 1e3 * median(t_ours));
-  std::printf("crossbar_speedup_vs_torch_ops: %.2f (target > 1)\n", median(ratio));
+  xbarsweep::bench::print_figure("crossbar_speedup_vs_torch_ops", xbarsweep::bench::ratio(t_torch, t_ours), 2,
+                                 "target > 1");
+  benchmark::Shutdown();
   return 0;
 }

@@ -1,32 +1,26 @@
 // Costs of the results store at sweep scale: encoding + journaling 10^5 small records, publishing
-// and reading back a 10^5-point snapshot. Prints CPU and wall seconds; fsync counts are printed
-// beside them because their cost depends on the filesystem, not on this code.
+// and reading back a 10^5-point snapshot, one Google Benchmark benchmark per step, each building
+// what it starts from outside its timer. Google Benchmark prints wall ("Time") and CPU time per
+// step, and the CPU time per point; the journal's fdatasync count is printed beside it (counter
+// `fdatasyncs`; a publish is one fsync) because their cost depends on the filesystem, not on this
+// code. No figure line: nothing here has a baseline.
 //
-// Usage: bench_store [points=100000] [dir=/tmp]
+// Usage: bench_store [--points=100000] [--dir=/tmp] [--reps=1] [Google Benchmark flags]
 
-#include <time.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "bench_figures.hpp"
 #include "xbarsweep/store/results_store.hpp"
 
 namespace {
 
 using namespace xbarsweep::store;
-
-double cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 /// 10 params, 5 metrics: the "small record" of the requirements.
 PointRecord small_record(std::uint64_t i) {
@@ -55,86 +49,167 @@ PointRecord small_record(std::uint64_t i) {
   return r;
 }
 
-struct Timer {
-  double cpu0 = cpu_seconds(), wall0 = wall_seconds();
-  void report(const char* what, std::size_t n) const {
-    const double cpu = cpu_seconds() - cpu0, wall = wall_seconds() - wall0;
-    std::printf("%-44s cpu %7.3f s  wall %7.3f s  (%6.2f us cpu/point)\n", what, cpu, wall,
-                1e6 * cpu / static_cast<double>(n));
+/// The files of one results store, removed at construction and destruction.
+struct StoreFiles {
+  std::string path;
+  explicit StoreFiles(std::string p) : path(std::move(p)) { remove(); }
+  ~StoreFiles() { remove(); }
+  void remove() const {
+    for (const char* suffix : {"", ".journal", ".lock"}) std::filesystem::remove(path + suffix);
+  }
+  double megabytes(const char* suffix = "") const {
+    return static_cast<double>(std::filesystem::file_size(path + suffix)) / 1e6;
+  }
+};
+
+/// The steps timed, each on the same records, each a benchmark `store/<step>`.
+struct StoreBench {
+  std::vector<PointRecord> records;
+  RunInfo info;
+  std::string path;
+  static constexpr std::size_t kSyncs = 100;
+
+  double points() const { return static_cast<double>(records.size()); }
+
+  // CPU seconds per point (Google Benchmark divides a rate by the CPU time, the benchmark not
+  // being registered with UseRealTime(); inverted).
+  void count_points(benchmark::State& s) const {
+    s.counters["cpu_s_per_point"] =
+        benchmark::Counter(points(), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  }
+
+  // Opens \p w on \p files holding every record, synced to the journal (untimed: the caller
+  // pauses the timer).
+  void fill(std::optional<ResultsWriter>& w, const StoreFiles& files) const {
+    w.emplace(files.path, info);
+    for (const auto& rec : records) w->append(rec);
+    w->sync();
+  }
+
+  void encode_only(benchmark::State& s) const {
+    std::size_t bytes = 0;
+    for (auto _ : s) {
+      bytes = 0;
+      for (const auto& rec : records) bytes += encode(rec).size();
+      benchmark::DoNotOptimize(bytes);
+    }
+    s.counters["bytes_per_record"] = static_cast<double>(bytes) / points();
+    count_points(s);
+  }
+
+  void append_and_journal(benchmark::State& s) const {
+    const StoreFiles files(path);
+    double journal_mb = 0;
+    for (auto _ : s) {
+      s.PauseTiming();
+      files.remove();
+      std::optional<ResultsWriter> w(std::in_place, files.path, info);
+      std::vector<PointRecord> moved = records;  // the engine moves its records in
+      const std::size_t n = moved.size(), every = std::max<std::size_t>(1, n / kSyncs);
+      s.ResumeTiming();
+      for (std::size_t i = 0; i < n; ++i) {
+        w->append(std::move(moved[i]));
+        if ((i + 1) % every == 0) w->sync();
+      }
+      w->sync();
+      s.PauseTiming();
+      journal_mb = files.megabytes(".journal");
+      w.reset();  // publishes: not this step's cost
+      s.ResumeTiming();
+    }
+    s.counters["fdatasyncs"] = static_cast<double>(kSyncs);
+    s.counters["journal_MB"] = journal_mb;
+    count_points(s);
+  }
+
+  // Publishing the snapshot (write + fsync + rename) of a writer holding every record, or, with
+  // \p again, of one that has published them already and got one more point since.
+  void publish(benchmark::State& s, bool again) const {
+    const StoreFiles files(path);
+    double snapshot_mb = 0;
+    for (auto _ : s) {
+      s.PauseTiming();
+      files.remove();
+      std::optional<ResultsWriter> w;
+      fill(w, files);
+      if (again) {
+        w->publish();
+        w->append(small_record(records.size()));
+      }
+      s.ResumeTiming();
+      w->publish();
+      s.PauseTiming();
+      snapshot_mb = files.megabytes();
+      w.reset();
+      s.ResumeTiming();
+    }
+    s.counters["snapshot_MB"] = snapshot_mb;
+    count_points(s);
+  }
+
+  // read_results() of a published snapshot, or, with \p journal_only, of a store whose records
+  // are all still in the journal (the worst case for a restart), its writer still open.
+  void read_back(benchmark::State& s, bool journal_only) const {
+    const StoreFiles files(path);
+    std::optional<ResultsWriter> w;
+    fill(w, files);
+    if (!journal_only) w.reset();  // publishes the snapshot, empties the journal
+    std::size_t read = 0;
+    for (auto _ : s) {
+      const Results results = read_results(files.path);
+      read = results.points.size();
+    }
+    if (read != records.size()) s.SkipWithError("read_results returned a different number of points");
+    count_points(s);
   }
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::size_t n = argc > 1 ? std::stoul(argv[1]) : 100000;
-  const std::string dir = argc > 2 ? argv[2] : "/tmp";
-  const std::string path = dir + "/bench_store." + std::to_string(::getpid()) + ".h5";
-  RunInfo info;
-  info.experiment = "bench";
-  info.kind = "synthetic";
-  info.config_text = "experiment: bench\n";
-  info.swept_paths = {"train.lr", "seed"};
-  info.planned_points = n;
-
-  std::vector<PointRecord> records;
-  records.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) records.push_back(small_record(i));
-  std::printf("store bench: %zu points (10 params, 5 metrics) in %s\n", n, dir.c_str());
-  try {
-    {
-      {
-        Timer e;
-        std::size_t bytes = 0;
-        for (const auto& rec : records) bytes += encode(rec).size();
-        e.report("encode only", n);
-        std::printf("  %.0f bytes/record\n", static_cast<double>(bytes) / static_cast<double>(n));
-      }
-      ResultsWriter w(path, info);
-      const std::size_t syncs = 100;
-      std::vector<PointRecord> moved = records;  // the engine moves its records in
-      Timer t;
-      for (std::size_t i = 0; i < n; ++i) {
-        w.append(std::move(moved[i]));
-        if ((i + 1) % (n / syncs) == 0) w.sync();
-      }
-      w.sync();
-      char what[80];
-      std::snprintf(what, sizeof what, "append + journal (%zu fdatasyncs)", syncs);
-      t.report(what, n);
-      std::printf("  journal: %.1f MB\n",
-                  static_cast<double>(std::filesystem::file_size(path + ".journal")) / 1e6);
-
-      Timer p;
-      w.publish();
-      p.report("publish snapshot (write+fsync+rename)", n);
-      std::printf("  snapshot: %.1f MB\n", static_cast<double>(std::filesystem::file_size(path)) / 1e6);
-
-      w.append(small_record(n));
-      Timer p2;
-      w.publish();
-      p2.report("publish again after one more point", n + 1);
-    }
-    {
-      Timer r;
-      const Results results = read_results(path);
-      r.report("read_results (snapshot)", results.points.size());
-    }
-    {
-      // The worst case for a restart: everything still in the journal.
-      ResultsWriter w(path + ".j", info);
-      for (const auto& rec : records) w.append(rec);
-      w.sync();
-      Timer r;
-      const Results results = read_results(path + ".j");
-      r.report("read_results (journal replay only)", results.points.size());
-      // leave without publishing: drop the journal below
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_store: %s\n", e.what());
-    return 1;
+  auto args = xbarsweep::bench::initialize(
+      argc, argv,
+      {"--benchmark_repetitions=1", "--benchmark_min_time=0.001",  // one pass, as a sweep does
+       "--benchmark_enable_random_interleaving=false"});           // the steps in a sweep's order
+  const auto n = static_cast<std::size_t>(xbarsweep::bench::take_option(args, "--points", 100000));
+  const std::string dir = xbarsweep::bench::take_option(args, "--dir", std::string("/tmp"));
+  xbarsweep::bench::require_no_arguments_left(args, argv[0], "[--points=100000] [--dir=/tmp] [--reps=1]");
+  if (!std::filesystem::is_directory(dir)) {
+    std::fprintf(stderr, "%s: --dir=%s: not a directory\n", argv[0], dir.c_str());
+    return 2;
   }
-  for (const char* suffix : {"", ".journal", ".lock", ".j", ".j.journal", ".j.lock"})
-    std::filesystem::remove(path + suffix);
-  return 0;
+
+  StoreBench bench;
+  bench.path = dir + "/bench_store." + std::to_string(::getpid()) + ".h5";
+  bench.info.experiment = "bench";
+  bench.info.kind = "synthetic";
+  bench.info.config_text = "experiment: bench\n";
+  bench.info.swept_paths = {"train.lr", "seed"};
+  bench.info.planned_points = n;
+  bench.records.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) bench.records.push_back(small_record(i));
+  std::printf("store bench: %zu points (10 params, 5 metrics) in %s\n", n, dir.c_str());
+  std::fflush(stdout);
+
+  const auto add = [&](const char* name, auto step) {
+    benchmark::RegisterBenchmark(name, [&bench, step](benchmark::State& s) {
+      try {
+        step(bench, s);
+      } catch (const std::exception& e) {
+        s.SkipWithError(e.what());
+      }
+    })->Unit(benchmark::kMillisecond);
+  };
+  add("store/encode_only", [](const StoreBench& b, benchmark::State& s) { b.encode_only(s); });
+  add("store/append_and_journal", [](const StoreBench& b, benchmark::State& s) { b.append_and_journal(s); });
+  add("store/publish_snapshot", [](const StoreBench& b, benchmark::State& s) { b.publish(s, false); });
+  add("store/publish_again_after_one_more_point",
+      [](const StoreBench& b, benchmark::State& s) { b.publish(s, true); });
+  add("store/read_results_snapshot", [](const StoreBench& b, benchmark::State& s) { b.read_back(s, false); });
+  add("store/read_results_journal_replay_only",
+      [](const StoreBench& b, benchmark::State& s) { b.read_back(s, true); });
+  xbarsweep::bench::MedianReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return reporter.errors() == 0 ? 0 : 1;
 }
