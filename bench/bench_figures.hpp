@@ -66,7 +66,8 @@ inline long take_option(std::vector<std::string>& args, const std::string& name,
 }
 
 /// \brief Takes the option `--name=value` out of \p args; \p fallback when absent.
-inline std::string take_option(std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
+inline std::string take_option(std::vector<std::string>& args, const std::string& name,
+                               const std::string& fallback) {
   const std::string prefix = name + "=";
   std::string value = fallback;
   for (auto it = args.begin(); it != args.end();) {
@@ -84,7 +85,8 @@ inline std::string take_option(std::vector<std::string>& args, const std::string
 inline void require_no_arguments_left(const std::vector<std::string>& args, const char* program,
                                       const char* usage) {
   if (args.empty()) return;
-  std::fprintf(stderr, "%s: unknown argument '%s'\nusage: %s %s\n  (and any Google Benchmark flag: %s --help)\n",
+  std::fprintf(stderr,
+               "%s: unknown argument '%s'\nusage: %s %s\n  (and any Google Benchmark flag: %s --help)\n",
                program, args.front().c_str(), program, usage, program);
   std::exit(2);
 }
@@ -148,7 +150,8 @@ inline std::optional<double> scaled(std::optional<double> v, double factor) {
 
 /// \brief Prints the figure line `name: value (note)` with \p decimals digits, or
 /// `name: n/a (note)` when a benchmark it needs did not run.
-inline void print_figure(const char* name, std::optional<double> value, int decimals, const std::string& note) {
+inline void print_figure(const char* name, std::optional<double> value, int decimals,
+                         const std::string& note) {
   if (value) {
     std::printf("%s: %.*f (%s)\n", name, decimals, *value, note.c_str());
   } else {
