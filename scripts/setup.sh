@@ -9,11 +9,14 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libhdf5-openmpi-dev
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
+  # Kokkos Kernels' CMake package links libblas.so and liblapack.so; its package pulls in neither.
+  libblas-dev liblapack-dev
   libyaml-cpp-dev libfftw3-dev libcli11-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  slurm-wlm munge
+  slurm-wlm munge procps
   dataset-fashion-mnist
   python3 python3-h5py python3-pandas
+  clang-format  # the test suite checks the sources against .clang-format
 )
 
 missing=()
