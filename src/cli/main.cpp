@@ -267,7 +267,7 @@ int cmd_kinds_markdown() {
   for (const auto& [section, rows] : sections) {
     std::printf("\n## `%s`\n\n", section.c_str());
     report::Table table;
-    table.columns = {"parameter", "type", "default", "range", "kinds", "description"};
+    table.columns = {"parameter", "type", "unit", "default", "range", "kinds", "description"};
     for (const Row& r : rows) {
       std::string defaults;
       for (const auto& [text, kinds_with] : r.defaults) {
@@ -280,8 +280,8 @@ int cmd_kinds_markdown() {
       }
       std::string kinds_text;
       for (const auto& k : r.kinds) kinds_text += (kinds_text.empty() ? "" : ", ") + k;
-      table.rows.push_back({"`" + r.spec.path + "`", std::string(config::type_name(r.spec.type)), defaults,
-                            range_text(r.spec), kinds_text, r.spec.doc});
+      table.rows.push_back({"`" + r.spec.path + "`", std::string(config::type_name(r.spec.type)), r.spec.unit,
+                            defaults, range_text(r.spec), kinds_text, r.spec.doc});
     }
     std::printf("%s", report::to_markdown(table).c_str());
   }
@@ -296,7 +296,8 @@ int cmd_kinds() {
     for (const auto& spec : schema.specs()) {
       std::printf("  %-28s %-6s default %-10s %s\n", spec.path.c_str(),
                   std::string(config::type_name(spec.type)).c_str(),
-                  config::display(spec.default_value).c_str(), spec.doc.c_str());
+                  (config::display(spec.default_value) + (spec.unit.empty() ? "" : " " + spec.unit)).c_str(),
+                  spec.doc.c_str());
     }
   }
   return kExitOk;

@@ -514,7 +514,7 @@ void ExperimentReader::claim(const std::string& path, const YAML::Node& at, cons
   const auto [it, inserted] = swept_.emplace(path, std::make_pair(axis, locate(at)));
   if (!inserted && it->second.first != axis)
     fail(at, key,
-         "'" + path + "' is swept twice (first at line " + std::to_string(it->second.second.line) + ")" +
+         "'" + path + "' is swept twice (first at line " + std::to_string(it->second.second.line) +
              "); expected each path in one axis only");
 }
 

@@ -31,8 +31,10 @@ const config::Section<CrossbarConfig>& crossbar_section() {
           .add("g_min_us", &C::g_min_us,
                "lowest conductance, uS; 0 = infinite on/off ratio (ideal). Paper A: 0.1 (10 MOhm)",
                Range::at_least(0.0))
+          .unit("uS")
           .add("g_max_us", &C::g_max_us, "highest conductance, uS. Paper A: 1 (1 MOhm); PCM (aihwkit): 25",
                Range::at_least(0.0))
+          .unit("uS")
           .choice("mapping", &C::mapping,
                   {{"differential", Mapping::Differential}, {"offset", Mapping::Offset}},
                   "differential: G+ - G- pair subtracted in analog before the ADC (Paper A); offset: one "
@@ -61,6 +63,7 @@ const config::Section<CrossbarConfig>& crossbar_section() {
                "wire resistance per cell segment, Ohm (first-order IR drop); 0 = off. Typical 0.15..3 "
                "(aihwkit, CrossSim, MemTorch)",
                Range::at_least(0.0))
+          .unit("Ohm")
           .add("dac_bits", &C::dac_bits,
                "DAC resolution; 0 = ideal inputs; 1 = bit-serial (ISAAC); 8 = multi-bit", {0, 16})
           .add("input_bits", &C::input_bits,

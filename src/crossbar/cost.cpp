@@ -215,46 +215,60 @@ const config::Section<CostConfig>& cost_section() {
                "crossbar array power when read, mW per reference array; ISAAC (ISCA 2016, Table 6): 2.4 mW / "
                "8 arrays of 128x128",
                Range::at_least(0.0))
+          .unit("mW")
           .add("crossbar_area_um2", &C::crossbar_area_um2,
                "crossbar array area, um^2 per reference array; ISAAC Table 6: 0.0002 mm^2 / 8 arrays",
                Range::at_least(0.0))
+          .unit("um^2")
           .add("crossbar_reference_cells", &C::crossbar_reference_cells,
                "cells of the array the crossbar figures describe (ISAAC: 128x128); other shapes scale "
                "linearly",
                Range::at_least(1.0))
           .add("read_cycle_ns", &C::read_cycle_ns, "one crossbar read (one input plane), ns; ISAAC: 100",
                Range::above(0.0))
+          .unit("ns")
           .add("adc_energy_pj", &C::adc_energy_pj,
                "ADC energy per conversion, pJ; 0 = ISAAC's figure by resolution (4..10 bits: 0.79, 0.99, "
                "1.20, 1.42, 1.67, 1.97, 2.38)",
                Range::at_least(0.0))
+          .unit("pJ")
           .add("adc_area_um2", &C::adc_area_um2,
                "ADC area, um^2; 0 = ISAAC's figure by resolution (4..10 bits: 361, 477, 627, 845, 1200, "
                "1828, 3002)",
                Range::at_least(0.0))
+          .unit("um^2")
           .add("adc_rate_gsps", &C::adc_rate_gsps, "ADC conversion rate, GS/s; ISAAC: 1.2 (8-bit SAR, 2 mW)",
                Range::above(0.0))
+          .unit("GS/s")
           .add("columns_per_adc", &C::columns_per_adc, "bit lines one ADC converts in turn; NeuroSim: 8",
                {1.0, 65536.0})
           .add("dac_power_uw", &C::dac_power_uw,
                "1-bit DAC power, uW each (a b-bit DAC = b of them, first-order); ISAAC Table 6: 4 mW per "
                "8x128",
                Range::at_least(0.0))
+          .unit("uW")
           .add("dac_area_um2", &C::dac_area_um2,
                "1-bit DAC area, um^2 each; ISAAC Table 6: 0.00017 mm^2 per 8x128", Range::at_least(0.0))
+          .unit("um^2")
           .add("sample_hold_power_uw", &C::sample_hold_power_uw,
                "sample-and-hold power, uW each (one per bit line); ISAAC Table 6: 10 uW per 8x128",
                Range::at_least(0.0))
+          .unit("uW")
           .add("sample_hold_area_um2", &C::sample_hold_area_um2,
                "sample-and-hold area, um^2 each; ISAAC Table 6: 0.00004 mm^2 per 8x128", Range::at_least(0.0))
+          .unit("um^2")
           .add("shift_add_power_mw", &C::shift_add_power_mw,
                "shift-and-add power, mW each (one per ADC); ISAAC Table 6: 0.05", Range::at_least(0.0))
+          .unit("mW")
           .add("shift_add_area_um2", &C::shift_add_area_um2,
                "shift-and-add area, um^2 each; ISAAC Table 6: 60", Range::at_least(0.0))
+          .unit("um^2")
           .add("buffer_power_mw", &C::buffer_power_mw,
                "eDRAM buffer power, mW each; ISAAC Table 6: 64 KB eDRAM, 20.7", Range::at_least(0.0))
+          .unit("mW")
           .add("buffer_area_mm2", &C::buffer_area_mm2,
                "eDRAM buffer area, mm^2 each; ISAAC Table 6: 64 KB eDRAM, 0.083", Range::at_least(0.0))
+          .unit("mm^2")
           .add("crossbars_per_buffer", &C::crossbars_per_buffer,
                "crossbars sharing one buffer; ISAAC tile: 12 IMAs x 8 crossbars = 96", {1.0, 1e9})
           .add("adc_bits_if_ideal", &C::adc_bits_if_ideal,

@@ -41,6 +41,7 @@ const config::Section<SyntheticParams>& synthetic_section() {
   static const config::Section<S> section =
       config::Section<S>("synthetic")
           .add("work_ms", &S::work_ms, "time each point sleeps, ms", {0.0, 3.6e6})
+          .unit("ms")
           .add("fail_rate", &S::fail_rate, "fraction of points (chosen by id) that throw", {0.0, 1.0})
           .add("nan_rate", &S::nan_rate, "fraction of points (chosen by id) whose value is NaN", {0.0, 1.0})
           .add("scale", &S::scale, "multiplies the value")

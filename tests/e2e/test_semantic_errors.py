@@ -62,7 +62,7 @@ for f in files:
         attempt(name, args, wanted, located)
     print(f"ok {name}")
 
-check(kinds >= {"train", "admm", "crossbar_eval", "clstm"}, f"kinds covered: {sorted(kinds)}")
+check(kinds >= {"train", "admm", "crossbar_eval", "clstm", "synthetic"}, f"kinds covered: {sorted(kinds)}")
 if failures:
     fail("\n".join(failures))
 print(f"{len(files)} semantic errors refused by plan and run, as files and as --set, with nothing written")

@@ -35,7 +35,8 @@ struct ParamSpec {
   bool min_exclusive = false;        ///< min itself is out of range ("> min")
   bool max_exclusive = false;        ///< max itself is out of range ("< max")
   std::vector<std::string> choices;  ///< allowed values for String, empty = any
-  std::string doc;                   ///< one line, with the unit where there is one
+  std::string unit;                  ///< "uS", "mW", ...; empty for counts, fractions and choices
+  std::string doc;                   ///< one line, with the source of the default where it has one
   /// \brief For String: checks the text's own syntax; returns "" when it is good, else what is
   /// wrong and what was expected (the loader adds the file, line and key).
   std::function<std::string(const std::string&)> check_text;

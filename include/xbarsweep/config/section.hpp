@@ -143,6 +143,12 @@ class Section {
     return *this;
   }
 
+  /// \brief Gives the last parameter added its unit ("uS", "mW", ...).
+  Section& unit(std::string text) {
+    entries_.back().spec.unit = std::move(text);
+    return *this;
+  }
+
   /// \brief Restricts the last parameter added (a String) to \p allowed.
   Section& choices(std::vector<std::string> allowed) {
     entries_.back().spec.choices = std::move(allowed);
