@@ -29,6 +29,7 @@
 #include "xbarsweep/error.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/sequence_classifier.hpp"
 
 namespace xbarsweep::kinds {
 namespace {
@@ -36,6 +37,8 @@ namespace {
 namespace xc = circulant;
 using config::ParamSpec;
 using config::ValueType;
+using nn::SequenceClassifier;
+using nn::SequenceClassifierImpl;
 
 constexpr std::int64_t kSteps = 28;     // rows of a Fashion-MNIST image
 constexpr std::int64_t kFeatures = 28;  // pixels per row
@@ -201,54 +204,6 @@ xc::CirculantLSTMOptions lstm_options(const config::Params& p) {
 bool any_circulant(const xc::CirculantLSTMOptions& o) {
   return o.input_block_size() > 1 || o.recurrent_block_size() > 1 ||
          (o.projection_size() > 0 && o.projection_block_size() > 1);
-}
-
-/// The LSTM and a linear head on the final state of each direction of the top layer (forward:
-/// the output at the last step; backward: its output at step 0, which has read every row).
-struct SequenceClassifierImpl : nn::Classifier {
-  SequenceClassifierImpl(const xc::CirculantLSTMOptions& options, std::int64_t classes)
-      : lstm(register_module("lstm", xc::CirculantLSTM(options))),
-        head(register_module("head", torch::nn::Linear(directions() * options.output_size(), classes))) {}
-
-  std::int64_t directions() const { return lstm->options.bidirectional() ? 2 : 1; }
-
-  /// (N, T, D*out) -> (N, D*out): the final state of each direction.
-  torch::Tensor final_states(const torch::Tensor& out) const {
-    const auto O = lstm->options.output_size(), T = out.size(1);
-    auto forward = out.select(1, T - 1).narrow(1, 0, O);
-    if (directions() == 1) return forward;
-    return torch::cat({forward, out.select(1, 0).narrow(1, O, O)}, 1);
-  }
-
-  torch::Tensor forward(torch::Tensor x) override {
-    return head->forward(final_states(std::get<0>(lstm->forward(x))));
-  }
-
-  /// Logits of the fixed-point datapath: the LSTM by forward_fixed, the head as one product of
-  /// quantized operands rounded once (a wide accumulator), like the gate matrices.
-  torch::Tensor forward_fixed(const torch::Tensor& x, const xc::FixedPointEvaluation& fx) const {
-    torch::NoGradGuard no_grad;
-    const auto Q = [&](const torch::Tensor& t) { return xc::quantize(t.to(torch::kDouble), fx.format); };
-    const auto h = Q(final_states(lstm->forward_fixed(x, fx)));
-    return Q(torch::matmul(h, Q(head->weight).t()) + Q(head->bias));
-  }
-
-  xc::CirculantLSTM lstm;
-  torch::nn::Linear head;
-};
-TORCH_MODULE(SequenceClassifier);
-
-// Every parameter from one private generator, in registration order, so that a point's initial
-// model depends only on its seed (the modules' own reset() draws from torch's global generator).
-// LSTM: U(+-1/sqrt(H)) as torch::nn::LSTM (for a circulant matrix the defining-vector elements,
-// hence every dense entry, get that law); head: U(+-1/sqrt(fan_in)) as torch::nn::Linear.
-void initialise(SequenceClassifierImpl& model, std::uint64_t seed) {
-  torch::NoGradGuard no_grad;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const double lstm_bound = 1.0 / std::sqrt(static_cast<double>(model.lstm->options.hidden_size()));
-  for (auto& p : model.lstm->parameters()) p.uniform_(-lstm_bound, lstm_bound, gen);
-  const double head_bound = 1.0 / std::sqrt(static_cast<double>(model.head->weight.size(1)));
-  for (auto& p : model.head->parameters()) p.uniform_(-head_bound, head_bound, gen);
 }
 
 // The same LSTM with every gate matrix dense: the dense-equivalent weights of `lstm`, so both
@@ -553,7 +508,7 @@ class ClstmKind final : public Kind {
     const auto dataset = data::load_dataset(sequence_data_options(p));
 
     SequenceClassifier model(lstm_options(p), dataset.num_classes);
-    initialise(*model, nn::derive_seed(seed, 0));
+    nn::initialise(*model, nn::derive_seed(seed, 0));
 
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
@@ -570,7 +525,7 @@ class ClstmKind final : public Kind {
       auto dense_options = lstm_options(p);
       dense_options.block_size(1);
       dense = SequenceClassifier(dense_options, dataset.num_classes);
-      initialise(*dense, nn::derive_seed(seed, 0));
+      nn::initialise(*dense, nn::derive_seed(seed, 0));
       train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
         nn::train_model(*dense, dataset.train, dataset.test, train_options(p, train_seed), hooks);
       });
