@@ -41,10 +41,23 @@ Split take_subset(const Split& all, std::int64_t n, SubsetMode mode, std::uint64
   return {all.images.index_select(0, index), all.labels.index_select(0, index)};
 }
 
-// uint8 or [0, 255] float N x H x W -> float N x 1 x H' x W' (H' = 32 when padded).
+// uint8 or [0, 255] float N x H x W (one channel) or N x C x H x W -> float N x C x H' x W' (H' = 32
+// when padded).
 Split shape(Split raw, const LoadOptions& o) {
   // A copy even when already float: the raw tensors may be shared (cache, synthetic tables).
   auto x = raw.images.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).div_(255.0);
+  if (x.dim() == 4) {  // colour images: normalised per channel, never padded (already 32x32)
+    if (o.sequence)
+      throw DataError(o.name + " has colour images; expected a one-channel data set for the sequence view");
+    if (o.normalize) {
+      const auto mean =
+          at::tensor(std::vector<double>(kCifar10Mean, kCifar10Mean + 3), at::kFloat).view({1, 3, 1, 1});
+      const auto std =
+          at::tensor(std::vector<double>(kCifar10Std, kCifar10Std + 3), at::kFloat).view({1, 3, 1, 1});
+      x = x.sub_(mean).div_(std);
+    }
+    return {x.contiguous(), raw.labels.contiguous()};
+  }
   if (o.pad_to_32) {
     if (x.size(1) > 32 || x.size(2) > 32) throw DataError("pad_to_32: image larger than 32x32");
     const auto top = (32 - x.size(1)) / 2, left = (32 - x.size(2)) / 2;
@@ -85,7 +98,19 @@ std::string fashion_mnist_file(const std::string& dir, const std::string& split,
 
 }  // namespace
 
+std::vector<std::string> cifar10_files(const std::string& dir, const std::string& split) {
+  if (split == "test") return {dir + "/test_batch.bin"};
+  std::vector<std::string> files;
+  for (int b = 1; b <= 5; ++b) files.push_back(dir + "/data_batch_" + std::to_string(b) + ".bin");
+  return files;
+}
+
 std::vector<std::string> dataset_files(const LoadOptions& o) {
+  if (o.name == "cifar10") {
+    auto files = cifar10_files(o.dir, "train");
+    files.push_back(cifar10_files(o.dir, "test").front());
+    return files;
+  }
   if (o.name != "fashion-mnist") return {};
   std::vector<std::string> files;
   for (const char* split : {"train", "t10k"})
@@ -114,6 +139,39 @@ Split read_fashion_mnist(const std::string& dir, const std::string& split) {
                     labels_path + " holds " + std::to_string(s.labels.size(0)) + " labels");
   }
   return s;
+}
+
+Split read_cifar10(const std::string& dir, const std::string& split) {
+  if (split != "train" && split != "test") {
+    throw DataError("CIFAR-10 split must be \"train\" or \"test\", got \"" + split + "\"");
+  }
+  constexpr std::int64_t kPixels = 3 * 32 * 32, kRecord = 1 + kPixels;
+  std::vector<at::Tensor> images, labels;
+  for (const std::string& path : cifar10_files(dir, split)) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      throw DataError(path +
+                      ": cannot open; expected the CIFAR-10 binary version (data_batch_1.bin .. "
+                      "data_batch_5.bin, test_batch.bin) in data.dir");
+    }
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto size = static_cast<std::int64_t>(bytes.size());
+    if (size == 0 || size % kRecord != 0) {
+      throw DataError(path + ": " + std::to_string(size) + " bytes, not a whole number of " +
+                      std::to_string(kRecord) +
+                      "-byte records (1 label + 3072 pixels); expected a CIFAR-10 "
+                      "binary batch");
+    }
+    const auto records = at::from_blob(bytes.data(), {size / kRecord, kRecord}, at::kByte).clone();
+    const auto label = records.select(1, 0).to(at::kLong);
+    if (const auto top = label.max().item<std::int64_t>(); top >= kClasses) {
+      throw DataError(path + ": label " + std::to_string(top) +
+                      "; expected labels 0..9 (is this CIFAR-100?)");
+    }
+    images.push_back(records.narrow(1, 1, kPixels).reshape({-1, 3, 32, 32}));
+    labels.push_back(label);
+  }
+  return {at::cat(images), at::cat(labels)};
 }
 
 Split make_synthetic(std::int64_t count, std::uint64_t seed, double noise) {
@@ -152,6 +210,11 @@ Dataset load_dataset(const LoadOptions& o) {
                         mix(o.subset_seed, 1), "training");
     test = take_subset(read_fashion_mnist_cached(o.dir, "t10k"), o.test_subset, o.subset_mode,
                        mix(o.subset_seed, 2), "test");
+  } else if (o.name == "cifar10") {
+    train = take_subset(read_cifar10(o.dir, "train"), o.train_subset, o.subset_mode, mix(o.subset_seed, 1),
+                        "training");
+    test =
+        take_subset(read_cifar10(o.dir, "test"), o.test_subset, o.subset_mode, mix(o.subset_seed, 2), "test");
   } else if (o.name == "synthetic") {
     if (o.train_subset < 0 || o.test_subset < 0) throw DataError("subsets must be >= 0");
     train = make_synthetic(o.train_subset > 0 ? o.train_subset : kSyntheticTrain, mix(o.synthetic_seed, 1),
@@ -159,7 +222,7 @@ Dataset load_dataset(const LoadOptions& o) {
     test = make_synthetic(o.test_subset > 0 ? o.test_subset : kSyntheticTest, mix(o.synthetic_seed, 2),
                           o.synthetic_noise);
   } else {
-    throw DataError("unknown data set \"" + o.name + "\", expected fashion-mnist or synthetic");
+    throw DataError("unknown data set \"" + o.name + "\", expected fashion-mnist, cifar10 or synthetic");
   }
   return {shape(std::move(train), o), shape(std::move(test), o), kClasses};
 }

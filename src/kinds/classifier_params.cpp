@@ -27,9 +27,10 @@ const config::Section<data::LoadOptions>& data_section() {
   static const config::Section<D> section =
       config::Section<D>("data")
           .add("name", &D::name, "data set (synthetic: seeded class patterns, for tests)")
-          .choices({"fashion-mnist", "synthetic"})
+          .choices({"fashion-mnist", "cifar10", "synthetic"})
           .add("dir", &D::dir,
-               "directory of the Fashion-MNIST IDX .gz files (Debian's dataset-fashion-mnist)")
+               "directory of the data set's files: Fashion-MNIST's IDX .gz files (the default is Debian's "
+               "dataset-fashion-mnist), or CIFAR-10's binary version (data_batch_1.bin .. test_batch.bin)")
           .add("subset", &D::train_subset, "training items used; 0 = all (60000; synthetic: 6000)",
                Range::at_least(0))
           .add("test_subset", &D::test_subset, "test items used; 0 = all (10000; synthetic: 1000)",
@@ -124,7 +125,8 @@ nn::TrainOptions train_options(const config::Params& p, std::uint64_t seed) {
 
 std::int64_t training_items(const config::Params& p) {
   const auto subset = p.integer("data.subset");
-  const std::int64_t all = p.text("data.name") == "synthetic" ? 6000 : 60000;
+  const std::string& name = p.text("data.name");
+  const std::int64_t all = name == "synthetic" ? 6000 : name == "cifar10" ? 50000 : 60000;
   return subset > 0 ? std::min(subset, all) : all;
 }
 
@@ -137,10 +139,13 @@ std::vector<config::Check> data_checks() {
          for (const std::string& file : data::dataset_files(o)) {
            std::error_code ec;
            if (!std::filesystem::is_regular_file(file, ec))
-             return config::Problem{"data.dir", "'" + o.dir + "' has no file " +
-                                                    std::filesystem::path(file).filename().string() +
-                                                    "; expected a directory of the Fashion-MNIST IDX .gz "
-                                                    "files (Debian package dataset-fashion-mnist)"};
+             return config::Problem{
+                 "data.dir", "'" + o.dir + "' has no file " +
+                                 std::filesystem::path(file).filename().string() +
+                                 "; expected a directory of " +
+                                 (o.name == "cifar10" ? std::string("CIFAR-10's binary batches")
+                                                      : std::string("the Fashion-MNIST IDX .gz files (Debian "
+                                                                    "package dataset-fashion-mnist)"))};
            if (!std::ifstream(file).good())
              return config::Problem{"data.dir", "cannot read " + file + "; expected a readable file"};
          }

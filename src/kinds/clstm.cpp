@@ -419,7 +419,15 @@ class ClstmKind final : public Kind {
   }
 
   std::vector<config::Check> checks() const override {
-    std::vector<config::Check> c = data_checks();
+    // The sequence view first: a colour data set's files are the wrong question to ask about.
+    std::vector<config::Check> c;
+    c.push_back({{"data.name"}, [](const config::Params& p) -> std::optional<config::Problem> {
+                   if (p.text("data.name") != "cifar10") return std::nullopt;
+                   return config::Problem{"data.name",
+                                          "is cifar10, whose colour images have no row-by-row sequence view; "
+                                          "expected fashion-mnist or synthetic"};
+                 }});
+    for (auto& check : data_checks()) c.push_back(std::move(check));
     for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
     for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
     c.push_back(block_size_check("clstm.block_size", false));

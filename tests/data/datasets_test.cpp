@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "xbarsweep/data/dataset.hpp"
+#include "xbarsweep/error.hpp"
 
 namespace fs = std::filesystem;
 using namespace xbarsweep::data;
@@ -109,6 +111,81 @@ TEST_F(FakeFashionMnist, InconsistentFilesAreDataErrors) {
   }
   o.name = "cifar10";
   EXPECT_THROW(load_dataset(o), DataError);
+}
+
+// CIFAR-10's binary version, in its real format: records of 1 label byte + 3072 pixel bytes
+// (R, G, B planes), five training batches and a test batch; here 4 and 3 records each.
+class FakeCifar10 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() / ("xbarsweep_cifar_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    fs::create_directories(dir_);
+    for (int b = 1; b <= 5; ++b) write("data_batch_" + std::to_string(b) + ".bin", 4, b);
+    write("test_batch.bin", 3, 9);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  // Record r: label (first + r) % 10; channel c of its image is filled with 10 * c + r.
+  void write(const std::string& name, int records, int first, int label_override = -1) {
+    std::ofstream out(dir_ + "/" + name, std::ios::binary);
+    for (int r = 0; r < records; ++r) {
+      out.put(static_cast<char>(label_override >= 0 ? label_override : (first + r) % 10));
+      for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 1024; ++i) out.put(static_cast<char>(10 * c + r));
+    }
+  }
+  std::string dir_;
+};
+
+TEST_F(FakeCifar10, ReadsTheBinaryFormat) {
+  const auto train = read_cifar10(dir_, "train");
+  ASSERT_EQ(train.images.sizes(), (at::IntArrayRef{20, 3, 32, 32}));
+  EXPECT_EQ(train.images.scalar_type(), at::kByte);
+  EXPECT_EQ(train.labels[0].item<std::int64_t>(), 1);     // batch 1, record 0
+  EXPECT_EQ(train.labels[19].item<std::int64_t>(), 8);    // batch 5, record 3
+  EXPECT_EQ(train.images[5][2][31][31].item<int>(), 21);  // batch 2, record 1, blue
+  const auto test = read_cifar10(dir_, "test");
+  ASSERT_EQ(test.size(), 3);
+  EXPECT_EQ(test.labels[2].item<std::int64_t>(), 1);
+}
+
+TEST_F(FakeCifar10, LoadsNormalisedPerChannelWithSubsets) {
+  LoadOptions o;
+  o.name = "cifar10";
+  o.dir = dir_;
+  o.train_subset = 6;
+  const auto ds = load_dataset(o);
+  ASSERT_EQ(ds.train.images.sizes(), (at::IntArrayRef{6, 3, 32, 32}));
+  ASSERT_EQ(ds.test.images.sizes(), (at::IntArrayRef{3, 3, 32, 32}));
+  for (int c = 0; c < 3; ++c) {
+    const double want = ((10.0 * c + 1) / 255.0 - kCifar10Mean[c]) / kCifar10Std[c];  // image 1 is record 1
+    EXPECT_NEAR(ds.train.images[1][c][7][7].item<double>(), want, 1e-6) << "channel " << c;
+  }
+  EXPECT_EQ(dataset_files(o).size(), 6u);
+  o.sequence = true;
+  EXPECT_THROW(load_dataset(o), xbarsweep::DataError);
+}
+
+TEST_F(FakeCifar10, BadFilesAreRefusedNamingTheFile) {
+  const auto message = [&] {
+    try {
+      read_cifar10(dir_, "train");
+    } catch (const xbarsweep::DataError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  write("data_batch_3.bin", 2, 0, 10);  // CIFAR-100-like labels
+  EXPECT_NE(message().find("data_batch_3.bin: label 10"), std::string::npos) << message();
+  write("data_batch_3.bin", 2, 0);
+  {
+    std::ofstream(dir_ + "/data_batch_3.bin", std::ios::binary | std::ios::app).put('x');
+  }  // one byte too many
+  EXPECT_NE(message().find("data_batch_3.bin: 6147 bytes, not a whole number"), std::string::npos)
+      << message();
+  fs::remove(dir_ + "/data_batch_3.bin");
+  EXPECT_NE(message().find("data_batch_3.bin: cannot open"), std::string::npos) << message();
 }
 
 TEST(Synthetic, SeededAndShaped) {

@@ -83,6 +83,18 @@ void write_idx_gz(const std::string& path, const at::Tensor& values);
 /// int64 labels, the counts checked against each other. \throws DataError.
 Split read_fashion_mnist(const std::string& dir, const std::string& split);
 
+/// \brief CIFAR-10's per-channel pixel statistics (R, G, B) of its training set on [0, 1].
+inline constexpr double kCifar10Mean[3] = {0.4914, 0.4822, 0.4465};
+inline constexpr double kCifar10Std[3] = {0.2470, 0.2435, 0.2616};
+
+/// \brief One split of the CIFAR-10 binary version in \p dir: "train" (data_batch_1.bin ..
+/// data_batch_5.bin) or "test" (test_batch.bin). Each record is one label byte (0..9) and 3072
+/// pixel bytes, the red, green and blue 32x32 planes. Returns uint8 images N x 3 x 32 x 32 and
+/// int64 labels.
+/// \throws DataError naming the file for a missing file, a size that is not whole records, or a
+/// label above 9.
+Split read_cifar10(const std::string& dir, const std::string& split);
+
 /// \brief \p count synthetic 28x28 images in 10 classes, pixel values on [0, 255] as float.
 /// Each class is a fixed smooth pattern (the same for every seed, so that training and test
 /// splits share them); \p seed draws the labels and the Gaussian pixel noise (std \p noise on a
