@@ -44,32 +44,10 @@ inline std::vector<std::string> initialize(int argc, char** argv, const std::vec
   return left;
 }
 
-/// \brief Takes the integer option `--name=value` out of \p args; \p fallback when absent.
-/// Exits with status 2 when the value is not a positive integer.
-inline long take_option(std::vector<std::string>& args, const std::string& name, long fallback) {
+/// \brief Takes the option `--name=value` out of \p args (the last one given wins); none when absent.
+inline std::optional<std::string> take_text(std::vector<std::string>& args, const std::string& name) {
   const std::string prefix = name + "=";
-  long value = fallback;
-  for (auto it = args.begin(); it != args.end();) {
-    if (it->rfind(prefix, 0) != 0) {
-      ++it;
-      continue;
-    }
-    char* end = nullptr;
-    value = std::strtol(it->c_str() + prefix.size(), &end, 10);
-    if (end == it->c_str() + prefix.size() || *end != '\0' || value <= 0) {
-      std::fprintf(stderr, "%s: expected a positive integer, got '%s'\n", name.c_str(), it->c_str());
-      std::exit(2);
-    }
-    it = args.erase(it);
-  }
-  return value;
-}
-
-/// \brief Takes the option `--name=value` out of \p args; \p fallback when absent.
-inline std::string take_option(std::vector<std::string>& args, const std::string& name,
-                               const std::string& fallback) {
-  const std::string prefix = name + "=";
-  std::string value = fallback;
+  std::optional<std::string> value;
   for (auto it = args.begin(); it != args.end();) {
     if (it->rfind(prefix, 0) == 0) {
       value = it->substr(prefix.size());
@@ -77,6 +55,26 @@ inline std::string take_option(std::vector<std::string>& args, const std::string
     } else {
       ++it;
     }
+  }
+  return value;
+}
+
+/// \brief Takes the option `--name=value` out of \p args; \p fallback when absent.
+inline std::string take_option(std::vector<std::string>& args, const std::string& name,
+                               const std::string& fallback) {
+  return take_text(args, name).value_or(fallback);
+}
+
+/// \brief Takes the integer option `--name=value` out of \p args; \p fallback when absent.
+/// Exits with status 2 when the value is not a positive integer.
+inline long take_option(std::vector<std::string>& args, const std::string& name, long fallback) {
+  const std::optional<std::string> text = take_text(args, name);
+  if (!text) return fallback;
+  char* end = nullptr;
+  const long value = std::strtol(text->c_str(), &end, 10);
+  if (end == text->c_str() || *end != '\0' || value <= 0) {
+    std::fprintf(stderr, "%s: expected a positive integer, got '%s'\n", name.c_str(), text->c_str());
+    std::exit(2);
   }
   return value;
 }

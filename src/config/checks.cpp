@@ -19,17 +19,20 @@ bool reads_path(const std::vector<std::string>& reads, const std::string& path) 
   return false;
 }
 
+std::optional<std::string> unreadable_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return "no such file '" + path + "'; expected a readable file";
+  if (!std::filesystem::is_regular_file(path, ec))
+    return "'" + path + "' is not a regular file; expected a readable file";
+  if (::access(path.c_str(), R_OK) != 0) return "cannot read '" + path + "'; expected a readable file";
+  return std::nullopt;
+}
+
 Check readable_file(const std::string& key) {
   return {{key}, [key](const Params& p) -> std::optional<Problem> {
             const std::string& path = p.text(key);
             if (path.empty()) return std::nullopt;
-            std::error_code ec;
-            if (!std::filesystem::exists(path, ec))
-              return Problem{key, "no such file '" + path + "'; expected a readable file"};
-            if (!std::filesystem::is_regular_file(path, ec))
-              return Problem{key, "'" + path + "' is not a regular file; expected a readable file"};
-            if (::access(path.c_str(), R_OK) != 0)
-              return Problem{key, "cannot read '" + path + "'; expected a readable file"};
+            if (auto problem = unreadable_file(path)) return Problem{key, *problem};
             return std::nullopt;
           }};
 }

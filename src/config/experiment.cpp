@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -165,6 +166,18 @@ std::string convert_scalar(const ParamSpec& spec, const YAML::Node& node, Value&
   return "unsupported parameter type";
 }
 
+// The first position of a listed axis (grid, zip, points) that sets the same values as an earlier
+// one: the same point twice.
+std::optional<std::size_t> first_repeated_position(const Axis& axis) {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < axis.settings.size(); ++i) {
+    std::string text;
+    for (const auto& [path, value] : axis.settings[i]) text += path + "=" + canonical(value) + "\n";
+    if (!seen.insert(text).second) return i;
+  }
+  return std::nullopt;
+}
+
 bool has_default(const ParamSpec& spec) { return type_of(spec.default_value) == spec.type; }
 
 std::string first_component(const std::string& path) { return path.substr(0, path.find('.')); }
@@ -316,7 +329,7 @@ class ExperimentReader {
   void claim(const std::string& path, const YAML::Node& at, const std::string& key);
   void reject_duplicate_settings(const Axis& axis, const YAML::Node& list, const std::string& key) const;
   void apply_override(const std::string& text);
-  void remove_from_axis(const std::string& path, std::size_t axis_index, const std::string& text);
+  void unsweep(const std::string& path, const std::string& text);
   void finish(const YAML::Node& root);
 
   std::string file_;
@@ -520,16 +533,11 @@ void ExperimentReader::claim(const std::string& path, const YAML::Node& at, cons
 
 void ExperimentReader::reject_duplicate_settings(const Axis& axis, const YAML::Node& list,
                                                  const std::string& key) const {
-  std::set<std::string> seen;
-  for (std::size_t i = 0; i < axis.settings.size(); ++i) {
-    std::string text;
-    for (const auto& [path, value] : axis.settings[i]) text += path + "=" + canonical(value) + "\n";
-    if (!seen.insert(text).second) {
-      const YAML::Node at = list.IsSequence() && i < list.size() ? list[i] : list;
-      fail(at, key,
-           "position " + std::to_string(i + 1) +
-               " repeats an earlier one (same parameters, same point); expected distinct values");
-    }
+  if (const auto i = first_repeated_position(axis)) {
+    const YAML::Node at = list.IsSequence() && *i < list.size() ? list[*i] : list;
+    fail(at, key,
+         "position " + std::to_string(*i + 1) +
+             " repeats an earlier one (same parameters, same point); expected distinct values");
   }
 }
 
@@ -783,10 +791,7 @@ void ExperimentReader::apply_override(const std::string& text) {
     output_given_ = true;
   } else if (path == "seed") {
     experiment_.seed = std::get<std::int64_t>(value_of(seed_spec_, value, path));
-    if (const auto swept = swept_.find(path); swept != swept_.end()) {
-      remove_from_axis(path, swept->second.first, text);
-      swept_.erase(swept);
-    }
+    unsweep(path, text);
   } else if (path == "kind") {
     fail(value, path, "the kind cannot be changed with --set; expected a parameter path");
   } else if (path == "sweep.repeats") {
@@ -800,10 +805,7 @@ void ExperimentReader::apply_override(const std::string& text) {
   } else if (const ParamSpec* spec = schema_->find(path)) {
     experiment_.base.set(path, value_of(*spec, value, path));
     experiment_.where[path] = SourceLocation{override_};
-    if (const auto swept = swept_.find(path); swept != swept_.end()) {
-      remove_from_axis(path, swept->second.first, text);
-      swept_.erase(swept);
-    }
+    unsweep(path, text);
   } else {
     std::vector<std::string> candidates = schema_paths();
     candidates.insert(candidates.end(),
@@ -813,11 +815,14 @@ void ExperimentReader::apply_override(const std::string& text) {
   override_.clear();
 }
 
-// A --set of a swept path replaces the axis by its one value: the path leaves the axis, and an
-// axis left with no path goes (finish() erases it, so that axis indices stay valid meanwhile).
-void ExperimentReader::remove_from_axis(const std::string& path, std::size_t axis_index,
-                                        const std::string& text) {
-  Axis& axis = experiment_.axes.at(axis_index);
+// A --set of a swept path replaces its axis by the one value (nothing to do for a path no axis
+// sweeps): the path leaves the axis, and an axis left with no path goes (finish() erases it, so that axis
+// indices stay valid meanwhile).
+void ExperimentReader::unsweep(const std::string& path, const std::string& text) {
+  const auto swept = swept_.find(path);
+  if (swept == swept_.end()) return;
+  Axis& axis = experiment_.axes.at(swept->second.first);
+  swept_.erase(swept);
   const std::string at = axis.where.str();
   const std::uint64_t positions = axis.size();
   axis.paths.erase(std::remove(axis.paths.begin(), axis.paths.end(), path), axis.paths.end());
@@ -835,19 +840,12 @@ void ExperimentReader::remove_from_axis(const std::string& path, std::size_t axi
         axis.value_where[i].erase(axis.value_where[i].begin() + static_cast<std::ptrdiff_t>(j));
       }
     }
-    if (!axis.paths.empty()) {
-      // What is left of a zip group or a points list must still name distinct points.
-      std::set<std::string> seen;
-      for (const Setting& setting : axis.settings) {
-        std::string key;
-        for (const auto& [p, v] : setting) key += p + "=" + canonical(v) + "\n";
-        if (!seen.insert(key).second)
-          throw ConfigError(SourceLocation{override_}, path,
-                            "'" + path + "' is swept together with " + join(axis.paths) + " at " + at +
-                                ", and without it two positions of that axis are the same point; "
-                                "expected a path swept alone, or an edit of the file");
-      }
-    }
+    // What is left of a zip group or a points list must still name distinct points.
+    if (!axis.paths.empty() && first_repeated_position(axis))
+      throw ConfigError(SourceLocation{override_}, path,
+                        "'" + path + "' is swept together with " + join(axis.paths) + " at " + at +
+                            ", and without it two positions of that axis are the same point; "
+                            "expected a path swept alone, or an edit of the file");
   }
   experiment_.notes.push_back("--set " + text + " replaces the sweep axis of '" + path + "' at " + at + " (" +
                               std::to_string(positions) + " values) by its one value");

@@ -1,7 +1,5 @@
 #include "xbarsweep/config/schema.hpp"
 
-#include <stdexcept>
-
 #include "xbarsweep/error.hpp"
 
 namespace xbarsweep::config {

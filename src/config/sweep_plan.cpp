@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
 
 #include "xbarsweep/config/hashing.hpp"
 #include "xbarsweep/error.hpp"

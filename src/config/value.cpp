@@ -1,7 +1,6 @@
 #include "xbarsweep/config/value.hpp"
 
 #include <cstdio>
-#include <stdexcept>
 
 #include "xbarsweep/config/hashing.hpp"
 #include "xbarsweep/error.hpp"

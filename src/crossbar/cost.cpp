@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 #include "xbarsweep/config/schema.hpp"
@@ -17,7 +16,7 @@ namespace xbarsweep::crossbar {
 
 double CostConfig::adc_energy_at(int bits) const {
   if (adc_energy_pj > 0.0) return adc_energy_pj;
-  XBARSWEEP_THROW_IF(bits > 10, CrossbarError,
+  XBARSWEEP_THROW_IF(bits > kIsaacAdcMaxBits, CrossbarError,
                      "no ISAAC ADC energy for " << bits << " bits (table: 4..10); give cost.adc_energy_pj");
   // Below 4 bits ISAAC lists nothing: priced as a 4-bit ADC (conservative).
   return kIsaacAdcEnergyPj[std::max(bits, 4) - 4];
@@ -25,7 +24,7 @@ double CostConfig::adc_energy_at(int bits) const {
 
 double CostConfig::adc_area_at(int bits) const {
   if (adc_area_um2 > 0.0) return adc_area_um2;
-  XBARSWEEP_THROW_IF(bits > 10, CrossbarError,
+  XBARSWEEP_THROW_IF(bits > kIsaacAdcMaxBits, CrossbarError,
                      "no ISAAC ADC area for " << bits << " bits (table: 4..10); give cost.adc_area_um2");
   return kIsaacAdcAreaUm2[std::max(bits, 4) - 4];
 }
@@ -293,24 +292,23 @@ config::Schema cost_schema() { return cost_section().schema(); }
 std::vector<config::Check> cost_checks() {
   // ISAAC lists ADCs of 4..10 bits: a wider one needs its own figures, or the cost model fails
   // after the point's training.
-  const auto adc_check = [](const char* key, const char* what) {
-    return config::Check{
-        {"cost.", "crossbar.adc_bits"},
-        [key, what](const config::Params& p) -> std::optional<config::Problem> {
-          const CostConfig c = cost_section().read(p);
-          const auto simulated = p.integer("crossbar.adc_bits");
-          const auto bits = simulated > 0 ? simulated : c.adc_bits_if_ideal;
-          const double given = std::string(key) == "cost.adc_energy_pj" ? c.adc_energy_pj : c.adc_area_um2;
-          if (bits <= 10 || given > 0.0) return std::nullopt;
-          return config::Problem{key, std::string("is 0 (ISAAC's figure) but the ADC has ") +
-                                          std::to_string(bits) + " bits (" +
-                                          (simulated > 0 ? "crossbar.adc_bits" : "cost.adc_bits_if_ideal") +
-                                          ") and ISAAC lists only 4..10; expected the " + what + " of a " +
-                                          std::to_string(bits) + "-bit ADC"};
-        }};
+  const auto adc_check = [](const char* key, double CostConfig::*figure, const char* what) {
+    return config::Check{{"cost.", "crossbar.adc_bits"},
+                         [key, figure, what](const config::Params& p) -> std::optional<config::Problem> {
+                           const CostConfig c = cost_section().read(p);
+                           const auto simulated = p.integer("crossbar.adc_bits");
+                           const auto bits = simulated > 0 ? simulated : c.adc_bits_if_ideal;
+                           if (bits <= kIsaacAdcMaxBits || c.*figure > 0.0) return std::nullopt;
+                           return config::Problem{
+                               key, std::string("is 0 (ISAAC's figure) but the ADC has ") +
+                                        std::to_string(bits) + " bits (" +
+                                        (simulated > 0 ? "crossbar.adc_bits" : "cost.adc_bits_if_ideal") +
+                                        ") and ISAAC lists only 4..10; expected the " + what + " of a " +
+                                        std::to_string(bits) + "-bit ADC"};
+                         }};
   };
-  return {adc_check("cost.adc_energy_pj", "energy per conversion in pJ"),
-          adc_check("cost.adc_area_um2", "area in um^2")};
+  return {adc_check("cost.adc_energy_pj", &CostConfig::adc_energy_pj, "energy per conversion in pJ"),
+          adc_check("cost.adc_area_um2", &CostConfig::adc_area_um2, "area in um^2")};
 }
 
 }  // namespace xbarsweep::crossbar

@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,8 @@ constexpr std::int64_t kSide = 28;
 constexpr std::int64_t kClasses = 10;
 constexpr std::int64_t kSyntheticTrain = 6000;
 constexpr std::int64_t kSyntheticTest = 1000;
+constexpr std::int64_t kFashionMnistTrain = 60000;
+constexpr std::int64_t kCifar10Train = 50000;
 
 // Independent streams from one seed (splitmix64 finaliser), so that train and test draws differ.
 std::uint64_t mix(std::uint64_t seed, std::uint64_t stream) {
@@ -103,6 +106,13 @@ std::vector<std::string> cifar10_files(const std::string& dir, const std::string
   std::vector<std::string> files;
   for (int b = 1; b <= 5; ++b) files.push_back(dir + "/data_batch_" + std::to_string(b) + ".bin");
   return files;
+}
+
+std::int64_t training_items(const LoadOptions& o) {
+  const std::int64_t all = o.name == "synthetic" ? kSyntheticTrain
+                           : o.name == "cifar10" ? kCifar10Train
+                                                 : kFashionMnistTrain;
+  return o.train_subset > 0 ? std::min(o.train_subset, all) : all;
 }
 
 std::vector<std::string> dataset_files(const LoadOptions& o) {

@@ -17,7 +17,6 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 
 #include "classifier_params.hpp"
@@ -35,7 +34,6 @@ namespace xbarsweep::kinds {
 
 namespace {
 
-using config::ValueType;
 namespace xc = xbarsweep::compress;
 
 // `admm.layer_keep`: "fc1=0.3, fc2=0.6" (commas or spaces between entries), or what is wrong
@@ -270,10 +268,11 @@ class AdmmKind final : public Kind {
                          "admm.layer_keep",
                          "gives keep fractions but admm.prune is none, so nothing is pruned; expected "
                          "admm.prune block, column, row or irregular, or no layer_keep"};
-                   std::string key = p.text("model.name") + "/" + config::display(*p.find("model.width")) +
-                                     "/" + std::to_string(p.integer("model.hidden")) + "/" +
-                                     std::to_string(p.integer("model.layers")) + "/" +
-                                     (p.boolean("data.pad") ? "32" : "28");
+                   // The model is what model.* and data.pad say: their values name it.
+                   std::string key;
+                   for (const auto& [path, value] : p.entries())
+                     if (path.rfind("model.", 0) == 0 || path == "data.pad")
+                       key += path + "=" + config::canonical(value) + "\n";
                    auto found = layers_of->find(key);
                    if (found == layers_of->end())
                      found = layers_of->emplace(key, compressible_layer_names(p)).first;

@@ -6,7 +6,6 @@
 #include <ATen/Parallel.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "xbarsweep/compress/layers.hpp"
 #include "xbarsweep/nn/models.hpp"
@@ -123,34 +122,29 @@ nn::TrainOptions train_options(const config::Params& p, std::uint64_t seed) {
   return o;
 }
 
-std::int64_t training_items(const config::Params& p) {
-  const auto subset = p.integer("data.subset");
-  const std::string& name = p.text("data.name");
-  const std::int64_t all = name == "synthetic" ? 6000 : name == "cifar10" ? 50000 : 60000;
-  return subset > 0 ? std::min(subset, all) : all;
-}
+std::int64_t training_items(const config::Params& p) { return data::training_items(data_section().read(p)); }
 
 std::vector<config::Check> data_checks() {
   std::vector<config::Check> checks;
   // Every file the data set reads exists and is readable, before any point loads it.
-  checks.push_back(
-      {{"data.name", "data.dir"}, [](const config::Params& p) -> std::optional<config::Problem> {
-         const data::LoadOptions o = data_section().read(p);
-         for (const std::string& file : data::dataset_files(o)) {
-           std::error_code ec;
-           if (!std::filesystem::is_regular_file(file, ec))
-             return config::Problem{
-                 "data.dir", "'" + o.dir + "' has no file " +
-                                 std::filesystem::path(file).filename().string() +
-                                 "; expected a directory of " +
-                                 (o.name == "cifar10" ? std::string("CIFAR-10's binary batches")
-                                                      : std::string("the Fashion-MNIST IDX .gz files (Debian "
-                                                                    "package dataset-fashion-mnist)"))};
-           if (!std::ifstream(file).good())
-             return config::Problem{"data.dir", "cannot read " + file + "; expected a readable file"};
-         }
-         return std::nullopt;
-       }});
+  checks.push_back({{"data.name", "data.dir"}, [](const config::Params& p) -> std::optional<config::Problem> {
+                      const data::LoadOptions o = data_section().read(p);
+                      for (const std::string& file : data::dataset_files(o)) {
+                        std::error_code ec;
+                        if (!std::filesystem::exists(file, ec))
+                          return config::Problem{
+                              "data.dir", "'" + o.dir + "' has no file " +
+                                              std::filesystem::path(file).filename().string() +
+                                              "; expected a directory of " +
+                                              (o.name == "cifar10"
+                                                   ? std::string("CIFAR-10's binary batches")
+                                                   : std::string("the Fashion-MNIST IDX .gz files (Debian "
+                                                                 "package dataset-fashion-mnist)"))};
+                        if (auto problem = config::unreadable_file(file))
+                          return config::Problem{"data.dir", *problem};
+                      }
+                      return std::nullopt;
+                    }});
   checks.push_back(
       {{"train.validation", "data.subset", "data.name"},
        [](const config::Params& p) -> std::optional<config::Problem> {

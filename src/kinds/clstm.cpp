@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <stdexcept>
 #include <vector>
 
 #include "classifier_params.hpp"
@@ -35,8 +34,6 @@ namespace xbarsweep::kinds {
 namespace {
 
 namespace xc = circulant;
-using config::ParamSpec;
-using config::ValueType;
 using nn::SequenceClassifier;
 using nn::SequenceClassifierImpl;
 

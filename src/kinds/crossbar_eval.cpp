@@ -22,8 +22,6 @@ namespace xbarsweep::kinds {
 
 namespace {
 
-using config::ValueType;
-
 // The `crossbar_eval.` parameters of a point.
 struct CrossbarEvalParams {
   std::int64_t samples = 5;

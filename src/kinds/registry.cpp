@@ -1,4 +1,3 @@
-#include <stdexcept>
 
 #include "xbarsweep/error.hpp"
 #include "xbarsweep/kinds/kind.hpp"

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <stdexcept>
 #include <thread>
 
 #include "xbarsweep/config/hashing.hpp"

@@ -34,6 +34,10 @@ struct Check {
   std::function<std::optional<Problem>(const Params&)> run;
 };
 
+/// \brief What keeps \p path from being read as a file ("no such file '...'", "... is not a regular
+/// file", "cannot read ..."), each ending "; expected a readable file"; nothing when it can be read.
+std::optional<std::string> unreadable_file(const std::string& path);
+
 /// \brief A check that the String parameter \p key, unless empty, names a readable regular file.
 Check readable_file(const std::string& key);
 
@@ -47,9 +51,9 @@ bool reads_path(const std::vector<std::string>& reads, const std::string& path);
 /// \brief Runs every check on every distinct combination of the values it reads over the points
 /// of \p experiment.
 /// \throws ConfigError at the first problem, at the file:line:column where the value at fault
-/// was written (the sweep axis entry when an axis gives it, the --set that gave it, or the file
-/// for a default), naming the key, what was expected, and the point's other swept values that the
-/// check read.
+/// was written (its place in a sweep axis, or the file entry or --set that gave it; for a key left
+/// at its default, where a value the check read was written), naming the key, what was expected,
+/// and the point's other swept values that the check read.
 void check_plan(const Experiment& experiment, const std::vector<Check>& checks);
 
 }  // namespace xbarsweep::config

@@ -1,9 +1,9 @@
 #pragma once
 /// \file
 /// \brief One declaration per parameter: a section of parameters bound to the fields of a typed
-/// struct. The schema (types, defaults, ranges, choices, docs), `xbarsweep kinds`, the reference
-/// tables of docs/config.md and the conversion from a point's Params to the struct all come from
-/// it. Defaults are the struct's own member initialisers: written once.
+/// struct. The schema (types, defaults, ranges, choices, units, docs), `xbarsweep kinds`,
+/// docs/parameters.md (`xbarsweep kinds --format markdown`) and the conversion from a point's
+/// Params to the struct all come from it. Defaults are the struct's own member initialisers: written once.
 ///
 /// \code
 /// const config::Section<CrossbarConfig> section =
@@ -37,7 +37,11 @@ struct Range {
 
   Range() = default;
   Range(double lo, double hi) : min(lo), max(hi) {}
-  static Range at_least(double lo) { return from(lo, std::nullopt); }
+  static Range at_least(double lo) {
+    Range r;
+    r.min = lo;
+    return r;
+  }
   static Range above(double lo) {
     Range r = at_least(lo);
     r.min_exclusive = true;
@@ -53,14 +57,6 @@ struct Range {
   static Range above_to(double lo, double hi) {
     Range r(lo, hi);
     r.min_exclusive = true;
-    return r;
-  }
-
- private:
-  static Range from(std::optional<double> lo, std::optional<double> hi) {
-    Range r;
-    r.min = lo;
-    r.max = hi;
     return r;
   }
 };
@@ -135,14 +131,6 @@ class Section {
     return *this;
   }
 
-  /// \brief A parameter of the section that no field of T holds (read by the caller from
-  /// Params), declared here so that the section is still declared in one place.
-  Section& add_unbound(ParamSpec spec) {
-    spec.path = prefix_ + "." + spec.path;
-    entries_.push_back({std::move(spec), {}});
-    return *this;
-  }
-
   /// \brief Gives the last parameter added its unit ("uS", "mW", ...).
   Section& unit(std::string text) {
     entries_.back().spec.unit = std::move(text);
@@ -175,9 +163,6 @@ class Section {
       if (e.assign) e.assign(out, params);
     return out;
   }
-
-  const std::string& prefix() const { return prefix_; }
-  const T& defaults() const { return defaults_; }
 
  private:
   struct Entry {

@@ -72,6 +72,8 @@ struct CostConfig {
 /// \brief ISAAC's ADC figures by resolution, 4..10 bits (Shafiee et al. 2016 after Kull et al.).
 inline constexpr double kIsaacAdcEnergyPj[7] = {0.79, 0.99, 1.20, 1.42, 1.67, 1.97, 2.38};
 inline constexpr double kIsaacAdcAreaUm2[7] = {361, 477, 627, 845, 1200, 1828, 3002};
+/// \brief The widest ADC the ISAAC tables price; a wider one needs cost.adc_energy_pj / adc_area_um2.
+inline constexpr int kIsaacAdcMaxBits = 4 + 7 - 1;
 
 /// \brief How a layer sits on crossbars: what the cost model needs to know about it.
 struct LayerMapping {

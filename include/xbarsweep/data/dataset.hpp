@@ -63,6 +63,10 @@ struct LoadOptions {
 /// \throws DataError for an unknown name or a bad file; DataError for a bad option too.
 Dataset load_dataset(const LoadOptions& options);
 
+/// \brief How many training items load_dataset(\p options) returns (the subset, or the whole
+/// split), without reading a file.
+std::int64_t training_items(const LoadOptions& options);
+
 /// \brief The files load_dataset(\p options) reads (none for the synthetic set), so that they can
 /// be checked before any work starts.
 std::vector<std::string> dataset_files(const LoadOptions& options);
