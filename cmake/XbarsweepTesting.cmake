@@ -11,8 +11,15 @@
 #   Every public header include/xbarsweep/CONCEPT/*.hpp compiles on its own: one translation unit
 #   per header, built with the tests.
 set(XBARSWEEP_MPIEXEC_FLAGS --oversubscribe --allow-run-as-root --bind-to none)
+# Debian's python3 (python3-torch exports the TorchScript models tests load; python3-h5py reads
+# results): a python3 earlier on PATH (pyenv, venv) may lack them.
+find_program(XBARSWEEP_PYTHON python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT XBARSWEEP_PYTHON)
+  find_package(Python3 COMPONENTS Interpreter REQUIRED)
+  set(XBARSWEEP_PYTHON ${Python3_EXECUTABLE})
+endif()
 set(XBARSWEEP_TEST_ENVIRONMENT
-  "XBARSWEEP_SOURCE_DIR=${PROJECT_SOURCE_DIR};OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1")
+  "XBARSWEEP_SOURCE_DIR=${PROJECT_SOURCE_DIR};XBARSWEEP_PYTHON=${XBARSWEEP_PYTHON};OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1")
 
 function(xbarsweep_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT;MAIN" "SOURCES;LIBS;LABELS;RANKS" ${ARGN})

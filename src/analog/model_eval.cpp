@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -14,6 +15,7 @@
 #include "xbarsweep/crossbar/random.hpp"
 #include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/torchscript.hpp"
 #include "xbarsweep/nn/training.hpp"
 
 namespace xbarsweep::analog {
@@ -42,6 +44,8 @@ struct HardwareModel::State {
   bool calibrating = false;
   std::vector<MappedLayer> layers;
   std::map<const torch::nn::Module*, std::size_t> index;  // Linear / Conv2d module -> layer
+  nn::TorchScriptClassifierImpl* script = nullptr;        // a TorchScript model, else null
+  std::vector<std::vector<std::size_t>> script_mapped;    // its layer k -> layers (one per group)
 
   MappedLayer& lookup(const torch::nn::Module* m) {
     const auto it = index.find(m);
@@ -60,18 +64,52 @@ struct HardwareModel::State {
     const auto& o = c->options;
     const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
     XBARSWEEP_THROW_IF(pad == nullptr, CrossbarError, m.name << ": only explicit conv padding is supported");
-    const auto k = o.kernel_size(), s = o.stride(), d = o.dilation();
+    return conv(m, x, {(*o.kernel_size())[0], (*o.kernel_size())[1]}, {(*o.stride())[0], (*o.stride())[1]},
+                {(**pad)[0], (**pad)[1]}, {(*o.dilation())[0], (*o.dilation())[1]});
+  }
+
+  // A convolution on crossbars: im2col (N x (C kh kw) x L, feature order (c, kh, kw) = the order of
+  // weight.view(out, -1)), one simulated MVM per output position, bias added digitally.
+  torch::Tensor conv(MappedLayer& m, const torch::Tensor& x, std::array<std::int64_t, 2> k,
+                     std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
+                     std::array<std::int64_t, 2> d) {
     const std::int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-    const std::int64_t ho = (h + 2 * (*pad)->at(0) - d->at(0) * (k->at(0) - 1) - 1) / s->at(0) + 1;
-    const std::int64_t wo = (w + 2 * (*pad)->at(1) - d->at(1) * (k->at(1) - 1) - 1) / s->at(1) + 1;
-    // im2col: N x (C kh kw) x L, feature order (c, kh, kw) = the order of weight.view(out, -1).
-    auto cols = F::unfold(x, F::UnfoldFuncOptions(k).dilation(d).padding(*pad).stride(s));
+    const std::int64_t ho = (h + 2 * pad[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
+    const std::int64_t wo = (w + 2 * pad[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+    auto cols = F::unfold(x, F::UnfoldFuncOptions({k[0], k[1]})
+                                 .dilation({d[0], d[1]})
+                                 .padding({pad[0], pad[1]})
+                                 .stride({s[0], s[1]}));
     const std::int64_t positions = cols.size(2);
     m.mvms = positions;
     auto y = detail::simulate(m, cols.transpose(1, 2).reshape({n * positions, cols.size(1)}), calibrating,
                               max_rows);
     y = y.view({n, positions, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
     return m.bias.defined() ? y + m.bias.view({1, -1, 1, 1}) : y;
+  }
+
+  // Layer k of a TorchScript model: a Linear on any leading shape, or a Conv2d whose groups are
+  // mapped one weight matrix each.
+  torch::Tensor script_layer(std::size_t k, const torch::Tensor& x) {
+    const nn::ScriptLayer& l = script->layers().at(k);
+    const std::vector<std::size_t>& mapped = script_mapped.at(k);
+    if (!l.conv) {
+      MappedLayer& m = layers[mapped.front()];
+      const auto leading = x.sizes().vec();
+      auto y = detail::simulate(m, x.reshape({-1, x.size(-1)}), calibrating, max_rows);
+      if (m.bias.defined()) y = y + m.bias;
+      auto shape = leading;
+      shape.back() = y.size(1);
+      return y.view(shape);
+    }
+    const std::array<std::int64_t, 2> kernel = {l.weight.size(2), l.weight.size(3)};
+    const auto group_in = x.size(1) / l.groups;
+    std::vector<torch::Tensor> outputs;
+    for (std::size_t g = 0; g < mapped.size(); ++g)
+      outputs.push_back(
+          conv(layers[mapped[g]], x.narrow(1, static_cast<std::int64_t>(g) * group_in, group_in), kernel,
+               {l.stride[0], l.stride[1]}, {l.padding[0], l.padding[1]}, {l.dilation[0], l.dilation[1]}));
+    return outputs.size() == 1 ? outputs.front() : torch::cat(outputs, 1);
   }
 
   torch::Tensor sequential_features(torch::nn::Sequential& seq, torch::Tensor x) {
@@ -98,6 +136,9 @@ struct HardwareModel::State {
   torch::Tensor forward(torch::Tensor x) {
     torch::NoGradGuard no_grad;
     model->eval();
+    if (script != nullptr)
+      return script->forward_with(
+          [this](std::size_t k, const torch::Tensor& in) { return script_layer(k, in); }, std::move(x));
     if (auto* mlp = dynamic_cast<nn::MLPImpl*>(model)) {
       x = x.flatten(1);
       for (std::size_t i = 0; i + 1 < mlp->layers.size(); ++i) x = torch::relu(linear(mlp->layers[i], x));
@@ -137,7 +178,36 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
   state_->max_rows = max_rows_per_mvm;
   model.eval();
   std::uint32_t k = 0;
-  for (const auto& item : model.named_modules()) {
+  const auto add_layer = [&](const std::string& name, bool is_conv, const torch::Tensor& w,
+                             const torch::Tensor& b) {
+    const auto wm = w.detach().to(torch::kFloat).reshape({w.size(0), -1}).contiguous();
+    MappedLayer m;
+    m.name = name;
+    m.conv = is_conv;
+    if (b.defined()) m.bias = b.detach().to(torch::kFloat).clone();
+    m.layer = Layer(wm.data_ptr<float>(), static_cast<int>(wm.size(0)), static_cast<int>(wm.size(1)), config,
+                    DeviceSeed{device_seed, k++});
+    state_->layers.push_back(std::move(m));
+    return state_->layers.size() - 1;
+  };
+  if (auto* script = dynamic_cast<nn::TorchScriptClassifierImpl*>(&model)) {
+    script->require_mappable();
+    state_->script = script;
+    for (const nn::ScriptLayer& l : script->layers()) {
+      std::vector<std::size_t> mapped;
+      const std::int64_t out = l.weight.size(0) / l.groups;
+      for (std::int64_t g = 0; g < l.groups; ++g) {
+        const std::string name = l.groups == 1 ? l.module : l.module + "[group " + std::to_string(g) + "]";
+        mapped.push_back(add_layer(name, l.conv, l.weight.narrow(0, g * out, out),
+                                   l.bias.defined() ? l.bias.narrow(0, g * out, out) : torch::Tensor()));
+      }
+      state_->script_mapped.push_back(std::move(mapped));
+    }
+  }
+  // named_modules() needs a model held by a shared_ptr: only the built-in models walk it.
+  for (const auto& item : state_->script
+                              ? torch::OrderedDict<std::string, std::shared_ptr<torch::nn::Module>>()
+                              : model.named_modules()) {
     const torch::nn::Module* mod = item.value().get();
     torch::Tensor w, b;
     bool is_conv = false;
@@ -155,15 +225,7 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
     } else {
       continue;
     }
-    const auto wm = w.detach().to(torch::kFloat).reshape({w.size(0), -1}).contiguous();
-    MappedLayer m;
-    m.name = item.key();
-    m.conv = is_conv;
-    if (b.defined()) m.bias = b.detach().to(torch::kFloat).clone();
-    m.layer = Layer(wm.data_ptr<float>(), static_cast<int>(wm.size(0)), static_cast<int>(wm.size(1)), config,
-                    DeviceSeed{device_seed, k++});
-    state_->index[mod] = state_->layers.size();
-    state_->layers.push_back(std::move(m));
+    state_->index[mod] = add_layer(item.key(), is_conv, w, b);
   }
   XBARSWEEP_THROW_IF(state_->layers.empty(), CrossbarError,
                      "model " << model.name() << " has no Linear or Conv2d layer");

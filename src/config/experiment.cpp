@@ -413,8 +413,11 @@ void ExperimentReader::read_kind(const YAML::Node& root) {
   }
   experiment_.kind = kind;
   schema_ = &found->second;
-  for (const ParamSpec& spec : schema_->specs())
+  for (const ParamSpec& spec : schema_->specs()) {
     if (has_default(spec)) experiment_.base.set(spec.path, spec.default_value);
+    if (has_default(spec) && spec.id_neutral_default)
+      experiment_.base.set_id_neutral(spec.path, spec.default_value);
+  }
 }
 
 void ExperimentReader::read_top_level(const YAML::Node& root) {

@@ -147,6 +147,8 @@ const std::string& Params::text(std::string_view path) const {
 std::string Params::canonical_text() const {
   std::string out;
   for (const auto& [path, value] : values_) {
+    const auto neutral = id_neutral_.find(path);
+    if (neutral != id_neutral_.end() && neutral->second == value) continue;
     out += path;
     out += '=';
     out += canonical(value);

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "xbarsweep/error.hpp"
+#include "xbarsweep/nn/torchscript.hpp"
 
 namespace xbarsweep::nn {
 namespace F = torch::nn::functional;
@@ -148,7 +149,7 @@ torch::Tensor ResNet18Impl::forward(torch::Tensor x) {
 }
 
 const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {"mlp", "lenet5", "vgg16", "resnet18"};
+  static const std::vector<std::string> names = {"mlp", "lenet5", "vgg16", "resnet18", "torchscript"};
   return names;
 }
 
@@ -162,8 +163,11 @@ std::shared_ptr<Classifier> make_model(const std::string& name, const ModelOptio
     model = VGG16(options).ptr();
   } else if (name == "resnet18") {
     model = ResNet18(options).ptr();
+  } else if (name == "torchscript") {
+    model = std::make_shared<TorchScriptClassifierImpl>(options.path);
+    if (!options.reinitialise) return model;  // the file's own weights
   } else {
-    throw ModelError("unknown model \"" + name + "\", expected mlp, lenet5, vgg16 or resnet18");
+    throw ModelError("unknown model \"" + name + "\", expected mlp, lenet5, vgg16, resnet18 or torchscript");
   }
   initialise_parameters(*model, options.seed);
   return model;
@@ -251,6 +255,10 @@ double macs_per_sample(const std::string& name, const ModelOptions& o) {
       in = planes;
     }
     return macs + in * classes;
+  }
+  if (name == "torchscript") {
+    TorchScriptClassifierImpl model(o.path);
+    return model.macs_per_sample(o.in_channels, o.image_size, o.image_size);
   }
   throw ModelError("unknown model \"" + name + "\"");
 }

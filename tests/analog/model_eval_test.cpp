@@ -10,8 +10,10 @@
 #include <sstream>
 #include <string>
 
+#include "support/exported_models.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/torchscript.hpp"
 #include "xbarsweep/nn/training.hpp"
 
 namespace xbarsweep::analog {
@@ -125,6 +127,70 @@ TEST(ModelEval, StrongVariationCostsAccuracyAndSamplesAreSeeded) {
   EXPECT_GT(strong.hw_accuracy_std, 0.0) << "device samples must differ";
   EXPECT_LE(strong.hw_accuracy_min, strong.hw_accuracy_mean);
   EXPECT_EQ(strong.hw_accuracy, again.hw_accuracy) << "the same seed must give the same devices";
+}
+
+// TorchScript models: every Linear and Conv2d call of the script's graph on crossbars.
+TEST(ModelEval, IdealCrossbarsReproduceTorchScriptModels) {
+  const auto ds = synthetic(100, 40);
+  for (const char* file : {"cnn.pt", "cnn-traced.pt", "mlp.pt"}) {
+    nn::TorchScriptClassifierImpl model(testing::exported_model(file));
+    model.eval();
+    torch::NoGradGuard no_grad;
+    const auto expected = model.forward(ds.test.images);
+    HardwareModel hw(model, ideal_small_tiles(), 11, /*max_rows_per_mvm=*/1000);
+    const auto got = hw.forward(ds.test.images);
+    const auto msg = compare(got, expected, 1e-4, 1e-5 * expected.abs().max().item<double>());
+    EXPECT_TRUE(msg.empty()) << file << ": " << msg;
+    EXPECT_EQ(hw.forward(ds.test.images).argmax(1).equal(expected.argmax(1)), true) << file;
+  }
+  // cnn.pt: the grouped convolution is one weight matrix per group; MVMs from the shapes seen.
+  nn::TorchScriptClassifierImpl cnn(testing::exported_model("cnn.pt"));
+  HardwareModel hw(cnn, ideal_small_tiles(), 11);
+  hw.forward(ds.test.images.narrow(0, 0, 2));
+  const auto maps = hw.mappings();
+  ASSERT_EQ(maps.size(), 6u);
+  EXPECT_EQ(maps[0].out, 8);
+  EXPECT_EQ(maps[0].in, 9);
+  EXPECT_EQ(maps[0].mvms, 14 * 14);  // stride 2, padding 1 on 28x28
+  EXPECT_EQ(maps[2].in, 4 * 9);      // block.conv2, group 0: 4 of the 8 channels
+  EXPECT_EQ(maps[2].out, 4);
+  EXPECT_EQ(maps[3].out, 4);
+  EXPECT_EQ(maps[4].mvms, 1);
+}
+
+TEST(ModelEval, TorchScriptLeNet5OnCrossbarsEqualsTheBuiltIn) {
+  // The same weights (seeded initialisation), a non-ideal crossbar, the same device seed: the
+  // same mapped layers in the same order, so the same devices and the same logits.
+  const auto ds = synthetic(100, 40);
+  nn::ModelOptions mo;
+  mo.seed = 5;
+  const auto builtin = nn::make_model("lenet5", mo);
+  mo.path = testing::exported_model("lenet5.pt");
+  mo.reinitialise = true;
+  const auto script = nn::make_model("torchscript", mo);
+  CrossbarConfig c = ideal_small_tiles();
+  c.levels = 16;
+  c.sigma = 0.05;
+  c.read_noise = 0.01;
+  c.dac_bits = 8;
+  c.adc_bits = 8;
+  HardwareModel a(*builtin, c, 21), b(*script, c, 21);
+  a.calibrate(ds.train.images.narrow(0, 0, 50));
+  b.calibrate(ds.train.images.narrow(0, 0, 50));
+  const auto ya = a.forward(ds.test.images), yb = b.forward(ds.test.images);
+  const auto msg = compare(yb, ya, 1e-5, 1e-6 * ya.abs().max().item<double>());
+  EXPECT_TRUE(msg.empty()) << msg;
+  EXPECT_EQ(a.crossbars(), b.crossbars());
+}
+
+TEST(ModelEval, RefusesATorchScriptModelWithAWeightItCannotMap) {
+  nn::TorchScriptClassifierImpl model(testing::exported_model("unsupported.pt"));
+  try {
+    HardwareModel hw(model, ideal_small_tiles(), 1);
+    ADD_FAILURE() << "mapped a ConvTranspose2d";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("module 'up'"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -28,15 +28,18 @@ using crossbar::CrossbarConfig;
 using crossbar::LayerMapping;
 
 /// \brief A classifier whose Linear and Conv2d layers are programmed onto crossbars for one device
-/// sample. Supports the models of nn::make_model (mlp, lenet5, vgg16, resnet18); the model must
-/// outlive this object and is put in evaluation mode. Not thread-safe.
+/// sample. Supports the built-in models of nn::make_model (mlp, lenet5, vgg16, resnet18) and
+/// TorchScript models (nn::TorchScriptClassifierImpl: every Linear and Conv2d call of the forward
+/// graph, a grouped convolution as one weight matrix per group); the model must outlive this
+/// object and is put in evaluation mode. Not thread-safe.
 class HardwareModel {
  public:
   /// \brief Programs every mapped layer (static non-idealities applied here, once). Layer k (in
   /// module registration order) gets devices DeviceSeed{device_seed, k}.
   /// \param max_rows_per_mvm rows (images x conv positions) per simulated MVM call: bounds the
   ///   simulator's scratch memory.
-  /// \throws CrossbarError for an unsupported model or layer (grouped conv, non-zero padding mode).
+  /// \throws CrossbarError for an unsupported built-in layer (grouped conv, non-zero padding mode);
+  ///   ModelError for a TorchScript model with a weight it cannot map (see require_mappable).
   HardwareModel(nn::Classifier& model, const CrossbarConfig& config, std::uint64_t device_seed,
                 std::int64_t max_rows_per_mvm = 16384);
   ~HardwareModel();

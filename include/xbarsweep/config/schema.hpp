@@ -37,6 +37,9 @@ struct ParamSpec {
   std::vector<std::string> choices;  ///< allowed values for String, empty = any
   std::string unit;                  ///< "uS", "mW", ...; empty for counts, fractions and choices
   std::string doc;                   ///< one line, with the source of the default where it has one
+  /// Added after points were recorded; at its default the parameter is left out of the point id,
+  /// so ids (and resumed results files) stay as they were before it existed.
+  bool id_neutral_default = false;
   /// \brief For String: checks the text's own syntax; returns "" when it is good, else what is
   /// wrong and what was expected (the loader adds the file, line and key).
   std::function<std::string(const std::string&)> check_text;

@@ -137,6 +137,14 @@ class Section {
     return *this;
   }
 
+  /// \brief Marks the last parameter added as added after points were recorded, with a default
+  /// that reproduces what those points computed: a point at the default keeps the id it had
+  /// before the parameter existed (ParamSpec::id_neutral_default), so results files resume.
+  Section& added_later() {
+    entries_.back().spec.id_neutral_default = true;
+    return *this;
+  }
+
   /// \brief Restricts the last parameter added (a String) to \p allowed.
   Section& choices(std::vector<std::string> allowed) {
     entries_.back().spec.choices = std::move(allowed);

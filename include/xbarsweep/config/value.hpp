@@ -32,6 +32,9 @@ std::string display(const Value& v);
 class Params {
  public:
   void set(const std::string& path, Value v) { values_[path] = std::move(v); }
+  /// \brief Leaves \p path out of canonical_text() while its value equals \p neutral (a
+  /// parameter added later whose default reproduces the points recorded before it existed).
+  void set_id_neutral(const std::string& path, Value neutral) { id_neutral_[path] = std::move(neutral); }
   /// \brief The value at \p path, or nullptr.
   const Value* find(std::string_view path) const;
   bool contains(std::string_view path) const { return find(path) != nullptr; }
@@ -45,11 +48,13 @@ class Params {
 
   const std::map<std::string, Value, std::less<>>& entries() const { return values_; }
 
-  /// \brief "path=canonical-value" lines, sorted by path: the input of the point id.
+  /// \brief "path=canonical-value" lines, sorted by path: the input of the point id. Paths at
+  /// their id-neutral value (set_id_neutral) are left out.
   std::string canonical_text() const;
 
  private:
   std::map<std::string, Value, std::less<>> values_;
+  std::map<std::string, Value, std::less<>> id_neutral_;
 };
 
 /// \brief A point's stable identity: 16 hex digits of a 64-bit FNV-1a hash of

@@ -30,6 +30,9 @@ struct ModelOptions {
   std::vector<std::int64_t> hidden = {128};  ///< MLP hidden layer widths
   double width = 1.0;                        ///< VGG/ResNet channel multiplier (0.25 = quarter width)
   std::uint64_t seed = 0;                    ///< parameter initialisation (see initialise_parameters)
+  std::string path;                          ///< torchscript: the model file
+  bool reinitialise =
+      false;  ///< torchscript: initialise from `seed` as built-in models are, not the file's weights
 };
 
 /// \brief Fully connected: flatten, [Linear + ReLU] per hidden width, Linear to the classes.
@@ -83,7 +86,8 @@ struct ResNet18Impl : Classifier {
 };
 TORCH_MODULE(ResNet18);
 
-/// \brief The model names make_model knows: "mlp", "lenet5", "vgg16", "resnet18".
+/// \brief The model names make_model knows: "mlp", "lenet5", "vgg16", "resnet18", "torchscript"
+/// (a TorchScriptClassifierImpl from ModelOptions::path).
 const std::vector<std::string>& model_names();
 
 /// \brief Builds a model by name and initialises it from options.seed.
