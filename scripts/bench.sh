@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 scripts/build.sh >/dev/null
-dpkg -s python3-torch >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch >/dev/null  # train_speed_vs_pytorch baseline
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 log=$(mktemp)
 run() { echo "== $*"; "$@" 2>&1 | tee -a "$log"; }

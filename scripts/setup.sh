@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   slurm-wlm munge procps
   dataset-fashion-mnist
-  python3 python3-h5py python3-pandas
+  python3 python3-h5py python3-pandas python3-numpy python3-torch
   clang-format  # the test suite checks the sources against .clang-format
 )
 

@@ -13,9 +13,11 @@
 #include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/experiment.hpp"
 #include "xbarsweep/config/sweep_plan.hpp"
+#include "xbarsweep/data/array_file.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/kinds/kind.hpp"
 #include "xbarsweep/report/table.hpp"
+#include "xbarsweep/store/hdf5_arrays.hpp"
 #include "xbarsweep/store/results_store.hpp"
 #include "xbarsweep/sweep/mpi.hpp"
 #include "xbarsweep/sweep/runner.hpp"
@@ -308,6 +310,8 @@ int cmd_kinds() {
 
 int main(int argc, char** argv) {
   using namespace xbarsweep::cli;
+  // The `tensors` data set reads HDF5 files through the store: the data concept knows no HDF5.
+  xbarsweep::data::register_array_format({".h5", ".hdf5"}, xbarsweep::store::hdf5_array_format());
   CLI::App app{"xbarsweep: hyperparameter sweeps for crossbar and block-circulant compression, over MPI"};
   app.require_subcommand(1);
   app.footer(

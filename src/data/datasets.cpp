@@ -1,4 +1,5 @@
-// Fashion-MNIST and the synthetic set, shaped for the models: subset, pad, normalise, view.
+// The data sets (Fashion-MNIST, CIFAR-10, tensors files, synthetic), shaped for the models: subset,
+// pad, normalise, view.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -12,6 +13,7 @@
 #include <string>
 #include <tuple>
 
+#include "tensors_cache.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/error.hpp"
 
@@ -44,30 +46,36 @@ Split take_subset(const Split& all, std::int64_t n, SubsetMode mode, std::uint64
   return {all.images.index_select(0, index), all.labels.index_select(0, index)};
 }
 
-// uint8 or [0, 255] float N x H x W (one channel) or N x C x H x W -> float N x C x H' x W' (H' = 32
-// when padded).
-Split shape(Split raw, const LoadOptions& o) {
+// uint8 or float N x H x W (one channel) or N x C x H x W -> float N x C x H' x W' (H' = 32 when
+// padded), divided by \p divide_by (255: pixels on [0, 1]) and normalised with \p mean and \p std
+// (one value, or one per channel).
+Split shape(Split raw, const LoadOptions& o, double divide_by, const std::vector<double>& mean,
+            const std::vector<double>& std) {
   // A copy even when already float: the raw tensors may be shared (cache, synthetic tables).
-  auto x = raw.images.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).div_(255.0);
-  if (x.dim() == 4) {  // colour images: normalised per channel, never padded (already 32x32)
-    if (o.sequence)
-      throw DataError(o.name + " has colour images; expected a one-channel data set for the sequence view");
-    if (o.normalize) {
-      const auto mean =
-          at::tensor(std::vector<double>(kCifar10Mean, kCifar10Mean + 3), at::kFloat).view({1, 3, 1, 1});
-      const auto std =
-          at::tensor(std::vector<double>(kCifar10Std, kCifar10Std + 3), at::kFloat).view({1, 3, 1, 1});
-      x = x.sub_(mean).div_(std);
+  auto x = raw.images.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true);
+  if (divide_by != 1.0) x.div_(divide_by);
+  if (x.dim() == 3) x = x.unsqueeze(1);
+  if (o.sequence && x.size(1) != 1)
+    throw DataError(o.name + " has colour images; expected a one-channel data set for the sequence view");
+  if (o.pad_to_32 && (x.size(2) < 32 || x.size(3) < 32)) {
+    if (x.size(2) > 32 || x.size(3) > 32) throw DataError("pad_to_32: image larger than 32x32");
+    const auto top = (32 - x.size(2)) / 2, left = (32 - x.size(3)) / 2;
+    x = at::constant_pad_nd(x, {left, 32 - x.size(3) - left, top, 32 - x.size(2) - top}, 0.0);
+  }
+  if (o.normalize) {
+    if (mean.size() == 1 && std.size() == 1) {
+      x = x.sub_(mean[0]).div_(std[0]);
+    } else {
+      const auto channels = x.size(1);
+      const auto per_channel = [channels](const std::vector<double>& v) {
+        return at::tensor(v.size() == 1 ? std::vector<double>(static_cast<std::size_t>(channels), v[0]) : v,
+                          at::kFloat)
+            .view({1, channels, 1, 1});
+      };
+      x = x.sub_(per_channel(mean)).div_(per_channel(std));
     }
-    return {x.contiguous(), raw.labels.contiguous()};
   }
-  if (o.pad_to_32) {
-    if (x.size(1) > 32 || x.size(2) > 32) throw DataError("pad_to_32: image larger than 32x32");
-    const auto top = (32 - x.size(1)) / 2, left = (32 - x.size(2)) / 2;
-    x = at::constant_pad_nd(x, {left, 32 - x.size(2) - left, top, 32 - x.size(1) - top}, 0.0);
-  }
-  if (o.normalize) x = x.sub_(kFashionMnistMean).div_(kFashionMnistStd);
-  x = o.sequence ? x.contiguous() : x.unsqueeze(1).contiguous();
+  x = o.sequence ? x.squeeze(1).contiguous() : x.contiguous();
   return {x, raw.labels.contiguous()};
 }
 
@@ -111,11 +119,13 @@ std::vector<std::string> cifar10_files(const std::string& dir, const std::string
 std::int64_t training_items(const LoadOptions& o) {
   const std::int64_t all = o.name == "synthetic" ? kSyntheticTrain
                            : o.name == "cifar10" ? kCifar10Train
+                           : o.name == "tensors" ? detail::tensors_training_items(o)
                                                  : kFashionMnistTrain;
   return o.train_subset > 0 ? std::min(o.train_subset, all) : all;
 }
 
 std::vector<std::string> dataset_files(const LoadOptions& o) {
+  if (o.name == "tensors") return {o.train_path, o.test_path};
   if (o.name == "cifar10") {
     auto files = cifar10_files(o.dir, "train");
     files.push_back(cifar10_files(o.dir, "test").front());
@@ -214,7 +224,11 @@ at::Tensor as_sequence(const at::Tensor& images) {
 }
 
 Dataset load_dataset(const LoadOptions& o) {
+  if (auto problem = check_load_options(o)) throw DataError(problem->message);
   Split train, test;
+  std::int64_t classes = kClasses;
+  double divide_by = 255.0;  // uint8 pixels, or synthetic floats on [0, 255]
+  std::vector<double> mean = {kFashionMnistMean}, std = {kFashionMnistStd};
   if (o.name == "fashion-mnist") {
     train = take_subset(read_fashion_mnist_cached(o.dir, "train"), o.train_subset, o.subset_mode,
                         mix(o.subset_seed, 1), "training");
@@ -225,6 +239,17 @@ Dataset load_dataset(const LoadOptions& o) {
                         "training");
     test =
         take_subset(read_cifar10(o.dir, "test"), o.test_subset, o.subset_mode, mix(o.subset_seed, 2), "test");
+    mean.assign(kCifar10Mean, kCifar10Mean + 3);
+    std.assign(kCifar10Std, kCifar10Std + 3);
+  } else if (o.name == "tensors") {
+    const auto whole_train = detail::read_tensors_cached(o.train_path, o.images_key, o.labels_key);
+    const auto whole_test = detail::read_tensors_cached(o.test_path, o.images_key, o.labels_key);
+    train = take_subset(whole_train.raw, o.train_subset, o.subset_mode, mix(o.subset_seed, 1), "training");
+    test = take_subset(whole_test.raw, o.test_subset, o.subset_mode, mix(o.subset_seed, 2), "test");
+    classes = input_shape(o).num_classes;
+    if (whole_train.raw.images.scalar_type() != at::kByte) divide_by = 1.0;  // float32: taken as stored
+    mean = whole_train.mean;
+    std = whole_train.stddev;
   } else if (o.name == "synthetic") {
     if (o.train_subset < 0 || o.test_subset < 0) throw DataError("subsets must be >= 0");
     train = make_synthetic(o.train_subset > 0 ? o.train_subset : kSyntheticTrain, mix(o.synthetic_seed, 1),
@@ -232,9 +257,25 @@ Dataset load_dataset(const LoadOptions& o) {
     test = make_synthetic(o.test_subset > 0 ? o.test_subset : kSyntheticTest, mix(o.synthetic_seed, 2),
                           o.synthetic_noise);
   } else {
-    throw DataError("unknown data set \"" + o.name + "\", expected fashion-mnist, cifar10 or synthetic");
+    throw DataError("unknown data set \"" + o.name +
+                    "\", expected fashion-mnist, cifar10, tensors or synthetic");
   }
-  return {shape(std::move(train), o), shape(std::move(test), o), kClasses};
+  if (!o.mean.empty()) mean = parse_channel_values(o.mean, "data.mean");
+  if (!o.stddev.empty()) std = parse_channel_values(o.stddev, "data.std");
+  Dataset ds{shape(std::move(train), o, divide_by, mean, std),
+             shape(std::move(test), o, divide_by, mean, std), classes};
+  if (o.augmentation.active()) {
+    // Crops pad with black: the value a zero pixel has after normalisation, per channel.
+    const auto channels = static_cast<std::size_t>(ds.train.images.dim() == 4 ? ds.train.images.size(1) : 1);
+    ds.train.augmentation = o.augmentation;
+    ds.train.augmentation.fill.assign(channels, 0.0);
+    if (o.normalize) {
+      for (std::size_t c = 0; c < channels; ++c) {
+        ds.train.augmentation.fill[c] = -mean[mean.size() == 1 ? 0 : c] / std[std.size() == 1 ? 0 : c];
+      }
+    }
+  }
+  return ds;
 }
 
 }  // namespace xbarsweep::data

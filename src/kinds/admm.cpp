@@ -245,7 +245,7 @@ class AdmmKind final : public Kind {
   }
 
   std::vector<config::Check> checks() const override {
-    std::vector<config::Check> c = classifier_checks();
+    std::vector<config::Check> c = classifier_checks(/*mapped=*/true);
     for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
     for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
     c.push_back({{"admm.levels"}, [](const config::Params& p) -> std::optional<config::Problem> {

@@ -25,6 +25,8 @@ struct ModelParams {
   std::int64_t hidden = 128;    ///< MLP hidden layer width
   std::int64_t layers = 1;      ///< MLP hidden layer count
   double width = 1.0;           ///< VGG-16/ResNet-18 channel multiplier
+  std::string path = "";        ///< torchscript: the model file
+  bool seeded_init = false;     ///< torchscript: initialise from the point seed, not the file's weights
 };
 
 /// The one declaration of `data.*` (data::LoadOptions; data.seed draws both the subsets and the
@@ -43,12 +45,17 @@ config::Schema train_schema();
 
 /// The data set's files exist and are readable; train.validation is below the training items.
 std::vector<config::Check> data_checks();
-/// Every check of the `train`, `data` and `model` sections.
-std::vector<config::Check> classifier_checks();
+/// Every check of the `train`, `data` and `model` sections. With \p mapped (kinds that put the
+/// model on crossbars), a TorchScript model's every weight must be mappable.
+std::vector<config::Check> classifier_checks(bool mapped = false);
 
 /// The module paths of the Linear and Conv2d weights ("features.0.weight") of the classifier that
 /// `model.*` and `data.pad` describe, from a model built untrained and without data.
 std::vector<std::string> compressible_layer_names(const config::Params& p);
+
+/// 16 hex digits of a 64-bit FNV-1a hash of a model file's bytes: what a cache key holds of it.
+/// \throws ModelError when it cannot be read.
+std::string model_file_hash(const std::string& path);
 
 /// Data set options from `data.*` (and model.name: VGG/ResNet get 32x32 images).
 data::LoadOptions data_options(const config::Params& p);

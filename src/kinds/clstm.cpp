@@ -361,15 +361,11 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
 // What determines the dense LSTM that init projected starts from: the random-init k = 1 point
 // of the same settings.
 config::Params dense_key(const config::Params& p) {
-  config::Params key;
-  for (const auto& [path, value] : p.entries()) {
-    if (path == "seed" || path.rfind("data.", 0) == 0 || path.rfind("train.", 0) == 0 ||
-        path == "clstm.variant" || path == "clstm.hidden" || path == "clstm.projection" ||
-        path == "clstm.layers") {
-      key.set(path, value);
-    }
-  }
-  return key;
+  return p.only([](const std::string& path) {
+    return path == "seed" || path.rfind("data.", 0) == 0 || path.rfind("train.", 0) == 0 ||
+           path == "clstm.variant" || path == "clstm.hidden" || path == "clstm.projection" ||
+           path == "clstm.layers";
+  });
 }
 
 // Sequences: data_options() also reads model.name and data.pad, which do not apply (no
@@ -425,6 +421,20 @@ class ClstmKind final : public Kind {
                                           "expected fashion-mnist or synthetic"};
                  }});
     for (auto& check : data_checks()) c.push_back(std::move(check));
+    // Own image files: single-channel images, read row by row (a bad file is data_checks' problem).
+    c.push_back({{"data."}, [](const config::Params& p) -> std::optional<config::Problem> {
+                   if (p.text("data.name") != "tensors") return std::nullopt;
+                   try {
+                     const auto shape = data::input_shape(sequence_data_options(p));
+                     if (shape.channels == 1) return std::nullopt;
+                     return config::Problem{"data.train_path",
+                                            "holds images of " + std::to_string(shape.channels) +
+                                                " channels; expected single-channel images (clstm reads each "
+                                                "image row by row as a sequence)"};
+                   } catch (const Error&) {
+                     return std::nullopt;
+                   }
+                 }});
     for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
     for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
     c.push_back(block_size_check("clstm.block_size", false));

@@ -66,7 +66,7 @@ class CrossbarEvalKind final : public Kind {
   }
 
   std::vector<config::Check> checks() const override {
-    std::vector<config::Check> c = classifier_checks();
+    std::vector<config::Check> c = classifier_checks(/*mapped=*/true);
     for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
     for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
     c.push_back(config::readable_file("crossbar_eval.checkpoint"));

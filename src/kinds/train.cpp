@@ -1,4 +1,4 @@
-// Kind `train`: trains a classifier (MLP, LeNet-5, VGG-16, ResNet-18) on Fashion-MNIST or the
+// Kind `train`: trains a classifier (MLP, LeNet-5, VGG-16, ResNet-18, TorchScript) on an image set or the
 // synthetic set and reports its test accuracy. The seed fixes the initial parameters and the
 // shuffling; data.seed fixes the synthetic data and random subsets, so that seeds can be compared
 // on the same data.
@@ -21,7 +21,8 @@ class TrainKind final : public Kind {
  public:
   std::string name() const override { return "train"; }
   std::string summary() const override {
-    return "trains a classifier (mlp, lenet5, vgg16, resnet18) on Fashion-MNIST; reports test accuracy";
+    return "trains a classifier (mlp, lenet5, vgg16, resnet18 or a TorchScript model) on an image data set; "
+           "reports test accuracy";
   }
   config::Schema schema() const override { return classifier_schema(); }
   std::vector<config::Check> checks() const override { return classifier_checks(); }

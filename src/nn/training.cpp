@@ -18,6 +18,9 @@
 namespace xbarsweep::nn {
 namespace {
 
+// The stream of derive_seed(shuffle seed, .) that draws a training epoch's augmentation.
+constexpr std::uint64_t kAugmentStream = 0x617567;  // "aug"
+
 void check_split(const data::Split& s, const char* which) {
   if (!s.images.defined() || !s.labels.defined() || s.images.size(0) != s.labels.size(0)) {
     throw ModelError(std::string(which) + " split: images and labels missing or of different counts");
@@ -72,6 +75,8 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
   const std::int64_t n = train.size();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
   const auto order = at::randperm(n, gen, at::kLong);
+  // Crops and flips of each batch from their own stream of the epoch's seed (data::augment).
+  const std::uint64_t augment_seed = derive_seed(shuffle_seed, kAugmentStream);
 
   EpochResult r;
   double loss_sum = 0.0;
@@ -79,7 +84,10 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
   for (std::int64_t begin = 0; begin < n; begin += batch_size) {
     if (hooks.check_cancelled) hooks.check_cancelled();
     const auto index = order.narrow(0, begin, std::min(batch_size, n - begin));
-    const auto x = train.images.index_select(0, index);
+    auto x = train.images.index_select(0, index);
+    if (train.augmentation.active())
+      x = data::augment(x, train.augmentation,
+                        derive_seed(augment_seed, static_cast<std::uint64_t>(r.steps)));
     const auto y = train.labels.index_select(0, index);
 
     optimizer.zero_grad();
@@ -190,7 +198,7 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
     const auto held = std::get<0>(order.narrow(0, 0, held_out).sort());
     const auto kept = std::get<0>(order.narrow(0, held_out, train.size() - held_out).sort());
     validation = {train.images.index_select(0, held), train.labels.index_select(0, held)};
-    fit = {train.images.index_select(0, kept), train.labels.index_select(0, kept)};
+    fit = {train.images.index_select(0, kept), train.labels.index_select(0, kept), train.augmentation};
     if (hooks.loss) {
       fit_hooks.loss = [kept, loss = hooks.loss](const torch::Tensor& logits, const torch::Tensor& labels,
                                                  const torch::Tensor& rows) {

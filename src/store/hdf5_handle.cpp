@@ -7,6 +7,11 @@
 
 namespace xbarsweep::store::detail {
 
+std::mutex& hdf5_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 void silence_hdf5_errors() {
   static std::once_flag once;
   std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });

@@ -6,10 +6,15 @@
 
 #include <hdf5.h>
 
+#include <mutex>
 #include <string>
 #include <utility>
 
 namespace xbarsweep::store::detail {
+
+/// \brief Held around every use of the HDF5 library: this build of it is not thread-safe, and a
+/// run's coordinator thread writes snapshots while a point on rank 0 may read a data file.
+std::mutex& hdf5_mutex();
 
 /// \brief Turns off HDF5's automatic printing of its error stack (once per process); the
 /// messages go into our exceptions instead.

@@ -776,6 +776,7 @@ Results read_open_snapshot(const H5File& f, hid_t file) {
 
 void write_snapshot(const std::string& file_name, const RunInfo& info,
                     const std::vector<PointRecord>& points) {
+  const std::lock_guard<std::mutex> lock(hdf5_mutex());
   const H5File f(file_name);
   H5Handle file = f.create();
   const hid_t root = file.get();
@@ -836,6 +837,7 @@ void write_snapshot(const std::string& file_name, const RunInfo& info,
 }
 
 Results read_snapshot(const std::string& file_name) {
+  const std::lock_guard<std::mutex> lock(hdf5_mutex());
   const H5File f(file_name);
   {
     // Check the signature ourselves: gives a clear message and never hands HDF5 an empty or

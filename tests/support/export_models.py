@@ -21,32 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class MLP(nn.Module):
-    def __init__(self, inputs, hidden, classes):
-        super().__init__()
-        self.fc1 = nn.Linear(inputs, hidden)
-        self.fc2 = nn.Linear(hidden, classes)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
-
-
-class LeNet5(nn.Module):
-    def __init__(self, channels, image_size, classes):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, 6, 5, padding=2 if image_size == 28 else 0)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, classes)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc1(x.flatten(1)))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from xbarsweep.models import MLP, LeNet5  # noqa: E402  the built-in models' mirrors
 
 
 class Residual(nn.Module):

@@ -48,6 +48,18 @@ class Params {
 
   const std::map<std::string, Value, std::less<>>& entries() const { return values_; }
 
+  /// \brief The entries whose path \p keep accepts, with their id-neutral values: a cache key
+  /// made of some of a point's parameters stays as it was when a parameter is added later.
+  template <class Keep>
+  Params only(Keep&& keep) const {
+    Params out;
+    for (const auto& [path, value] : values_)
+      if (keep(path)) out.values_.emplace(path, value);
+    for (const auto& [path, value] : id_neutral_)
+      if (keep(path)) out.id_neutral_.emplace(path, value);
+    return out;
+  }
+
   /// \brief "path=canonical-value" lines, sorted by path: the input of the point id. Paths at
   /// their id-neutral value (set_id_neutral) are left out.
   std::string canonical_text() const;

@@ -85,7 +85,8 @@ struct EpochResult {
 };
 
 /// \brief One pass over \p train in batches of \p batch_size (the last one may be smaller),
-/// shuffled by a permutation drawn from \p shuffle_seed. Puts the model in training mode.
+/// shuffled by a permutation drawn from \p shuffle_seed, each batch augmented (data::augment) as
+/// train.augmentation says, from a stream of \p shuffle_seed. Puts the model in training mode.
 EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, const data::Split& train,
                         std::int64_t batch_size, std::uint64_t shuffle_seed, const TrainHooks& hooks = {},
                         std::int64_t first_step = 0);
