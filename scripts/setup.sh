@@ -17,6 +17,7 @@ PACKAGES=(
   dataset-fashion-mnist
   python3 python3-h5py python3-pandas python3-numpy python3-torch
   clang-format  # the test suite checks the sources against .clang-format
+  texlive-latex-base texlive-latex-recommended  # the suite compiles `report --format latex` (booktabs)
 )
 
 missing=()

@@ -1,10 +1,15 @@
-// The `xbarsweep` command: run, plan, status, report, kinds. Exit codes: see sweep::ExitCode.
+// The `xbarsweep` command: run, plan, status, report, merge, plot, kinds. Exit codes: see sweep::ExitCode.
 #include <mpi.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -18,6 +23,7 @@
 #include "xbarsweep/kinds/kind.hpp"
 #include "xbarsweep/report/table.hpp"
 #include "xbarsweep/store/hdf5_arrays.hpp"
+#include "xbarsweep/store/merge.hpp"
 #include "xbarsweep/store/results_store.hpp"
 #include "xbarsweep/sweep/mpi.hpp"
 #include "xbarsweep/sweep/runner.hpp"
@@ -46,12 +52,34 @@ struct PlanArgs {
 };
 
 struct FileArgs {
-  std::string file;
+  std::vector<std::string> files;  ///< paths or globs
   std::string format = "markdown";
   std::string output;
   std::vector<std::string> metrics;
   std::vector<std::string> mean_over;
+  std::vector<std::string> where;
+  std::string sort;
+  std::string pareto;
+  std::string caption;
+  std::string label;
 };
+
+struct MergeArgs {
+  std::string output;
+  std::vector<std::string> inputs;
+  bool force = false;
+};
+
+// The results of one or more files (globs expanded), as one: report and status read shards and
+// reruns together, as merge would write them. Notes about duplicates go to stderr.
+store::Results read_all(const std::vector<std::string>& patterns, std::string* label) {
+  const auto paths = store::expand_result_paths(patterns);
+  *label = paths.size() == 1 ? paths.front() : std::to_string(paths.size()) + " files";
+  if (paths.size() == 1) return store::read_results(paths.front());
+  auto combined = store::combine_results(paths);
+  for (const auto& note : combined.notes) std::fprintf(stderr, "xbarsweep: %s\n", note.c_str());
+  return std::move(combined.results);
+}
 
 std::string config_text(const config::Experiment& e) {
   std::string text = e.source_text;
@@ -189,9 +217,10 @@ int cmd_plan(const PlanArgs& args) {
 }
 
 int cmd_status(const FileArgs& args) {
-  const store::Results results = store::read_results(args.file);
+  std::string label;
+  const store::Results results = read_all(args.files, &label);
   const report::StatusSummary s = report::summarize(results);
-  std::printf("%s: experiment %s (kind %s)\n", args.file.c_str(), results.info.experiment.c_str(),
+  std::printf("%s: experiment %s (kind %s)\n", label.c_str(), results.info.experiment.c_str(),
               results.info.kind.c_str());
   std::printf("done %zu, failed %zu", s.done, s.failed);
   if (s.planned > 0) {
@@ -206,16 +235,22 @@ int cmd_status(const FileArgs& args) {
 }
 
 int cmd_report(const FileArgs& args) {
-  const store::Results results = store::read_results(args.file);
-  const bool csv = args.format == "csv";
-  report::Table table;
+  std::string label;
+  const store::Results results = read_all(args.files, &label);
+  report::TableOptions options{args.metrics, args.mean_over};
+  std::string text;
   try {
-    table = report::results_table(results, csv ? report::Precision::Exact : report::Precision::Brief,
-                                  report::TableOptions{args.metrics, args.mean_over});
+    for (const auto& w : args.where) options.where.push_back(report::parse_where(w));
+    if (!args.sort.empty()) report::parse_sort(args.sort, options);
+    if (!args.pareto.empty()) options.pareto = report::parse_objectives(args.pareto);
+    const report::Table table = report::results_table(results, options);
+    if (args.format == "csv") text = report::to_csv(table);
+    if (args.format == "markdown") text = report::to_markdown(table);
+    if (args.format == "json") text = report::to_json(table);
+    if (args.format == "latex") text = report::to_latex(table, {args.caption, args.label});
   } catch (const report::ReportError& e) {
-    throw report::ReportError(args.file + ": " + e.what());
+    throw report::ReportError(label + ": " + e.what());
   }
-  const std::string text = csv ? report::to_csv(table) : report::to_markdown(table);
   if (args.output.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
   } else {
@@ -224,6 +259,42 @@ int cmd_report(const FileArgs& args) {
     if (!out) throw store::StoreError(args.output + ": cannot write the report");
   }
   return kExitOk;
+}
+
+int cmd_merge(const MergeArgs& args) {
+  const auto inputs = store::expand_result_paths(args.inputs);
+  std::error_code ec;
+  const bool output_is_input = std::any_of(inputs.begin(), inputs.end(), [&](const std::string& in) {
+    return std::filesystem::equivalent(in, args.output, ec);
+  });
+  if (std::filesystem::exists(args.output, ec) && !output_is_input)
+    throw store::StoreError(args.output +
+                            " exists and is not one of the inputs; expected a new file (or the file "
+                            "itself among the inputs, to merge into it)");
+  const auto combined = store::combine_results(inputs, args.force);
+  for (const auto& note : combined.notes) std::fprintf(stderr, "xbarsweep: %s\n", note.c_str());
+  store::write_results(args.output, combined.results);
+  const auto s = report::summarize(combined.results);
+  std::printf("%s: %zu points (done %zu, failed %zu) from %zu files\n", args.output.c_str(),
+              combined.results.points.size(), s.done, s.failed, inputs.size());
+  return kExitOk;
+}
+
+// `xbarsweep plot ...` is the Python companion's `python3 -m xbarsweep plot ...` (matplotlib),
+// run from this source tree's python/ directory.
+int cmd_plot(const std::vector<std::string>& args) {
+  const std::string python_dir = std::string(XBARSWEEP_SOURCE_DIR) + "/python";
+  ::setenv("PYTHONPATH", python_dir.c_str(), 1);
+  std::vector<std::string> argv_text = {"/usr/bin/python3", "-m", "xbarsweep", "plot"};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_text) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  ::execv(argv[0], argv.data());
+  std::fprintf(stderr, "xbarsweep: cannot run %s (%s); expected Debian's python3 with python3-matplotlib\n",
+               argv[0], std::strerror(errno));
+  return kExitError;
 }
 
 // "a real >= 0 and < 1" as a table cell: "[0, 1)", "> 0", "one of a, b".
@@ -339,22 +410,45 @@ int main(int argc, char** argv) {
 
   FileArgs status;
   auto* status_cmd = app.add_subcommand("status", "done, failed and pending counts of a results file");
-  status_cmd->add_option("file", status.file, "results file (.h5)")->required();
+  status_cmd->add_option("files", status.files, "results files (.h5) or globs, read as one")->required();
 
   FileArgs rep;
   auto* report_cmd = app.add_subcommand(
       "report", "one row per point (id, status, swept parameters, metrics), or averaged over seeds");
-  report_cmd->add_option("file", rep.file, "results file (.h5)")->required();
-  report_cmd->add_option("--format", rep.format, "csv or markdown")
-      ->check(CLI::IsMember({"csv", "markdown"}));
+  report_cmd->add_option("files", rep.files, "results files (.h5) or globs, read as one (as merge would)")
+      ->required();
+  report_cmd->add_option("--format", rep.format, "markdown (default), csv, json or latex (booktabs)")
+      ->check(CLI::IsMember({"csv", "markdown", "json", "latex"}));
   report_cmd->add_option("-o,--output", rep.output, "write to this file instead of stdout");
   report_cmd->add_option("--metrics", rep.metrics, "only these metrics, in this order (comma-separated)")
       ->delimiter(',');
   report_cmd
       ->add_option("--mean-over", rep.mean_over,
                    "average over these swept parameters (e.g. seed): one row per group of the others, "
-                   "with <metric>_mean and <metric>_std")
+                   "with <metric>_mean, <metric>_std and <metric>_ci95 (95% Student t half-width)")
       ->delimiter(',');
+  report_cmd->add_option("--where", rep.where,
+                         "keep points whose parameter equals the value: path=value (repeatable)");
+  report_cmd->add_option("--sort", rep.sort, "order rows by a metric or parameter: name or name:desc");
+  report_cmd->add_option("--pareto", rep.pareto,
+                         "only the non-dominated done points: metric:max|min, comma-separated (any number)");
+  report_cmd->add_option("--caption", rep.caption, "latex: the table's caption");
+  report_cmd->add_option("--label", rep.label, "latex: the table's \\label");
+
+  MergeArgs merge;
+  auto* merge_cmd = app.add_subcommand(
+      "merge", "one results file from shards and reruns of one experiment, deduplicated by point id");
+  merge_cmd->add_option("output", merge.output, "the merged results file (written atomically)")->required();
+  merge_cmd->add_option("inputs", merge.inputs, "results files or globs")->required();
+  merge_cmd->add_flag("--force", merge.force, "merge files of different experiments too");
+
+  std::vector<std::string> plot_args;
+  auto* plot_cmd = app.add_subcommand(
+      "plot",
+      "a figure from results files (python3 -m xbarsweep plot: matplotlib); --help lists its options");
+  plot_cmd->allow_extras();
+  plot_cmd->set_help_flag();
+  plot_cmd->prefix_command();
 
   std::string kinds_format = "text";
   auto* kinds_cmd = app.add_subcommand("kinds", "list experiment kinds and their parameters");
@@ -378,6 +472,8 @@ int main(int argc, char** argv) {
     if (*plan_cmd) return cmd_plan(plan);
     if (*status_cmd) return cmd_status(status);
     if (*report_cmd) return cmd_report(rep);
+    if (*merge_cmd) return cmd_merge(merge);
+    if (*plot_cmd) return cmd_plot(plot_cmd->remaining());
     if (*kinds_cmd) return kinds_format == "markdown" ? cmd_kinds_markdown() : cmd_kinds();
   } catch (const xbarsweep::config::ConfigError& e) {
     std::fprintf(stderr, "xbarsweep: %s\n", e.what());

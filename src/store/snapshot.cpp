@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <new>
+#include <sstream>
 #include <stdexcept>
 
 #include "hdf5_handle.hpp"
@@ -721,6 +722,10 @@ Results read_open_snapshot(const H5File& f, hid_t file) {
       info.versions[name] = f.read_string_attribute(versions.get(), name);
   }
   info.swept_paths = f.read_string_column(file, "swept_paths", "swept_paths");
+  if (f.has_attribute(file, "merged_from")) {
+    std::istringstream lines(f.read_string_attribute(file, "merged_from"));
+    for (std::string line; std::getline(lines, line);) info.merged_from.push_back(line);
+  }
 
   H5Handle points = f.open_group(file, "points");
   auto ids = f.read_string_column(points.get(), "id", "points/id");
@@ -789,6 +794,11 @@ void write_snapshot(const std::string& file_name, const RunInfo& info,
   f.write_scalar_attribute<std::uint64_t>(root, "planned_points", H5T_STD_U64LE, H5T_NATIVE_UINT64,
                                           info.planned_points);
   f.write_string_scalar(root, "config", info.config_text);
+  if (!info.merged_from.empty()) {
+    std::string lines;
+    for (const auto& line : info.merged_from) lines += line + '\n';
+    f.write_string_attribute(root, "merged_from", lines);
+  }
   {
     H5Handle versions = f.create_group(root, "versions");
     for (const auto& [name, version] : info.versions) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "xbarsweep/report/table.hpp"
 
@@ -28,7 +30,7 @@ TEST(Report, RowsInPlanOrderWithSweptParamsAndMetrics) {
   results.info.swept_paths = {"train.lr"};
   results.points = {point("b", 2, 0.1, 0.5), point("a", 0, 0.01, 0.25),
                     point("c", 1, 0.05, 0, xs::store::PointStatus::Failed)};
-  const auto table = xs::report::results_table(results, xs::report::Precision::Brief);
+  const auto table = xs::report::results_table(results);
   ASSERT_EQ(table.columns, (std::vector<std::string>{"id", "status", "train.lr", "accuracy"}));
   ASSERT_EQ(table.rows.size(), 3u);
   EXPECT_EQ(table.rows[0], (std::vector<std::string>{"a", "done", "0.01", "0.25"}));
@@ -41,8 +43,7 @@ TEST(Report, ChosenMetricsInTheirOrder) {
   results.info.swept_paths = {"train.lr"};
   results.points = {point("a", 0, 0.01, 0.25)};
   results.points[0].metrics["loss"] = 1.5;
-  const auto table =
-      xs::report::results_table(results, xs::report::Precision::Brief, {{"loss", "accuracy"}, {}});
+  const auto table = xs::report::results_table(results, {{"loss", "accuracy"}, {}});
   ASSERT_EQ(table.columns, (std::vector<std::string>{"id", "status", "train.lr", "loss", "accuracy"}));
   EXPECT_EQ(table.rows[0], (std::vector<std::string>{"a", "done", "0.01", "1.5", "0.25"}));
 }
@@ -59,9 +60,9 @@ TEST(Report, MeanOverSeedsGroupsTheOtherParameters) {
       seeded(point("a", 0, 0.01, 0.5), 1),  seeded(point("b", 1, 0.1, 0.75), 1),
       seeded(point("c", 2, 0.01, 0.25), 2), seeded(point("d", 3, 0.1, 0.25), 2),
       seeded(point("e", 4, 0.01, 0.75), 3), seeded(point("f", 5, 0.1, 0, xs::store::PointStatus::Failed), 3)};
-  const auto table = xs::report::results_table(results, xs::report::Precision::Exact, {{}, {"seed"}});
-  ASSERT_EQ(table.columns,
-            (std::vector<std::string>{"train.lr", "done", "failed", "accuracy_mean", "accuracy_std"}));
+  const auto table = xs::report::results_table(results, {{}, {"seed"}});
+  ASSERT_EQ(table.columns, (std::vector<std::string>{"train.lr", "done", "failed", "accuracy_mean",
+                                                     "accuracy_std", "accuracy_ci95"}));
   ASSERT_EQ(table.rows.size(), 2u);
   // lr 0.01: 0.5, 0.25, 0.75 -> mean 0.5, sample std 0.25.
   EXPECT_EQ(table.rows[0][0], "0.01");
@@ -69,6 +70,8 @@ TEST(Report, MeanOverSeedsGroupsTheOtherParameters) {
   EXPECT_EQ(table.rows[0][2], "0");
   EXPECT_DOUBLE_EQ(std::stod(table.rows[0][3]), 0.5);
   EXPECT_DOUBLE_EQ(std::stod(table.rows[0][4]), 0.25);
+  // 95% half-width: t(0.975, 2 dof) = 4.302652730 x 0.25 / sqrt(3).
+  EXPECT_NEAR(std::stod(table.rows[0][5]), 4.302652730 * 0.25 / std::sqrt(3.0), 1e-9);
   // lr 0.1: 0.75, 0.25 (the failed point counted, not averaged) -> mean 0.5, std sqrt(0.125).
   EXPECT_EQ(table.rows[1][1], "2");
   EXPECT_EQ(table.rows[1][2], "1");
@@ -77,9 +80,8 @@ TEST(Report, MeanOverSeedsGroupsTheOtherParameters) {
 
   // One value: a mean and no standard deviation.
   results.points.resize(2);
-  const auto single =
-      xs::report::results_table(results, xs::report::Precision::Brief, {{"accuracy"}, {"seed"}});
-  EXPECT_EQ(single.rows[1], (std::vector<std::string>{"0.1", "1", "0", "0.75", ""}));
+  const auto single = xs::report::results_table(results, {{"accuracy"}, {"seed"}});
+  EXPECT_EQ(single.rows[1], (std::vector<std::string>{"0.1", "1", "0", "0.75", "", ""}));
 }
 
 TEST(Report, UnknownMetricsAndParametersAreNamed) {
@@ -87,14 +89,14 @@ TEST(Report, UnknownMetricsAndParametersAreNamed) {
   results.info.swept_paths = {"train.lr"};
   results.points = {point("a", 0, 0.01, 0.25)};
   try {
-    xs::report::results_table(results, xs::report::Precision::Brief, {{"acuracy"}, {}});
+    xs::report::results_table(results, {{"acuracy"}, {}});
     FAIL() << "an unknown metric must throw";
   } catch (const xs::report::ReportError& e) {
     EXPECT_NE(std::string(e.what()).find("`acuracy`"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("metrics: accuracy"), std::string::npos) << e.what();
   }
   try {
-    xs::report::results_table(results, xs::report::Precision::Brief, {{}, {"seed"}});
+    xs::report::results_table(results, {{}, {"seed"}});
     FAIL() << "averaging over a parameter the sweep does not vary must throw";
   } catch (const xs::report::ReportError& e) {
     EXPECT_NE(std::string(e.what()).find("`seed`"), std::string::npos) << e.what();
@@ -106,7 +108,7 @@ TEST(Report, ExactPrecisionRoundTrips) {
   xs::store::Results results;
   results.info.swept_paths = {"train.lr"};
   results.points = {point("a", 0, 0.1, 1.0 / 3.0)};
-  const auto table = xs::report::results_table(results, xs::report::Precision::Exact);
+  const auto table = xs::report::results_table(results);
   EXPECT_EQ(std::stod(table.rows[0][3]), 1.0 / 3.0);
   EXPECT_EQ(std::stod(table.rows[0][2]), 0.1);
 }
@@ -129,4 +131,109 @@ TEST(Report, StatusCountsAndFailures) {
   EXPECT_EQ(s.planned, 5u);
   ASSERT_EQ(s.failures.size(), 1u);
   EXPECT_EQ(s.failures[0].first, "b");
+}
+
+TEST(Report, NumbersAreTheShortestTextThatReadsBack) {
+  for (const double v : {0.78, 0.47945205479452058, 1e-05, 123456789.0, -0.1, 5e-324, 1.0 / 3.0}) {
+    const std::string text = xs::report::shortest(v);
+    EXPECT_EQ(std::strtod(text.c_str(), nullptr), v) << text;  // stod refuses denormals
+  }
+  EXPECT_EQ(xs::report::shortest(0.78), "0.78");
+  EXPECT_EQ(xs::report::shortest(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(xs::report::shortest(std::nan("")), "nan");
+}
+
+TEST(Report, WhereFiltersAndSortOrders) {
+  xs::store::Results results;
+  results.info.swept_paths = {"train.lr"};
+  results.points = {point("a", 0, 0.01, 0.25), point("b", 1, 0.1, 0.75), point("c", 2, 0.05, 0.5),
+                    point("d", 3, 0.2, 0, xs::store::PointStatus::Failed)};
+  xs::report::TableOptions o;
+  o.where = {xs::report::parse_where("train.lr=0.10")};  // numbers compare as numbers
+  auto t = xs::report::results_table(results, o);
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0][0], "b");
+  o.where = {xs::report::parse_where("status=done")};
+  xs::report::parse_sort("accuracy:desc", o);
+  t = xs::report::results_table(results, o);
+  ASSERT_EQ(t.rows.size(), 3u);
+  EXPECT_EQ(t.rows[0][0], "b");
+  EXPECT_EQ(t.rows[2][0], "a");
+  o.where = {xs::report::parse_where("train.momentum=0.9")};
+  EXPECT_THROW(xs::report::results_table(results, o), xs::report::ReportError);
+  EXPECT_THROW(xs::report::parse_where("no-equals-sign"), xs::report::ReportError);
+  EXPECT_THROW(xs::report::parse_sort("accuracy:up", o), xs::report::ReportError);
+}
+
+// Brute force: a point is on the front iff no other point is >= on every objective and > on one.
+TEST(Report, ParetoFrontMatchesBruteForce) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const std::size_t k = 2 + trial % 3, n = 1 + rng() % 40;
+    std::vector<xs::report::Objective> objectives;
+    for (std::size_t j = 0; j < k; ++j) objectives.push_back({"m" + std::to_string(j), rng() % 2 == 0});
+    std::vector<std::vector<double>> values(n, std::vector<double>(k));
+    for (auto& row : values)
+      for (auto& x : row) x = rng() % 10 == 0 ? std::nan("") : static_cast<double>(rng() % 4);  // ties
+    const auto front = xs::report::pareto_front(values, objectives);
+    for (std::size_t i = 0; i < n; ++i) {
+      bool nan = false, dominated = false;
+      for (double x : values[i]) nan = nan || std::isnan(x);
+      for (std::size_t j = 0; j < n && !nan; ++j) {
+        bool all = true, some = false, has_nan = false;
+        for (std::size_t m = 0; m < k; ++m) {
+          has_nan = has_nan || std::isnan(values[j][m]);
+          const double a = objectives[m].maximise ? values[j][m] : -values[j][m];
+          const double b = objectives[m].maximise ? values[i][m] : -values[i][m];
+          all = all && a >= b;
+          some = some || a > b;
+        }
+        dominated = dominated || (j != i && !has_nan && all && some);
+      }
+      const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
+      ASSERT_EQ(on_front, !nan && !dominated) << "trial " << trial << " row " << i;
+    }
+  }
+}
+
+TEST(Report, ParetoTableKeepsDoneNonDominatedPoints) {
+  xs::store::Results results;
+  results.info.swept_paths = {"train.lr"};
+  results.points = {point("a", 0, 0.01, 0.25), point("b", 1, 0.1, 0.75), point("c", 2, 0.05, 0.5),
+                    point("d", 3, 0.2, 0, xs::store::PointStatus::Failed)};
+  results.points[0].metrics["crossbars"] = 1;
+  results.points[1].metrics["crossbars"] = 9;
+  results.points[2].metrics["crossbars"] = 9;  // dominated by b
+  xs::report::TableOptions o;
+  o.pareto = xs::report::parse_objectives("accuracy:max,crossbars:min");
+  const auto t = xs::report::results_table(results, o);
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_EQ(t.rows[0][0], "a");
+  EXPECT_EQ(t.rows[1][0], "b");
+  EXPECT_THROW(xs::report::parse_objectives("accuracy:up"), xs::report::ReportError);
+}
+
+TEST(Report, StudentQuantiles) {
+  EXPECT_NEAR(xs::report::student_t_975(1), 12.7062047, 1e-6);
+  EXPECT_NEAR(xs::report::student_t_975(30), 2.0422725, 1e-6);
+  EXPECT_NEAR(xs::report::student_t_975(40), 2.0210754, 1e-5);
+  EXPECT_NEAR(xs::report::student_t_975(120), 1.9799304, 1e-5);
+}
+
+TEST(Report, JsonAndLatex) {
+  xs::report::Table t;
+  t.columns = {"id", "status", "model.name", "accuracy_mean", "accuracy_std", "crossbars"};
+  t.rows = {{"1234567890123456", "done", "a_b&c", "0.78", "0.01", "12"},
+            {"x", "failed", "q", "", "", "1e-05"}};
+  const std::string json = xs::report::to_json(t);
+  EXPECT_NE(json.find("\"id\": \"1234567890123456\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"accuracy_mean\": 0.78"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"accuracy_mean\": null"), std::string::npos) << json;
+  const std::string latex = xs::report::to_latex(t, {"Paper A, Table I", "tab:a"});
+  EXPECT_NE(latex.find("a\\_b\\&c"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("\\begin{tabular}{lllr@{}lr@{}l}"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("0 & .78 $\\pm$ 0.01"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("1 & $\\times 10^{-5}$"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("\\caption{Paper A, Table I}"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("\\toprule"), std::string::npos) << latex;
 }

@@ -33,6 +33,9 @@ struct RunInfo {
   std::vector<std::string> swept_paths;         ///< dotted paths varied by the sweep
   std::uint64_t planned_points = 0;             ///< points in the (shard of the) plan of the latest run;
                                                 ///< stored as root attribute `planned_points`
+  /// The inputs of `xbarsweep merge`, one line each (path, experiment, kind, points, versions);
+  /// root attribute `merged_from`, one line per input. Empty for a file a sweep wrote.
+  std::vector<std::string> merged_from;
 };
 
 /// \brief Everything read back from a results file.
