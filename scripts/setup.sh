@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   slurm-wlm munge procps
   dataset-fashion-mnist
-  python3 python3-h5py python3-pandas python3-numpy python3-torch
+  python3 python3-h5py python3-pandas python3-numpy python3-torch python3-matplotlib python3-pytest
   clang-format  # the test suite checks the sources against .clang-format
   texlive-latex-base texlive-latex-recommended  # the suite compiles `report --format latex` (booktabs)
 )
@@ -41,3 +41,12 @@ if [[ "$blas" != *openblas* ]]; then
   blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 || true)
 fi
 echo "setup: BLAS is $blas"
+
+# The Python package python/xbarsweep importable by Debian's python3 from anywhere (a .pth file
+# naming this tree's python/ directory): `python3 -c "import xbarsweep"`.
+site=$(/usr/bin/python3 -c 'import sys; print(f"/usr/local/lib/python3.{sys.version_info.minor}/dist-packages")')
+tree=$(cd "$(dirname "$0")/.." && pwd)/python
+if [ "$(cat "$site/xbarsweep-source.pth" 2>/dev/null)" != "$tree" ]; then
+  $SUDO mkdir -p "$site" && echo "$tree" | $SUDO tee "$site/xbarsweep-source.pth" >/dev/null
+  echo "setup: python3 imports xbarsweep from $tree"
+fi

@@ -283,9 +283,13 @@ int cmd_merge(const MergeArgs& args) {
 // `xbarsweep plot ...` is the Python companion's `python3 -m xbarsweep plot ...` (matplotlib),
 // run from this source tree's python/ directory.
 int cmd_plot(const std::vector<std::string>& args) {
-  const std::string python_dir = std::string(XBARSWEEP_SOURCE_DIR) + "/python";
-  ::setenv("PYTHONPATH", python_dir.c_str(), 1);
-  std::vector<std::string> argv_text = {"/usr/bin/python3", "-m", "xbarsweep", "plot"};
+  std::string path = std::string(XBARSWEEP_SOURCE_DIR) + "/python";
+  if (const char* existing = std::getenv("PYTHONPATH"); existing != nullptr && *existing != '\0')
+    path += std::string(":") + existing;
+  ::setenv("PYTHONPATH", path.c_str(), 1);
+  const char* python = std::getenv("XBARSWEEP_PYTHON");
+  std::vector<std::string> argv_text = {python != nullptr && *python != '\0' ? python : "/usr/bin/python3",
+                                        "-m", "xbarsweep", "plot"};
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());

@@ -32,8 +32,8 @@ check(len(csv.splitlines()) == count + 1, "one CSV row per point")
 # Averaged over the repeats' seeds: one row per other combination, done + failed = the repeats.
 mean = run(["report", out, "--format", "csv", "--metrics", "value", "--mean-over", "seed"], check_rc=0).stdout
 lines = mean.splitlines()
-check(lines[0].endswith(",done,failed,value_mean,value_std") and "seed" not in lines[0], lines[0])
-check(len(lines) - 1 == count // 2 and all(int(r.split(",")[-4]) + int(r.split(",")[-3]) == 2 for r in lines[1:]),
+check(lines[0].endswith(",done,failed,value_mean,value_std,value_ci95") and "seed" not in lines[0], lines[0])
+check(len(lines) - 1 == count // 2 and all(int(r.split(",")[-5]) + int(r.split(",")[-4]) == 2 for r in lines[1:]),
       f"--mean-over seed: {count // 2} rows of 2 points each expected:\n{mean[:300]}")
 p = run(["report", out, "--metrics", "valeu"])
 check(p.returncode == 2 and out in p.stderr and "`valeu`" in p.stderr, f"an unknown metric is bad input: {p.stderr}")

@@ -84,3 +84,21 @@ print(out.stdout.strip())
 out = subprocess.run([writer, "--read", os.path.join(scratch, "sample.h5")], capture_output=True, text=True)
 assert out.returncode == 0 and out.stdout.strip() == "3 points", out
 print("h5py/pandas load: OK")
+
+# The package's loader (python/xbarsweep, docs/python.md) reads the same file exactly: absent
+# values as NaN or None, mixed-type columns parsed back, bools as bools, arrays per row.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+import xbarsweep  # noqa: E402
+
+df = xbarsweep.load(os.path.join(scratch, "sample.h5"))
+assert list(df["id"]) == ["p0", "p1", "p2"] and list(df.columns[:5]) == ["id", "status", "error", "train.lr", "seed"]
+assert list(df["status"]) == ["done", "failed", "done"] and df["error"][1] == "diverged"
+assert df["seed"].dtype == np.int64 and df["crossbar.ideal"].dtype == bool
+assert list(df["mixed"]) == [0, "relu", 2], list(df["mixed"])
+assert math.isnan(df["only.two"][0]) and math.isnan(df["only.two"][1]) and df["only.two"][2] == 2.5
+assert math.isnan(df["loss"][1]) and df["loss"][0] == 0.3
+assert df["loss_per_epoch"][1] is None and list(df["loss_per_epoch"][2]) == [0.9, 0.5, 0.3]
+assert df.attrs["swept_paths"] == ["train.lr", "seed"] and df.attrs["files"][0]["planned_points"] == 3
+df = xbarsweep.load(os.path.join(scratch, "empty.h5"))
+assert len(df) == 0 and list(df.columns[:3]) == ["id", "status", "error"]
+print("xbarsweep.load: OK")
