@@ -16,7 +16,20 @@ std::string format_real(const char* format, double v) {
   return buffer;
 }
 
-// JSON-style quoting, so that the string "1" and the int 1 never share a canonical text.
+[[noreturn]] void wrong_type(std::string_view path, const Value& v, std::string_view wanted) {
+  throw InternalError("parameter '" + std::string(path) + "' is " + std::string(type_name(type_of(v))) +
+                      ", not " + std::string(wanted));
+}
+
+const Value& require(const Params& params, std::string_view path) {
+  const Value* v = params.find(path);
+  if (v == nullptr) throw InternalError("parameter '" + std::string(path) + "' is absent");
+  return *v;
+}
+
+}  // namespace
+
+// JSON-style quoting; in canonical texts, so that the string "1" and the int 1 never share one.
 std::string quoted(const std::string& s) {
   std::string out = "\"";
   for (const char c : s) {
@@ -48,19 +61,6 @@ std::string quoted(const std::string& s) {
   }
   return out + "\"";
 }
-
-[[noreturn]] void wrong_type(std::string_view path, const Value& v, std::string_view wanted) {
-  throw InternalError("parameter '" + std::string(path) + "' is " + std::string(type_name(type_of(v))) +
-                      ", not " + std::string(wanted));
-}
-
-const Value& require(const Params& params, std::string_view path) {
-  const Value* v = params.find(path);
-  if (v == nullptr) throw InternalError("parameter '" + std::string(path) + "' is absent");
-  return *v;
-}
-
-}  // namespace
 
 ValueType type_of(const Value& v) {
   switch (v.index()) {

@@ -22,6 +22,10 @@ ValueType type_of(const Value& v);
 /// \brief "bool", "int", "real" or "string".
 std::string_view type_name(ValueType t);
 
+/// \brief \p s as a JSON string literal (quotes, backslash escapes, \\u00XX for control bytes).
+/// Part of canonical(): never change it.
+std::string quoted(const std::string& s);
+
 /// \brief Canonical text of a value: round-trips, identical on every machine (reals as %.17g).
 std::string canonical(const Value& v);
 
