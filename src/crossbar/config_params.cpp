@@ -73,9 +73,22 @@ const config::Section<CrossbarConfig>& crossbar_section() {
           .add("adc_bits", &C::adc_bits,
                "ADC resolution per column; 0 = ideal. Typical 5..9 (ISAAC 8; NeuroSim 5)", {0, 24})
           .choice("adc_range", &C::adc_range,
-                  {{"calibrated", AdcRange::Calibrated}, {"theoretical", AdcRange::Theoretical}},
+                  {{"calibrated", AdcRange::Calibrated},
+                   {"theoretical", AdcRange::Theoretical},
+                   {"percentile", AdcRange::Percentile}},
                   "calibrated: [min, max] of each column's noise-free current over a calibration batch; "
-                  "theoretical: +-(DAC full scale) sum_i |G_ij|")
+                  "theoretical: +-(DAC full scale) sum_i |G_ij|; percentile: +-(crossbar.adc_percentile-th "
+                  "percentile of |current|) pooled over the layer's columns (CrossSim)")
+          .add("adc_percentile", &C::adc_percentile,
+               "adc_range percentile: the percentile of |column current| over the calibration batch and "
+               "every column of the layer (CrossSim 99.99)",
+               Range::above_to(0.0, 100.0))
+          .added_later()
+          .add("adc_headroom", &C::adc_headroom,
+               "calibrated and percentile ADC ranges widened by this factor about their centre: fewer "
+               "clipped currents, coarser steps",
+               {1.0, 100.0})
+          .added_later()
           .add("seed_offset", &C::seed_offset,
                "added to the point's seed for the devices: another Monte Carlo device sample",
                Range::at_least(0));

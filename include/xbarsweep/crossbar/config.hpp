@@ -28,6 +28,8 @@ enum class ReadNoiseMode {
 enum class AdcRange {
   Calibrated,   ///< [min, max] of the noise-free column current over a calibration batch
   Theoretical,  ///< +-(DAC full scale) * sum_i |G_ij|: never clips, wastes resolution
+  Percentile,   ///< +-(adc_percentile-th percentile of |current|), one range for every column of
+                ///< the layer, over a calibration batch (CrossSim's rule)
 };
 
 /// \brief Every parameter of the crossbar simulator. All non-idealities are off by default, so
@@ -51,6 +53,8 @@ struct CrossbarConfig {
   int input_bits = 0;           ///< input resolution streamed through the DAC; 0 = dac_bits
   int adc_bits = 0;             ///< ADC resolution per column; 0 = ideal
   AdcRange adc_range = AdcRange::Calibrated;
+  double adc_percentile = 99.99;  ///< AdcRange::Percentile: the percentile of |current|, (0, 100]
+  double adc_headroom = 1.0;      ///< calibrated and percentile ranges widened by this factor (>= 1)
   std::uint64_t seed_offset = 0;  ///< added to the device seed (independent device samples)
 
   /// \brief Number of input passes (DAC planes) per MVM: ceil(input_bits / dac_bits), or 1.

@@ -553,6 +553,8 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   resize_scratch(batch);
   const auto lo = adc_lo_;
   const auto hi = adc_step_;  // holds the maximum until the ranges are final
+  const bool pooled = config_.adc_range == AdcRange::Percentile;
+  std::vector<float> magnitudes;  // pooled: |current| of every column and calibration input
   Kokkos::deep_copy(lo, 3.402823466e+38f);
   Kokkos::deep_copy(hi, -3.402823466e+38f);
   for (int plane = 0; plane < planes_; ++plane) {
@@ -561,6 +563,13 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
       const int np = nphys_host_[r];
       if (np == 0) continue;
       tile_product(r, batch);
+      if (pooled) {
+        const Kokkos::View<const float*, memory_space, Kokkos::MemoryUnmanaged> currents(
+            p_.data(), std::int64_t(batch) * np);
+        const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), currents);
+        for (std::int64_t k = 0; k < host.extent_int(0); ++k) magnitudes.push_back(std::fabs(host(k)));
+        continue;
+      }
       const std::int64_t coff = pcoff_host_[r];
       const float* pr = p_.data();
       Kokkos::parallel_for(
@@ -577,14 +586,29 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
           });
     }
   }
+  if (pooled) {  // one symmetric range for the layer: the percentile of |current|
+    float q = 0.0f;
+    if (!magnitudes.empty()) {
+      const double rank = config_.adc_percentile / 100.0 * static_cast<double>(magnitudes.size());
+      const auto k = std::min<std::size_t>(magnitudes.size() - 1,
+                                           static_cast<std::size_t>(std::max(1.0, std::ceil(rank))) - 1);
+      std::nth_element(magnitudes.begin(), magnitudes.begin() + static_cast<std::ptrdiff_t>(k),
+                       magnitudes.end());
+      q = magnitudes[k];
+    }
+    Kokkos::deep_copy(lo, -q);
+    Kokkos::deep_copy(hi, q);
+  }
   const float top = float((std::int64_t(1) << config_.adc_bits) - 1);
+  const float headroom = static_cast<float>(config_.adc_headroom);
   const auto inv = adc_inv_step_;
   Kokkos::parallel_for(
       "xbarsweep::crossbar::adc_finalize_range",
       Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0, total_phys_),
       KOKKOS_LAMBDA(const std::int64_t p) {
-        const float span = hi(p) - lo(p);
-        hi(p) = span / top;  // now the step
+        const float span = (hi(p) - lo(p)) * headroom;
+        if (headroom != 1.0f) lo(p) = 0.5f * (hi(p) + lo(p)) - 0.5f * span;  // else bit for bit as before
+        hi(p) = span / top;                                                  // now the step
         inv(p) = span > 0.0f ? top / span : 0.0f;
       });
   Kokkos::fence();
