@@ -20,6 +20,15 @@ bool is_number(const std::string& text) {
 
 bool is_text_column(const std::string& name) { return name == "id" || name == "status"; }
 
+// Whether column \p c holds numbers: every non-empty cell is one (and it is not id or status).
+// Decided per column, so that a string parameter whose value reads as a number stays a string.
+bool numeric_column(const Table& table, std::size_t c) {
+  if (is_text_column(table.columns[c])) return false;
+  for (const auto& row : table.rows)
+    if (!row[c].empty() && !is_number(row[c])) return false;
+  return true;
+}
+
 std::string json_string(const std::string& s) { return config::quoted(s); }
 
 std::string latex_escape(const std::string& s) {
@@ -117,20 +126,17 @@ std::string to_markdown(const Table& table) {
 }
 
 std::string to_json(const Table& table) {
+  std::vector<bool> numeric;
+  for (std::size_t c = 0; c < table.columns.size(); ++c) numeric.push_back(numeric_column(table, c));
   std::string out = "[";
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
     out += r ? ",\n {" : "\n {";
     for (std::size_t c = 0; c < table.columns.size(); ++c) {
       const std::string& v = table.rows[r][c];
       out += (c ? ", " : "") + json_string(table.columns[c]) + ": ";
-      if (v.empty()) {
-        out += "null";
-      } else if (is_text_column(table.columns[c]) || !is_number(v) || v == "nan" || v == "inf" ||
-                 v == "-inf") {
-        out += v == "nan" || v == "inf" || v == "-inf" ? "null" : json_string(v);
-      } else {
-        out += v;
-      }
+      const bool text = !numeric[c];
+      const bool finite = v != "nan" && v != "inf" && v != "-inf";
+      out += v.empty() || (!text && !finite) ? "null" : text ? json_string(v) : v;  // JSON has no NaN
     }
     out += "}";
   }
@@ -151,15 +157,14 @@ std::string to_latex(const Table& table, const LatexOptions& options) {
   };
   for (std::size_t c = 0; c < table.columns.size(); ++c) {
     const std::string& name = table.columns[c];
-    Column col{name, c, std::nullopt, !is_text_column(name)};
+    Column col{name, c, std::nullopt, numeric_column(table, c)};
     if (ends_with(name, "_mean") && c + 1 < table.columns.size() &&
         table.columns[c + 1] == name.substr(0, name.size() - 5) + "_std") {
       col.name = name.substr(0, name.size() - 5);
       col.spread = c + 1;
       ++c;
     }
-    for (const auto& row : table.rows)
-      col.numeric = col.numeric && (row[col.value].empty() || is_number(row[col.value]));
+    col.numeric = col.numeric && (!col.spread || numeric_column(table, *col.spread));
     columns.push_back(col);
   }
   std::string spec, header, body;

@@ -224,15 +224,19 @@ TEST(Report, JsonAndLatex) {
   xs::report::Table t;
   t.columns = {"id", "status", "model.name", "accuracy_mean", "accuracy_std", "crossbars"};
   t.rows = {{"1234567890123456", "done", "a_b&c", "0.78", "0.01", "12"},
-            {"x", "failed", "q", "", "", "1e-05"}};
+            {"x", "failed", "nan", "", "", "nan"}};
   const std::string json = xs::report::to_json(t);
   EXPECT_NE(json.find("\"id\": \"1234567890123456\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"accuracy_mean\": 0.78"), std::string::npos) << json;
   EXPECT_NE(json.find("\"accuracy_mean\": null"), std::string::npos) << json;
-  const std::string latex = xs::report::to_latex(t, {"Paper A, Table I", "tab:a"});
+  EXPECT_NE(json.find("\"crossbars\": null"), std::string::npos) << json;      // NaN: no JSON number
+  EXPECT_NE(json.find("\"model.name\": \"nan\""), std::string::npos) << json;  // a string stays one
+  std::string latex = xs::report::to_latex(t, {"Paper A, Table I", "tab:a"});
   EXPECT_NE(latex.find("a\\_b\\&c"), std::string::npos) << latex;
   EXPECT_NE(latex.find("\\begin{tabular}{lllr@{}lr@{}l}"), std::string::npos) << latex;
   EXPECT_NE(latex.find("0 & .78 $\\pm$ 0.01"), std::string::npos) << latex;
+  t.rows[1][5] = "1e-05";
+  latex = xs::report::to_latex(t, {"Paper A, Table I", "tab:a"});
   EXPECT_NE(latex.find("1 & $\\times 10^{-5}$"), std::string::npos) << latex;
   EXPECT_NE(latex.find("\\caption{Paper A, Table I}"), std::string::npos) << latex;
   EXPECT_NE(latex.find("\\toprule"), std::string::npos) << latex;

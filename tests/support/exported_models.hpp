@@ -21,6 +21,8 @@ inline const std::string& exported_models_dir() {
     const std::string command =
         std::string(python) + " " + source + "/tests/support/export_models.py " + pattern;
     if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+    static const std::string removed_at_exit = pattern;
+    std::atexit([] { std::filesystem::remove_all(removed_at_exit); });
     return pattern;
   }();
   return dir;
