@@ -14,13 +14,13 @@ namespace xbarsweep::store {
 
 namespace {
 
-// The config text without its `output:` line, which says where results go, not what they are.
+// The config text without its `output:` line and `--set output=` override, which say where
+// results go, not what they are.
 std::string experiment_text(const std::string& config) {
   std::istringstream in(config);
   std::string line, out;
   while (std::getline(in, line)) {
-    const auto first = line.find_first_not_of(" \t");
-    if (first != std::string::npos && first == 0 && line.compare(0, 7, "output:") == 0) continue;
+    if (line.rfind("output:", 0) == 0 || line.rfind("#   --set output=", 0) == 0) continue;
     out += line + '\n';
   }
   return out;
