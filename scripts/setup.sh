@@ -14,6 +14,7 @@ PACKAGES=(
   libyaml-cpp-dev libfftw3-dev libcli11-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   slurm-wlm munge procps
+  iproute2 util-linux  # slurm-local.sh --nodes: network namespaces (ip), nsenter and unshare
   dataset-fashion-mnist
   python3 python3-h5py python3-pandas python3-numpy python3-torch python3-matplotlib python3-pytest
   clang-format  # the test suite checks the sources against .clang-format

@@ -175,6 +175,72 @@ std::vector<AdmmResidual> AdmmState::update() {
   return out;
 }
 
+namespace {
+at::Tensor curve(const std::vector<double>& v) {
+  return at::tensor(c10::ArrayRef<double>(v), at::TensorOptions().dtype(at::kDouble)).clone();
+}
+std::vector<double> curve_of(const at::Tensor& t) {
+  const auto d = t.to(at::kDouble).contiguous();
+  return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
+}
+}  // namespace
+
+void AdmmState::save(TensorMap& out, const std::string& prefix) const {
+  out[prefix + "iterations"] = at::scalar_tensor(static_cast<double>(iterations_), at::kDouble);
+  for (const auto& l : layers_) {
+    for (std::size_t j = 0; j < l.pairs.size(); ++j) {
+      const AdmmPair& p = l.pairs[j];
+      const std::string key = prefix + l.layer.name + "." + std::to_string(j) + ".";
+      out[key + "z"] = p.z;
+      out[key + "u"] = p.u;
+      out[key + "mask"] = p.mask;
+      out[key + "rho"] = at::scalar_tensor(p.rho, at::kDouble);
+      out[key + "scale"] = at::scalar_tensor(p.scale, at::kDouble);
+      out[key + "primal"] = curve(p.primal);
+      out[key + "dual"] = curve(p.dual);
+      out[key + "rhos"] = curve(p.rhos);
+    }
+  }
+}
+
+void AdmmState::restore(const TensorMap& in, const std::string& prefix) {
+  const auto get = [&](const std::string& key) -> const at::Tensor& {
+    const auto found = in.find(key);
+    XBARSWEEP_THROW_IF(found == in.end(), CompressError, "saved ADMM state has no '" << key << "'");
+    return found->second;
+  };
+  iterations_ = static_cast<std::int64_t>(get(prefix + "iterations").item<double>());
+  for (auto& l : layers_) {
+    for (std::size_t j = 0; j < l.pairs.size(); ++j) {
+      AdmmPair& p = l.pairs[j];
+      const std::string key = prefix + l.layer.name + "." + std::to_string(j) + ".";
+      for (const char* name : {"z", "u", "mask"}) {
+        XBARSWEEP_THROW_IF(get(key + name).sizes() != p.z.sizes(), CompressError,
+                           "saved ADMM state '" << key << name << "' has another shape than the layer");
+      }
+      p.z = get(key + "z").clone();
+      p.u = get(key + "u").clone();
+      p.mask = get(key + "mask").clone();
+      p.rho = get(key + "rho").item<double>();
+      p.scale = get(key + "scale").item<double>();
+      p.primal = curve_of(get(key + "primal"));
+      p.dual = curve_of(get(key + "dual"));
+      p.rhos = curve_of(get(key + "rhos"));
+    }
+  }
+  refresh_offsets();
+}
+
+std::vector<std::vector<AdmmResidual>> AdmmState::residual_history() const {
+  std::vector<std::vector<AdmmResidual>> out(static_cast<std::size_t>(iterations_));
+  for (std::size_t t = 0; t < out.size(); ++t) {
+    for (const auto& l : layers_) {
+      for (const auto& p : l.pairs) out[t].push_back({l.layer.name, p.set, p.primal[t], p.dual[t], p.rhos[t]});
+    }
+  }
+  return out;
+}
+
 double AdmmState::max_relative_residual() const {
   at::NoGradGuard no_grad;
   double worst = 0.0;

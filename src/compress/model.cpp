@@ -82,6 +82,35 @@ MaskSet MaskSet::hard_project(torch::nn::Module& model, const CompressionSpec& s
   return set;
 }
 
+void MaskSet::save(TensorMap& out, const std::string& prefix) const {
+  for (const auto& m : layers_) {
+    out[prefix + m.layer.name + ".mask"] = m.mask;
+    out[prefix + m.layer.name + ".scale"] = at::scalar_tensor(m.scale, at::kDouble);
+  }
+}
+
+MaskSet MaskSet::restore(torch::nn::Module& model, const CompressionSpec& spec, const MaskSet* previous,
+                         const TensorMap& in, const std::string& prefix) {
+  const auto get = [&](const std::string& key) -> const at::Tensor& {
+    const auto found = in.find(key);
+    XBARSWEEP_THROW_IF(found == in.end(), CompressError, "saved masks have no '" << key << "'");
+    return found->second;
+  };
+  MaskSet set;
+  for (auto& layer : compressible_layers(model)) {
+    const auto ls = spec.for_layer(layer.name);
+    const LayerMask* before = previous ? previous->find(layer.name) : nullptr;
+    if (!ls.compresses() && before == nullptr) continue;  // as hard_project chooses
+    const at::Tensor& mask = get(prefix + layer.name + ".mask");
+    XBARSWEEP_THROW_IF(mask.sizes() != layer.weight.sizes() || mask.scalar_type() != at::kBool, CompressError,
+                       "saved mask of " << layer.name << " is not a bool tensor of the weight's shape");
+    LayerMask m{layer, ls, mask.clone(), ls.levels, get(prefix + layer.name + ".scale").item<double>()};
+    if (!ls.levels && before != nullptr && before->levels) m.levels = before->levels;
+    set.layers_.push_back(std::move(m));
+  }
+  return set;
+}
+
 void MaskSet::apply_masks_to_grads() const {
   at::NoGradGuard no_grad;
   for (const auto& m : layers_) {

@@ -20,7 +20,8 @@ namespace {
 constexpr std::size_t kMaxFileBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxListedChoices = 24;  // longer lists of candidates are cut with "..."
 
-const std::vector<std::string> kTopLevelKeys = {"name", "kind", "description", "seed", "output", "sweep"};
+const std::vector<std::string> kTopLevelKeys = {"name", "kind", "description", "seed", "output", "checkpoint_s",
+                                                "sweep"};
 const std::vector<std::string> kSweepKeys = {"grid", "zip", "points", "random", "repeats", "max_points"};
 const std::vector<std::string> kRandomKeys = {"samples", "seed", "params"};
 const std::vector<std::string> kDistributionKeys = {"uniform", "log_uniform", "int_uniform", "choice"};
@@ -287,6 +288,15 @@ class ExperimentReader {
     return std::get<std::int64_t>(value_of(spec, node, key));
   }
 
+  // checkpoint_s: seconds >= 0 (YAML's .inf: only when a stop signal asks).
+  double seconds_of(const YAML::Node& node, const std::string& key) const {
+    ParamSpec spec;
+    spec.path = key;
+    spec.type = ValueType::Real;
+    spec.min = 0.0;
+    return std::get<double>(value_of(spec, node, key));
+  }
+
   std::vector<std::string> schema_paths() const {
     std::vector<std::string> paths;
     for (const ParamSpec& spec : schema_->specs()) paths.push_back(spec.path);
@@ -442,6 +452,8 @@ void ExperimentReader::read_top_level(const YAML::Node& root) {
       experiment_.output = text_of(value, key, "a file path");
       if (experiment_.output.empty()) fail(value, key, "empty output path; expected a file path");
       output_given_ = true;
+    } else if (key == "checkpoint_s") {
+      experiment_.checkpoint_s = seconds_of(value, key);
     } else if (key == "sweep") {
       sweep_node_.reset(value);
       has_sweep_ = true;
@@ -792,6 +804,8 @@ void ExperimentReader::apply_override(const std::string& text) {
     experiment_.output = text_of(value, path, "a file path");
     if (experiment_.output.empty()) fail(value, path, "empty output path; expected a file path");
     output_given_ = true;
+  } else if (path == "checkpoint_s") {
+    experiment_.checkpoint_s = seconds_of(value, path);
   } else if (path == "seed") {
     experiment_.seed = std::get<std::int64_t>(value_of(seed_spec_, value, path));
     unsweep(path, text);
@@ -812,7 +826,8 @@ void ExperimentReader::apply_override(const std::string& text) {
   } else {
     std::vector<std::string> candidates = schema_paths();
     candidates.insert(candidates.end(),
-                      {"name", "description", "output", "seed", "sweep.repeats", "sweep.max_points"});
+                      {"name", "description", "output", "checkpoint_s", "seed", "sweep.repeats",
+                       "sweep.max_points"});
     fail(value, path, unknown_path(path, candidates));
   }
   override_.clear();

@@ -18,8 +18,10 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "classifier_params.hpp"
+#include "resumable.hpp"
 #include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/compress/pipeline.hpp"
 #include "xbarsweep/config/section.hpp"
@@ -326,9 +328,19 @@ class AdmmKind final : public Kind {
     const auto model =
         nn::make_model(p.text("model.name"), model_options(p, dataset, nn::derive_seed(seed, 0)));
 
+    // A point stopped mid-way resumes from its checkpoint: the baseline's metrics, the model,
+    // the optimiser and the pipeline's state (ADMM variables, masks, curves) as they were.
+    Resumable resumable(context.checkpoint());
+    const nn::TensorState* saved = resumable.saved();
+    const std::string& origin = resumable.origin();
     Outcome out;
-    out.metrics["pretrain_loaded"] = train_or_load_baseline(*model, p, dataset, context) ? 0.0 : 1.0;
-    out.metrics["dense_accuracy"] = nn::evaluate(*model, dataset.test).accuracy;
+    if (saved != nullptr) {
+      out.metrics["pretrain_loaded"] = nn::state_double(*saved, "admm.pretrain_loaded", origin);
+      out.metrics["dense_accuracy"] = nn::state_double(*saved, "admm.dense_accuracy", origin);
+    } else {
+      out.metrics["pretrain_loaded"] = train_or_load_baseline(*model, p, dataset, context) ? 0.0 : 1.0;
+      out.metrics["dense_accuracy"] = nn::evaluate(*model, dataset.test).accuracy;
+    }
 
     // ADMM, hard projection, masked retraining, through this loop.
     std::vector<std::string> names;
@@ -345,7 +357,21 @@ class AdmmKind final : public Kind {
     optimizer_options.lr = cfg.lr;
     const auto optimizer = nn::make_optimizer(*model, optimizer_options);
     const auto batch = cfg.batch_size > 0 ? cfg.batch_size : p.integer("train.batch_size");
-    std::uint64_t epoch_counter = 0;
+    std::uint64_t epoch_counter = 0;  // the compression epoch in progress (or next), from 0
+    nn::EpochProgress progress;       // of a resumed epoch
+    if (saved != nullptr) {
+      progress = nn::restore_epoch(*saved, *model, *optimizer, origin);
+      epoch_counter = static_cast<std::uint64_t>(nn::state_int(*saved, "admm.epoch_counter", origin));
+      pipeline.resume = saved;
+      const auto at = xc::pipeline_position(*saved);
+      context.say("resumed from its checkpoint in stage " + at.stage + " after " + std::to_string(at.epochs) +
+                  " epoch(s) of it, at batch " + std::to_string(progress.batches));
+    }
+    const auto save_kind = [&](nn::TensorState& o) {
+      o["admm.epoch_counter"] = nn::state_value(static_cast<double>(epoch_counter));
+      o["admm.pretrain_loaded"] = nn::state_value(out.metrics["pretrain_loaded"]);
+      o["admm.dense_accuracy"] = nn::state_value(out.metrics["dense_accuracy"]);
+    };
     xc::TrainingCallbacks training;
     training.progress = [&](const std::string& stage, std::int64_t index) {
       if (stage == "retrain" || stage == "quantize_retrain") {
@@ -360,9 +386,28 @@ class AdmmKind final : public Kind {
       hooks.check_cancelled = [&context] { context.check_cancelled(); };
       if (step.before_step) hooks.before_step = [&step](std::int64_t) { step.before_step(); };
       if (step.after_step) hooks.after_step = [&](std::int64_t) { step.after_step(*optimizer); };
+      hooks.boundary = resumable.boundary([&](nn::TensorState& o) {
+        step.save_state(o);
+        save_kind(o);
+      });
       // Shuffling streams 1000+ are the compression epochs' (1 is pretraining's).
-      nn::train_epoch(*model, *optimizer, dataset.train, batch, nn::derive_seed(seed, 1000 + epoch_counter++),
-                      hooks);
+      nn::train_epoch(*model, *optimizer, dataset.train, batch, nn::derive_seed(seed, 1000 + epoch_counter),
+                      hooks, 0, std::exchange(progress, nn::EpochProgress{}));
+      ++epoch_counter;
+    };
+    // Between epochs; and once training is over, always, so that a stop during the hardware
+    // evaluation does not cost the training.
+    training.boundary = [&](const xc::PipelineSaver& save_pipeline, bool last) {
+      const auto write = [&](nn::TensorState& o) {
+        nn::save_epoch(o, *model, *optimizer, nn::EpochProgress{});
+        save_pipeline(o);
+        save_kind(o);
+      };
+      if (last && cfg.hw_samples > 0) {
+        resumable.save(write);
+      } else {
+        resumable.save_if_due(write);
+      }
     };
     training.evaluate = [&] { return nn::evaluate(*model, dataset.test).accuracy; };
     const auto result = xc::run_admm_compression(*model, training, pipeline);

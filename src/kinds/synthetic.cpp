@@ -4,7 +4,12 @@
 //   splitmix64(seed) / 2^64. A point fails (throws) when h(id, "fail") < fail_rate and returns
 //   value = NaN when h(id, "nan") < nan_rate, with h(id, salt) = fnv1a64(id + salt) / 2^64: the
 //   failing fraction is deterministic and chosen by point id.
+// The work is done in `steps` equal slices, one entry of `curve` each; between slices the point
+// checkpoints (PointContext::checkpoint) the slices done, so an interrupted point resumes at its
+// next slice: the engine's checkpoint tests run on this kind.
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -46,7 +51,8 @@ const config::Section<SyntheticParams>& synthetic_section() {
           .add("scale", &S::scale, "multiplies the value")
           .add("x", &S::x, "first coordinate")
           .add("y", &S::y, "second coordinate")
-          .add("steps", &S::steps, "length of the `curve` array", {1.0, 1.0e6})
+          .add("steps", &S::steps, "slices of the work (one checkpoint boundary each) and length of the `curve` array",
+               {1.0, 1.0e6})
           .add("label", &S::label, "a string parameter, carried through untouched")
           .choices({"a", "b", "c"});
   return section;
@@ -68,19 +74,33 @@ class SyntheticKind final : public Kind {
     if (unit_interval(fnv1a64(id + "fail")) < cfg.fail_rate) {
       throw Error("synthetic failure injected for point " + id);
     }
-    sleep_cancellable(cfg.work_ms, context);
-
     const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
     const double scale = cfg.scale;
     double value = scale * (std::sin(cfg.x) + std::cos(cfg.y)) + 1e-3 * unit_interval(splitmix64(seed));
     if (unit_interval(fnv1a64(id + "nan")) < cfg.nan_rate) {
       value = std::numeric_limits<double>::quiet_NaN();
     }
+    // The checkpoint holds the number of slices done, as decimal text.
+    PointCheckpoint checkpoint = context.checkpoint();
+    const auto steps = cfg.steps;
+    std::int64_t done = 0;
+    if (const auto saved = checkpoint.load()) {
+      done = std::clamp<std::int64_t>(std::atoll(saved->c_str()), 0, steps);
+      context.say("resumed from its checkpoint at step " + std::to_string(done) + " of " + std::to_string(steps));
+    }
+    for (; done < steps; ++done) {
+      if (checkpoint.due()) checkpoint.save(std::to_string(done));
+      try {
+        sleep_cancellable(cfg.work_ms / static_cast<double>(steps), context);
+      } catch (const Cancelled&) {
+        checkpoint.save(std::to_string(done));  // the slices done so far are kept
+        throw;
+      }
+    }
     Outcome out;
     out.metrics["value"] = value;
     out.metrics["work_ms"] = cfg.work_ms;
     auto& curve = out.arrays["curve"];
-    const auto steps = cfg.steps;
     for (std::int64_t i = 0; i < steps; ++i) curve.push_back(value / static_cast<double>(i + 1));
     return out;
   }

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "classifier_params.hpp"
+#include "resumable.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/pretrain_cache.hpp"
@@ -42,10 +43,19 @@ class TrainKind final : public Kind {
     const auto model =
         nn::make_model(p.text("model.name"), model_options(p, dataset, nn::derive_seed(seed, 0)));
 
+    Resumable resumable(context.checkpoint());
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
-    const auto history = nn::train_model(*model, dataset.train, dataset.test,
-                                         train_options(p, nn::derive_seed(seed, 1)), hooks);
+    hooks.boundary = resumable.boundary();
+    auto options = train_options(p, nn::derive_seed(seed, 1));
+    if (const nn::TensorState* saved = resumable.saved()) {
+      options.resume = saved;
+      options.resume_origin = resumable.origin();
+      const auto at = nn::resume_position(*saved, resumable.origin());
+      context.say("resumed from its checkpoint at epoch " + std::to_string(at.epoch) + ", batch " +
+                  std::to_string(at.batch));
+    }
+    const auto history = nn::train_model(*model, dataset.train, dataset.test, options, hooks);
 
     Outcome out;
     out.metrics["accuracy"] = history.final_test.accuracy;

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "xbarsweep/error.hpp"
 #include "xbarsweep/nn/models.hpp"
@@ -68,7 +69,7 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
 
 EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, const data::Split& train,
                         std::int64_t batch_size, std::uint64_t shuffle_seed, const TrainHooks& hooks,
-                        std::int64_t first_step) {
+                        std::int64_t first_step, const EpochProgress& from) {
   check_split(train, "training");
   if (batch_size < 1) throw ModelError("batch size must be >= 1");
   model.train();
@@ -78,10 +79,18 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
   // Crops and flips of each batch from their own stream of the epoch's seed (data::augment).
   const std::uint64_t augment_seed = derive_seed(shuffle_seed, kAugmentStream);
 
+  // A resumed epoch starts at its next batch with the sums so far: the same batches, the same
+  // augmentation streams (by batch index) and the same sums in the same order.
   EpochResult r;
-  double loss_sum = 0.0;
-  std::int64_t correct = 0;
-  for (std::int64_t begin = 0; begin < n; begin += batch_size) {
+  r.steps = from.batches;
+  r.samples = from.samples;
+  double loss_sum = from.loss_sum;
+  std::int64_t correct = from.correct;
+  const StateSaver saver = [&](TensorState& out) {
+    save_epoch(out, model, optimizer, EpochProgress{r.steps, loss_sum, correct, r.samples});
+  };
+  for (std::int64_t begin = from.batches * batch_size; begin < n; begin += batch_size) {
+    if (hooks.boundary) hooks.boundary(saver);
     if (hooks.check_cancelled) hooks.check_cancelled();
     const auto index = order.narrow(0, begin, std::min(batch_size, n - begin));
     auto x = train.images.index_select(0, index);
@@ -109,6 +118,30 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
   r.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(r.samples, 1));
   r.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(r.samples, 1));
   return r;
+}
+
+void save_epoch(TensorState& out, const torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                const EpochProgress& progress) {
+  put_module(out, "model.", model);
+  put_optimizer(out, "optimizer", optimizer);
+  put_global_generator(out, "generator");
+  out["epoch.batches"] = state_value(static_cast<double>(progress.batches));
+  out["epoch.loss_sum"] = state_value(progress.loss_sum);
+  out["epoch.correct"] = state_value(static_cast<double>(progress.correct));
+  out["epoch.samples"] = state_value(static_cast<double>(progress.samples));
+}
+
+EpochProgress restore_epoch(const TensorState& state, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                            const std::string& origin) {
+  load_module(model, state, "model.", origin);
+  load_optimizer(optimizer, state, "optimizer", origin);
+  load_global_generator(state, "generator", origin);
+  EpochProgress p;
+  p.batches = state_int(state, "epoch.batches", origin);
+  p.loss_sum = state_double(state, "epoch.loss_sum", origin);
+  p.correct = state_int(state, "epoch.correct", origin);
+  p.samples = state_int(state, "epoch.samples", origin);
+  return p;
 }
 
 torch::Tensor predict_logits(Classifier& model, const data::Split& split, std::int64_t batch_size) {
@@ -211,17 +244,67 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
   std::vector<torch::Tensor> best;
   double best_accuracy = -1.0;
   std::int64_t step = 0;
-  for (std::int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+  std::int64_t epoch = 0;
+  EpochProgress progress;
+  // train_model's own part of a saved state, beside the epoch's (save_epoch).
+  const auto save_loop = [&](TensorState& out, std::int64_t at_epoch) {
+    out["train.epoch"] = state_value(static_cast<double>(at_epoch));
+    out["train.step"] = state_value(static_cast<double>(step));
+    out["train.train_loss"] = state_value(h.train_loss);
+    out["train.train_accuracy"] = state_value(h.train_accuracy);
+    out["train.test_loss"] = state_value(h.test_loss);
+    out["train.test_accuracy"] = state_value(h.test_accuracy);
+    out["train.validation_accuracy"] = state_value(h.validation_accuracy);
+    out["train.best_epoch"] = state_value(static_cast<double>(h.best_epoch));
+    out["train.best_accuracy"] = state_value(best_accuracy);
+    out["train.final_accuracy"] = state_value(h.final_test.accuracy);
+    out["train.final_loss"] = state_value(h.final_test.loss);
+    out["train.final_samples"] = state_value(static_cast<double>(h.final_test.samples));
+    out["train.best_count"] = state_value(static_cast<double>(best.size()));
+    for (std::size_t i = 0; i < best.size(); ++i) out["train.best." + std::to_string(i)] = best[i];
+  };
+  if (options.resume != nullptr) {
+    const TensorState& in = *options.resume;
+    const std::string& origin = options.resume_origin;
+    progress = restore_epoch(in, model, *optimizer, origin);
+    epoch = state_int(in, "train.epoch", origin);
+    step = state_int(in, "train.step", origin);
+    h.train_loss = state_vector(in, "train.train_loss", origin);
+    h.train_accuracy = state_vector(in, "train.train_accuracy", origin);
+    h.test_loss = state_vector(in, "train.test_loss", origin);
+    h.test_accuracy = state_vector(in, "train.test_accuracy", origin);
+    h.validation_accuracy = state_vector(in, "train.validation_accuracy", origin);
+    h.best_epoch = state_int(in, "train.best_epoch", origin);
+    best_accuracy = state_double(in, "train.best_accuracy", origin);
+    h.final_test.accuracy = state_double(in, "train.final_accuracy", origin);
+    h.final_test.loss = state_double(in, "train.final_loss", origin);
+    h.final_test.samples = state_int(in, "train.final_samples", origin);
+    const auto count = state_int(in, "train.best_count", origin);
+    for (std::int64_t i = 0; i < count; ++i) best.push_back(state_tensor(in, "train.best." + std::to_string(i), origin));
+    if (epoch > options.epochs || static_cast<std::int64_t>(h.train_loss.size()) != epoch) {
+      throw CheckpointError(origin + ": a state at epoch " + std::to_string(epoch) + " of a run of " +
+                            std::to_string(options.epochs) + " epochs");
+    }
+  }
+  if (hooks.boundary) {
+    fit_hooks.boundary = [&](const StateSaver& save_epoch_state) {
+      hooks.boundary([&](TensorState& out) {
+        save_epoch_state(out);
+        save_loop(out, epoch);
+      });
+    };
+  }
+  for (; epoch < options.epochs; ++epoch) {
     set_learning_rate(*optimizer,
                       scheduled_lr(options.schedule, options.optimizer.lr, epoch, options.epochs));
     const auto r = train_epoch(model, *optimizer, fit, options.batch_size,
-                               derive_seed(options.seed, static_cast<std::uint64_t>(epoch)), fit_hooks, step);
+                               derive_seed(options.seed, static_cast<std::uint64_t>(epoch)), fit_hooks, step,
+                               std::exchange(progress, EpochProgress{}));
     step += r.steps;
     h.train_loss.push_back(r.loss);
     h.train_accuracy.push_back(r.accuracy);
     if (hooks.after_epoch) hooks.after_epoch(epoch);
     if (held_out > 0) {
-      if (hooks.check_cancelled) hooks.check_cancelled();
       const double accuracy = evaluate(model, validation).accuracy;
       h.validation_accuracy.push_back(accuracy);
       if (accuracy > best_accuracy) {
@@ -231,17 +314,28 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
       }
     }
     if (options.evaluate_each_epoch || epoch + 1 == options.epochs) {
-      if (hooks.check_cancelled) hooks.check_cancelled();
       h.final_test = evaluate(model, test);
       h.test_loss.push_back(h.final_test.loss);
       h.test_accuracy.push_back(h.final_test.accuracy);
     }
+    // The end of an epoch is a resumable moment too: the next epoch's first batch.
+    if (hooks.boundary) {
+      hooks.boundary([&](TensorState& out) {
+        save_epoch(out, model, *optimizer, EpochProgress{});
+        save_loop(out, epoch + 1);
+      });
+    }
+    if (hooks.check_cancelled && epoch + 1 < options.epochs) hooks.check_cancelled();
   }
   if (held_out > 0 && h.best_epoch + 1 != options.epochs) {
     restore(model, best);
     h.final_test = evaluate(model, test);
   }
   return h;
+}
+
+ResumePosition resume_position(const TensorState& state, const std::string& origin) {
+  return {state_int(state, "train.epoch", origin), state_int(state, "epoch.batches", origin)};
 }
 
 void save_checkpoint(const torch::nn::Module& model, const std::string& path) {

@@ -228,6 +228,8 @@ void ResultsWriter::sync() {
   impl_->last_sync = Clock::now();
 }
 
+bool ResultsWriter::synced() const { return impl_->buffer.empty(); }
+
 void ResultsWriter::publish() {
   Impl& s = *impl_;
   if (!s.dirty && s.snapshot_exists) return;

@@ -140,9 +140,10 @@ Pending find_pending(const config::SweepPlan& plan, const kinds::Kind& kind, con
 class Coordinator {
  public:
   Coordinator(Pending pending, store::ResultsWriter& writer, MPI_Comm comm, int ranks,
-              double progress_interval_s)
+              double progress_interval_s, std::string cache_dir)
       : pending_(std::move(pending)),
         writer_(writer),
+        cache_dir_(std::move(cache_dir)),
         comm_(comm),
         active_workers_(ranks),
         progress_(pending_.order.size(), progress_interval_s),
@@ -191,6 +192,7 @@ class Coordinator {
       mean_point_s_ = mean_point_s_ < 0 ? seconds : 0.8 * mean_point_s_ + 0.2 * seconds;
       if (error_.empty()) {
         try {
+          recorded_.push_back(record.id);
           writer_.append(std::move(record));
         } catch (const std::exception& e) {
           fail(e.what());
@@ -233,6 +235,13 @@ class Coordinator {
       }
     } catch (const std::exception& e) {
       fail(e.what());
+      return;
+    }
+    // A point's checkpoint goes once its record is durable, never before: killed in between,
+    // the point would start over.
+    if (writer_.synced()) {
+      for (const auto& id : recorded_) kinds::PointCheckpoint(kinds::PointCheckpoint::path_for(cache_dir_, id), 0, nullptr).remove();
+      recorded_.clear();
     }
   }
 
@@ -244,6 +253,8 @@ class Coordinator {
 
   Pending pending_;
   store::ResultsWriter& writer_;
+  std::string cache_dir_;
+  std::vector<std::string> recorded_;  // ids appended whose checkpoints are still to remove
   MPI_Comm comm_;
   int active_workers_;
   Progress progress_;
@@ -288,8 +299,14 @@ void work(const config::SweepPlan& plan, const kinds::Kind& kind, const kinds::P
       record.rank = rank;
       record.host = host;
       record.start_time = unix_now();
+      kinds::PointContext point = context;
+      point.checkpoint_path = kinds::PointCheckpoint::path_for(context.cache_dir, record.id);
+      point.note = [&record, rank, &host](const std::string& what) {
+        std::printf("point %s (rank %d on %s): %s\n", record.id.c_str(), rank, host.c_str(), what.c_str());
+        std::fflush(stdout);
+      };
       try {
-        kinds::Outcome outcome = kind.run(record.params, context);
+        kinds::Outcome outcome = kind.run(record.params, point);
         for (const auto& [name, value] : outcome.metrics) {
           if (!std::isfinite(value)) {
             throw Error("metric '" + name + "' is " + (std::isnan(value) ? "NaN" : "infinite"));
@@ -344,6 +361,7 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
   // thread count, so deriving it would make results depend on how many ranks there were.
   context.threads = std::max(1, options.threads_per_rank);
   context.cache_dir = options.output + ".cache";
+  context.checkpoint_s = experiment.checkpoint_s;
 
   // Rank 0 opens the results file before anyone computes; a failure reaches every rank.
   std::unique_ptr<store::ResultsWriter> writer;
@@ -390,7 +408,8 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
     }
     std::fflush(stdout);
     const std::uint64_t known_done = pending.known_done, known_failed = pending.known_failed;
-    Coordinator coordinator(std::move(pending), *writer, comm, ranks, options.progress_interval_s);
+    Coordinator coordinator(std::move(pending), *writer, comm, ranks, options.progress_interval_s,
+                            context.cache_dir);
     std::thread thread([&] { coordinator.run(); });
     work(plan, kind, context, comm, rank);
     thread.join();

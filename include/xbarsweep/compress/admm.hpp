@@ -85,6 +85,14 @@ class AdmmState {
   /// \brief Z-step (Z = Proj(W + U)), U-step (U += W - Z), rho growth; one residual per pair.
   std::vector<AdmmResidual> update();
 
+  /// \brief Writes every pair's Z, U, mask, rho, scale and curves under \p prefix.
+  void save(TensorMap& out, const std::string& prefix) const;
+  /// \brief Replaces them with what save() wrote for a state of the same model and spec (init
+  /// first, then restore). \throws CompressError naming the key that is missing or misshapen.
+  void restore(const TensorMap& in, const std::string& prefix);
+  /// \brief The residuals of every update() so far, as update() returned them.
+  std::vector<std::vector<AdmmResidual>> residual_history() const;
+
   const std::vector<AdmmLayer>& layers() const { return layers_; }
   std::int64_t iterations() const { return iterations_; }
   /// \brief max over pairs of ||W - Z||_F / max(||W||_F, tiny), now (not the logged value).

@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct CompressibleLayer {
   /// \brief The (rows x cols) GEMM view of the weight, sharing storage.
   at::Tensor matrix() const { return weight.view({rows(), cols()}); }
 };
+
+/// \brief A state as named tensors (the form nn::TensorState has): what ADMM, masks and the
+/// pipeline save into a checkpoint and restore from it.
+using TensorMap = std::map<std::string, at::Tensor>;
 
 /// \brief The compressible layers of \p model, in named_parameters() order.
 std::vector<CompressibleLayer> compressible_layers(torch::nn::Module& model);

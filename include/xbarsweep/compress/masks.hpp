@@ -46,6 +46,14 @@ class MaskSet {
   static MaskSet hard_project(torch::nn::Module& model, const CompressionSpec& spec,
                               const MaskSet* previous = nullptr);
 
+  /// \brief Writes every layer's mask and scale under \p prefix (for a checkpoint).
+  void save(TensorMap& out, const std::string& prefix) const;
+  /// \brief The masks that hard_project(model, spec, previous) recorded and save() saved, without
+  /// projecting again (the weights have moved on since). \throws CompressError naming the key
+  /// when \p in lacks a layer or holds another shape.
+  static MaskSet restore(torch::nn::Module& model, const CompressionSpec& spec, const MaskSet* previous,
+                         const TensorMap& in, const std::string& prefix);
+
   /// \brief grad = grad * mask for every masked layer (no-op where a grad is undefined).
   void apply_masks_to_grads() const;
   /// \brief Re-applies the masks and levels to the weights (pruned -> 0, kept -> nearest level).

@@ -23,10 +23,17 @@ class Optimizer;
 
 namespace xbarsweep::compress {
 
+/// \brief Writes the pipeline's state (stage, epochs done, ADMM variables, masks, curves) into a
+/// TensorMap under "pipeline.": with the model and the optimiser, all it needs to resume.
+using PipelineSaver = std::function<void(TensorMap& out)>;
+
 /// \brief What the caller's training loop calls around each optimiser step.
 struct StepHooks {
   std::function<void()> before_step;                         ///< after backward(), before step()
   std::function<void(torch::optim::Optimizer&)> after_step;  ///< after step()
+  /// The pipeline's state as of this epoch's start, for a checkpoint the caller writes mid-epoch
+  /// (beside the model, the optimiser and its epoch's progress).
+  PipelineSaver save_state;
 };
 
 /// \brief The caller's training: `train_epoch` runs one epoch over the training data calling the
@@ -37,6 +44,10 @@ struct TrainingCallbacks {
   std::function<double()> evaluate;
   /// Optional progress: stage ("admm", "retrain", "quantize_admm", "quantize_retrain"), index.
   std::function<void(const std::string&, std::int64_t)> progress;
+  /// Optional, after every epoch and the ADMM update that follows it, and once more when done
+  /// (\p last, after the final evaluation): the pipeline's state there, for a checkpoint (the
+  /// caller adds the model and the optimiser, as at an epoch's start).
+  std::function<void(const PipelineSaver& save, bool last)> boundary;
 };
 
 /// \brief The procedure.
@@ -48,7 +59,19 @@ struct PipelineConfig {
   std::int64_t epochs_per_iteration = 1;
   std::int64_t retrain_epochs = 2;
   bool rescale_dual = true;
+  /// A state a PipelineSaver wrote during an earlier, interrupted run of the same config on the
+  /// same model, whose weights (and optimiser) the caller has already restored: the pipeline
+  /// continues from there and ends as the uninterrupted run would.
+  const TensorMap* resume = nullptr;
 };
+
+/// \brief Where a saved pipeline state stands: stage ("admm", "retrain", "quantize_admm",
+/// "quantize_retrain", "done") and the epochs of it done. \throws CompressError when \p state has none.
+struct PipelinePosition {
+  std::string stage;
+  std::int64_t epochs = 0;
+};
+PipelinePosition pipeline_position(const TensorMap& state);
 
 /// \brief What happened.
 struct PipelineResult {

@@ -55,6 +55,9 @@ struct Experiment {
   std::string kind;
   std::string description;
   std::string output;                    ///< results file (relative to the working directory)
+  /// Points that checkpoint (train, admm, clstm, pretraining) save their state at most this
+  /// often, in seconds; 0 = at every epoch boundary; .inf = only when a stop signal asks.
+  double checkpoint_s = 60.0;
   std::int64_t seed = 0;                 ///< base seed; repeat r uses seed + r
   std::uint64_t repeats = 1;             ///< sweep.repeats
   std::uint64_t max_points = 100000000;  ///< sweep.max_points: guard against accidental grids

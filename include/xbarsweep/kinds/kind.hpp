@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/value.hpp"
 #include "xbarsweep/error.hpp"
+#include "xbarsweep/kinds/checkpoint.hpp"
 
 namespace xbarsweep::kinds {
 
@@ -28,7 +30,22 @@ struct PointContext {
   int threads = 1;                          ///< intra-op threads this point may use
   std::string cache_dir;                    ///< for artefacts shared between points (pretrained models)
   const std::atomic<bool>* stop = nullptr;  ///< set when the sweep is being stopped
+  std::string checkpoint_path;              ///< this point's checkpoint; empty = no checkpoints
+  double checkpoint_s = 60.0;               ///< save at most this often (the experiment's checkpoint_s)
+  /// Where a point says what it did out of the ordinary ("resumed at epoch 3"); may be empty.
+  std::function<void(const std::string&)> note;
+
   bool cancelled() const { return stop != nullptr && stop->load(std::memory_order_relaxed); }
+  /// \brief This point's checkpoint (disabled when checkpoint_path is empty).
+  PointCheckpoint checkpoint() const { return {checkpoint_path, checkpoint_s, stop}; }
+  /// \brief A checkpoint of something shared between points (a pretrained baseline), at
+  /// \p path, with this point's interval and stop flag; disabled when this point has none.
+  PointCheckpoint checkpoint_at(const std::string& path) const {
+    return checkpoint_path.empty() ? PointCheckpoint() : PointCheckpoint(path, checkpoint_s, stop);
+  }
+  void say(const std::string& what) const {
+    if (note) note(what);
+  }
   /// \brief Throws Cancelled when cancelled(); call it between batches or epochs.
   void check_cancelled() const {
     if (cancelled()) throw Cancelled();

@@ -19,6 +19,7 @@
 
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/error.hpp"
+#include "xbarsweep/nn/state.hpp"
 
 namespace torch::nn {
 class Module;
@@ -49,11 +50,19 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model
 using LossFn =
     std::function<at::Tensor(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& rows)>;
 
+/// \brief Writes the training loop's resumable state at this moment into a TensorState: the
+/// model, the optimiser, torch's generator and where the loop stands (see TrainHooks::boundary).
+using StateSaver = std::function<void(TensorState& out)>;
+
 /// \brief Callbacks into the training loop; any may be empty. `step` counts optimiser steps
 /// from 0 over the whole of train_model (train_epoch: from its \p first_step).
 struct TrainHooks {
   /// Before every batch; throws (e.g. kinds::Cancelled) to abandon training.
   std::function<void()> check_cancelled;
+  /// At every resumable moment (before every batch, before check_cancelled, and after each
+  /// epoch of train_model), with the saver of the state there: a checkpointing caller saves
+  /// it when its checkpoint is due, so that a stop between batches loses nothing.
+  std::function<void(const StateSaver& save)> boundary;
   /// After backward(), before the optimiser step: add penalty terms to the gradients
   /// (ADMM: grad += rho * (W - Z + U)).
   std::function<void(std::int64_t step)> before_step;
@@ -84,12 +93,32 @@ struct EpochResult {
   std::int64_t steps = 0;
 };
 
+/// \brief Where an epoch stands between two batches: the batches done and their sums.
+struct EpochProgress {
+  std::int64_t batches = 0;
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  std::int64_t samples = 0;
+};
+
 /// \brief One pass over \p train in batches of \p batch_size (the last one may be smaller),
 /// shuffled by a permutation drawn from \p shuffle_seed, each batch augmented (data::augment) as
 /// train.augmentation says, from a stream of \p shuffle_seed. Puts the model in training mode.
+/// \p from continues an epoch that stopped after from.batches batches (restore_epoch gives it):
+/// the result equals the uninterrupted epoch's. TrainHooks::boundary savers write
+/// save_epoch's state.
 EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, const data::Split& train,
                         std::int64_t batch_size, std::uint64_t shuffle_seed, const TrainHooks& hooks = {},
-                        std::int64_t first_step = 0);
+                        std::int64_t first_step = 0, const EpochProgress& from = {});
+
+/// \brief An epoch's resumable state: \p model, \p optimizer, torch's generator and \p progress
+/// (keys "model.*", "optimizer", "generator", "epoch.*").
+void save_epoch(TensorState& out, const torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                const EpochProgress& progress);
+/// \brief Puts save_epoch's state back into \p model, \p optimizer and torch's generator and
+/// returns where the epoch stood. \throws CheckpointError naming \p origin.
+EpochProgress restore_epoch(const TensorState& state, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                            const std::string& origin);
 
 /// \brief Accuracy and mean cross-entropy loss over \p split, without gradients, in evaluation
 /// mode (the model is left in evaluation mode).
@@ -130,6 +159,10 @@ struct TrainOptions {
   /// Seed of the validation draw; unset = `seed`. Fine-tuning a model that was trained with
   /// another seed sets it to that seed, so it is selected on images neither run trained on.
   std::optional<std::uint64_t> validation_seed;
+  /// A TrainHooks::boundary saver's state from an earlier, interrupted train_model of the same
+  /// model and options: training continues from there, and ends as the uninterrupted run would.
+  const TensorState* resume = nullptr;
+  std::string resume_origin;  ///< names \p resume in errors (the checkpoint file)
 };
 
 /// \brief Per-epoch record of train_model.
@@ -142,6 +175,13 @@ struct TrainHistory {
   std::int64_t best_epoch = -1;             ///< epoch (from 0) whose weights the model ends with, or -1
   Evaluation final_test;                    ///< of the weights the model ends with
 };
+
+/// \brief Where TrainOptions::resume stands: the epoch in progress (from 0) and its batches done.
+struct ResumePosition {
+  std::int64_t epoch = 0;
+  std::int64_t batch = 0;
+};
+ResumePosition resume_position(const TensorState& state, const std::string& origin);
 
 /// \brief Trains \p model on \p train (less options.validation_items held out) for
 /// options.epochs epochs with a fresh optimiser and evaluates it on \p test. TrainHooks::loss

@@ -77,6 +77,8 @@ class ResultsWriter {
 
   std::size_t size() const { return records_.size(); }
   const std::string& path() const { return path_; }
+  /// \brief Whether every appended record is in the fsynced journal or snapshot (durable).
+  bool synced() const;
 
  private:
   struct Impl;
