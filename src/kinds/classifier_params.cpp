@@ -3,6 +3,8 @@
 // and the helpers those kinds share (baseline cache, thread budget, cost hints).
 #include "classifier_params.hpp"
 
+#include "resumable.hpp"
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -367,16 +369,30 @@ void apply_thread_budget(const PointContext& context) {
 }
 
 bool train_or_load_cached(nn::Classifier& model, const std::string& name, const PointContext& context,
-                          const std::function<void()>& train) {
+                          const std::function<void(nn::TrainOptions& options, nn::TrainHooks& hooks)>& train) {
+  nn::TrainOptions options;
+  nn::TrainHooks hooks;
+  hooks.check_cancelled = [&context] { context.check_cancelled(); };
   if (context.cache_dir.empty()) {
-    train();
+    train(options, hooks);
     return true;
   }
   const auto entry = nn::ensure_cached_file(
       context.cache_dir, name,
       [&](const std::string& path) {
-        train();
+        // Under the entry's lock: no other process trains it meanwhile.
+        Resumable resumable(context.checkpoint_at(context.cache_dir + "/" + name + ".ckpt"));
+        hooks.boundary = resumable.boundary();
+        if (const nn::TensorState* saved = resumable.saved()) {
+          options.resume = saved;
+          options.resume_origin = resumable.origin();
+          const auto at = nn::resume_position(*saved, resumable.origin());
+          context.say("pretraining " + name + " resumed from its checkpoint at epoch " + std::to_string(at.epoch) +
+                      ", batch " + std::to_string(at.batch));
+        }
+        train(options, hooks);
         nn::save_checkpoint(model, path);
+        resumable.remove();
       },
       [&context] { context.check_cancelled(); });
   nn::load_checkpoint(model, entry.path);
@@ -387,11 +403,11 @@ bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, cons
                             const PointContext& context) {
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
   return train_or_load_cached(model, "baseline-" + config::point_id(baseline_params(p)) + ".pt", context,
-                              [&] {
-                                nn::TrainHooks hooks;
-                                hooks.check_cancelled = [&context] { context.check_cancelled(); };
+                              [&](nn::TrainOptions& resume, nn::TrainHooks& hooks) {
                                 auto options = train_options(p, nn::derive_seed(seed, 1));
                                 options.evaluate_each_epoch = false;
+                                options.resume = resume.resume;
+                                options.resume_origin = resume.resume_origin;
                                 nn::train_model(model, ds.train, ds.test, options, hooks);
                               });
 }

@@ -86,8 +86,11 @@ std::int64_t training_items(const config::Params& p);
 /// whichever process gets the entry's lock trains and saves it (nn::ensure_cached_file), every
 /// caller (trainer included) loads it, so the weights are the same bits either way. Without a
 /// cache directory it just trains. Returns whether this call trained.
+/// The training is resumable: \p train gets the entry's own checkpoint (NAME.ckpt beside it,
+/// with this point's interval; disabled when the point has no checkpoints), so a pretraining
+/// stopped by a signal continues in whichever point produces the entry next.
 bool train_or_load_cached(nn::Classifier& model, const std::string& name, const PointContext& context,
-                          const std::function<void()>& train);
+                          const std::function<void(nn::TrainOptions& options, nn::TrainHooks& hooks)>& train);
 
 /// The dense baseline of a point that starts from a trained classifier (admm, crossbar_eval): the
 /// `train` kind's training with the same seeds, so a baseline is the train point of these params.

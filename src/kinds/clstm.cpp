@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "classifier_params.hpp"
+#include "resumable.hpp"
 #include "xbarsweep/analog/lstm_eval.hpp"
 #include "xbarsweep/circulant/block_layout.hpp"
 #include "xbarsweep/circulant/circulant_lstm.hpp"
@@ -284,6 +285,10 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
   return {median(d), median(c), median(ratio)};
 }
 
+// What a clstm checkpoint is the state of (key "clstm.stage").
+constexpr int kStageTrain = 0;  // the one train_model of the point (from scratch, or fine-tuning)
+constexpr int kStageAdmm = 1;   // init admm's iterations on the dense LSTM
+
 // E-RNN's ADMM on a trained dense LSTM classifier: minimise the loss subject to every gate
 // matrix being block-circulant with the k x k blocks the same matrix of `target` has (each gate
 // separately, as GateMatrix lays them out; matrices dense in `target` stay free). One epoch per
@@ -292,7 +297,7 @@ Timings time_inference(const xc::CirculantLSTMImpl& lstm, const data::Split& tes
 // ||W - Z||_F / ||W||_F over all gate matrices after each iteration.
 std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const xc::CirculantLSTMImpl& target,
                                            const config::Params& p, const data::Dataset& ds,
-                                           std::uint64_t seed, const nn::TrainHooks& base) {
+                                           std::uint64_t seed, const nn::TrainHooks& base, Resumable& resumable) {
   const ClstmParams cfg = clstm_section().read(p);
   const auto target_modules = target.named_modules();
   struct Pair {
@@ -331,7 +336,28 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
   double rho = cfg.admm_rho;
   const double growth = cfg.admm_rho_growth;
   std::vector<double> residuals;
+  // Checkpoints hold Z, U, rho and the residuals beside the training state (stage "admm").
+  const nn::TensorState* saved = resumable.saved();
+  if (saved != nullptr && nn::state_int(*saved, "clstm.stage", resumable.origin()) != kStageAdmm) saved = nullptr;
+  if (saved != nullptr) {
+    const auto& origin = resumable.origin();
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      pairs[i].z = nn::state_tensor(*saved, "clstm.admm." + std::to_string(i) + ".z", origin).clone();
+      pairs[i].u = nn::state_tensor(*saved, "clstm.admm." + std::to_string(i) + ".u", origin).clone();
+    }
+    rho = nn::state_double(*saved, "clstm.admm.rho", origin);
+    residuals = nn::state_vector(*saved, "clstm.admm.residuals", origin);
+  }
   nn::TrainHooks hooks = base;
+  hooks.boundary = resumable.boundary([&](nn::TensorState& o) {
+    o["clstm.stage"] = nn::state_value(static_cast<double>(kStageAdmm));
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      o["clstm.admm." + std::to_string(i) + ".z"] = pairs[i].z;
+      o["clstm.admm." + std::to_string(i) + ".u"] = pairs[i].u;
+    }
+    o["clstm.admm.rho"] = nn::state_value(rho);
+    o["clstm.admm.residuals"] = nn::state_value(residuals);
+  });
   hooks.before_step = [&](std::int64_t) {
     torch::NoGradGuard no_grad;
     for (auto& q : pairs) q.weight.mutable_grad().add_(q.weight.detach() - q.z + q.u, rho);
@@ -354,6 +380,10 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
   options.optimizer.lr = cfg.finetune_lr;
   options.evaluate_each_epoch = false;
   options.validation_items = 0;  // ADMM iterations move towards a structure, not to a best epoch
+  if (saved != nullptr) {
+    options.resume = saved;
+    options.resume_origin = resumable.origin();
+  }
   nn::train_model(dense, ds.train, ds.test, options, hooks);
   return residuals;
 }
@@ -527,6 +557,17 @@ class ClstmKind final : public Kind {
 
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
+    // A point stopped mid-way resumes from its checkpoint: in init admm's iterations, or in its
+    // one training (with what came before it: the projected accuracy, the ADMM curve).
+    Resumable resumable(context.checkpoint());
+    const nn::TensorState* saved = resumable.saved();
+    const std::string& origin = resumable.origin();
+    const int saved_stage = saved != nullptr ? static_cast<int>(nn::state_int(*saved, "clstm.stage", origin)) : -1;
+    if (saved != nullptr) {
+      const auto at = nn::resume_position(*saved, origin);
+      context.say(std::string("resumed from its checkpoint in ") + (saved_stage == kStageAdmm ? "ADMM" : "training") +
+                  " at epoch " + std::to_string(at.epoch) + ", batch " + std::to_string(at.batch));
+    }
     nn::TrainHistory history;
     const bool projected = cfg.init != "random";
     const double distill = cfg.distill;
@@ -541,21 +582,35 @@ class ClstmKind final : public Kind {
       dense_options.block_size(1);
       dense = SequenceClassifier(dense_options, dataset.num_classes);
       nn::initialise(*dense, nn::derive_seed(seed, 0));
-      train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context, [&] {
-        nn::train_model(*dense, dataset.train, dataset.test, train_options(p, train_seed), hooks);
-      });
+      train_or_load_cached(*dense, "clstm-dense-" + config::point_id(dense_key(p)) + ".pt", context,
+                           [&](nn::TrainOptions& resume, nn::TrainHooks& cached) {
+                             auto options = train_options(p, train_seed);
+                             options.resume = resume.resume;
+                             options.resume_origin = resume.resume_origin;
+                             nn::train_model(*dense, dataset.train, dataset.test, options, cached);
+                           });
       dense_accuracy = nn::evaluate(*dense, dataset.test).accuracy;
       if (distill > 0.0) {
         hooks.loss = nn::distillation_loss(nn::predict_logits(*dense, dataset.train), distill,
                                            cfg.distill_temperature);
       }
     }
-    if (projected) {
+    // The training stage's checkpoints carry what came before it.
+    const nn::TensorState* train_resume = saved_stage == kStageTrain ? saved : nullptr;
+    hooks.boundary = resumable.boundary([&](nn::TensorState& o) {
+      o["clstm.stage"] = nn::state_value(static_cast<double>(kStageTrain));
+      o["clstm.projected_accuracy"] = nn::state_value(projected_accuracy);
+      o["clstm.admm_residual"] = nn::state_value(admm_residual);
+    });
+    if (projected && train_resume != nullptr) {
+      projected_accuracy = nn::state_double(*saved, "clstm.projected_accuracy", origin);
+      admm_residual = nn::state_vector(*saved, "clstm.admm_residual", origin);
+    } else if (projected) {
       // E-RNN's route: each gate matrix of the dense LSTM projected onto block-circulant
       // structure, then fine-tuned. At k = 1 it is the dense model itself.
       if (cfg.init == "admm" && any_circulant(model->lstm->options)) {
-        admm_residual =
-            admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks);
+        admm_residual = admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks,
+                                               resumable);
       }
       model->lstm->load_from(*dense->lstm);
       {
@@ -564,7 +619,11 @@ class ClstmKind final : public Kind {
         model->head->bias.copy_(dense->head->bias);
       }
       projected_accuracy = nn::evaluate(*model, dataset.test).accuracy;
+    }
+    if (projected) {
       auto finetune = train_options(p, nn::derive_seed(seed, 3));
+      finetune.resume = train_resume;
+      finetune.resume_origin = origin;
       finetune.validation_seed = train_seed;  // the dense starting model's held-out images
       finetune.epochs = cfg.finetune_epochs;
       finetune.optimizer.lr = cfg.finetune_lr;
@@ -574,7 +633,10 @@ class ClstmKind final : public Kind {
         history.final_test = nn::evaluate(*model, dataset.test);
       }
     } else {
-      history = nn::train_model(*model, dataset.train, dataset.test, train_options(p, train_seed), hooks);
+      auto options = train_options(p, train_seed);
+      options.resume = train_resume;
+      options.resume_origin = origin;
+      history = nn::train_model(*model, dataset.train, dataset.test, options, hooks);
     }
     context.check_cancelled();
 

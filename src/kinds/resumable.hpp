@@ -30,6 +30,9 @@ class Resumable {
   /// Saves what \p write writes now, due or not (the end of a phase worth keeping).
   void save(const std::function<void(nn::TensorState&)>& write);
 
+  /// Removes the checkpoint (its work is now saved elsewhere: a cache entry).
+  void remove() const { checkpoint_.remove(); }
+
   /// Forgets the saved state (a stage that has used it), so that later stages start afresh.
   void consume() { saved_.reset(); }
 
