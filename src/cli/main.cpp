@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 
+#include "slurm.hpp"
 #include "versions.hpp"
 #include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/experiment.hpp"
@@ -43,6 +44,7 @@ struct RunArgs {
   bool retry_failed = false;
   int threads = 1;
   double progress_interval = -1;
+  bool requeue = false;
 };
 
 struct PlanArgs {
@@ -150,6 +152,9 @@ int cmd_run(const RunArgs& args) {
   options.info.swept_paths = plan.swept_paths();
   options.info.planned_points =
       plan.size() > shard.index ? (plan.size() - shard.index + shard.count - 1) / shard.count : 0;
+  if (rank == 0) options.end_time = cli::job_end_time();  // only rank 0 hands out points
+  const char* requeue_env = std::getenv("XBARSWEEP_REQUEUE");
+  const bool requeue = args.requeue || (requeue_env != nullptr && std::string(requeue_env) == "1");
 
   Kokkos::InitArguments kokkos_args;
   kokkos_args.disable_warnings = true;
@@ -166,8 +171,16 @@ int cmd_run(const RunArgs& args) {
                   s.wall_s);
       if (!s.error.empty())
         std::fprintf(stderr, "xbarsweep: error: %s (completed points are kept)\n", s.error.c_str());
-      if (code == sweep::kExitInterrupted) {
-        std::fprintf(stderr, "xbarsweep: interrupted by signal %d; run the same command again to resume\n",
+      if (code == sweep::kExitInterrupted && s.deferred > 0) {
+        std::fprintf(stderr,
+                     "xbarsweep: %llu point(s) not started: expected to outlast the job's end (see the log "
+                     "above); run the same command again (a requeued or new job) to compute them\n",
+                     static_cast<unsigned long long>(s.deferred));
+      }
+      if (code == sweep::kExitInterrupted && s.signal != 0) {
+        std::fprintf(stderr,
+                     "xbarsweep: interrupted by signal %d; points in flight saved their checkpoints; run the same "
+                     "command again to resume\n",
                      s.signal);
       }
       if (code == sweep::kExitSomeFailed) {
@@ -188,7 +201,22 @@ int cmd_run(const RunArgs& args) {
     code = kExitError;
   }
   Kokkos::finalize();
-  return finish(code);
+  const int rc = finish(code);
+  // Last of all, with the results file closed: a requeue ends this job at once.
+  if (rank == 0 && requeue && rc == sweep::kExitInterrupted) {
+    const std::string job = cli::slurm_job_id();
+    std::fprintf(stderr, "xbarsweep: %s\n",
+                 job.empty() ? "--requeue: not in a Slurm job, nothing to requeue" : cli::requeue_job(job).c_str());
+  }
+  return rc;
+}
+
+int cmd_submit(cli::SubmitOptions options) {
+  const config::Experiment experiment = load(options.config, options.sets);
+  print_notes(experiment);
+  options.xbarsweep = std::filesystem::read_symlink("/proc/self/exe").string();
+  options.source_dir = XBARSWEEP_SOURCE_DIR;
+  return cli::submit(experiment, options);
 }
 
 int cmd_plan(const PlanArgs& args) {
@@ -405,6 +433,27 @@ int main(int argc, char** argv) {
                       "intra-op threads per rank (default 1: run one rank per core; results depend on this, "
                       "never on the rank count)");
   run_cmd->add_option("--progress-interval", run.progress_interval, "seconds between progress lines");
+  run_cmd->add_flag("--requeue", run.requeue,
+                    "in a Slurm job, requeue it (scontrol requeue) when the sweep stops with points left "
+                    "(a signal or the job's time limit); also XBARSWEEP_REQUEUE=1");
+
+  xbarsweep::cli::SubmitOptions submit_args;
+  auto* submit_cmd = app.add_subcommand(
+      "submit", "submit a sweep to Slurm as a job array of shards plus a merge job (afterany) that writes one "
+                "results file; the batch scripts are kept beside the results");
+  submit_cmd->add_option("config", submit_args.config, "experiment YAML file")->required();
+  submit_cmd->add_option("sbatch-args", submit_args.sbatch_args, "after --: more sbatch options, for both jobs");
+  submit_cmd->add_option("--array", submit_args.array, "shards, one array task each (at most the cluster's MaxArraySize)")
+      ->check(CLI::PositiveNumber);
+  submit_cmd->add_option("--ranks-per-task", submit_args.ranks_per_task, "MPI ranks of each task")
+      ->check(CLI::PositiveNumber);
+  submit_cmd->add_option("--threads", submit_args.threads, "intra-op threads per rank")->check(CLI::PositiveNumber);
+  submit_cmd->add_option("--time", submit_args.time, "each task's time limit (sbatch --time, e.g. 2:00:00)");
+  submit_cmd->add_option("--partition", submit_args.partition, "partition of both jobs");
+  submit_cmd->add_flag("--requeue", submit_args.requeue,
+                       "a task stopped with points left (preemption, its time limit) requeues itself");
+  submit_cmd->add_option("--out", submit_args.out, "results file (default: the config's `output`)");
+  submit_cmd->add_option("--set", submit_args.sets, "override a parameter: dotted.path=value (repeatable)");
 
   PlanArgs plan;
   auto* plan_cmd = app.add_subcommand("plan", "validate a config and print its points");
@@ -474,6 +523,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return cmd_run(run);
     if (*plan_cmd) return cmd_plan(plan);
+    if (*submit_cmd) return cmd_submit(submit_args);
     if (*status_cmd) return cmd_status(status);
     if (*report_cmd) return cmd_report(rep);
     if (*merge_cmd) return cmd_merge(merge);

@@ -38,7 +38,7 @@ std::string host_name() {
 
 std::string pack(const RunSummary& s) {
   wire::Writer w;
-  for (auto v : {s.planned, s.skipped, s.computed, s.failed, s.done_total, s.failed_total}) {
+  for (auto v : {s.planned, s.skipped, s.computed, s.failed, s.done_total, s.failed_total, s.deferred}) {
     w.put<std::uint64_t>(v);
   }
   w.put<std::uint8_t>(s.interrupted ? 1 : 0);
@@ -51,7 +51,7 @@ std::string pack(const RunSummary& s) {
 RunSummary unpack(std::string_view bytes) {
   wire::Reader r(bytes);
   RunSummary s;
-  for (auto* v : {&s.planned, &s.skipped, &s.computed, &s.failed, &s.done_total, &s.failed_total}) {
+  for (auto* v : {&s.planned, &s.skipped, &s.computed, &s.failed, &s.done_total, &s.failed_total, &s.deferred}) {
     *v = r.get<std::uint64_t>();
   }
   s.interrupted = r.get<std::uint8_t>() != 0;
@@ -79,6 +79,7 @@ std::string broadcast(std::string bytes, MPI_Comm comm) {
 
 struct Pending {
   std::vector<std::uint64_t> order;  // plan indices still to compute, in dispatch order
+  std::vector<double> cost;          // the kind's cost hint of each, in the same order
   std::uint64_t planned = 0;
   std::uint64_t known_done = 0;
   std::uint64_t known_failed = 0;
@@ -133,17 +134,46 @@ Pending find_pending(const config::SweepPlan& plan, const kinds::Kind& kind, con
     return a.index < b.index;
   });
   p.order.reserve(todo.size());
-  for (const Entry& e : todo) p.order.push_back(e.index);
+  p.cost.reserve(todo.size());
+  for (const Entry& e : todo) {
+    p.order.push_back(e.index);
+    p.cost.push_back(e.cost);
+  }
   return p;
 }
+
+/// Expected seconds of a point from the points completed so far: their seconds per unit of the
+/// kind's cost hint times the point's hint, or their mean when the kind gives no hint.
+class CostModel {
+ public:
+  void add(double seconds, double cost) {
+    seconds_ += seconds;
+    cost_ += cost > 0 ? cost : 0;
+    ++points_;
+  }
+  /// < 0 when nothing is known yet.
+  double expected(double cost) const {
+    if (points_ == 0) return -1;
+    if (cost > 0 && cost_ > 0) return cost * seconds_ / cost_;
+    return seconds_ / static_cast<double>(points_);
+  }
+  std::uint64_t points() const { return points_; }
+
+ private:
+  double seconds_ = 0, cost_ = 0;
+  std::uint64_t points_ = 0;
+};
 
 class Coordinator {
  public:
   Coordinator(Pending pending, store::ResultsWriter& writer, MPI_Comm comm, int ranks,
-              double progress_interval_s, std::string cache_dir)
+              double progress_interval_s, std::string cache_dir, const kinds::Kind& kind, double end_time)
       : pending_(std::move(pending)),
         writer_(writer),
         cache_dir_(std::move(cache_dir)),
+        kind_(kind),
+        end_time_(end_time),
+        started_(unix_now()),
         comm_(comm),
         active_workers_(ranks),
         progress_(pending_.order.size(), progress_interval_s),
@@ -165,7 +195,8 @@ class Coordinator {
       }
       if (g_stop_requested.load() && !stopping_) {
         stopping_ = true;
-        progress_.note("stop signal received: handing out no more points, finishing in-flight ones");
+        progress_.note("stop signal received: handing out no more points; points in flight save a checkpoint "
+                       "(those that can) and stop");
       }
       progress_.maybe_print(done_, failed_, in_flight_, stopping_);
     }
@@ -175,6 +206,13 @@ class Coordinator {
 
   std::uint64_t done() const { return done_; }
   std::uint64_t failed() const { return failed_; }
+  std::uint64_t deferred() const { return deferred_; }
+  /// Seeds the cost model with the points a results file already holds (a resumed sweep).
+  void learn_from(const std::vector<store::PointRecord>& records) {
+    for (const auto& r : records)
+      if (r.status == store::PointStatus::Done && r.end_time > r.start_time)
+        costs_.add(r.end_time - r.start_time, kind_.cost_hint(r.params));
+  }
   bool stopping() const { return stopping_; }
   const std::string& error() const { return error_; }
 
@@ -189,6 +227,8 @@ class Coordinator {
       --in_flight_;
       (record.status == store::PointStatus::Done ? done_ : failed_)++;
       const double seconds = record.end_time - record.start_time;
+      if (end_time_ > 0 && record.status == store::PointStatus::Done)
+        costs_.add(seconds, kind_.cost_hint(record.params));
       mean_point_s_ = mean_point_s_ < 0 ? seconds : 0.8 * mean_point_s_ + 0.2 * seconds;
       if (error_.empty()) {
         try {
@@ -202,13 +242,54 @@ class Coordinator {
     // Every request returns the worker's unfinished assignment count to zero.
     in_flight_ -= std::exchange(assigned_[source], 0) - count;
     wire::Writer out;
-    const std::uint64_t n = stopping_ || !error_.empty() ? 0 : chunk_size();
+    std::uint64_t n = stopping_ || !error_.empty() ? 0 : chunk_size();
+    std::vector<std::uint64_t> chunk;
+    while (chunk.size() < n && next_ < pending_.order.size()) {
+      if (fits_in_time(next_)) {
+        chunk.push_back(pending_.order[next_]);
+      } else {
+        ++deferred_;
+      }
+      ++next_;
+    }
+    n = chunk.size();
     out.put<std::uint64_t>(n);
-    for (std::uint64_t k = 0; k < n; ++k) out.put<std::uint64_t>(pending_.order[next_++]);
+    for (const auto index : chunk) out.put<std::uint64_t>(index);
     assigned_[source] = n;
     in_flight_ += n;
     if (n == 0) --active_workers_;
     wire::send(out.bytes(), source, wire::kAssignTag, comm_);
+  }
+
+  /// Whether the point at dispatch position \p k can finish before the job's end, as far as the
+  /// points completed so far tell. A point longer than a whole job starts anyway: it would fit
+  /// no job, and it checkpoints when the end comes.
+  bool fits_in_time(std::uint64_t k) {
+    if (end_time_ <= 0) return true;
+    const double expected = costs_.expected(pending_.cost[k]);
+    if (expected < 0) return true;
+    const double left = end_time_ - unix_now();
+    if (expected <= left - kEndMargin_s) return true;
+    if (expected > end_time_ - started_) {
+      progress_.note("point " + std::to_string(pending_.order[k]) + " is expected to take " + seconds(expected) +
+                     ", longer than this whole job: starting it anyway (it checkpoints at the job's end)");
+      return true;
+    }
+    if (deferred_ < kDeferralsLogged) {
+      progress_.note("not starting plan point " + std::to_string(pending_.order[k]) + ": expected " +
+                     seconds(expected) + " (from " + std::to_string(costs_.points()) + " completed points), " +
+                     seconds(std::max(0.0, left)) + " left before the job's end (which keeps " +
+                     seconds(kEndMargin_s) + " to flush and exit)");
+    } else if (deferred_ == kDeferralsLogged) {
+      progress_.note("(further points not started for the same reason are counted, not listed)");
+    }
+    return false;
+  }
+
+  static std::string seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, s < 10 ? "%.1f s" : "%.0f s", s);
+    return buf;
   }
 
   /// Guided self-scheduling, capped so that a chunk takes about 0.2 s: fast points travel in
@@ -251,9 +332,17 @@ class Coordinator {
     progress_.note("error writing results, stopping: " + what);
   }
 
+  static constexpr double kEndMargin_s = 10;  // to flush and exit before the end
+  static constexpr std::uint64_t kDeferralsLogged = 20;
+
   Pending pending_;
   store::ResultsWriter& writer_;
   std::string cache_dir_;
+  const kinds::Kind& kind_;
+  double end_time_;
+  double started_;
+  CostModel costs_;
+  std::uint64_t deferred_ = 0;
   std::vector<std::string> recorded_;  // ids appended whose checkpoints are still to remove
   MPI_Comm comm_;
   int active_workers_;
@@ -335,7 +424,7 @@ void work(const config::SweepPlan& plan, const kinds::Kind& kind, const kinds::P
 
 int exit_code(const RunSummary& s) {
   if (!s.error.empty()) return kExitError;
-  if (s.interrupted && s.done_total + s.failed_total < s.planned) return kExitInterrupted;
+  if ((s.interrupted || s.deferred > 0) && s.done_total + s.failed_total < s.planned) return kExitInterrupted;
   if (s.failed_total > 0) return kExitSomeFailed;
   return kExitOk;
 }
@@ -409,7 +498,8 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
     std::fflush(stdout);
     const std::uint64_t known_done = pending.known_done, known_failed = pending.known_failed;
     Coordinator coordinator(std::move(pending), *writer, comm, ranks, options.progress_interval_s,
-                            context.cache_dir);
+                            context.cache_dir, kind, options.end_time);
+    if (options.end_time > 0) coordinator.learn_from(writer->records());
     std::thread thread([&] { coordinator.run(); });
     work(plan, kind, context, comm, rank);
     thread.join();
@@ -417,6 +507,7 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
     summary.failed = coordinator.failed();
     summary.done_total = known_done + coordinator.done();
     summary.failed_total = known_failed + coordinator.failed();
+    summary.deferred = coordinator.deferred();
     summary.interrupted = coordinator.stopping() && coordinator.error().empty();
     summary.signal = g_stop_signal.load();
     summary.error = coordinator.error();

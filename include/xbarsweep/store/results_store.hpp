@@ -76,6 +76,8 @@ class ResultsWriter {
   void maybe_flush(std::chrono::milliseconds sync_every, std::chrono::milliseconds publish_every);
 
   std::size_t size() const { return records_.size(); }
+  /// \brief Every stored record (the newest of each id).
+  const std::vector<PointRecord>& records() const { return records_; }
   const std::string& path() const { return path_; }
   /// \brief Whether every appended record is in the fsynced journal or snapshot (durable).
   bool synced() const;

@@ -42,6 +42,9 @@ struct RunOptions {
   int threads_per_rank = 1;         ///< intra-op threads per point (results depend on it,
                                     ///< never on the rank count: run one rank per core)
   double progress_interval_s = -1;  ///< < 0: 1 s on a terminal, 10 s otherwise
+  /// When the job must end (Unix time, s; 0 = no limit): no point starts whose expected time
+  /// (completed points of this sweep, scaled by the kind's cost hint) exceeds the time left.
+  double end_time = 0;
   store::RunInfo info;              ///< written beside the points (config text, versions)
 };
 
@@ -53,6 +56,7 @@ struct RunSummary {
   std::uint64_t failed = 0;        ///< failed in this run
   std::uint64_t done_total = 0;    ///< done in the file now
   std::uint64_t failed_total = 0;  ///< failed in the file now (within this plan)
+  std::uint64_t deferred = 0;      ///< not started: expected to outlast the job's end time
   bool interrupted = false;        ///< a stop signal arrived
   int signal = 0;
   std::string error;  ///< a fatal error (store, I/O), empty when none
@@ -64,7 +68,8 @@ enum ExitCode : int {
   kExitOk = 0,           ///< every point of the plan is done
   kExitError = 1,        ///< an internal or I/O error; completed points are kept
   kExitBadInput = 2,     ///< bad config, arguments or results file; nothing was written
-  kExitInterrupted = 3,  ///< stopped by SIGTERM/SIGINT/SIGUSR1; rerun the same command to resume
+  kExitInterrupted = 3,  ///< stopped by SIGTERM/SIGINT/SIGUSR1, or points left for lack of time
+                         ///< before the job's end; rerun the same command to resume
   kExitSomeFailed = 4,   ///< finished, but some points failed (see `xbarsweep status`)
 };
 
