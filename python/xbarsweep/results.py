@@ -269,6 +269,9 @@ def _journal_columns(records):
 
 
 def _frame(path, cols, params, metrics, arrays, n):
+    # A curve may share its name with a scalar metric (the train kind's `loss`: the final value
+    # and the one per epoch): the curve's column is then NAME_curve.
+    arrays = {(f"{k}_curve" if k in metrics or k in params else k): v for k, v in arrays.items()}
     names = {"params": set(params), "metrics": set(metrics), "arrays": set(arrays)}
     clash = (names["params"] | names["metrics"] | names["arrays"]) & set(BOOKKEEPING)
     if clash:

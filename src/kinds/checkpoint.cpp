@@ -69,9 +69,10 @@ std::string PointCheckpoint::path_for(const std::string& cache_dir, const std::s
   return cache_dir + "/checkpoints/" + id + ".ckpt";
 }
 
-bool PointCheckpoint::due() const {
+bool PointCheckpoint::due(bool epoch_end) const {
   if (!enabled()) return false;
   if (stop_ != nullptr && stop_->load(std::memory_order_relaxed)) return true;
+  if (interval_s_ <= 0) return epoch_end;
   const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_).count();
   return since >= interval_s_;
 }

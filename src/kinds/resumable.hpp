@@ -22,10 +22,10 @@ class Resumable {
 
   /// A TrainHooks::boundary: when the checkpoint is due, saves the training loop's state with
   /// what \p extra adds beside it (the kind's own progress: which stage, ADMM variables).
-  std::function<void(const nn::StateSaver&)> boundary(std::function<void(nn::TensorState&)> extra = {});
+  std::function<void(const nn::StateSaver&, bool)> boundary(std::function<void(nn::TensorState&)> extra = {});
 
-  /// Saves what \p write writes when the checkpoint is due (an epoch boundary outside train_model).
-  void save_if_due(const std::function<void(nn::TensorState&)>& write);
+  /// Saves what \p write writes when the checkpoint is due (PointCheckpoint::due).
+  void save_if_due(const std::function<void(nn::TensorState&)>& write, bool epoch_end = true);
 
   /// Saves what \p write writes now, due or not (the end of a phase worth keeping).
   void save(const std::function<void(nn::TensorState&)>& write);

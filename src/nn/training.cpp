@@ -90,7 +90,7 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
     save_epoch(out, model, optimizer, EpochProgress{r.steps, loss_sum, correct, r.samples});
   };
   for (std::int64_t begin = from.batches * batch_size; begin < n; begin += batch_size) {
-    if (hooks.boundary) hooks.boundary(saver);
+    if (hooks.boundary) hooks.boundary(saver, /*epoch_end=*/false);
     if (hooks.check_cancelled) hooks.check_cancelled();
     const auto index = order.narrow(0, begin, std::min(batch_size, n - begin));
     auto x = train.images.index_select(0, index);
@@ -287,11 +287,13 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
     }
   }
   if (hooks.boundary) {
-    fit_hooks.boundary = [&](const StateSaver& save_epoch_state) {
-      hooks.boundary([&](TensorState& out) {
-        save_epoch_state(out);
-        save_loop(out, epoch);
-      });
+    fit_hooks.boundary = [&](const StateSaver& save_epoch_state, bool epoch_end) {
+      hooks.boundary(
+          [&](TensorState& out) {
+            save_epoch_state(out);
+            save_loop(out, epoch);
+          },
+          epoch_end);
     };
   }
   for (; epoch < options.epochs; ++epoch) {
@@ -320,10 +322,12 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
     }
     // The end of an epoch is a resumable moment too: the next epoch's first batch.
     if (hooks.boundary) {
-      hooks.boundary([&](TensorState& out) {
-        save_epoch(out, model, *optimizer, EpochProgress{});
-        save_loop(out, epoch + 1);
-      });
+      hooks.boundary(
+          [&](TensorState& out) {
+            save_epoch(out, model, *optimizer, EpochProgress{});
+            save_loop(out, epoch + 1);
+          },
+          /*epoch_end=*/true);
     }
     if (hooks.check_cancelled && epoch + 1 < options.epochs) hooks.check_cancelled();
   }

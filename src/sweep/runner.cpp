@@ -495,6 +495,10 @@ RunSummary run_sweep(const config::Experiment& experiment, const kinds::Kind& ki
       std::printf("computing %zu points on %d rank(s) into %s\n", pending.order.size(), ranks,
                   options.output.c_str());
     }
+    if (options.end_time > 0) {
+      std::printf("the job ends in %.0f s: points expected to outlast it are left for the next job\n",
+                  options.end_time - unix_now());
+    }
     std::fflush(stdout);
     const std::uint64_t known_done = pending.known_done, known_failed = pending.known_failed;
     Coordinator coordinator(std::move(pending), *writer, comm, ranks, options.progress_interval_s,

@@ -82,7 +82,7 @@ Resumed run_interrupted(const kinds::Kind& kind, const config::Params& params, c
   context.cache_dir = dir + "/cache";
   context.checkpoint_path = context.cache_dir + "/point.ckpt";
   std::filesystem::create_directories(context.cache_dir);
-  context.checkpoint_s = 0.0;  // a save at every boundary
+  context.checkpoint_s = 1e-9;  // a save at every boundary, mid-epoch ones included
   context.stop = &stop;
   Resumed r;
   context.note = [&r](const std::string& what) { r.note += what; };

@@ -280,3 +280,18 @@ def test_importable_without_matplotlib(synthetic):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split()[0] == "36"
+
+
+def test_curve_named_as_a_metric_is_name_curve(tmp_path):
+    # The train kind records `loss` twice: the final value (a metric) and one per epoch (a curve).
+    out = tmp_path / "train.h5"
+    run_sweep(str(tmp_path), """name: train_loss
+kind: train
+data: {name: synthetic, subset: 200, test_subset: 50}
+model: {name: mlp, hidden: 8}
+train: {epochs: 3, batch_size: 50}
+""", str(out))
+    df = xs.load(str(out))
+    assert "loss" in df.attrs["metrics"] and "loss_curve" in df.attrs["arrays"]
+    curve = df.loc[0, "loss_curve"]
+    assert len(curve) == 3 and float(df.loc[0, "train_loss"]) == curve[-1]

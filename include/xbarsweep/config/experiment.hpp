@@ -56,7 +56,8 @@ struct Experiment {
   std::string description;
   std::string output;                    ///< results file (relative to the working directory)
   /// Points that checkpoint (train, admm, clstm, pretraining) save their state at most this
-  /// often, in seconds; 0 = at every epoch boundary; .inf = only when a stop signal asks.
+  /// often, in seconds (mid-epoch too); 0 = at the end of every epoch (and ADMM iteration);
+  /// .inf = only when a stop signal asks.
   double checkpoint_s = 60.0;
   std::int64_t seed = 0;                 ///< base seed; repeat r uses seed + r
   std::uint64_t repeats = 1;             ///< sweep.repeats

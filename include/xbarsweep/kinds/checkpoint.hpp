@@ -27,7 +27,7 @@ class PointCheckpoint {
   /// \brief No checkpoints: load() finds nothing, due() is false, save() does nothing.
   PointCheckpoint() = default;
   /// \param path the file (its directory is created on the first save)
-  /// \param interval_s due() at most this often (0: at every boundary)
+  /// \param interval_s due() at most this often (0: at every epoch's end, never mid-epoch)
   /// \param stop when set, due() is true at once: a stopping sweep saves before it abandons
   PointCheckpoint(std::string path, double interval_s, const std::atomic<bool>* stop);
 
@@ -39,9 +39,10 @@ class PointCheckpoint {
   /// aside as PATH.bad and treated as absent: the point starts over rather than fail.
   std::optional<std::string> load() const;
 
-  /// \brief Whether a boundary should save now: the interval has passed since the last save (or
-  /// since construction), or a stop was requested.
-  bool due() const;
+  /// \brief Whether a boundary should save now: a stop was requested, or the interval has passed
+  /// since the last save (or since construction). An interval of 0 means every epoch's end
+  /// (\p epoch_end), not every batch: a save per batch would cost more than the batches.
+  bool due(bool epoch_end = true) const;
 
   /// \brief Atomically replaces the checkpoint with \p payload. \throws CheckpointError naming
   /// the file and the failed operation (the previous checkpoint is then still in place).

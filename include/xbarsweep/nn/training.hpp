@@ -60,9 +60,9 @@ struct TrainHooks {
   /// Before every batch; throws (e.g. kinds::Cancelled) to abandon training.
   std::function<void()> check_cancelled;
   /// At every resumable moment (before every batch, before check_cancelled, and after each
-  /// epoch of train_model), with the saver of the state there: a checkpointing caller saves
-  /// it when its checkpoint is due, so that a stop between batches loses nothing.
-  std::function<void(const StateSaver& save)> boundary;
+  /// epoch of train_model: \p epoch_end), with the saver of the state there: a checkpointing
+  /// caller saves it when its checkpoint is due, so that a stop between batches loses nothing.
+  std::function<void(const StateSaver& save, bool epoch_end)> boundary;
   /// After backward(), before the optimiser step: add penalty terms to the gradients
   /// (ADMM: grad += rho * (W - Z + U)).
   std::function<void(std::int64_t step)> before_step;
