@@ -442,7 +442,7 @@ int main(int argc, char** argv) {
       "submit", "submit a sweep to Slurm as a job array of shards plus a merge job (afterany) that writes one "
                 "results file; the batch scripts are kept beside the results");
   submit_cmd->add_option("config", submit_args.config, "experiment YAML file")->required();
-  submit_cmd->add_option("sbatch-args", submit_args.sbatch_args, "after --: more sbatch options, for both jobs");
+  submit_cmd->allow_extras();  // after --: more sbatch options, for both jobs
   submit_cmd->add_option("--array", submit_args.array, "shards, one array task each (at most the cluster's MaxArraySize)")
       ->check(CLI::PositiveNumber);
   submit_cmd->add_option("--ranks-per-task", submit_args.ranks_per_task, "MPI ranks of each task")
@@ -523,7 +523,11 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return cmd_run(run);
     if (*plan_cmd) return cmd_plan(plan);
-    if (*submit_cmd) return cmd_submit(submit_args);
+    if (*submit_cmd) {
+      for (const auto& extra : submit_cmd->remaining())
+        if (extra != "--") submit_args.sbatch_args.push_back(extra);
+      return cmd_submit(submit_args);
+    }
     if (*status_cmd) return cmd_status(status);
     if (*report_cmd) return cmd_report(rep);
     if (*merge_cmd) return cmd_merge(merge);
