@@ -65,8 +65,9 @@ std::vector<double> state_vector(const TensorState& state, const std::string& ke
 }
 
 void put_module(TensorState& state, const std::string& prefix, const torch::nn::Module& module) {
-  for (const auto& p : module.named_parameters()) state[prefix + p.key()] = p.value().detach().clone();
-  for (const auto& b : module.named_buffers()) state[prefix + b.key()] = b.value().detach().clone();
+  // No copies: a state is encoded before training moves on.
+  for (const auto& p : module.named_parameters()) state[prefix + p.key()] = p.value().detach();
+  for (const auto& b : module.named_buffers()) state[prefix + b.key()] = b.value().detach();
 }
 
 void load_module(torch::nn::Module& module, const TensorState& state, const std::string& prefix,

@@ -42,7 +42,8 @@ std::int64_t state_int(const TensorState& state, const std::string& key, const s
 std::vector<double> state_vector(const TensorState& state, const std::string& key, const std::string& origin);
 const at::Tensor& state_tensor(const TensorState& state, const std::string& key, const std::string& origin);
 
-/// \brief Every parameter and buffer of \p module under "prefix<name>" (copies).
+/// \brief Every parameter and buffer of \p module under "prefix<name>" (the tensors themselves,
+/// not copies: encode the state before the module changes).
 void put_module(TensorState& state, const std::string& prefix, const torch::nn::Module& module);
 /// \brief Copies them back, after checking that every name and shape matches (nothing is
 /// changed when one does not). \throws CheckpointError naming \p origin.
