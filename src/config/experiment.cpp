@@ -288,7 +288,7 @@ class ExperimentReader {
     return std::get<std::int64_t>(value_of(spec, node, key));
   }
 
-  // checkpoint_s: seconds >= 0 (YAML's .inf: only when a stop signal asks).
+  // checkpoint_s: seconds >= 0.
   double seconds_of(const YAML::Node& node, const std::string& key) const {
     ParamSpec spec;
     spec.path = key;

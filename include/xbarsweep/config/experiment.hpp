@@ -57,7 +57,7 @@ struct Experiment {
   std::string output;                    ///< results file (relative to the working directory)
   /// Points that checkpoint (train, admm, clstm, pretraining) save their state at most this
   /// often, in seconds (mid-epoch too); 0 = at the end of every epoch (and ADMM iteration);
-  /// .inf = only when a stop signal asks.
+  /// a large value (1e9) = only when a stop signal asks.
   double checkpoint_s = 60.0;
   std::int64_t seed = 0;                 ///< base seed; repeat r uses seed + r
   std::uint64_t repeats = 1;             ///< sweep.repeats
