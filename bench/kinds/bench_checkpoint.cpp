@@ -27,11 +27,11 @@ int main(int argc, char** argv) {
   at::set_num_threads(1);
 
   // The checkpoints go where a sweep's results would: a directory on the working file system.
-  const std::string dir = dir_option.empty()
-                              ? (std::filesystem::current_path() / ("xbarsweep-bench-checkpoint-" +
-                                                                    std::to_string(::getpid())))
-                                    .string()
-                              : dir_option;
+  const std::string dir =
+      dir_option.empty()
+          ? (std::filesystem::current_path() / ("xbarsweep-bench-checkpoint-" + std::to_string(::getpid())))
+                .string()
+          : dir_option;
   std::filesystem::create_directories(dir);
   const auto kind = kinds::make_admm_kind();
   xbarsweep::config::Params p;
@@ -64,21 +64,28 @@ int main(int argc, char** argv) {
       std::filesystem::remove(context.checkpoint_path);  // as the engine does once recorded
     }
   };
-  benchmark::RegisterBenchmark("admm_point/plain", [&](benchmark::State& s) {
-    for (auto _ : s) run(plain);
-  })->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("admm_point/checkpoint_every_epoch", [&](benchmark::State& s) {
-    for (auto _ : s) run(checkpointed);
-  })->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("admm_point/plain",
+                               [&](benchmark::State& s) {
+                                 for (auto _ : s) run(plain);
+                               })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("admm_point/checkpoint_every_epoch",
+                               [&](benchmark::State& s) {
+                                 for (auto _ : s) run(checkpointed);
+                               })
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   xbarsweep::bench::MedianReporter medians;
   benchmark::RunSpecifiedBenchmarks(&medians);
   benchmark::ClearRegisteredBenchmarks();
   std::filesystem::remove_all(dir);
 
-  std::printf("admm point: LeNet-5, %lld synthetic training images, 5 epochs (3 ADMM + 2 retraining), "
-              "%.0f ms per point; checkpoint %.1f MB, in %s; 1 thread\n",
-              static_cast<long long>(items), 1e3 * medians.median_s("admm_point/plain").value_or(0.0),
-              static_cast<double>(bytes) / 1e6, dir.c_str());
+  std::printf(
+      "admm point: LeNet-5, %lld synthetic training images, 5 epochs (3 ADMM + 2 retraining), "
+      "%.0f ms per point; checkpoint %.1f MB, in %s; 1 thread\n",
+      static_cast<long long>(items), 1e3 * medians.median_s("admm_point/plain").value_or(0.0),
+      static_cast<double>(bytes) / 1e6, dir.c_str());
   xbarsweep::bench::print_figure(
       "checkpoint_overhead",
       xbarsweep::bench::ratio(medians.median_s("admm_point/checkpoint_every_epoch"),

@@ -178,10 +178,11 @@ int cmd_run(const RunArgs& args) {
                      static_cast<unsigned long long>(s.deferred));
       }
       if (code == sweep::kExitInterrupted && s.signal != 0) {
-        std::fprintf(stderr,
-                     "xbarsweep: interrupted by signal %d; points in flight saved their checkpoints; run the same "
-                     "command again to resume\n",
-                     s.signal);
+        std::fprintf(
+            stderr,
+            "xbarsweep: interrupted by signal %d; points in flight saved their checkpoints; run the same "
+            "command again to resume\n",
+            s.signal);
       }
       if (code == sweep::kExitSomeFailed) {
         std::fprintf(
@@ -205,8 +206,9 @@ int cmd_run(const RunArgs& args) {
   // Last of all, with the results file closed: a requeue ends this job at once.
   if (rank == 0 && requeue && rc == sweep::kExitInterrupted) {
     const std::string job = cli::slurm_job_id();
-    std::fprintf(stderr, "xbarsweep: %s\n",
-                 job.empty() ? "--requeue: not in a Slurm job, nothing to requeue" : cli::requeue_job(job).c_str());
+    std::fprintf(
+        stderr, "xbarsweep: %s\n",
+        job.empty() ? "--requeue: not in a Slurm job, nothing to requeue" : cli::requeue_job(job).c_str());
   }
   return rc;
 }
@@ -439,15 +441,19 @@ int main(int argc, char** argv) {
 
   xbarsweep::cli::SubmitOptions submit_args;
   auto* submit_cmd = app.add_subcommand(
-      "submit", "submit a sweep to Slurm as a job array of shards plus a merge job (afterany) that writes one "
-                "results file; the batch scripts are kept beside the results");
+      "submit",
+      "submit a sweep to Slurm as a job array of shards plus a merge job (afterany) that writes one "
+      "results file; the batch scripts are kept beside the results");
   submit_cmd->add_option("config", submit_args.config, "experiment YAML file")->required();
   submit_cmd->allow_extras();  // after --: more sbatch options, for both jobs
-  submit_cmd->add_option("--array", submit_args.array, "shards, one array task each (at most the cluster's MaxArraySize)")
+  submit_cmd
+      ->add_option("--array", submit_args.array,
+                   "shards, one array task each (at most the cluster's MaxArraySize)")
       ->check(CLI::PositiveNumber);
   submit_cmd->add_option("--ranks-per-task", submit_args.ranks_per_task, "MPI ranks of each task")
       ->check(CLI::PositiveNumber);
-  submit_cmd->add_option("--threads", submit_args.threads, "intra-op threads per rank")->check(CLI::PositiveNumber);
+  submit_cmd->add_option("--threads", submit_args.threads, "intra-op threads per rank")
+      ->check(CLI::PositiveNumber);
   submit_cmd->add_option("--time", submit_args.time, "each task's time limit (sbatch --time, e.g. 2:00:00)");
   submit_cmd->add_option("--partition", submit_args.partition, "partition of both jobs");
   submit_cmd->add_flag("--requeue", submit_args.requeue,

@@ -95,7 +95,8 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, std
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     if (error) {
-      *error = argv[0] + " exited " + (WIFEXITED(status) ? std::to_string(WEXITSTATUS(status)) : "by a signal") +
+      *error = argv[0] + " exited " +
+               (WIFEXITED(status) ? std::to_string(WEXITSTATUS(status)) : "by a signal") +
                (messages.empty() ? "" : ": " + trim(messages));
     }
     return std::nullopt;

@@ -36,7 +36,9 @@ std::uint64_t max_array_size() {
   return 1001;
 }
 
-std::string absolute(const std::string& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
+std::string absolute(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
 
 // The part of a results path before its extension: results/a.h5 -> results/a.
 std::string stem_of(const std::string& path) {
@@ -90,13 +92,16 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
   const std::uint64_t max_array = max_array_size();
   std::uint64_t tasks = std::max<std::uint64_t>(1, o.array);
   if (tasks > max_array) {
-    std::fprintf(stderr, "xbarsweep submit: --array %llu exceeds the cluster's MaxArraySize (%llu): using %llu shards\n",
-                 static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(max_array),
-                 static_cast<unsigned long long>(max_array));
+    std::fprintf(
+        stderr,
+        "xbarsweep submit: --array %llu exceeds the cluster's MaxArraySize (%llu): using %llu shards\n",
+        static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(max_array),
+        static_cast<unsigned long long>(max_array));
     tasks = max_array;
   }
   if (tasks > points && points > 0) {
-    std::fprintf(stderr, "xbarsweep submit: --array %llu exceeds the %llu points of the sweep: using %llu shards\n",
+    std::fprintf(stderr,
+                 "xbarsweep submit: --array %llu exceeds the %llu points of the sweep: using %llu shards\n",
                  static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(points),
                  static_cast<unsigned long long>(points));
     tasks = points;
@@ -113,7 +118,8 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
   std::ostringstream s;
   s << "#!/usr/bin/env bash\n"
     << "# Written by `xbarsweep submit` on " << now_text() << " and kept for the record:\n"
-    << "# " << tasks << " shard(s) of " << points << " point(s) of " << experiment.name << " into " << results << "\n"
+    << "# " << tasks << " shard(s) of " << points << " point(s) of " << experiment.name << " into " << results
+    << "\n"
     << "#SBATCH --ntasks=" << o.ranks_per_task << "\n"
     << "#SBATCH --signal=B:USR1@60\n";
   if (tasks > 1) s << "#SBATCH --array=0-" << tasks - 1 << "\n";
@@ -123,8 +129,8 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
     << "set -euo pipefail\n"
     << "export XBARSWEEP=" << shell_quote(o.xbarsweep) << "\n"
     << "export XBARSWEEP_THREADS=" << o.threads << "\n"
-    << "exec bash " << shell_quote(o.source_dir + "/slurm/sweep.sbatch") << " " << shell_quote(absolute(o.config))
-    << " --out " << shell_quote(results);
+    << "exec bash " << shell_quote(o.source_dir + "/slurm/sweep.sbatch") << " "
+    << shell_quote(absolute(o.config)) << " --out " << shell_quote(results);
   for (const auto& set : o.sets) s << " --set " << shell_quote(set);
   if (tasks > 1) s << " --shard " << shell_quote("$SLURM_ARRAY_TASK_ID/" + std::to_string(tasks));
   if (o.requeue) s << " --requeue";
@@ -186,8 +192,8 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
                  job.c_str(), error.c_str());
     return sweep::kExitError;
   }
-  std::printf("merge job %s (after job %s ends) writes %s (script %s)\n", job_id_of(*merged).c_str(), job.c_str(),
-              results.c_str(), merge_script.c_str());
+  std::printf("merge job %s (after job %s ends) writes %s (script %s)\n", job_id_of(*merged).c_str(),
+              job.c_str(), results.c_str(), merge_script.c_str());
   return 0;
 }
 

@@ -235,7 +235,8 @@ std::vector<std::vector<AdmmResidual>> AdmmState::residual_history() const {
   std::vector<std::vector<AdmmResidual>> out(static_cast<std::size_t>(iterations_));
   for (std::size_t t = 0; t < out.size(); ++t) {
     for (const auto& l : layers_) {
-      for (const auto& p : l.pairs) out[t].push_back({l.layer.name, p.set, p.primal[t], p.dual[t], p.rhos[t]});
+      for (const auto& p : l.pairs)
+        out[t].push_back({l.layer.name, p.set, p.primal[t], p.dual[t], p.rhos[t]});
     }
   }
   return out;

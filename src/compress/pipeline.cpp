@@ -24,7 +24,8 @@ double number(const TensorMap& in, const std::string& key) { return get(in, key)
 at::Tensor number_tensor(double v) { return at::scalar_tensor(v, at::kDouble); }
 
 // Residual curves of finished stages: numbers as doubles, layer names as bytes ('\n'-separated).
-void save_residuals(TensorMap& out, const std::string& key, const std::vector<std::vector<AdmmResidual>>& curve) {
+void save_residuals(TensorMap& out, const std::string& key,
+                    const std::vector<std::vector<AdmmResidual>>& curve) {
   std::string names;
   std::vector<double> numbers, sizes;
   for (const auto& iteration : curve) {
@@ -195,9 +196,9 @@ class Pipeline {
 
   void restore(const TensorMap& in) {
     stage_ = static_cast<int>(number(in, "pipeline.stage"));
-    XBARSWEEP_THROW_IF(stage_ < kAdmm || stage_ > kDone ||
-                           (stage_ >= kQuantizeAdmm && stage_ < kDone && !c_.quantize_stage),
-                       CompressError, "saved pipeline state is in a stage this config does not have");
+    XBARSWEEP_THROW_IF(
+        stage_ < kAdmm || stage_ > kDone || (stage_ >= kQuantizeAdmm && stage_ < kDone && !c_.quantize_stage),
+        CompressError, "saved pipeline state is in a stage this config does not have");
     epochs_ = static_cast<std::int64_t>(number(in, "pipeline.epochs"));
     result_.projected_accuracy = number(in, "pipeline.projected_accuracy");
     result_.accuracy = number(in, "pipeline.accuracy");

@@ -20,8 +20,8 @@ namespace {
 constexpr std::size_t kMaxFileBytes = std::size_t{1} << 20;
 constexpr std::size_t kMaxListedChoices = 24;  // longer lists of candidates are cut with "..."
 
-const std::vector<std::string> kTopLevelKeys = {"name", "kind", "description", "seed", "output", "checkpoint_s",
-                                                "sweep"};
+const std::vector<std::string> kTopLevelKeys = {"name",   "kind",         "description", "seed",
+                                                "output", "checkpoint_s", "sweep"};
 const std::vector<std::string> kSweepKeys = {"grid", "zip", "points", "random", "repeats", "max_points"};
 const std::vector<std::string> kRandomKeys = {"samples", "seed", "params"};
 const std::vector<std::string> kDistributionKeys = {"uniform", "log_uniform", "int_uniform", "choice"};
@@ -825,9 +825,8 @@ void ExperimentReader::apply_override(const std::string& text) {
     unsweep(path, text);
   } else {
     std::vector<std::string> candidates = schema_paths();
-    candidates.insert(candidates.end(),
-                      {"name", "description", "output", "checkpoint_s", "seed", "sweep.repeats",
-                       "sweep.max_points"});
+    candidates.insert(candidates.end(), {"name", "description", "output", "checkpoint_s", "seed",
+                                         "sweep.repeats", "sweep.max_points"});
     fail(value, path, unknown_path(path, candidates));
   }
   override_.clear();

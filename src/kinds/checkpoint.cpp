@@ -96,8 +96,8 @@ std::optional<std::string> PointCheckpoint::load() const {
   if (problem.empty()) return bytes.substr(kHeader);
   const std::string aside = path_ + ".bad";
   std::rename(path_.c_str(), aside.c_str());
-  std::fprintf(stderr, "xbarsweep: %s: %s; moved to %s, the point starts over\n", path_.c_str(), problem.c_str(),
-               aside.c_str());
+  std::fprintf(stderr, "xbarsweep: %s: %s; moved to %s, the point starts over\n", path_.c_str(),
+               problem.c_str(), aside.c_str());
   return std::nullopt;
 }
 
@@ -146,7 +146,8 @@ void PointCheckpoint::remove() const {
   const std::string prefix = path_.substr(path_.find_last_of('/') + 1) + ".tmp.";
   if (DIR* d = ::opendir(dir.c_str())) {
     while (const dirent* e = ::readdir(d)) {
-      if (std::string_view(e->d_name).substr(0, prefix.size()) == prefix) ::unlink((dir + "/" + e->d_name).c_str());
+      if (std::string_view(e->d_name).substr(0, prefix.size()) == prefix)
+        ::unlink((dir + "/" + e->d_name).c_str());
     }
     ::closedir(d);
   }

@@ -3,8 +3,6 @@
 // and the helpers those kinds share (baseline cache, thread budget, cost hints).
 #include "classifier_params.hpp"
 
-#include "resumable.hpp"
-
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -14,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "resumable.hpp"
 #include "xbarsweep/compress/layers.hpp"
 #include "xbarsweep/config/hashing.hpp"
 #include "xbarsweep/nn/models.hpp"
@@ -368,8 +367,9 @@ void apply_thread_budget(const PointContext& context) {
   }
 }
 
-bool train_or_load_cached(nn::Classifier& model, const std::string& name, const PointContext& context,
-                          const std::function<void(nn::TrainOptions& options, nn::TrainHooks& hooks)>& train) {
+bool train_or_load_cached(
+    nn::Classifier& model, const std::string& name, const PointContext& context,
+    const std::function<void(nn::TrainOptions& options, nn::TrainHooks& hooks)>& train) {
   nn::TrainOptions options;
   nn::TrainHooks hooks;
   hooks.check_cancelled = [&context] { context.check_cancelled(); };
@@ -387,8 +387,8 @@ bool train_or_load_cached(nn::Classifier& model, const std::string& name, const 
           options.resume = saved;
           options.resume_origin = resumable.origin();
           const auto at = nn::resume_position(*saved, resumable.origin());
-          context.say("pretraining " + name + " resumed from its checkpoint at epoch " + std::to_string(at.epoch) +
-                      ", batch " + std::to_string(at.batch));
+          context.say("pretraining " + name + " resumed from its checkpoint at epoch " +
+                      std::to_string(at.epoch) + ", batch " + std::to_string(at.batch));
         }
         train(options, hooks);
         nn::save_checkpoint(model, path);

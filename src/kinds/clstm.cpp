@@ -297,7 +297,8 @@ constexpr int kStageAdmm = 1;   // init admm's iterations on the dense LSTM
 // ||W - Z||_F / ||W||_F over all gate matrices after each iteration.
 std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const xc::CirculantLSTMImpl& target,
                                            const config::Params& p, const data::Dataset& ds,
-                                           std::uint64_t seed, const nn::TrainHooks& base, Resumable& resumable) {
+                                           std::uint64_t seed, const nn::TrainHooks& base,
+                                           Resumable& resumable) {
   const ClstmParams cfg = clstm_section().read(p);
   const auto target_modules = target.named_modules();
   struct Pair {
@@ -338,7 +339,8 @@ std::vector<double> admm_towards_circulant(SequenceClassifierImpl& dense, const 
   std::vector<double> residuals;
   // Checkpoints hold Z, U, rho and the residuals beside the training state (stage "admm").
   const nn::TensorState* saved = resumable.saved();
-  if (saved != nullptr && nn::state_int(*saved, "clstm.stage", resumable.origin()) != kStageAdmm) saved = nullptr;
+  if (saved != nullptr && nn::state_int(*saved, "clstm.stage", resumable.origin()) != kStageAdmm)
+    saved = nullptr;
   if (saved != nullptr) {
     const auto& origin = resumable.origin();
     for (std::size_t i = 0; i < pairs.size(); ++i) {
@@ -562,11 +564,13 @@ class ClstmKind final : public Kind {
     Resumable resumable(context.checkpoint());
     const nn::TensorState* saved = resumable.saved();
     const std::string& origin = resumable.origin();
-    const int saved_stage = saved != nullptr ? static_cast<int>(nn::state_int(*saved, "clstm.stage", origin)) : -1;
+    const int saved_stage =
+        saved != nullptr ? static_cast<int>(nn::state_int(*saved, "clstm.stage", origin)) : -1;
     if (saved != nullptr) {
       const auto at = nn::resume_position(*saved, origin);
-      context.say(std::string("resumed from its checkpoint in ") + (saved_stage == kStageAdmm ? "ADMM" : "training") +
-                  " at epoch " + std::to_string(at.epoch) + ", batch " + std::to_string(at.batch));
+      context.say(std::string("resumed from its checkpoint in ") +
+                  (saved_stage == kStageAdmm ? "ADMM" : "training") + " at epoch " +
+                  std::to_string(at.epoch) + ", batch " + std::to_string(at.batch));
     }
     nn::TrainHistory history;
     const bool projected = cfg.init != "random";
@@ -609,8 +613,8 @@ class ClstmKind final : public Kind {
       // E-RNN's route: each gate matrix of the dense LSTM projected onto block-circulant
       // structure, then fine-tuned. At k = 1 it is the dense model itself.
       if (cfg.init == "admm" && any_circulant(model->lstm->options)) {
-        admm_residual = admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4), hooks,
-                                               resumable);
+        admm_residual = admm_towards_circulant(*dense, *model->lstm, p, dataset, nn::derive_seed(seed, 4),
+                                               hooks, resumable);
       }
       model->lstm->load_from(*dense->lstm);
       {

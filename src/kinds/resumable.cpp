@@ -8,7 +8,8 @@ Resumable::Resumable(PointCheckpoint checkpoint) : checkpoint_(std::move(checkpo
   if (auto bytes = checkpoint_.load()) saved_ = nn::decode_state(*bytes, checkpoint_.path());
 }
 
-std::function<void(const nn::StateSaver&, bool)> Resumable::boundary(std::function<void(nn::TensorState&)> extra) {
+std::function<void(const nn::StateSaver&, bool)> Resumable::boundary(
+    std::function<void(nn::TensorState&)> extra) {
   if (!checkpoint_.enabled()) return {};
   return [this, extra = std::move(extra)](const nn::StateSaver& save, bool epoch_end) {
     save_if_due(

@@ -9,9 +9,9 @@
 // next slice: the engine's checkpoint tests run on this kind.
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <thread>
 
@@ -51,7 +51,8 @@ const config::Section<SyntheticParams>& synthetic_section() {
           .add("scale", &S::scale, "multiplies the value")
           .add("x", &S::x, "first coordinate")
           .add("y", &S::y, "second coordinate")
-          .add("steps", &S::steps, "slices of the work (one checkpoint boundary each) and length of the `curve` array",
+          .add("steps", &S::steps,
+               "slices of the work (one checkpoint boundary each) and length of the `curve` array",
                {1.0, 1.0e6})
           .add("label", &S::label, "a string parameter, carried through untouched")
           .choices({"a", "b", "c"});
@@ -86,7 +87,8 @@ class SyntheticKind final : public Kind {
     std::int64_t done = 0;
     if (const auto saved = checkpoint.load()) {
       done = std::clamp<std::int64_t>(std::atoll(saved->c_str()), 0, steps);
-      context.say("resumed from its checkpoint at step " + std::to_string(done) + " of " + std::to_string(steps));
+      context.say("resumed from its checkpoint at step " + std::to_string(done) + " of " +
+                  std::to_string(steps));
     }
     for (; done < steps; ++done) {
       if (checkpoint.due()) checkpoint.save(std::to_string(done));

@@ -57,7 +57,8 @@ std::int64_t state_int(const TensorState& state, const std::string& key, const s
   return static_cast<std::int64_t>(state_double(state, key, origin));
 }
 
-std::vector<double> state_vector(const TensorState& state, const std::string& key, const std::string& origin) {
+std::vector<double> state_vector(const TensorState& state, const std::string& key,
+                                 const std::string& origin) {
   const auto& t = state_tensor(state, key, origin);
   if (t.dim() != 1) throw CheckpointError(origin + ": '" + key + "' is not a curve");
   const auto d = t.to(at::kDouble).contiguous();

@@ -131,8 +131,8 @@ void save_epoch(TensorState& out, const torch::nn::Module& model, torch::optim::
   out["epoch.samples"] = state_value(static_cast<double>(progress.samples));
 }
 
-EpochProgress restore_epoch(const TensorState& state, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-                            const std::string& origin) {
+EpochProgress restore_epoch(const TensorState& state, torch::nn::Module& model,
+                            torch::optim::Optimizer& optimizer, const std::string& origin) {
   load_module(model, state, "model.", origin);
   load_optimizer(optimizer, state, "optimizer", origin);
   load_global_generator(state, "generator", origin);
@@ -280,7 +280,8 @@ TrainHistory train_model(Classifier& model, const data::Split& train, const data
     h.final_test.loss = state_double(in, "train.final_loss", origin);
     h.final_test.samples = state_int(in, "train.final_samples", origin);
     const auto count = state_int(in, "train.best_count", origin);
-    for (std::int64_t i = 0; i < count; ++i) best.push_back(state_tensor(in, "train.best." + std::to_string(i), origin));
+    for (std::int64_t i = 0; i < count; ++i)
+      best.push_back(state_tensor(in, "train.best." + std::to_string(i), origin));
     if (epoch > options.epochs || static_cast<std::int64_t>(h.train_loss.size()) != epoch) {
       throw CheckpointError(origin + ": a state at epoch " + std::to_string(epoch) + " of a run of " +
                             std::to_string(options.epochs) + " epochs");

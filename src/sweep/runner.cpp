@@ -51,7 +51,8 @@ std::string pack(const RunSummary& s) {
 RunSummary unpack(std::string_view bytes) {
   wire::Reader r(bytes);
   RunSummary s;
-  for (auto* v : {&s.planned, &s.skipped, &s.computed, &s.failed, &s.done_total, &s.failed_total, &s.deferred}) {
+  for (auto* v :
+       {&s.planned, &s.skipped, &s.computed, &s.failed, &s.done_total, &s.failed_total, &s.deferred}) {
     *v = r.get<std::uint64_t>();
   }
   s.interrupted = r.get<std::uint8_t>() != 0;
@@ -195,8 +196,9 @@ class Coordinator {
       }
       if (g_stop_requested.load() && !stopping_) {
         stopping_ = true;
-        progress_.note("stop signal received: handing out no more points; points in flight save a checkpoint "
-                       "(those that can) and stop");
+        progress_.note(
+            "stop signal received: handing out no more points; points in flight save a checkpoint "
+            "(those that can) and stop");
       }
       progress_.maybe_print(done_, failed_, in_flight_, stopping_);
     }
@@ -271,15 +273,17 @@ class Coordinator {
     const double left = end_time_ - unix_now();
     if (expected <= left - kEndMargin_s) return true;
     if (expected > end_time_ - started_) {
-      progress_.note("point " + std::to_string(pending_.order[k]) + " is expected to take " + seconds(expected) +
+      progress_.note("point " + std::to_string(pending_.order[k]) + " is expected to take " +
+                     seconds(expected) +
                      ", longer than this whole job: starting it anyway (it checkpoints at the job's end)");
       return true;
     }
     if (deferred_ < kDeferralsLogged) {
       progress_.note("not starting plan point " + std::to_string(pending_.order[k]) + ": expected " +
-                     seconds(expected) + " (from " + std::to_string(costs_.points()) + " completed points), " +
-                     seconds(std::max(0.0, left)) + " left before the job's end (which keeps " +
-                     seconds(kEndMargin_s) + " to flush and exit)");
+                     seconds(expected) + " (from " + std::to_string(costs_.points()) +
+                     " completed points), " + seconds(std::max(0.0, left)) +
+                     " left before the job's end (which keeps " + seconds(kEndMargin_s) +
+                     " to flush and exit)");
     } else if (deferred_ == kDeferralsLogged) {
       progress_.note("(further points not started for the same reason are counted, not listed)");
     }
@@ -321,7 +325,8 @@ class Coordinator {
     // A point's checkpoint goes once its record is durable, never before: killed in between,
     // the point would start over.
     if (writer_.synced()) {
-      for (const auto& id : recorded_) kinds::PointCheckpoint(kinds::PointCheckpoint::path_for(cache_dir_, id), 0, nullptr).remove();
+      for (const auto& id : recorded_)
+        kinds::PointCheckpoint(kinds::PointCheckpoint::path_for(cache_dir_, id), 0, nullptr).remove();
       recorded_.clear();
     }
   }

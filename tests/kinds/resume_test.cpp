@@ -11,8 +11,8 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "kind_test_support.hpp"
@@ -70,8 +70,8 @@ class StopAfterSaves {
 
 struct Resumed {
   kinds::Outcome outcome;
-  bool interrupted = false;    // the first run was stopped
-  std::string note;            // what the second run said
+  bool interrupted = false;  // the first run was stopped
+  std::string note;          // what the second run said
 };
 
 // Runs \p params stopped after \p saves checkpoint saves, then again to the end.
@@ -154,8 +154,9 @@ void expect_resumes_exactly(const kinds::Kind& kind, const config::Params& p, co
       ++interrupted;
       EXPECT_NE(r.note.find("resumed from its checkpoint"), std::string::npos) << r.note;
     }
-    expect_same(plain, r.outcome, tag + ", stopped after " + std::to_string(saves) + " saves" +
-                                      (r.interrupted ? " (" + r.note + ")" : " (not stopped)"));
+    expect_same(plain, r.outcome,
+                tag + ", stopped after " + std::to_string(saves) + " saves" +
+                    (r.interrupted ? " (" + r.note + ")" : " (not stopped)"));
   }
   EXPECT_GT(interrupted, 0) << tag << ": no run was stopped before it finished";
   std::filesystem::remove_all(dir);
@@ -266,7 +267,9 @@ TEST(Resume, SyntheticPointResumesAtItsNextSlice) {
 TEST(Checkpoint, WriterKilledMidWriteLeavesAUsableCheckpoint) {
   const std::string dir = temp_dir("kill");
   const std::string path = dir + "/p.ckpt";
-  const auto payload = [](int version) { return std::string(4 << 20, static_cast<char>('a' + version % 26)); };
+  const auto payload = [](int version) {
+    return std::string(4 << 20, static_cast<char>('a' + version % 26));
+  };
   kinds::PointCheckpoint(path, 0, nullptr).save(payload(0));
   for (int trial = 0; trial < 8; ++trial) {
     const pid_t child = ::fork();

@@ -54,7 +54,7 @@ struct Experiment {
   std::string name;
   std::string kind;
   std::string description;
-  std::string output;                    ///< results file (relative to the working directory)
+  std::string output;  ///< results file (relative to the working directory)
   /// Points that checkpoint (train, admm, clstm, pretraining) save their state at most this
   /// often, in seconds (mid-epoch too); 0 = at the end of every epoch (and ADMM iteration);
   /// a large value (1e9) = only when a stop signal asks.

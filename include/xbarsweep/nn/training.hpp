@@ -117,8 +117,8 @@ void save_epoch(TensorState& out, const torch::nn::Module& model, torch::optim::
                 const EpochProgress& progress);
 /// \brief Puts save_epoch's state back into \p model, \p optimizer and torch's generator and
 /// returns where the epoch stood. \throws CheckpointError naming \p origin.
-EpochProgress restore_epoch(const TensorState& state, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-                            const std::string& origin);
+EpochProgress restore_epoch(const TensorState& state, torch::nn::Module& model,
+                            torch::optim::Optimizer& optimizer, const std::string& origin);
 
 /// \brief Accuracy and mean cross-entropy loss over \p split, without gradients, in evaluation
 /// mode (the model is left in evaluation mode).

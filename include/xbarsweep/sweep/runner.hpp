@@ -45,7 +45,7 @@ struct RunOptions {
   /// When the job must end (Unix time, s; 0 = no limit): no point starts whose expected time
   /// (completed points of this sweep, scaled by the kind's cost hint) exceeds the time left.
   double end_time = 0;
-  store::RunInfo info;              ///< written beside the points (config text, versions)
+  store::RunInfo info;  ///< written beside the points (config text, versions)
 };
 
 /// \brief How a run ended, identical on every rank.
