@@ -9,6 +9,8 @@
 # namespace of its own (address 10.77.0.1I on a bridge that holds slurmctld's 10.77.0.1, nothing
 # routed beyond it) and a UTS namespace of its own (host name nodeI). The jobs' processes inherit
 # both, so the MPI ranks of a job on two nodes talk TCP between two addresses and report two hosts.
+# Each node's namespaces are kept alive by a holder process (`xbarsweep-nodeI infinity` in ps), not
+# by `ip netns`, which needs / to be a mount point and so fails in a chroot.
 set -euo pipefail
 die() { echo "slurm-local: $*" >&2; exit 1; }
 
@@ -31,7 +33,7 @@ NODE=${NODE%%.*}
 # The multi-node network: names short enough for interfaces (15 characters at most).
 NET=10.77.0
 BRIDGE=xbarsweep0
-NETNS=xbarsweep-node  # + node number
+HOLDER=xbarsweep-node  # + node number: the holders' name in ps
 
 [ "$(id -u)" -eq 0 ] || die "needs root (it starts munged, slurmctld and slurmd)"
 
@@ -48,13 +50,53 @@ pids_of() {
 }
 
 ctld_up() { scontrol ping 2>/dev/null | grep -q UP; }
+holders_up() { local i; for i in $(seq "$NODES"); do holder_of "$i" >/dev/null || return 1; done; }
 
 # The node count of the cluster that start last made (1 for one started before --nodes existed).
 running_nodes() { cat "$STATE/nodes" 2>/dev/null || echo 1; }
 
-our_netns() {
-  command -v ip >/dev/null || return 0
-  ip netns list 2>/dev/null | awk -v p="$NETNS" 'index($1, p) == 1 { print $1 }'
+# The pid of node $1's holder: a sleeping process whose only job is to keep the node's network and
+# UTS namespaces alive (a namespace ends with its last process) and to be what nsenter enters them
+# by. Fails if it is gone; the namespace id recorded beside the pid tells a reused pid.
+holder_of() {
+  local pid ns
+  pid=$(cat "$STATE/node$1.pid" 2>/dev/null) && ns=$(cat "$STATE/node$1.ns" 2>/dev/null) && [ -n "$ns" ] &&
+    [ "$(stat -L -c %d:%i "/proc/$pid/ns/net" 2>/dev/null)" = "$ns" ] || return 1
+  echo "$pid"
+}
+
+# "PID NS" for every process in one of the network namespaces NS... (device:inode, as stat -L gives
+# them for /proc/PID/ns/net): the holders, slurmds and job steps. No process of the host can be in
+# them, so unlike pids_of this needs no care for a chroot. One stat for all: this runs in loops.
+in_namespaces() {
+  [ $# -gt 0 ] || return 0
+  { stat -L -c '%n %d:%i' /proc/[0-9]*/ns/net 2>/dev/null || true; } |
+    awk -v want="$*" 'BEGIN { n = split(want, w, " "); for (k = 1; k <= n; k++) ns[w[k]] = 1 }
+                      $2 in ns { split($1, p, "/"); print p[3], $2 }'
+}
+
+# Starts node $1's holder, in a network and UTS namespace of its own with the host name nodeI set.
+start_holder() {
+  local i=$1 pid
+  rm -f "$STATE/node$i.pid" "$STATE/node$i.ns"
+  # setsid, / as its directory and none of our descriptors: the holder outlives this script and its
+  # terminal, keeps no file system busy and holds no pipe open that a caller reads us to the end by.
+  # shellcheck disable=SC2016  # expanded by the holder's bash
+  setsid unshare --net --uts bash -c \
+    'hostname "$1" && cd / && echo $$ > "$2" && exec -a "$3" sleep infinity 2>/dev/null' \
+    holder "node$i" "$STATE/node$i.pid" "$HOLDER$i" < /dev/null > /dev/null 2> "$STATE/node$i.err" &
+  for _ in $(seq 50); do [ -s "$STATE/node$i.pid" ] && break; sleep 0.1; done
+  pid=$(cat "$STATE/node$i.pid" 2>/dev/null) ||
+    die "cannot make the namespaces of node$i (needs CAP_SYS_ADMIN): $(cat "$STATE/node$i.err")"
+  stat -L -c %d:%i "/proc/$pid/ns/net" > "$STATE/node$i.ns"
+  rm -f "$STATE/node$i.err"
+}
+
+# Runs a command in node $1's network namespace.
+in_node() {
+  local pid
+  pid=$(holder_of "$1") || die "the namespaces of node$1 are gone"
+  nsenter --target "$pid" --net "${@:2}"
 }
 
 start_munge() {
@@ -72,27 +114,34 @@ start_munge() {
 }
 
 make_network() {
-  local i ns
+  local i
+  mkdir -p "$STATE"
   ip link add "$BRIDGE" type bridge || die "cannot create a bridge (needs CAP_NET_ADMIN)"
   ip addr add "$NET.1/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   for i in $(seq "$NODES"); do
-    ns=$NETNS$i
-    ip netns add "$ns" || die "cannot create network namespace $ns"
-    ip link add "xbarsweep-n$i" type veth peer name eth0 netns "$ns"
+    start_holder "$i"
+    ip link add "xbarsweep-n$i" type veth peer name eth0 netns "$(holder_of "$i")"
     ip link set "xbarsweep-n$i" master "$BRIDGE" up
-    ip -n "$ns" addr add "$NET.1$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
+    in_node "$i" ip addr add "$NET.1$i/24" dev eth0
+    in_node "$i" ip link set eth0 up
+    in_node "$i" ip link set lo up
   done
 }
 
+# After the nodes' processes are gone.
 remove_network() {
-  local ns
-  for ns in $(our_netns); do ip netns delete "$ns"; done
-  # Deleting a namespace takes its end of the veth pair, and so the pair, with it.
+  local i _
+  command -v ip >/dev/null || return 0
+  # A namespace's end of a veth pair takes the pair with it as the namespace ends, which the kernel
+  # finishes a little after its last process; a host end still there would block the next start's.
+  for i in 1 2 3; do ip link delete "xbarsweep-n$i" >/dev/null 2>&1 || true; done
+  for _ in $(seq 50); do
+    ip link show xbarsweep-n1 >/dev/null 2>&1 || ip link show xbarsweep-n2 >/dev/null 2>&1 ||
+      ip link show xbarsweep-n3 >/dev/null 2>&1 || break
+    sleep 0.1
+  done
   ! ip link show "$BRIDGE" >/dev/null 2>&1 || ip link delete "$BRIDGE"
-  return 0
 }
 
 write_conf() {
@@ -138,20 +187,20 @@ CONF
 }
 
 start_slurmds() {
-  local i ns p up
+  local i holder p up
   if [ "$NODES" -eq 1 ]; then
     [ -n "$(pids_of slurmd)" ] || slurmd -N "$NODE"
     return
   fi
   for i in $(seq "$NODES"); do
-    ns=$NETNS$i up=""
-    for p in $(ip netns pids "$ns"); do
-      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmd ] && up=1
+    holder=$(holder_of "$i") || die "the namespaces of node$i are gone"
+    up=""
+    for p in $(pids_of slurmd); do
+      if [ "/proc/$p/ns/net" -ef "/proc/$holder/ns/net" ]; then up=1; fi
     done
-    # nsenter rather than ip netns exec, which mounts a sysfs of the namespace's own over /sys and
-    # so hides the cgroup file system that slurmd needs.
-    [ -n "$up" ] ||
-      nsenter --net="/run/netns/$ns" unshare --uts sh -c "hostname node$i && exec slurmd -N node$i" ||
+    # Only the network and UTS namespaces: the node shares this machine's mounts, /sys with the
+    # cgroup file system that slurmd needs included.
+    [ -n "$up" ] || nsenter --target "$holder" --net --uts slurmd -N "node$i" ||
       die "slurmd of node$i does not start; its log ends:
 $(tail -n 5 "/var/log/slurm/slurmd-node$i.log" 2>/dev/null)"
   done
@@ -160,13 +209,19 @@ $(tail -n 5 "/var/log/slurm/slurmd-node$i.log" 2>/dev/null)"
 ready_nodes() { sinfo -h -N -o %t 2>/dev/null | grep -cE '^(idle|mix|alloc)' || true; }
 
 stop_cluster() {
-  local sig i pids ns
+  local sig i pids in_nodes nss
   scontrol shutdown >/dev/null 2>&1 || true
-  # Whatever the shutdown did not reach, job steps in the nodes' namespaces included: SIGTERM, then
-  # SIGKILL after 10 s.
+  # The nodes' namespaces, even if a holder has died: a namespace lives on while any process is in it.
+  nss=$(cat "$STATE"/node[1-3].ns 2>/dev/null || true)
+  # Whatever the shutdown did not reach, the holders and job steps in the nodes' namespaces included:
+  # SIGTERM, then SIGKILL after 10 s.
   for sig in TERM KILL; do
     for i in $(seq 100); do
-      pids=$(pids_of slurmd; pids_of slurmctld; for ns in $(our_netns); do ip netns pids "$ns"; done)
+      # shellcheck disable=SC2086
+      in_nodes=$(in_namespaces $nss)
+      # A namespace that has emptied is forgotten: its id may be reused by a namespace not ours.
+      nss=$(awk '{ print $2 }' <<< "$in_nodes" | sort -u)
+      pids=$(pids_of slurmd; pids_of slurmctld; awk '{ print $1 }' <<< "$in_nodes")
       [ -n "$pids" ] || break 2
       # shellcheck disable=SC2086
       if [ "$i" -eq 1 ]; then kill -s "$sig" $pids 2>/dev/null || true; fi
@@ -175,6 +230,7 @@ stop_cluster() {
   done
   [ -z "$pids" ] || die "still running after SIGKILL: $pids"
   remove_network
+  rm -f "$STATE"/node[1-3].pid "$STATE"/node[1-3].ns
   # Without the bridge, 10.77.0.1 routes off the machine: leave the clients the one-node conf.
   if [ "$(running_nodes)" -gt 1 ]; then NODES=1 write_conf; fi
   rm -f "$STATE/nodes"
@@ -185,8 +241,10 @@ case "$ACTION" in
     [ "$NODES" -eq 1 ] || command -v ip >/dev/null || die "--nodes $NODES needs ip (Debian: iproute2)"
     start_munge
     # The node list is in slurm.conf, which the daemons read at start: another size starts afresh,
-    # and so does a multi-node cluster without its slurmctld (its namespaces may be half gone).
-    if [ "$(running_nodes)" != "$NODES" ] || { [ "$NODES" -gt 1 ] && ! ctld_up; }; then stop_cluster; fi
+    # and so does a multi-node cluster without its slurmctld or a node's holder.
+    if [ "$(running_nodes)" != "$NODES" ] || { [ "$NODES" -gt 1 ] && ! { ctld_up && holders_up; }; }; then
+      stop_cluster
+    fi
     if ! ctld_up; then
       [ "$NODES" -eq 1 ] || make_network
       write_conf

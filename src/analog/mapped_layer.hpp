@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,7 +27,15 @@ struct MappedLayer {
   Layer layer;
   std::int64_t mvms = 1;   // per inference: conv output positions, LSTM time steps
   std::int64_t chunk = 0;  // rows per MVM call, fixed at the first call (scratch sized once)
+  // Where the time goes (HardwareModel::profile).
+  double program_s = 0, unfold_s = 0, simulate_s = 0;
+  std::int64_t rows = 0;
 };
+
+// Seconds since \p start.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 inline constexpr bool kHostAccessible =
     Kokkos::SpaceAccessibility<Kokkos::HostSpace, Layer::memory_space>::accessible;
@@ -68,6 +78,7 @@ inline void calibrate(MappedLayer& m, torch::Tensor x, std::int64_t max_rows) {
 }
 
 inline torch::Tensor simulate(MappedLayer& m, torch::Tensor x, bool calibrating, std::int64_t max_rows) {
+  const auto started = std::chrono::steady_clock::now();
   x = x.to(torch::kFloat).contiguous();
   const std::int64_t rows = x.size(0), in = x.size(1), out = m.layer.out_features();
   if (calibrating) calibrate(m, x, max_rows);
@@ -90,7 +101,27 @@ inline torch::Tensor simulate(MappedLayer& m, torch::Tensor x, bool calibrating,
     layer_mvm(m.layer, xpad.data_ptr<float>(), ypad.data_ptr<float>(), m.chunk);
     y.narrow(0, begin, n).copy_(ypad.narrow(0, 0, n));
   }
+  m.simulate_s += seconds_since(started);
+  m.rows += rows;
   return y;
+}
+
+// The convolution's input as rows of the GEMM: (N Ho Wo) x (C kh kw), features in the order of
+// weight.view(out, -1), rows in (image, output row, output column) order: what F::unfold gives
+// after a transpose and reshape, as one strided copy instead of two passes (unfold, then the
+// transpose's copy). Zero padding as F::unfold pads.
+inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
+                            std::array<std::int64_t, 2> pad, std::array<std::int64_t, 2> d, std::int64_t& ho,
+                            std::int64_t& wo) {
+  const std::int64_t n = x.size(0), c = x.size(1);
+  ho = (x.size(2) + 2 * pad[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
+  wo = (x.size(3) + 2 * pad[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+  const torch::Tensor xp =
+      (pad[0] > 0 || pad[1] > 0 ? torch::constant_pad_nd(x, {pad[1], pad[1], pad[0], pad[0]}, 0) : x)
+          .contiguous();
+  const auto st = xp.strides();
+  return xp.as_strided({n, ho, wo, c, k[0], k[1]}, {st[0], st[2] * s[0], st[3] * s[1], st[1], st[2] * d[0], st[3] * d[1]})
+      .reshape({n * ho * wo, c * k[0] * k[1]});
 }
 
 // How \p m sits on crossbars, for the cost model.

@@ -68,23 +68,21 @@ struct HardwareModel::State {
                 {(**pad)[0], (**pad)[1]}, {(*o.dilation())[0], (*o.dilation())[1]});
   }
 
-  // A convolution on crossbars: im2col (N x (C kh kw) x L, feature order (c, kh, kw) = the order of
-  // weight.view(out, -1)), one simulated MVM per output position, bias added digitally.
+  // A convolution on crossbars: im2col ((N Ho Wo) x (C kh kw), feature order (c, kh, kw) = the
+  // order of weight.view(out, -1)), one simulated MVM per output position, bias added digitally.
   torch::Tensor conv(MappedLayer& m, const torch::Tensor& x, std::array<std::int64_t, 2> k,
                      std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
                      std::array<std::int64_t, 2> d) {
-    const std::int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-    const std::int64_t ho = (h + 2 * pad[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
-    const std::int64_t wo = (w + 2 * pad[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
-    auto cols = F::unfold(x, F::UnfoldFuncOptions({k[0], k[1]})
-                                 .dilation({d[0], d[1]})
-                                 .padding({pad[0], pad[1]})
-                                 .stride({s[0], s[1]}));
-    const std::int64_t positions = cols.size(2);
+    const auto started = std::chrono::steady_clock::now();
+    const std::int64_t n = x.size(0);
+    std::int64_t ho = 0, wo = 0;
+    const auto cols = detail::im2col(x, k, s, pad, d, ho, wo);
+    const std::int64_t positions = ho * wo;
     m.mvms = positions;
-    auto y = detail::simulate(m, cols.transpose(1, 2).reshape({n * positions, cols.size(1)}), calibrating,
-                              max_rows);
+    const double simulated_before = m.simulate_s;
+    auto y = detail::simulate(m, cols, calibrating, max_rows);
     y = y.view({n, positions, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
+    m.unfold_s += detail::seconds_since(started) - (m.simulate_s - simulated_before);
     return m.bias.defined() ? y + m.bias.view({1, -1, 1, 1}) : y;
   }
 
@@ -185,8 +183,10 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
     m.name = name;
     m.conv = is_conv;
     if (b.defined()) m.bias = b.detach().to(torch::kFloat).clone();
+    const auto started = std::chrono::steady_clock::now();
     m.layer = Layer(wm.data_ptr<float>(), static_cast<int>(wm.size(0)), static_cast<int>(wm.size(1)), config,
                     DeviceSeed{device_seed, k++});
+    m.program_s = detail::seconds_since(started);
     state_->layers.push_back(std::move(m));
     return state_->layers.size() - 1;
   };
@@ -255,6 +255,20 @@ at::Tensor HardwareModel::forward(const at::Tensor& images) {
 std::vector<LayerMapping> HardwareModel::mappings() const { return detail::mappings_of(state_->layers); }
 
 std::int64_t HardwareModel::crossbars() const { return detail::crossbars_of(state_->layers); }
+
+std::vector<LayerProfile> HardwareModel::profile() const {
+  std::vector<LayerProfile> out;
+  for (const auto& m : state_->layers)
+    out.push_back({m.name, m.program_s, m.unfold_s, m.simulate_s, m.rows, m.layer.allocated_tiles()});
+  return out;
+}
+
+void HardwareModel::reset_profile() {
+  for (auto& m : state_->layers) {
+    m.unfold_s = m.simulate_s = 0;
+    m.rows = 0;
+  }
+}
 
 std::uint64_t device_sample_seed(std::uint64_t seed, int sample) {
   return hash_extend(splitmix64(seed ^ 0xC5055BA5ULL), static_cast<std::uint64_t>(sample));

@@ -443,7 +443,8 @@ int main(int argc, char** argv) {
   auto* submit_cmd = app.add_subcommand(
       "submit",
       "submit a sweep to Slurm as a job array of shards plus a merge job (afterany) that writes one "
-      "results file; the batch scripts are kept beside the results");
+      "results file; the batch scripts are kept beside the results. Arguments after -- go to both sbatch "
+                "calls");
   submit_cmd->add_option("config", submit_args.config, "experiment YAML file")->required();
   submit_cmd->allow_extras();  // after --: more sbatch options, for both jobs
   submit_cmd

@@ -107,6 +107,18 @@ class UntouchedResults:
         return found
 
 
+def start_local_slurm(*args):
+    """Starts the real Slurm of scripts/slurm-local.sh (arguments: e.g. "--nodes", "2"), or exits
+    77 (skipped) when not root; fails the test when it does not come up."""
+    if os.geteuid() != 0:
+        print("SKIP: starting a local Slurm needs root")
+        raise SystemExit(77)
+    up = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "slurm-local.sh"), "start", *args],
+                        capture_output=True, text=True, timeout=120)
+    check(up.returncode == 0, f"slurm-local.sh start failed:\n{up.stdout}\n{up.stderr}")
+    print(up.stdout.strip())
+
+
 def csv_report(path):
     return run(["report", path, "--format", "csv"], check_rc=0).stdout
 

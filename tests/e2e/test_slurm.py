@@ -6,13 +6,7 @@ import subprocess
 
 from harness import *
 
-if os.geteuid() != 0:
-    print("SKIP: starting a local Slurm needs root")
-    raise SystemExit(77)
-up = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "slurm-local.sh"), "start"],
-                    capture_output=True, text=True, timeout=120)
-check(up.returncode == 0, f"slurm-local.sh start failed:\n{up.stdout}\n{up.stderr}")
-print(up.stdout.strip())
+start_local_slurm()
 
 d = workdir("slurm")
 config = write(f"{d}/c.yaml", """

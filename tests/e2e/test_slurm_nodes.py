@@ -1,7 +1,8 @@
 """slurm/sweep.sbatch on a real two-node Slurm started by `scripts/slurm-local.sh start --nodes 2`
 (each slurmd in a network and UTS namespace of its own): a job of `-N 2 --ntasks-per-node=1` runs
 one rank on each node, the results record both hosts, and its report equals a one-node job's.
-Stops Slurm at the end, so that the next `slurm-local.sh start` brings up the usual single node."""
+Stops Slurm at the end, so that the next `slurm-local.sh start` brings up the usual single node, and
+checks that the stop left no namespace holder and no bridge."""
 import os
 import shutil
 import subprocess
@@ -56,6 +57,21 @@ def sweep_job(name, ranks, *shape):
     return hosts, out
 
 
+def holders():
+    """The processes that keep the nodes' namespaces alive (`xbarsweep-nodeN` in ps) in this root:
+    in a chroot, /proc also lists the host's processes."""
+    root, found = os.stat("/"), []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv0 = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode(errors="replace")
+            same_root = os.path.samestat(os.stat(f"/proc/{pid}/root/"), root)
+        except OSError:
+            continue
+        if same_root and argv0.startswith("xbarsweep-node"):
+            found.append(f"{pid} {argv0}")
+    return found
+
+
 try:
     up = slurm_local("start", "--nodes", "2")
     check(up.returncode == 0, f"slurm-local.sh start --nodes 2 failed:\n{up.stdout}\n{up.stderr}")
@@ -77,6 +93,8 @@ try:
 finally:
     down = slurm_local("stop")
 check(down.returncode == 0, f"slurm-local.sh stop failed:\n{down.stdout}\n{down.stderr}")
-listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-check("xbarsweep-node" not in listed, f"stop left network namespaces behind:\n{listed}")
+left = holders()
+check(not left, f"stop left the nodes' namespace holders running: {left}")
+bridge = subprocess.run(["ip", "link", "show", "xbarsweep0"], capture_output=True, text=True)
+check(bridge.returncode != 0, f"stop left the bridge xbarsweep0:\n{bridge.stdout}")
 cleanup(d)

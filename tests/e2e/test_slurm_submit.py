@@ -9,12 +9,7 @@ import time
 
 from harness import *
 
-if os.geteuid() != 0:
-    print("SKIP: starting a local Slurm needs root")
-    raise SystemExit(77)
-up = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "slurm-local.sh"), "start"],
-                    capture_output=True, text=True, timeout=120)
-check(up.returncode == 0, f"slurm-local.sh start failed:\n{up.stdout}\n{up.stderr}")
+start_local_slurm()
 
 top = workdir("submit")
 d = os.path.join(top, "it's a $(touch pwned) dir")

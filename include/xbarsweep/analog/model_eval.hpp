@@ -27,6 +27,16 @@ namespace xbarsweep::analog {
 using crossbar::CrossbarConfig;
 using crossbar::LayerMapping;
 
+/// \brief Where a device sample's time went in one mapped layer (HardwareModel::profile).
+struct LayerProfile {
+  std::string name;
+  double program_s = 0;    ///< programming the layer (construction)
+  double unfold_s = 0;     ///< convolutions: im2col and the output's reshape, in torch
+  double simulate_s = 0;   ///< the simulated MVMs: DAC, tile GEMMs, noise, readout, ADC
+  std::int64_t rows = 0;   ///< input vectors simulated (images x output positions)
+  std::int64_t tiles = 0;  ///< tiles allocated
+};
+
 /// \brief A classifier whose Linear and Conv2d layers are programmed onto crossbars for one device
 /// sample. Supports the built-in models of nn::make_model (mlp, lenet5, vgg16, resnet18) and
 /// TorchScript models (nn::TorchScriptClassifierImpl: every Linear and Conv2d call of the forward
@@ -58,6 +68,12 @@ class HardwareModel {
   std::vector<LayerMapping> mappings() const;
   /// \brief Physical crossbars of every mapped layer together.
   std::int64_t crossbars() const;
+
+  /// \brief Time per mapped layer since construction (programming) and since the last
+  /// reset_profile() (the rest): where an evaluation spends its time.
+  std::vector<LayerProfile> profile() const;
+  /// \brief Zeroes the profile's unfold and simulate times and rows (after calibration, say).
+  void reset_profile();
 
  private:
   struct State;
