@@ -50,8 +50,8 @@ void hardware_pass(Workload& w, const xbarsweep::crossbar::CrossbarConfig& confi
               static_cast<long long>(w.test.size(0)));
   std::printf("  %-14s %9s %9s %9s %9s %6s\n", "layer", "program", "unfold", "simulate", "rows", "tiles");
   for (const auto& l : hw.profile())
-    std::printf("  %-14s %9.4f %9.4f %9.4f %9lld %6lld\n", l.name.c_str(), l.program_s, l.unfold_s, l.simulate_s,
-                static_cast<long long>(l.rows), static_cast<long long>(l.tiles));
+    std::printf("  %-14s %9.4f %9.4f %9.4f %9lld %6lld\n", l.name.c_str(), l.program_s, l.unfold_s,
+                l.simulate_s, static_cast<long long>(l.rows), static_cast<long long>(l.tiles));
 }
 
 }  // namespace
@@ -74,22 +74,27 @@ int main(int argc, char** argv) {
   vgg_options.in_channels = 3;
   vgg_options.image_size = 32;
   vgg_options.width = 0.125;
-  std::vector<Workload> workloads = {
-      {"lenet5", nn::make_model("lenet5", lenet_options), torch::rand({lenet_images, 1, 28, 28}),
-       torch::rand({200, 1, 28, 28})},
-      {"vgg16", nn::make_model("vgg16", vgg_options), torch::rand({vgg_images, 3, 32, 32}),
-       torch::rand({200, 3, 32, 32})}};
+  std::vector<Workload> workloads = {{"lenet5", nn::make_model("lenet5", lenet_options),
+                                      torch::rand({lenet_images, 1, 28, 28}), torch::rand({200, 1, 28, 28})},
+                                     {"vgg16", nn::make_model("vgg16", vgg_options),
+                                      torch::rand({vgg_images, 3, 32, 32}), torch::rand({200, 3, 32, 32})}};
 
   auto config = xbarsweep::bench::crossbar_bench_config();
   config.rows = config.cols = 32;
   for (auto& w : workloads) {
     Workload* p = &w;
-    benchmark::RegisterBenchmark(("software/" + w.name).c_str(), [p](benchmark::State& s) {
-      for (auto _ : s) software_pass(*p);
-    })->UseRealTime()->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("hardware/" + w.name).c_str(), [p, config](benchmark::State& s) {
-      for (auto _ : s) hardware_pass(*p, config, &s, false);
-    })->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("software/" + w.name).c_str(),
+                                 [p](benchmark::State& s) {
+                                   for (auto _ : s) software_pass(*p);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("hardware/" + w.name).c_str(),
+                                 [p, config](benchmark::State& s) {
+                                   for (auto _ : s) hardware_pass(*p, config, &s, false);
+                                 })
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   xbarsweep::bench::MedianReporter medians;
   benchmark::RunSpecifiedBenchmarks(&medians);
@@ -97,14 +102,15 @@ int main(int argc, char** argv) {
 
   for (auto& w : workloads) hardware_pass(w, config, nullptr, true);
   std::printf(
-      "hardware: 32x32 crossbars, differential pair, 16 levels, lognormal sigma 0.05, additive read noise 0.01, "
+      "hardware: 32x32 crossbars, differential pair, 16 levels, lognormal sigma 0.05, additive read noise "
+      "0.01, "
       "8-bit DAC, calibrated 8-bit ADC (200 images, untimed); programming timed; batches of %lld; 1 thread\n",
       static_cast<long long>(kBatch));
   for (const auto& w : workloads) {
-    xbarsweep::bench::print_figure(
-        ("hw_eval_overhead_" + w.name).c_str(),
-        xbarsweep::bench::ratio(medians.median_s("hardware/" + w.name), medians.median_s("software/" + w.name)), 3,
-        "target <= 3.0");
+    xbarsweep::bench::print_figure(("hw_eval_overhead_" + w.name).c_str(),
+                                   xbarsweep::bench::ratio(medians.median_s("hardware/" + w.name),
+                                                           medians.median_s("software/" + w.name)),
+                                   3, "target <= 3.0");
   }
   benchmark::Shutdown();
   return 0;

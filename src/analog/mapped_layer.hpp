@@ -110,9 +110,9 @@ inline torch::Tensor simulate(MappedLayer& m, torch::Tensor x, bool calibrating,
 // weight.view(out, -1), rows in (image, output row, output column) order: what F::unfold gives
 // after a transpose and reshape, as one strided copy instead of two passes (unfold, then the
 // transpose's copy). Zero padding as F::unfold pads.
-inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
-                            std::array<std::int64_t, 2> pad, std::array<std::int64_t, 2> d, std::int64_t& ho,
-                            std::int64_t& wo) {
+inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> k,
+                            std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
+                            std::array<std::int64_t, 2> d, std::int64_t& ho, std::int64_t& wo) {
   const std::int64_t n = x.size(0), c = x.size(1);
   ho = (x.size(2) + 2 * pad[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
   wo = (x.size(3) + 2 * pad[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
@@ -120,7 +120,9 @@ inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> 
       (pad[0] > 0 || pad[1] > 0 ? torch::constant_pad_nd(x, {pad[1], pad[1], pad[0], pad[0]}, 0) : x)
           .contiguous();
   const auto st = xp.strides();
-  return xp.as_strided({n, ho, wo, c, k[0], k[1]}, {st[0], st[2] * s[0], st[3] * s[1], st[1], st[2] * d[0], st[3] * d[1]})
+  return xp
+      .as_strided({n, ho, wo, c, k[0], k[1]},
+                  {st[0], st[2] * s[0], st[3] * s[1], st[1], st[2] * d[0], st[3] * d[1]})
       .reshape({n * ho * wo, c * k[0] * k[1]});
 }
 

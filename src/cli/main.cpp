@@ -421,8 +421,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Exit codes: 0 all points done; 1 internal or I/O error (completed points kept); 2 bad input "
-      "(config, arguments, results file; nothing written); 3 interrupted by a signal (rerun to resume); "
-      "4 finished with failed points.");
+      "(config, arguments, results file; nothing written); 3 stopped by a signal or the job's time limit "
+      "with points left (rerun to resume); 4 finished with failed points.");
 
   RunArgs run;
   auto* run_cmd = app.add_subcommand("run", "run or resume a sweep (under mpirun for several ranks)");
@@ -444,7 +444,7 @@ int main(int argc, char** argv) {
       "submit",
       "submit a sweep to Slurm as a job array of shards plus a merge job (afterany) that writes one "
       "results file; the batch scripts are kept beside the results. Arguments after -- go to both sbatch "
-                "calls");
+      "calls");
   submit_cmd->add_option("config", submit_args.config, "experiment YAML file")->required();
   submit_cmd->allow_extras();  // after --: more sbatch options, for both jobs
   submit_cmd

@@ -3,8 +3,6 @@
 // accuracy, device samples are seeded.
 #include "xbarsweep/analog/model_eval.hpp"
 
-#include "../../src/analog/mapped_layer.hpp"  // the bridge's im2col
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -13,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "../../src/analog/mapped_layer.hpp"  // the bridge's im2col
 #include "support/exported_models.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/nn/models.hpp"
@@ -207,16 +206,19 @@ TEST(ModelEval, Im2colIsUnfoldsLayoutExactly) {
     std::int64_t n, c, h, w;
     std::array<std::int64_t, 2> k, s, pad, d;
   };
-  const Case cases[] = {{2, 1, 28, 28, {5, 5}, {1, 1}, {0, 0}, {1, 1}}, {3, 4, 9, 11, {3, 3}, {2, 1}, {1, 2}, {1, 1}},
-                        {1, 3, 16, 16, {3, 2}, {1, 2}, {2, 0}, {2, 1}}, {2, 8, 4, 4, {1, 1}, {1, 1}, {0, 0}, {1, 1}}};
+  const Case cases[] = {{2, 1, 28, 28, {5, 5}, {1, 1}, {0, 0}, {1, 1}},
+                        {3, 4, 9, 11, {3, 3}, {2, 1}, {1, 2}, {1, 1}},
+                        {1, 3, 16, 16, {3, 2}, {1, 2}, {2, 0}, {2, 1}},
+                        {2, 8, 4, 4, {1, 1}, {1, 1}, {0, 0}, {1, 1}}};
   for (const auto& t : cases) {
     const auto x = torch::randn({t.n, t.c, t.h, t.w});
     std::int64_t ho = 0, wo = 0;
     const auto mine = xbarsweep::analog::detail::im2col(x, t.k, t.s, t.pad, t.d, ho, wo);
-    const auto cols = torch::nn::functional::unfold(x, torch::nn::functional::UnfoldFuncOptions({t.k[0], t.k[1]})
-                                                           .dilation({t.d[0], t.d[1]})
-                                                           .padding({t.pad[0], t.pad[1]})
-                                                           .stride({t.s[0], t.s[1]}));
+    const auto cols =
+        torch::nn::functional::unfold(x, torch::nn::functional::UnfoldFuncOptions({t.k[0], t.k[1]})
+                                             .dilation({t.d[0], t.d[1]})
+                                             .padding({t.pad[0], t.pad[1]})
+                                             .stride({t.s[0], t.s[1]}));
     const auto want = cols.transpose(1, 2).reshape({-1, cols.size(1)});
     ASSERT_EQ(mine.sizes(), want.sizes());
     EXPECT_EQ(ho * wo, cols.size(2));
