@@ -170,35 +170,39 @@ TEST(Resume, TrainPointStoppedAnywhereEndsAsUninterrupted) {
   expect_resumes_exactly(*kind, p, "train", {1, 3, 9, 17});
 }
 
-TEST(Resume, AdmmJointPointStoppedAnywhereEndsAsUninterrupted) {
-  const auto kind = kinds::make_admm_kind();
-  auto p = classifier_point(*kind);
-  p.set("train.epochs", std::int64_t{2});
+// An admm point on 16x16 crossbar blocks with \p settings over classifier_point's.
+config::Params admm_point(const kinds::Kind& kind,
+                          std::initializer_list<std::pair<const char*, config::Value>> settings) {
+  auto p = classifier_point(kind);
   p.set("crossbar.rows", std::int64_t{16});
   p.set("crossbar.cols", std::int64_t{16});
-  p.set("admm.iterations", std::int64_t{2});
-  p.set("admm.epochs_per_iteration", std::int64_t{2});
-  p.set("admm.retrain_epochs", std::int64_t{2});
-  p.set("admm.keep", 0.25);
-  p.set("admm.levels", std::int64_t{8});
-  p.set("admm.hw_samples", std::int64_t{1});
-  p.set("admm.hw_test_items", std::int64_t{50});
+  for (const auto& [path, value] : settings) p.set(path, value);
+  return p;
+}
+
+TEST(Resume, AdmmJointPointStoppedAnywhereEndsAsUninterrupted) {
+  const auto kind = kinds::make_admm_kind();
+  const auto p = admm_point(*kind, {{"train.epochs", std::int64_t{2}},
+                                    {"admm.iterations", std::int64_t{2}},
+                                    {"admm.epochs_per_iteration", std::int64_t{2}},
+                                    {"admm.retrain_epochs", std::int64_t{2}},
+                                    {"admm.keep", 0.25},
+                                    {"admm.levels", std::int64_t{8}},
+                                    {"admm.hw_samples", std::int64_t{1}},
+                                    {"admm.hw_test_items", std::int64_t{50}}});
   // Pretraining is cached: the first (plain) run trains it, the others load it.
   expect_resumes_exactly(*kind, p, "admm-joint", {1, 6, 14, 25, 36, 41, 43});
 }
 
 TEST(Resume, AdmmSequentialPointStoppedAnywhereEndsAsUninterrupted) {
   const auto kind = kinds::make_admm_kind();
-  auto p = classifier_point(*kind);
-  p.set("train.epochs", std::int64_t{1});
-  p.set("crossbar.rows", std::int64_t{16});
-  p.set("crossbar.cols", std::int64_t{16});
-  p.set("admm.mode", std::string("sequential"));
-  p.set("admm.iterations", std::int64_t{2});
-  p.set("admm.retrain_epochs", std::int64_t{1});
-  p.set("admm.keep", 0.5);
-  p.set("admm.levels", std::int64_t{8});
-  p.set("admm.hw_samples", std::int64_t{0});
+  const auto p = admm_point(*kind, {{"train.epochs", std::int64_t{1}},
+                                    {"admm.mode", std::string("sequential")},
+                                    {"admm.iterations", std::int64_t{2}},
+                                    {"admm.retrain_epochs", std::int64_t{1}},
+                                    {"admm.keep", 0.5},
+                                    {"admm.levels", std::int64_t{8}},
+                                    {"admm.hw_samples", std::int64_t{0}}});
   expect_resumes_exactly(*kind, p, "admm-sequential", {2, 8, 15, 22, 29, 36, 41, 43});
 }
 
@@ -206,13 +210,10 @@ TEST(Resume, AdmmSequentialPointStoppedAnywhereEndsAsUninterrupted) {
 // gives the baseline (and so the point) of an uninterrupted run.
 TEST(Resume, PretrainingStoppedMidWayResumesInTheNextPoint) {
   const auto kind = kinds::make_admm_kind();
-  auto p = classifier_point(*kind);
-  p.set("train.epochs", std::int64_t{4});
-  p.set("crossbar.rows", std::int64_t{16});
-  p.set("crossbar.cols", std::int64_t{16});
-  p.set("admm.iterations", std::int64_t{1});
-  p.set("admm.retrain_epochs", std::int64_t{1});
-  p.set("admm.hw_samples", std::int64_t{0});
+  const auto p = admm_point(*kind, {{"train.epochs", std::int64_t{4}},
+                                    {"admm.iterations", std::int64_t{1}},
+                                    {"admm.retrain_epochs", std::int64_t{1}},
+                                    {"admm.hw_samples", std::int64_t{0}}});
   const std::string fresh = temp_dir("pretrain-plain");
   const auto plain = run_plain(*kind, p, fresh);
   for (int saves : {2, 12}) {
