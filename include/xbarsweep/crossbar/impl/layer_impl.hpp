@@ -456,6 +456,37 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int bat
   const auto xq2 = xq2_;
   const auto xsum = xsum_;
   using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
+    if (!offset && !prop) {
+      // CPU: plain loops over contiguous rows, which compilers vectorise (the host
+      // ThreadVectorRange loop does not). Codes fit 32 bits (input_bits <= 24), and float holds
+      // them exactly: the same values as the general loop below.
+      const std::int32_t code_max = static_cast<std::int32_t>(max_code);
+      const std::int32_t code_mask = static_cast<std::int32_t>(mask);
+      Kokkos::parallel_for(
+          "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, batch), [=](const int b) {
+            for (int r = 0; r < nr; ++r) {
+              const int base = r * rows;
+              const int valid = (in - base) < rows ? (in - base) : rows;
+              const float* KOKKOS_RESTRICT src = &x(b, base);
+              float* KOKKOS_RESTRICT dst = &xq(r, b, 0);
+              if (ideal) {
+                for (int i = 0; i < valid; ++i) dst[i] = src[i];
+              } else {
+                for (int i = 0; i < valid; ++i) {
+                  const float xv = src[i];
+                  float a = Kokkos::Experimental::fabs(xv) * to_code + 0.5f;
+                  a = a > float(code_max) ? float(code_max) : a;
+                  const float digit = float((static_cast<std::int32_t>(a) >> shift) & code_mask);
+                  dst[i] = (xv < 0.0f ? -digit : digit) * lsb;
+                }
+              }
+              for (int i = valid; i < rows; ++i) dst[i] = 0.0f;
+            }
+          });
+      return;
+    }
+  }
   Kokkos::parallel_for(
       "xbarsweep::crossbar::dac",
       Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()),
