@@ -128,6 +128,71 @@ struct Readout {
     }
   }
 
+  /// Host only, the whole batch at once with the rows innermost: for a tile that uses few
+  /// columns (a small layer's last column tile, a convolution with few filters) the columns are
+  /// too few to fill a vector, the rows are not. Every draw, read and sum is the one
+  /// operator() makes for that row and column, in the same order per output.
+  void read_batch(const int batch) const {
+    const int np = nphys(r);
+    const std::int64_t acc_stride = static_cast<std::int64_t>(acc.extent(1));
+    for (int c = 0; c < nc; ++c) {
+      const int k = tile_k(r, c);
+      if (k < 0) continue;
+      const int ncv = (out - c * cols) < cols ? (out - c * cols) : cols;
+      const int half = ncv / 2;
+      float* const acc0 = acc.data() + static_cast<std::int64_t>(c) * cols;
+      for (int s = 0; s < slices; ++s) {
+        const std::int64_t col0 = pcoff(r) + static_cast<std::int64_t>(k * slices + s) * cols;
+        const std::int64_t within = static_cast<std::int64_t>(k * slices + s) * cols;
+        const float* lor = kAdc ? lo.data() + col0 : nullptr;
+        const float* str = kAdc ? step.data() + col0 : nullptr;
+        const float* isr = kAdc ? inv_step.data() + col0 : nullptr;
+        const std::uint64_t key = hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
+                                                              (static_cast<std::uint64_t>(c) << 16) |
+                                                              static_cast<std::uint64_t>(s));
+        const std::uint32_t k1 = static_cast<std::uint32_t>(key);
+        const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
+        const float f = slice_factor(s);
+        const float* const p0 = p.data() + within;
+        const float* const p20 = kProportional ? p2.data() + within : nullptr;
+        const auto column = [&](const int jj, const int partner) {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep
+#endif
+          for (int b = 0; b < batch; ++b) {
+            const std::int64_t at = static_cast<std::int64_t>(b) * np;
+            const float* pr = p0 + at;
+            const float* p2r = kProportional ? p20 + at : nullptr;
+            float* accr = acc0 + static_cast<std::int64_t>(b) * acc_stride;
+            const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+            if (!(kAdditive || kProportional)) {
+              accr[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
+              continue;
+            }
+            if (partner < 0) {  // the odd last column: its own pair
+              float a = 0.0f, t = 0.0f;
+              column_draw(jj, ncv, k1, k2, i0, a, t);
+              accr[jj] += f * read_column(jj, a, t, pr, p2r, lor, str, isr);
+              continue;
+            }
+            float l = 0.0f, sn = 0.0f, cs = 0.0f;
+            box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
+                             stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(partner)), l, sn, cs);
+            const float a = radius_term(l);
+            accr[jj] += f * read_column(jj, a, cs, pr, p2r, lor, str, isr);
+            accr[partner] += f * read_column(partner, a, sn, pr, p2r, lor, str, isr);
+          }
+        };
+        if (kAdditive || kProportional) {
+          for (int jj = 0; jj < half; ++jj) column(jj, jj + half);
+          if (ncv % 2 != 0) column(ncv - 1, -1);
+        } else {
+          for (int jj = 0; jj < ncv; ++jj) column(jj, -1);
+        }
+      }
+    }
+  }
+
   KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
     const int b = team.league_rank();
     const int np = nphys(r);
@@ -186,6 +251,7 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
   XBARSWEEP_THROW_IF(out <= 0 || in <= 0, CrossbarError,
                      "program_layer: layer shape " << out << " x " << in << " must be positive");
   const int rows = config_.rows, cols = config_.cols;
+  narrow_tiles_ = std::min(out, cols) < 16;
   nr_ = (in + rows - 1) / rows;
   nc_ = (out + cols - 1) / cols;
   slices_ = config_.slices;
@@ -694,6 +760,13 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
         hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer),
                                 0x5EAD0000ULL + call),
                     plane);
+    if constexpr (std::is_same<ExecSpace, Kokkos::Serial>::value) {
+      // One thread: with few columns per tile, vectorise over the rows instead (read_batch).
+      if (narrow_tiles_) {
+        functor.read_batch(batch);
+        return;
+      }
+    }
     Kokkos::parallel_for(
         "xbarsweep::crossbar::readout",
         Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()), functor);
