@@ -123,7 +123,7 @@ class ProgrammedLayer {
   float w_max_ = 0.0f, out_scale_ = 1.0f, offset_per_x_ = 0.0f;
   float x_fs_ = 0.0f;
   bool calibrated_ = false;
-  bool narrow_tiles_ = false;  // under 16 columns used per tile: readout vectorises over rows
+  bool narrow_tiles_ = false;  // at most 16 columns used per tile: readout vectorises over rows
   std::uint64_t reads_ = 0;    // MVM calls so far: keys the fresh read noise of each call
 
   int batch_ = -1;                                                      // scratch sized for this batch

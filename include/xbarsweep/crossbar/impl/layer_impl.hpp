@@ -251,7 +251,7 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
   XBARSWEEP_THROW_IF(out <= 0 || in <= 0, CrossbarError,
                      "program_layer: layer shape " << out << " x " << in << " must be positive");
   const int rows = config_.rows, cols = config_.cols;
-  narrow_tiles_ = std::min(out, cols) < 16;
+  narrow_tiles_ = std::min(out, cols) <= 16;
   nr_ = (in + rows - 1) / rows;
   nc_ = (out + cols - 1) / cols;
   slices_ = config_.slices;
