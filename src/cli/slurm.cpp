@@ -1,5 +1,7 @@
 #include "slurm.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,16 +17,30 @@ extern char** environ;
 namespace xbarsweep::cli {
 namespace {
 
-std::string read_all(int fd) {
-  std::string out;
+// Reads two pipes to their ends together (poll), so that a child filling one while we wait
+// on the other cannot block us both.
+void read_both(int fd_out, int fd_err, std::string& out, std::string& err) {
+  pollfd fds[2] = {{fd_out, POLLIN, 0}, {fd_err, POLLIN, 0}};
+  std::string* sinks[2] = {&out, &err};
+  int open = 2;
   char buf[4096];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
+  while (open > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        fds[i].fd = -1;  // poll ignores negative descriptors
+        --open;
+      } else {
+        sinks[i]->append(buf, static_cast<std::size_t>(n));
+      }
+    }
   }
-  return out;
 }
 
 std::string trim(std::string s) {
@@ -59,8 +75,8 @@ double parse_seconds(const char* text) {
 
 std::optional<std::string> run_command(const std::vector<std::string>& argv, std::string* error) {
   int out[2], err[2];
-  if (::pipe(out) != 0) return std::nullopt;
-  if (::pipe(err) != 0) {
+  if (::pipe2(out, O_CLOEXEC) != 0) return std::nullopt;
+  if (::pipe2(err, O_CLOEXEC) != 0) {
     ::close(out[0]);
     ::close(out[1]);
     return std::nullopt;
@@ -85,15 +101,15 @@ std::optional<std::string> run_command(const std::vector<std::string>& argv, std
     if (error) *error = argv[0] + ": cannot start: " + std::strerror(rc);
     return std::nullopt;
   }
-  // Standard error is small (messages); read stdout first, then stderr.
-  std::string text = read_all(out[0]);
-  const std::string messages = read_all(err[0]);
+  std::string text, messages;
+  read_both(out[0], err[0], text, messages);
   ::close(out[0]);
   ::close(err[0]);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited = 0;
+  while ((waited = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (waited != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     if (error) {
       *error = argv[0] + " exited " +
                (WIFEXITED(status) ? std::to_string(WEXITSTATUS(status)) : "by a signal") +

@@ -34,15 +34,15 @@ namespace xbarsweep::cli {
 
 /// What `xbarsweep submit` was asked for.
 struct SubmitOptions {
-  std::string config;                    ///< the experiment file, as given
-  std::vector<std::string> sets;         ///< --set overrides, passed on to every task
-  std::string out;                       ///< results file (default: the config's output)
-  std::uint64_t array = 1;               ///< shards, one array task each
-  int ranks_per_task = 1;                ///< MPI ranks of each task
-  int threads = 1;                       ///< intra-op threads per rank
-  std::string time;                      ///< sbatch --time, empty: the partition's default
-  std::string partition;                 ///< sbatch --partition, empty: the default
-  bool requeue = false;                  ///< tasks requeue themselves when stopped with points left
+  std::string config;             ///< the experiment file, as given
+  std::vector<std::string> sets;  ///< --set overrides, passed on to every task
+  std::string out;                ///< results file (default: the config's output)
+  std::uint64_t array = 1;        ///< shards, one array task each
+  int ranks_per_task = 0;         ///< MPI ranks of each task; 0: sbatch's (one, or -- -N/--ntasks-per-node)
+  int threads = 1;                ///< intra-op threads per rank
+  std::string time;               ///< sbatch --time, empty: the partition's default
+  std::string partition;          ///< sbatch --partition, empty: the default
+  bool requeue = false;           ///< tasks requeue themselves when stopped with points left
   std::vector<std::string> sbatch_args;  ///< after `--`: passed to both sbatch calls
   std::string xbarsweep;                 ///< this binary (absolute path)
   std::string source_dir;                ///< where slurm/sweep.sbatch is

@@ -65,6 +65,13 @@ std::string job_id_of(const std::string& out) {
   return id;
 }
 
+// A value shown in a script's comment line: a line break there would end the comment.
+std::string comment_safe(std::string text) {
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  return text;
+}
+
 std::string now_text() {
   char buf[64];
   const std::time_t t = std::time(nullptr);
@@ -89,6 +96,10 @@ std::string shell_quote(const std::string& text) {
 int submit(const config::Experiment& experiment, const SubmitOptions& o) {
   const config::SweepPlan plan(experiment);
   const std::uint64_t points = plan.size();
+  if (points == 0) {
+    std::fprintf(stderr, "xbarsweep submit: %s has no points to compute\n", experiment.path.c_str());
+    return sweep::kExitBadInput;
+  }
   const std::uint64_t max_array = max_array_size();
   std::uint64_t tasks = std::max<std::uint64_t>(1, o.array);
   if (tasks > max_array) {
@@ -99,7 +110,7 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
         static_cast<unsigned long long>(max_array));
     tasks = max_array;
   }
-  if (tasks > points && points > 0) {
+  if (tasks > points) {
     std::fprintf(stderr,
                  "xbarsweep submit: --array %llu exceeds the %llu points of the sweep: using %llu shards\n",
                  static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(points),
@@ -111,16 +122,14 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
   const std::string stem = stem_of(results);
   const std::string script = stem + ".sweep.sbatch";
   const std::string merge_script = stem + ".merge.sbatch";
-  const std::string q = "'";
 
   // The sweep: every task runs slurm/sweep.sbatch (mpirun, the warning signal passed on) on its
   // shard. Every value is single-quoted; sweep.sbatch itself expands $SLURM_ARRAY_TASK_ID.
   std::ostringstream s;
   s << "#!/usr/bin/env bash\n"
     << "# Written by `xbarsweep submit` on " << now_text() << " and kept for the record:\n"
-    << "# " << tasks << " shard(s) of " << points << " point(s) of " << experiment.name << " into " << results
-    << "\n"
-    << "#SBATCH --ntasks=" << o.ranks_per_task << "\n"
+    << "# " << tasks << " shard(s) of " << points << " point(s) of " << experiment.name << " into "
+    << comment_safe(results) << "\n"
     << "#SBATCH --signal=B:USR1@60\n";
   if (tasks > 1) s << "#SBATCH --array=0-" << tasks - 1 << "\n";
   if (o.requeue) s << "#SBATCH --requeue\n";
@@ -141,6 +150,8 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
   if (!o.partition.empty()) sbatch.push_back("--partition=" + o.partition);
   sbatch.insert(sbatch.end(), o.sbatch_args.begin(), o.sbatch_args.end());
   std::vector<std::string> sweep_call = sbatch;
+  // Ranks per task only when asked: a --ntasks would override `-- -N 4 --ntasks-per-node=32`.
+  if (o.ranks_per_task > 0) sweep_call.push_back("--ntasks=" + std::to_string(o.ranks_per_task));
   sweep_call.push_back("--job-name=xbarsweep-" + experiment.name);
   sweep_call.push_back("--output=" + stem + (tasks > 1 ? ".slurm-%A_%a.out" : ".slurm-%j.out"));
   if (!o.time.empty()) sweep_call.push_back("--time=" + o.time);
@@ -150,7 +161,7 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
     for (const auto& a : argv) line += (line.empty() ? "" : " ") + shell_quote(a);
     return line;
   };
-  s << "# submitted as: " << quoted(sweep_call) << "\n";
+  s << "# submitted as: " << comment_safe(quoted(sweep_call)) << "\n";
   write_script(script, s.str());
   std::string error;
   const auto submitted = run_command(sweep_call, &error);
@@ -184,7 +195,7 @@ int submit(const config::Experiment& experiment, const SubmitOptions& o) {
   merge_call.push_back("--output=" + stem + ".merge-%j.out");
   merge_call.push_back("--dependency=afterany:" + job);
   merge_call.push_back(merge_script);
-  m << "# submitted as: " << quoted(merge_call) << "\n";
+  m << "# submitted as: " << comment_safe(quoted(merge_call)) << "\n";
   write_script(merge_script, m.str());
   const auto merged = run_command(merge_call, &error);
   if (!merged) {

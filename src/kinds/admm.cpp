@@ -330,7 +330,7 @@ class AdmmKind final : public Kind {
 
     // A point stopped mid-way resumes from its checkpoint: the baseline's metrics, the model,
     // the optimiser and the pipeline's state (ADMM variables, masks, curves) as they were.
-    Resumable resumable(context.checkpoint());
+    Resumable resumable(context.checkpoint(), "admm/1", context);
     const nn::TensorState* saved = resumable.saved();
     const std::string& origin = resumable.origin();
     Outcome out;

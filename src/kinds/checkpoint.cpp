@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "xbarsweep/config/hashing.hpp"
 #include "xbarsweep/error.hpp"
@@ -38,15 +38,6 @@ std::uint64_t get_u64(std::string_view in) {
 std::string parent_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// mkdir -p; an existing directory is fine.
-void make_directories(const std::string& dir) {
-  if (dir.empty() || dir == "." || dir == "/") return;
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
-  make_directories(parent_of(dir));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail(dir, "mkdir", errno);
 }
 
 void write_all(int fd, std::string_view bytes, const std::string& path) {
@@ -79,11 +70,11 @@ bool PointCheckpoint::due(bool epoch_end) const {
 
 std::optional<std::string> PointCheckpoint::load() const {
   if (!enabled()) return std::nullopt;
-  std::ifstream in(path_, std::ios::binary);
+  std::ifstream in(path_, std::ios::binary | std::ios::ate);
   if (!in) return std::nullopt;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  const std::string bytes = buffer.str();
+  std::string bytes(static_cast<std::size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   std::string problem;
   if (bytes.size() < kHeader || std::string_view(bytes).substr(0, 8) != kMagic) {
     problem = "not an xbarsweep checkpoint";
@@ -94,17 +85,23 @@ std::optional<std::string> PointCheckpoint::load() const {
     problem = "checksum mismatch";
   }
   if (problem.empty()) return bytes.substr(kHeader);
+  set_aside(problem);
+  return std::nullopt;
+}
+
+void PointCheckpoint::set_aside(const std::string& problem) const {
   const std::string aside = path_ + ".bad";
   std::rename(path_.c_str(), aside.c_str());
   std::fprintf(stderr, "xbarsweep: %s: %s; moved to %s, the point starts over\n", path_.c_str(),
                problem.c_str(), aside.c_str());
-  return std::nullopt;
 }
 
 void PointCheckpoint::save(std::string_view payload) {
   if (!enabled()) return;
   const std::string dir = parent_of(path_);
-  make_directories(dir);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) throw CheckpointError(dir + ": cannot create the checkpoint directory: " + error.message());
   std::string header(kMagic);
   put_u64(header, payload.size());
   put_u64(header, config::fnv1a64(payload));

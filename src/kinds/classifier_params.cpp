@@ -377,11 +377,14 @@ bool train_or_load_cached(
     train(options, hooks);
     return true;
   }
+  // The training's checkpoint, beside the entry; it goes once the entry is in place (fsynced
+  // and renamed), never before.
+  const PointCheckpoint checkpoint = context.checkpoint_at(context.cache_dir + "/" + name + ".ckpt");
   const auto entry = nn::ensure_cached_file(
       context.cache_dir, name,
       [&](const std::string& path) {
         // Under the entry's lock: no other process trains it meanwhile.
-        Resumable resumable(context.checkpoint_at(context.cache_dir + "/" + name + ".ckpt"));
+        Resumable resumable(checkpoint, "pretraining/1", context);
         hooks.boundary = resumable.boundary();
         if (const nn::TensorState* saved = resumable.saved()) {
           options.resume = saved;
@@ -392,9 +395,9 @@ bool train_or_load_cached(
         }
         train(options, hooks);
         nn::save_checkpoint(model, path);
-        resumable.remove();
       },
       [&context] { context.check_cancelled(); });
+  checkpoint.remove();
   nn::load_checkpoint(model, entry.path);
   return entry.produced;
 }

@@ -561,7 +561,7 @@ class ClstmKind final : public Kind {
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
     // A point stopped mid-way resumes from its checkpoint: in init admm's iterations, or in its
     // one training (with what came before it: the projected accuracy, the ADMM curve).
-    Resumable resumable(context.checkpoint());
+    Resumable resumable(context.checkpoint(), "clstm/1", context);
     const nn::TensorState* saved = resumable.saved();
     const std::string& origin = resumable.origin();
     const int saved_stage =

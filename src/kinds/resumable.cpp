@@ -4,8 +4,27 @@
 
 namespace xbarsweep::kinds {
 
-Resumable::Resumable(PointCheckpoint checkpoint) : checkpoint_(std::move(checkpoint)) {
-  if (auto bytes = checkpoint_.load()) saved_ = nn::decode_state(*bytes, checkpoint_.path());
+namespace {
+constexpr const char* kFormatKey = "state.format";
+
+}  // namespace
+
+Resumable::Resumable(PointCheckpoint checkpoint, std::string format, const PointContext& context)
+    : checkpoint_(std::move(checkpoint)), format_(std::move(format)), context_(context) {
+  const auto bytes = checkpoint_.load();
+  if (!bytes) return;
+  try {
+    nn::TensorState state = nn::decode_state(*bytes, "its payload");
+    const auto found = state.find(kFormatKey);
+    const std::string format = found == state.end() ? "(none)" : nn::bytes_of(found->second);
+    if (format != format_) {
+      checkpoint_.set_aside("a state of format " + format + ", not " + format_);
+      return;
+    }
+    saved_ = std::move(state);
+  } catch (const CheckpointError& e) {
+    checkpoint_.set_aside(e.message());
+  }
 }
 
 std::function<void(const nn::StateSaver&, bool)> Resumable::boundary(
@@ -29,7 +48,12 @@ void Resumable::save(const std::function<void(nn::TensorState&)>& write) {
   if (!checkpoint_.enabled()) return;
   nn::TensorState state;
   write(state);
-  checkpoint_.save(nn::encode_state(state));
+  state[kFormatKey] = nn::state_bytes(format_);
+  try {
+    checkpoint_.save(nn::encode_state(state));
+  } catch (const CheckpointError& e) {
+    context_.say(std::string("could not save its checkpoint, continuing without it: ") + e.what());
+  }
 }
 
 }  // namespace xbarsweep::kinds

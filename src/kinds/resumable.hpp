@@ -13,8 +13,11 @@ namespace xbarsweep::kinds {
 
 class Resumable {
  public:
-  /// Reads what an earlier run of the point saved, if anything.
-  explicit Resumable(PointCheckpoint checkpoint);
+  /// Reads what an earlier run of the point saved, if anything. \p format names what the state
+  /// holds ("train/1": the kind and the version of its keys; change the version when they
+  /// change): a state of another format, or one that does not decode, is set aside and the
+  /// point starts over.
+  Resumable(PointCheckpoint checkpoint, std::string format, const PointContext& context);
 
   /// The state an earlier, interrupted run saved; nullptr when the point starts afresh.
   const nn::TensorState* saved() const { return saved_ ? &*saved_ : nullptr; }
@@ -27,17 +30,14 @@ class Resumable {
   /// Saves what \p write writes when the checkpoint is due (PointCheckpoint::due).
   void save_if_due(const std::function<void(nn::TensorState&)>& write, bool epoch_end = true);
 
-  /// Saves what \p write writes now, due or not (the end of a phase worth keeping).
+  /// Saves what \p write writes now, due or not (the end of a phase worth keeping). A failed
+  /// write (a full disk) is reported and training goes on: checkpoints only save time.
   void save(const std::function<void(nn::TensorState&)>& write);
-
-  /// Removes the checkpoint (its work is now saved elsewhere: a cache entry).
-  void remove() const { checkpoint_.remove(); }
-
-  /// Forgets the saved state (a stage that has used it), so that later stages start afresh.
-  void consume() { saved_.reset(); }
 
  private:
   PointCheckpoint checkpoint_;
+  std::string format_;
+  const PointContext& context_;
   std::optional<nn::TensorState> saved_;
 };
 

@@ -90,12 +90,20 @@ class SyntheticKind final : public Kind {
       context.say("resumed from its checkpoint at step " + std::to_string(done) + " of " +
                   std::to_string(steps));
     }
+    // A checkpoint that cannot be written (a full disk) costs only the time it would save.
+    const auto keep = [&](std::int64_t slices) {
+      try {
+        checkpoint.save(std::to_string(slices));
+      } catch (const CheckpointError& e) {
+        context.say(std::string("could not save its checkpoint, continuing without it: ") + e.what());
+      }
+    };
     for (; done < steps; ++done) {
-      if (checkpoint.due()) checkpoint.save(std::to_string(done));
+      if (checkpoint.due()) keep(done);
       try {
         sleep_cancellable(cfg.work_ms / static_cast<double>(steps), context);
       } catch (const Cancelled&) {
-        checkpoint.save(std::to_string(done));  // the slices done so far are kept
+        keep(done);  // the slices done so far are kept
         throw;
       }
     }

@@ -43,7 +43,7 @@ class TrainKind final : public Kind {
     const auto model =
         nn::make_model(p.text("model.name"), model_options(p, dataset, nn::derive_seed(seed, 0)));
 
-    Resumable resumable(context.checkpoint());
+    Resumable resumable(context.checkpoint(), "train/1", context);
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
     hooks.boundary = resumable.boundary();

@@ -47,6 +47,17 @@ const at::Tensor& state_tensor(const TensorState& state, const std::string& key,
   return found->second;
 }
 
+at::Tensor state_bytes(std::string_view bytes) {
+  auto t = at::empty({static_cast<std::int64_t>(bytes.size())}, at::kByte);
+  if (!bytes.empty()) std::memcpy(t.data_ptr<std::uint8_t>(), bytes.data(), bytes.size());
+  return t;
+}
+
+std::string bytes_of(const at::Tensor& value) {
+  const auto c = value.to(at::kByte).contiguous();
+  return {reinterpret_cast<const char*>(c.data_ptr<std::uint8_t>()), static_cast<std::size_t>(c.numel())};
+}
+
 double state_double(const TensorState& state, const std::string& key, const std::string& origin) {
   const auto& t = state_tensor(state, key, origin);
   if (t.dim() != 0) throw CheckpointError(origin + ": '" + key + "' is not a scalar");
@@ -93,16 +104,12 @@ void put_optimizer(TensorState& state, const std::string& key, torch::optim::Opt
   optimizer.save(archive);
   std::ostringstream out;
   archive.save_to(out);
-  const std::string bytes = out.str();
-  state[key] = at::empty({static_cast<std::int64_t>(bytes.size())}, at::kByte);
-  std::memcpy(state[key].data_ptr<std::uint8_t>(), bytes.data(), bytes.size());
+  state[key] = state_bytes(out.str());
 }
 
 void load_optimizer(torch::optim::Optimizer& optimizer, const TensorState& state, const std::string& key,
                     const std::string& origin) {
-  const at::Tensor bytes = state_tensor(state, key, origin).contiguous();
-  std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data_ptr<std::uint8_t>()),
-                                    static_cast<std::size_t>(bytes.numel())));
+  std::istringstream in(bytes_of(state_tensor(state, key, origin)));
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(in);

@@ -67,30 +67,25 @@ inline void write_zip(const std::string& path, const std::vector<std::pair<std::
     const auto crc = crc32(0L, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
     const auto offset = file.size();
     const int method = deflated ? 8 : 0;
+    // The fields both headers share, from "version needed" to the name's and extra's lengths.
+    const auto common = [&](Bytes& out) {
+      put(out, 20, 2);
+      put(out, 0, 2);
+      put(out, method, 2);
+      put(out, 0, 2);
+      put(out, 0x21, 2);
+      put(out, crc, 4);
+      put(out, body.size(), 4);
+      put(out, data.size(), 4);
+      put(out, name.size(), 2);
+      put(out, 0, 2);
+    };
     put(file, 0x04034b50, 4);
-    put(file, 20, 2);
-    put(file, 0, 2);
-    put(file, method, 2);
-    put(file, 0, 2);
-    put(file, 0x21, 2);
-    put(file, crc, 4);
-    put(file, body.size(), 4);
-    put(file, data.size(), 4);
-    put(file, name.size(), 2);
-    put(file, 0, 2);
+    common(file);
     file += name + body;
     put(directory, 0x02014b50, 4);
-    put(directory, 20, 2);
-    put(directory, 20, 2);
-    put(directory, 0, 2);
-    put(directory, method, 2);
-    put(directory, 0, 2);
-    put(directory, 0x21, 2);
-    put(directory, crc, 4);
-    put(directory, body.size(), 4);
-    put(directory, data.size(), 4);
-    put(directory, name.size(), 2);
-    put(directory, 0, 2);
+    put(directory, 20, 2);  // version made by
+    common(directory);
     put(directory, 0, 2);
     put(directory, 0, 2);
     put(directory, 0, 2);

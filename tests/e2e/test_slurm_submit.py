@@ -24,7 +24,6 @@ sweep:
     synthetic.x: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     synthetic.label: [a, b]
 """)
-run(["run", config, "--out", f"{d}/single.h5"], check_rc=0)
 
 p = subprocess.run([XBARSWEEP, "submit", "c.yaml", "--array", "3", "--set", "synthetic.scale=2", "--",
                     "--comment=$(touch pwned-too)"], cwd=d, capture_output=True, text=True, timeout=60)
@@ -45,7 +44,7 @@ while time.time() < deadline:
 check("JobState=COMPLETED" in state, f"the merge job did not complete:\n{state}\n{os.listdir(res)}")
 
 report = lambda path: sorted(run(["report", path, "--format", "csv", "--metrics", "value"], check_rc=0).stdout.splitlines())
-single = run(["run", config, "--out", f"{d}/single2.h5", "--set", "synthetic.scale=2"], check_rc=0)
+run(["run", config, "--out", f"{d}/single2.h5", "--set", "synthetic.scale=2"], check_rc=0)
 merged = report(f"{res}/sub.h5")
 check(merged == report(f"{d}/single2.h5"), "the merged file differs from the unsharded run's report")
 ids = [line.split(",")[0] for line in merged[1:]]

@@ -18,6 +18,7 @@
 #include "kind_test_support.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/kinds/checkpoint.hpp"
+#include "xbarsweep/nn/state.hpp"
 
 using namespace xbarsweep;
 
@@ -166,7 +167,7 @@ TEST(Resume, TrainPointStoppedAnywhereEndsAsUninterrupted) {
   const auto kind = kinds::make_train_kind();
   auto p = classifier_point(*kind);
   p.set("train.epochs", std::int64_t{4});
-  p.set("train.validation_items", std::int64_t{100});  // the best-epoch snapshot is state too
+  p.set("train.validation", std::int64_t{100});  // the best-epoch snapshot is state too
   expect_resumes_exactly(*kind, p, "train", {1, 3, 9, 17});
 }
 
@@ -178,6 +179,33 @@ config::Params admm_point(const kinds::Kind& kind,
   p.set("crossbar.cols", std::int64_t{16});
   for (const auto& [path, value] : settings) p.set(path, value);
   return p;
+}
+
+// A checkpoint this kind cannot use (another kind's state, or bytes that are no state at all:
+// an older or newer xbarsweep) is set aside, and the point starts over to the same result.
+TEST(Resume, UnusableCheckpointIsSetAsideAndThePointStartsOver) {
+  const auto kind = kinds::make_train_kind();
+  auto p = classifier_point(*kind);
+  p.set("train.epochs", std::int64_t{2});
+  const std::string dir = temp_dir("unusable");
+  const auto plain = run_plain(*kind, p, dir);
+  // What the synthetic kind saves (well framed, but no tensor state), and a state of admm's.
+  const std::string admm_state = nn::encode_state({{"state.format", nn::state_bytes("admm/1")}});
+  for (const std::string& payload : {std::string("3"), admm_state}) {
+    kinds::PointContext context;
+    context.cache_dir = dir + "/cache";
+    context.checkpoint_path = dir + "/point.ckpt";
+    std::string notes;
+    context.note = [&notes](const std::string& what) { notes += what; };
+    kinds::PointCheckpoint(context.checkpoint_path, 0, nullptr).save(payload);
+    const auto out = kind->run(p, context);
+    EXPECT_TRUE(std::filesystem::exists(context.checkpoint_path + ".bad"))
+        << "payload of " << payload.size() << " bytes";
+    EXPECT_EQ(notes.find("resumed"), std::string::npos) << notes;
+    expect_same(plain, out, "after an unusable checkpoint of " + std::to_string(payload.size()) + " bytes");
+    std::filesystem::remove(context.checkpoint_path + ".bad");
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Resume, AdmmJointPointStoppedAnywhereEndsAsUninterrupted) {

@@ -48,6 +48,10 @@ class PointCheckpoint {
   /// the file and the failed operation (the previous checkpoint is then still in place).
   void save(std::string_view payload);
 
+  /// \brief Moves a checkpoint that cannot be used (damaged, or a state of another kind or
+  /// format) to PATH.bad, saying why on stderr: the point starts over rather than fail.
+  void set_aside(const std::string& problem) const;
+
   /// \brief Removes the checkpoint (no error when there is none).
   void remove() const;
 

@@ -41,6 +41,9 @@ double state_double(const TensorState& state, const std::string& key, const std:
 std::int64_t state_int(const TensorState& state, const std::string& key, const std::string& origin);
 std::vector<double> state_vector(const TensorState& state, const std::string& key, const std::string& origin);
 const at::Tensor& state_tensor(const TensorState& state, const std::string& key, const std::string& origin);
+/// \brief Bytes (text, a nested archive) as a state value (a 1-d uint8 tensor), and back.
+at::Tensor state_bytes(std::string_view bytes);
+std::string bytes_of(const at::Tensor& value);
 
 /// \brief Every parameter and buffer of \p module under "prefix<name>" (the tensors themselves,
 /// not copies: encode the state before the module changes).

@@ -128,6 +128,36 @@ struct Readout {
     }
   }
 
+  /// What every read of slice \p s of tile (r, c) (its k-th in row r) shares: where its columns
+  /// start within a row of P, their ADC ranges, its read-noise stream and its sign.
+  struct TileSlice {
+    std::int64_t within = 0;  ///< offset of its columns within a row of P
+    const float *lo = nullptr, *step = nullptr, *inv_step = nullptr;
+    std::uint32_t k1 = 0, k2 = 0;
+    float factor = 0.0f;
+  };
+  KOKKOS_INLINE_FUNCTION TileSlice tile_slice(const int c, const int k, const int s) const {
+    TileSlice t;
+    t.within = static_cast<std::int64_t>(k * slices + s) * cols;
+    const std::int64_t col0 = pcoff(r) + t.within;
+    if (kAdc) {
+      t.lo = lo.data() + col0;
+      t.step = step.data() + col0;
+      t.inv_step = inv_step.data() + col0;
+    }
+    const std::uint64_t key =
+        hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
+                                    (static_cast<std::uint64_t>(c) << 16) | static_cast<std::uint64_t>(s));
+    t.k1 = static_cast<std::uint32_t>(key);
+    t.k2 = static_cast<std::uint32_t>(key >> 32);
+    t.factor = slice_factor(s);
+    return t;
+  }
+  /// Columns of column tile \p c that hold outputs (the last tile may be partial).
+  KOKKOS_INLINE_FUNCTION int used_columns(const int c) const {
+    return (out - c * cols) < cols ? (out - c * cols) : cols;
+  }
+
   /// Host only, the whole batch at once with the rows innermost: for a tile that uses few
   /// columns (a small layer's last column tile, a convolution with few filters) the columns are
   /// too few to fill a vector, the rows are not. Every draw, read and sum is the one
@@ -138,23 +168,16 @@ struct Readout {
     for (int c = 0; c < nc; ++c) {
       const int k = tile_k(r, c);
       if (k < 0) continue;
-      const int ncv = (out - c * cols) < cols ? (out - c * cols) : cols;
+      const int ncv = used_columns(c);
       const int half = ncv / 2;
       float* const acc0 = acc.data() + static_cast<std::int64_t>(c) * cols;
       for (int s = 0; s < slices; ++s) {
-        const std::int64_t col0 = pcoff(r) + static_cast<std::int64_t>(k * slices + s) * cols;
-        const std::int64_t within = static_cast<std::int64_t>(k * slices + s) * cols;
-        const float* lor = kAdc ? lo.data() + col0 : nullptr;
-        const float* str = kAdc ? step.data() + col0 : nullptr;
-        const float* isr = kAdc ? inv_step.data() + col0 : nullptr;
-        const std::uint64_t key = hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
-                                                              (static_cast<std::uint64_t>(c) << 16) |
-                                                              static_cast<std::uint64_t>(s));
-        const std::uint32_t k1 = static_cast<std::uint32_t>(key);
-        const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
-        const float f = slice_factor(s);
-        const float* const p0 = p.data() + within;
-        const float* const p20 = kProportional ? p2.data() + within : nullptr;
+        const TileSlice t = tile_slice(c, k, s);
+        const float *lor = t.lo, *str = t.step, *isr = t.inv_step;
+        const std::uint32_t k1 = t.k1, k2 = t.k2;
+        const float f = t.factor;
+        const float* const p0 = p.data() + t.within;
+        const float* const p20 = kProportional ? p2.data() + t.within : nullptr;
         const auto column = [&](const int jj, const int partner) {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC ivdep
@@ -199,24 +222,17 @@ struct Readout {
     for (int c = 0; c < nc; ++c) {
       const int k = tile_k(r, c);
       if (k < 0) continue;
-      const int ncv = (out - c * cols) < cols ? (out - c * cols) : cols;
+      const int ncv = used_columns(c);
       float* accp = &acc(b, c * cols);
       for (int s = 0; s < slices; ++s) {
-        const std::int64_t col0 = pcoff(r) + static_cast<std::int64_t>(k * slices + s) * cols;
-        const std::int64_t at =
-            static_cast<std::int64_t>(b) * np + static_cast<std::int64_t>(k * slices + s) * cols;
+        const TileSlice t = tile_slice(c, k, s);
+        const std::int64_t at = static_cast<std::int64_t>(b) * np + t.within;
         const float* pr = p.data() + at;
         const float* p2r = kProportional ? p2.data() + at : nullptr;
-        const float* lor = kAdc ? lo.data() + col0 : nullptr;
-        const float* str = kAdc ? step.data() + col0 : nullptr;
-        const float* isr = kAdc ? inv_step.data() + col0 : nullptr;
-        const std::uint64_t key = hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
-                                                              (static_cast<std::uint64_t>(c) << 16) |
-                                                              static_cast<std::uint64_t>(s));
-        const std::uint32_t k1 = static_cast<std::uint32_t>(key);
-        const std::uint32_t k2 = static_cast<std::uint32_t>(key >> 32);
+        const float *lor = t.lo, *str = t.step, *isr = t.inv_step;
+        const std::uint32_t k1 = t.k1, k2 = t.k2;
         const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
-        const float f = slice_factor(s);
+        const float f = t.factor;
         if (std::is_same<typename ExecSpace::memory_space, Kokkos::HostSpace>::value) {
           // CPU: a plain loop over restrict pointers, which compilers vectorise (the host
           // ThreadVectorRange loop carries its captures through memory and does not).
