@@ -126,6 +126,53 @@ inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> 
       .reshape({n * ho * wo, c * k[0] * k[1]});
 }
 
+// The convolution of \p x (N x C x H x W) as simulated MVMs of its patches, read from the padded
+// input by the layer's DAC and written straight into the output (N x out x Ho x Wo, no bias): no
+// unfolded matrix, no permuted copy. Chunks as simulate() cuts them, so that every call, row and
+// draw is the one simulate() makes on im2col's rows.
+inline torch::Tensor simulate_patches(MappedLayer& m, const torch::Tensor& x, std::array<std::int64_t, 2> k,
+                                      std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
+                                      std::array<std::int64_t, 2> d, std::int64_t max_rows) {
+  const auto started = std::chrono::steady_clock::now();
+  torch::Tensor xp = x.to(torch::kFloat);
+  if (pad[0] > 0 || pad[1] > 0) xp = torch::constant_pad_nd(xp, {pad[1], pad[1], pad[0], pad[0]}, 0);
+  xp = xp.contiguous();
+  ConvPatches p;
+  p.images = static_cast<int>(xp.size(0));
+  p.channels = static_cast<int>(xp.size(1));
+  p.height = static_cast<int>(xp.size(2));
+  p.width = static_cast<int>(xp.size(3));
+  p.kernel_h = static_cast<int>(k[0]);
+  p.kernel_w = static_cast<int>(k[1]);
+  p.stride_h = static_cast<int>(s[0]);
+  p.stride_w = static_cast<int>(s[1]);
+  p.dilation_h = static_cast<int>(d[0]);
+  p.dilation_w = static_cast<int>(d[1]);
+  const std::int64_t ho = p.out_height(), wo = p.out_width();
+  const std::int64_t rows = xp.size(0) * ho * wo;
+  torch::Tensor y = torch::empty({xp.size(0), m.layer.out_features(), ho, wo}, torch::kFloat);
+  if (m.chunk == 0) m.chunk = std::max<std::int64_t>(1, std::min(rows, max_rows));
+  Layer::Matrix dx, dy;
+  if constexpr (kHostAccessible) {
+    p.x = xp.data_ptr<float>();
+  } else {
+    dx = Layer::Matrix("xbarsweep::analog::conv_input", 1, xp.numel());
+    Kokkos::deep_copy(dx, HostConst(xp.data_ptr<float>(), 1, xp.numel()));
+    p.x = dx.data();
+    dy = Layer::Matrix("xbarsweep::analog::conv_output", 1, y.numel());
+  }
+  float* const out = kHostAccessible ? y.data_ptr<float>() : dy.data();
+  for (std::int64_t begin = 0; begin < rows; begin += m.chunk) {
+    p.first_row = begin;
+    p.rows = static_cast<int>(m.chunk);  // a short last chunk reads zeros past the end
+    m.layer.mvm(p, out);
+  }
+  if constexpr (!kHostAccessible) Kokkos::deep_copy(HostOut(y.data_ptr<float>(), 1, y.numel()), dy);
+  m.simulate_s += seconds_since(started);
+  m.rows += rows;
+  return y;
+}
+
 // How \p m sits on crossbars, for the cost model.
 inline LayerMapping mapping_of(const MappedLayer& m) {
   std::vector<std::pair<int, int>> tiles;

@@ -68,22 +68,27 @@ struct HardwareModel::State {
                 {(**pad)[0], (**pad)[1]}, {(*o.dilation())[0], (*o.dilation())[1]});
   }
 
-  // A convolution on crossbars: im2col ((N Ho Wo) x (C kh kw), feature order (c, kh, kw) = the
-  // order of weight.view(out, -1)), one simulated MVM per output position, bias added digitally.
+  // A convolution on crossbars: the rows of its GEMM ((N Ho Wo) x (C kh kw), feature order
+  // (c, kh, kw) = the order of weight.view(out, -1)) read from the padded input by the DAC (im2col
+  // for calibration), one simulated MVM per output position, bias added digitally.
   torch::Tensor conv(MappedLayer& m, const torch::Tensor& x, std::array<std::int64_t, 2> k,
                      std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
                      std::array<std::int64_t, 2> d) {
     const auto started = std::chrono::steady_clock::now();
     const std::int64_t n = x.size(0);
     std::int64_t ho = 0, wo = 0;
-    const auto cols = detail::im2col(x, k, s, pad, d, ho, wo);
-    const std::int64_t positions = ho * wo;
-    m.mvms = positions;
     const double simulated_before = m.simulate_s;
-    auto y = detail::simulate(m, cols, calibrating, max_rows);
-    y = y.view({n, positions, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
+    torch::Tensor y;
+    if (calibrating || m.layer.needs_calibration()) {  // calibration reads unfolded rows
+      y = detail::simulate(m, detail::im2col(x, k, s, pad, d, ho, wo), calibrating, max_rows);
+      y = y.view({n, ho * wo, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
+    } else {
+      y = detail::simulate_patches(m, x, k, s, pad, d, max_rows);
+    }
+    m.mvms = y.size(2) * y.size(3);
     m.unfold_s += detail::seconds_since(started) - (m.simulate_s - simulated_before);
-    return m.bias.defined() ? y + m.bias.view({1, -1, 1, 1}) : y;
+    if (m.bias.defined()) y.add_(m.bias.view({1, -1, 1, 1}));  // y is this call's own tensor
+    return y;
   }
 
   // Layer k of a TorchScript model: a Linear on any leading shape, or a Conv2d whose groups are

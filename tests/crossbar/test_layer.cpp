@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "test_helpers.hpp"
-#include "xbarsweep/crossbar/impl/layer_impl.hpp"  // Impl::Readout, for the paired-draw test
+#include "xbarsweep/crossbar/impl/kernels.hpp"  // Impl::Readout, for the paired-draw test
 #include "xbarsweep/crossbar/layer.hpp"
 
 namespace xbarsweep::crossbar {
@@ -363,7 +363,7 @@ TEST(ReadNoise, StatisticsMatchTheModel) {
 // (sigma z) and for proportional noise (sigma sqrt(p2) z, taken as sigma sqrt(p2 l) t).
 template <bool kAdditive>
 void expect_paired_draws_match_the_per_column_form() {
-  using R = Impl::Readout<Kokkos::DefaultHostExecutionSpace, kAdditive, !kAdditive, false>;
+  using R = Impl::Readout<kAdditive, !kAdditive, false>;
   R readout;
   readout.additive_sigma = 1.0f;
   readout.prop_sigma = 0.5f;

@@ -9,6 +9,7 @@
 /// an output block c are added digitally. Tiles whose weights are all zero are not allocated.
 
 #include <Kokkos_Core.hpp>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,24 @@ struct TileIndex {
   int row = 0;  ///< row-tile index: inputs [row*rows, (row+1)*rows)
   int col = 0;  ///< column-tile index: outputs [col*cols, (col+1)*cols)
   friend bool operator==(const TileIndex& a, const TileIndex& b) { return a.row == b.row && a.col == b.col; }
+};
+
+namespace Impl {
+struct InputRows;
+struct OutputRows;
+}  // namespace Impl
+
+/// \brief A convolution's input read as the rows of its GEMM, without materialising them (im2col
+/// on the fly): row g is (image, output row, output column), feature f is (channel, kernel row,
+/// kernel column), the order of weight.view(out, -1). The same values as the unfolded matrix.
+struct ConvPatches {
+  const float* x = nullptr;  ///< the zero-padded input, images x channels x height x width, contiguous
+  int images = 0, channels = 0, height = 0, width = 0;  ///< padded input shape
+  int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  std::int64_t first_row = 0;  ///< the layer row of this call's first row
+  int rows = 0;                ///< rows of this call; rows past images x positions read as zeros
+  int out_height() const { return (height - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
+  int out_width() const { return (width - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
 };
 
 /// \brief A layer programmed onto crossbars: the programmed effective conductances of every
@@ -67,6 +86,17 @@ class ProgrammedLayer {
   /// \throws CrossbarError on a shape mismatch.
   void mvm(ConstMatrix x, Matrix y);
 
+  /// \brief The same for \p x.rows rows of convolution patches (in the layer's memory space),
+  /// read straight from the padded input: the DAC gathers each row's inputs, so the unfolded
+  /// matrix never exists. The layer must be calibrated first (calibrate() on unfolded rows).
+  /// \throws CrossbarError on a shape mismatch or an uncalibrated layer that needs ranges.
+  void mvm(const ConvPatches& x, Matrix y);
+
+  /// \brief The same, written straight into the convolution's output \p y (images x out x
+  /// out_height x out_width, NCHW, in the layer's memory space): rows [x.first_row, x.first_row +
+  /// x.rows) of the layer, those that exist. No bias is added.
+  void mvm(const ConvPatches& x, float* y);
+
   int out_features() const { return out_; }
   int in_features() const { return in_; }
   int row_tiles() const { return nr_; }
@@ -83,6 +113,9 @@ class ProgrammedLayer {
   /// \brief DAC full scale (max |x| of the calibration batch); 0 before calibration.
   float input_full_scale() const { return x_fs_; }
   bool calibrated() const { return calibrated_; }
+  /// \brief True while the layer needs calibrate() (a DAC, a calibrated ADC or additive read
+  /// noise, and calibrate() not called yet) before mvm() on convolution patches.
+  bool needs_calibration() const;
   /// \brief Largest |w| of the layer: the weight that maps to the top level.
   float weight_max() const { return w_max_; }
 
@@ -98,7 +131,10 @@ class ProgrammedLayer {
   using FlatView = Kokkos::View<float*, memory_space>;
   void resize_scratch(int batch);
   float plane_full_scale() const;
-  void encode_inputs(ConstMatrix x, int plane, int batch);
+  void encode_inputs(const Impl::InputRows& x, int plane, int batch);
+  void check_output(const Matrix& y, int batch) const;
+  void simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y);
+  Impl::InputRows patch_rows(const ConvPatches& x);
   void tile_product(int r, int batch);
   void set_theoretical_adc_ranges();
 
@@ -131,7 +167,9 @@ class ProgrammedLayer {
   Kokkos::View<float**, Kokkos::LayoutRight, memory_space> xsum_;       // nr x batch
   FlatView p_, p2_;  // one row tile's products: batch x nphys[r]
   Kokkos::View<float**, Kokkos::LayoutRight, memory_space>
-      acc_;  // batch x nc * cols: one plane's sums over row tiles
+      acc_;                                        // batch x nc * cols: one plane's sums over row tiles
+  Kokkos::View<int*, memory_space> patch_offset_;  // convolution patches: each feature's offset
+  std::array<int, 5> patch_shape_{};               // the input shape patch_offset_ was built for
 };
 
 /// \brief Maps and programs a layer: ProgrammedLayer<ExecSpace>(w, out, in, config, seed).

@@ -6,6 +6,7 @@
 #include <KokkosBlas3_gemm.hpp>
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "xbarsweep/crossbar/device.hpp"
+#include "xbarsweep/crossbar/impl/kernels.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 #include "xbarsweep/crossbar/random.hpp"
 
@@ -25,228 +27,6 @@ struct ProfilingRegion {
   ~ProfilingRegion() { Kokkos::Profiling::popRegion(); }
   ProfilingRegion(const ProfilingRegion&) = delete;
   ProfilingRegion& operator=(const ProfilingRegion&) = delete;
-};
-
-/// Readout of one row tile r of one input plane, right after its products: read noise, ADC,
-/// shift-and-add over slices, and the digital sum over row tiles into acc (batch x nc * cols).
-/// One team (one thread, vector lanes) per batch row; the output columns of a tile are a
-/// ThreadVectorRange. Row tile by row tile, only one tile row's products (batch x nphys[r]) are
-/// live, and they are read while still in cache.
-template <class ExecSpace, bool kAdditive, bool kProportional, bool kAdc>
-struct Readout {
-  using memory_space = typename ExecSpace::memory_space;
-  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
-
-  Kokkos::View<const float*, memory_space> p, p2, lo, step, inv_step, slice_factor;
-  Kokkos::View<const int**, Kokkos::LayoutRight, memory_space> tile_k;
-  Kokkos::View<const int*, memory_space> nphys;
-  Kokkos::View<const std::int64_t*, memory_space> pcoff;
-  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> acc;
-  int r = 0, out = 0, nc = 0, cols = 0, slices = 1;
-  float additive_sigma = 0.0f, prop_sigma = 0.0f, adc_top = 0.0f;
-  std::uint64_t stream_key = 0;
-
-  /// The read-noise draw of a column is z = sqrt(l) t, with l = -2 ln u1 and t a cos or sin
-  /// (box_muller_parts); a column gets the draw as (a, t) with a = l for proportional noise, so
-  /// that sigma sqrt(p2) z = sigma sqrt(p2 l) t takes one square root, and a = sqrt(l) otherwise.
-  KOKKOS_FORCEINLINE_FUNCTION static float radius_term(const float l) {
-    return kProportional ? l : Kokkos::Experimental::sqrt(l);
-  }
-
-  /// One column current of one read, given its read-noise draw (\p a, \p t): read noise, then the ADC.
-  KOKKOS_FORCEINLINE_FUNCTION float read_column(const int jj, const float a, const float t,
-                                                const float* KOKKOS_RESTRICT pr,
-                                                const float* KOKKOS_RESTRICT p2r,
-                                                const float* KOKKOS_RESTRICT lor,
-                                                const float* KOKKOS_RESTRICT str,
-                                                const float* KOKKOS_RESTRICT isr) const {
-    float v = pr[jj];
-    if (kAdditive) v += additive_sigma * a * t;
-    if (kProportional) v += prop_sigma * Kokkos::Experimental::sqrt(p2r[jj] * a) * t;
-    if (kAdc) {
-      float u = (v - lor[jj]) * isr[jj];
-      u = u < 0.0f ? 0.0f : (u > adc_top ? adc_top : u);
-      v = lor[jj] + static_cast<float>(static_cast<int>(u + 0.5f)) * str[jj];
-    }
-    return v;
-  }
-
-  /// The read-noise draw (\p a, \p t) of column \p jj of \p n in the stream (k1, k2) starting at
-  /// element i0: columns jj and jj + n/2 share one Box-Muller pair (its cos and sin draws, from
-  /// elements i0 + jj and i0 + jj + n/2); an odd last column takes the cos draw of its own pair
-  /// (element i0 + jj of the stream and of a second stream). read_columns computes each pair
-  /// once; this per-column form (one lane per column, as on GPUs) gives the same values.
-  KOKKOS_INLINE_FUNCTION static void column_draw(const int jj, const int n, const std::uint32_t k1,
-                                                 const std::uint32_t k2, const std::uint32_t i0, float& a,
-                                                 float& t) {
-    const int half = n / 2;
-    float l = 0.0f, s = 0.0f, c = 0.0f;
-    if (jj >= 2 * half) {
-      const std::uint32_t at = i0 + static_cast<std::uint32_t>(jj);
-      box_muller_parts(stream_hash32(k1, k2, at), stream_hash32(k1 ^ kOddStream, k2, at), l, s, c);
-      a = radius_term(l);
-      t = c;
-      return;
-    }
-    const int first = jj < half ? jj : jj - half;
-    box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first)),
-                     stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first + half)), l, s, c);
-    a = radius_term(l);
-    t = jj < half ? c : s;
-  }
-  static constexpr std::uint32_t kOddStream = 0x9E3779B9u;
-
-  KOKKOS_INLINE_FUNCTION void read_columns(const int n, const float* KOKKOS_RESTRICT pr,
-                                           const float* KOKKOS_RESTRICT p2r, const float* KOKKOS_RESTRICT lor,
-                                           const float* KOKKOS_RESTRICT str, const float* KOKKOS_RESTRICT isr,
-                                           float* KOKKOS_RESTRICT acc, const float f, const std::uint32_t k1,
-                                           const std::uint32_t k2, const std::uint32_t i0) const {
-    if (!(kAdditive || kProportional)) {
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC ivdep
-#endif
-      for (int jj = 0; jj < n; ++jj) acc[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
-      return;
-    }
-    // Noise draws in Box-Muller pairs: column jj takes the cos draw, column jj + half the sin.
-    const int half = n / 2;
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC ivdep
-#endif
-    for (int jj = 0; jj < half; ++jj) {
-      float l = 0.0f, s = 0.0f, c = 0.0f;
-      box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
-                       stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj + half)), l, s, c);
-      const float a = radius_term(l);
-      acc[jj] += f * read_column(jj, a, c, pr, p2r, lor, str, isr);
-      acc[jj + half] += f * read_column(jj + half, a, s, pr, p2r, lor, str, isr);
-    }
-    if (n % 2 != 0) {
-      float a = 0.0f, t = 0.0f;
-      column_draw(n - 1, n, k1, k2, i0, a, t);
-      acc[n - 1] += f * read_column(n - 1, a, t, pr, p2r, lor, str, isr);
-    }
-  }
-
-  /// What every read of slice \p s of tile (r, c) (its k-th in row r) shares: where its columns
-  /// start within a row of P, their ADC ranges, its read-noise stream and its sign.
-  struct TileSlice {
-    std::int64_t within = 0;  ///< offset of its columns within a row of P
-    const float *lo = nullptr, *step = nullptr, *inv_step = nullptr;
-    std::uint32_t k1 = 0, k2 = 0;
-    float factor = 0.0f;
-  };
-  KOKKOS_INLINE_FUNCTION TileSlice tile_slice(const int c, const int k, const int s) const {
-    TileSlice t;
-    t.within = static_cast<std::int64_t>(k * slices + s) * cols;
-    const std::int64_t col0 = pcoff(r) + t.within;
-    if (kAdc) {
-      t.lo = lo.data() + col0;
-      t.step = step.data() + col0;
-      t.inv_step = inv_step.data() + col0;
-    }
-    const std::uint64_t key =
-        hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
-                                    (static_cast<std::uint64_t>(c) << 16) | static_cast<std::uint64_t>(s));
-    t.k1 = static_cast<std::uint32_t>(key);
-    t.k2 = static_cast<std::uint32_t>(key >> 32);
-    t.factor = slice_factor(s);
-    return t;
-  }
-  /// Columns of column tile \p c that hold outputs (the last tile may be partial).
-  KOKKOS_INLINE_FUNCTION int used_columns(const int c) const {
-    return (out - c * cols) < cols ? (out - c * cols) : cols;
-  }
-
-  /// Host only, the whole batch at once with the rows innermost: for a tile that uses few
-  /// columns (a small layer's last column tile, a convolution with few filters) the columns are
-  /// too few to fill a vector, the rows are not. Every draw, read and sum is the one
-  /// operator() makes for that row and column, in the same order per output.
-  void read_batch(const int batch) const {
-    const int np = nphys(r);
-    const std::int64_t acc_stride = static_cast<std::int64_t>(acc.extent(1));
-    for (int c = 0; c < nc; ++c) {
-      const int k = tile_k(r, c);
-      if (k < 0) continue;
-      const int ncv = used_columns(c);
-      const int half = ncv / 2;
-      float* const acc0 = acc.data() + static_cast<std::int64_t>(c) * cols;
-      for (int s = 0; s < slices; ++s) {
-        const TileSlice t = tile_slice(c, k, s);
-        const float *lor = t.lo, *str = t.step, *isr = t.inv_step;
-        const std::uint32_t k1 = t.k1, k2 = t.k2;
-        const float f = t.factor;
-        const float* const p0 = p.data() + t.within;
-        const float* const p20 = kProportional ? p2.data() + t.within : nullptr;
-        const auto column = [&](const int jj, const int partner) {
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC ivdep
-#endif
-          for (int b = 0; b < batch; ++b) {
-            const std::int64_t at = static_cast<std::int64_t>(b) * np;
-            const float* pr = p0 + at;
-            const float* p2r = kProportional ? p20 + at : nullptr;
-            float* accr = acc0 + static_cast<std::int64_t>(b) * acc_stride;
-            const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
-            if (!(kAdditive || kProportional)) {
-              accr[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
-              continue;
-            }
-            if (partner < 0) {  // the odd last column: its own pair
-              float a = 0.0f, t = 0.0f;
-              column_draw(jj, ncv, k1, k2, i0, a, t);
-              accr[jj] += f * read_column(jj, a, t, pr, p2r, lor, str, isr);
-              continue;
-            }
-            float l = 0.0f, sn = 0.0f, cs = 0.0f;
-            box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
-                             stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(partner)), l, sn, cs);
-            const float a = radius_term(l);
-            accr[jj] += f * read_column(jj, a, cs, pr, p2r, lor, str, isr);
-            accr[partner] += f * read_column(partner, a, sn, pr, p2r, lor, str, isr);
-          }
-        };
-        if (kAdditive || kProportional) {
-          for (int jj = 0; jj < half; ++jj) column(jj, jj + half);
-          if (ncv % 2 != 0) column(ncv - 1, -1);
-        } else {
-          for (int jj = 0; jj < ncv; ++jj) column(jj, -1);
-        }
-      }
-    }
-  }
-
-  KOKKOS_INLINE_FUNCTION void operator()(const member_type& team) const {
-    const int b = team.league_rank();
-    const int np = nphys(r);
-    for (int c = 0; c < nc; ++c) {
-      const int k = tile_k(r, c);
-      if (k < 0) continue;
-      const int ncv = used_columns(c);
-      float* accp = &acc(b, c * cols);
-      for (int s = 0; s < slices; ++s) {
-        const TileSlice t = tile_slice(c, k, s);
-        const std::int64_t at = static_cast<std::int64_t>(b) * np + t.within;
-        const float* pr = p.data() + at;
-        const float* p2r = kProportional ? p2.data() + at : nullptr;
-        const float *lor = t.lo, *str = t.step, *isr = t.inv_step;
-        const std::uint32_t k1 = t.k1, k2 = t.k2;
-        const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
-        const float f = t.factor;
-        if (std::is_same<typename ExecSpace::memory_space, Kokkos::HostSpace>::value) {
-          // CPU: a plain loop over restrict pointers, which compilers vectorise (the host
-          // ThreadVectorRange loop carries its captures through memory and does not).
-          read_columns(ncv, pr, p2r, lor, str, isr, accp, f, k1, k2, i0);
-        } else {
-          Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
-            float a = 0.0f, t = 0.0f;
-            if (kAdditive || kProportional) column_draw(jj, ncv, k1, k2, i0, a, t);
-            accp[jj] += f * read_column(jj, a, t, pr, p2r, lor, str, isr);
-          });
-        }
-      }
-    }
-  }
 };
 
 inline std::int64_t ipow(std::int64_t base, int e) {
@@ -520,85 +300,47 @@ void ProgrammedLayer<ExecSpace>::resize_scratch(int batch) {
   batch_ = batch;
 }
 
+// Rows per call of a host loop: the whole batch on one thread, else blocks the threads share.
+template <class ExecSpace>
+int host_block(int batch) {
+  return ExecSpace().concurrency() <= 1 ? (batch > 0 ? batch : 1) : 256;
+}
+
 // DAC: quantise |x| to input_bits over [0, x_fs] (sign kept by the drive polarity) and take
 // input plane `plane` (dac_bits bits of the code, least significant plane first).
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::encode_inputs(ConstMatrix x, int plane, int batch) {
-  const int rows = config_.rows, in = in_, nr = nr_;
+void ProgrammedLayer<ExecSpace>::encode_inputs(const Impl::InputRows& x, int plane, int batch) {
   const bool ideal = config_.dac_bits == 0;
   const int total = config_.effective_input_bits();
-  const int shift = plane * config_.dac_bits;
   const std::int64_t max_code = ideal ? 1 : (std::int64_t(1) << total) - 1;
-  const std::int64_t mask = ideal ? 1 : (std::int64_t(1) << config_.dac_bits) - 1;
   const float fs = x_fs_ > 0.0f ? x_fs_ : 1.0f;
-  const float to_code = float(max_code) / fs, lsb = fs / float(max_code);
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
-  const bool offset = config_.mapping == Mapping::Offset;
-  const auto xq = xq_;
-  const auto xq2 = xq2_;
-  const auto xsum = xsum_;
-  using member_type = typename Kokkos::TeamPolicy<ExecSpace>::member_type;
+  Impl::DacPlane dac;
+  dac.input = x;
+  dac.xq = xq_.data();
+  dac.xq2 = prop ? xq2_.data() : nullptr;
+  dac.xsum = config_.mapping == Mapping::Offset ? xsum_.data() : nullptr;
+  dac.batch = batch;
+  dac.rows = config_.rows;
+  dac.in = in_;
+  dac.nr = nr_;
+  dac.ideal = ideal;
+  dac.to_code = float(max_code) / fs;
+  dac.lsb = fs / float(max_code);
+  dac.shift = plane * config_.dac_bits;
+  dac.code_max = static_cast<std::int32_t>(max_code);
+  dac.code_mask = ideal ? 1 : static_cast<std::int32_t>((std::int64_t(1) << config_.dac_bits) - 1);
   if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
-    if (!offset && !prop) {
-      // CPU: plain loops over contiguous rows, which compilers vectorise (the host
-      // ThreadVectorRange loop does not). Codes fit 32 bits (input_bits <= 24), and float holds
-      // them exactly: the same values as the general loop below.
-      const std::int32_t code_max = static_cast<std::int32_t>(max_code);
-      const std::int32_t code_mask = static_cast<std::int32_t>(mask);
-      Kokkos::parallel_for(
-          "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, batch), [=](const int b) {
-            for (int r = 0; r < nr; ++r) {
-              const int base = r * rows;
-              const int valid = (in - base) < rows ? (in - base) : rows;
-              const float* KOKKOS_RESTRICT src = &x(b, base);
-              float* KOKKOS_RESTRICT dst = &xq(r, b, 0);
-              if (ideal) {
-                for (int i = 0; i < valid; ++i) dst[i] = src[i];
-              } else {
-                for (int i = 0; i < valid; ++i) {
-                  const float xv = src[i];
-                  float a = Kokkos::Experimental::fabs(xv) * to_code + 0.5f;
-                  a = a > float(code_max) ? float(code_max) : a;
-                  const float digit = float((static_cast<std::int32_t>(a) >> shift) & code_mask);
-                  dst[i] = (xv < 0.0f ? -digit : digit) * lsb;
-                }
-              }
-              for (int i = valid; i < rows; ++i) dst[i] = 0.0f;
-            }
-          });
-      return;
-    }
+    const int block = host_block<ExecSpace>(batch);
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, (batch + block - 1) / block),
+        [=](const int k) { Impl::host_dac(dac, k * block, std::min(batch, (k + 1) * block)); });
+  } else {
+    const int nr = nr_;
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, batch * nr),
+        KOKKOS_LAMBDA(const int i) { dac.encode(i / nr, i % nr); });
   }
-  Kokkos::parallel_for(
-      "xbarsweep::crossbar::dac",
-      Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()),
-      KOKKOS_LAMBDA(const member_type& team) {
-        const int b = team.league_rank();
-        for (int r = 0; r < nr; ++r) {
-          const int base = r * rows;
-          const int valid = (in - base) < rows ? (in - base) : rows;
-          Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, rows), [&](const int i) {
-            const float xv = i < valid ? x(b, base + i) : 0.0f;
-            float v = xv;
-            if (!ideal) {
-              float a = Kokkos::Experimental::fabs(xv) * to_code + 0.5f;
-              a = a > float(max_code) ? float(max_code) : a;
-              const std::int64_t code = static_cast<std::int64_t>(a);
-              const float digit = float((code >> shift) & mask);
-              v = (xv < 0.0f ? -digit : digit) * lsb;
-            }
-            xq(r, b, i) = v;
-            if (prop) xq2(r, b, i) = v * v;
-          });
-          if (offset) {
-            float s = 0.0f;
-            Kokkos::parallel_reduce(
-                Kokkos::ThreadVectorRange(team, rows), [&](const int i, float& acc) { acc += xq(r, b, i); },
-                s);
-            Kokkos::single(Kokkos::PerTeam(team), [&]() { xsum(r, b) = s; });
-          }
-        }
-      });
 }
 
 // One GEMM per row tile over all its allocated tiles: P = Xq_r (batch x rows) G_r (rows x nphys_r),
@@ -670,8 +412,11 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   std::vector<float> magnitudes;  // pooled: |current| of every column and calibration input
   Kokkos::deep_copy(lo, 3.402823466e+38f);
   Kokkos::deep_copy(hi, -3.402823466e+38f);
+  Impl::InputRows rows_of_x;
+  rows_of_x.x = x.data();
+  rows_of_x.ld = static_cast<std::int64_t>(x.stride(0));
   for (int plane = 0; plane < planes_; ++plane) {
-    encode_inputs(x, plane, batch);
+    encode_inputs(rows_of_x, plane, batch);
     for (int r = 0; r < nr_; ++r) {
       const int np = nphys_host_[r];
       if (np == 0) continue;
@@ -734,17 +479,108 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
   XBARSWEEP_THROW_IF(
       static_cast<int>(x.extent(1)) != in_, CrossbarError,
       "mvm: x is " << x.extent(0) << " x " << x.extent(1) << ", the layer takes " << in_ << " inputs");
+  check_output(y, batch);
+  if (batch == 0) return;
+  if (needs_calibration()) calibrate(x);
+  Impl::InputRows input;
+  input.x = x.data();
+  input.ld = static_cast<std::int64_t>(x.stride(0));
+  simulate(input, batch, Impl::matrix_rows(y));
+}
+
+template <class ExecSpace>
+Impl::InputRows ProgrammedLayer<ExecSpace>::patch_rows(const ConvPatches& x) {
+  XBARSWEEP_THROW_IF(x.rows < 0 || x.first_row < 0, CrossbarError,
+                     "mvm: patches from row " << x.first_row << ", " << x.rows << " rows");
+  XBARSWEEP_THROW_IF(x.channels * x.kernel_h * x.kernel_w != in_, CrossbarError,
+                     "mvm: patches of " << x.channels << " x " << x.kernel_h << " x " << x.kernel_w
+                                        << " inputs, the layer takes " << in_);
+  XBARSWEEP_THROW_IF(x.stride_h < 1 || x.stride_w < 1 || x.dilation_h < 1 || x.dilation_w < 1, CrossbarError,
+                     "mvm: stride and dilation must be >= 1");
+  const int out_h = x.out_height(), out_w = x.out_width();
+  XBARSWEEP_THROW_IF(x.images < 0 || out_h < 1 || out_w < 1, CrossbarError,
+                     "mvm: a " << x.kernel_h << " x " << x.kernel_w << " kernel does not fit a " << x.height
+                               << " x " << x.width << " input");
+  XBARSWEEP_THROW_IF(needs_calibration(), CrossbarError,
+                     "mvm: calibrate the layer before passing it convolution patches");
+  // Offsets of each feature (channel, kernel row, kernel column) from a patch's first element,
+  // built once per input shape.
+  const std::array<int, 5> shape = {x.channels, x.height, x.width, x.kernel_h * 65536 + x.kernel_w,
+                                    x.dilation_h * 65536 + x.dilation_w};
+  if (shape != patch_shape_) {
+    patch_offset_ = Kokkos::View<int*, memory_space>("xbarsweep::crossbar::patch_offset", in_);
+    auto h = Kokkos::create_mirror_view(patch_offset_);
+    for (int c = 0, f = 0; c < x.channels; ++c)
+      for (int i = 0; i < x.kernel_h; ++i)
+        for (int j = 0; j < x.kernel_w; ++j, ++f)
+          h(f) = (c * x.height + i * x.dilation_h) * x.width + j * x.dilation_w;
+    Kokkos::deep_copy(patch_offset_, h);
+    patch_shape_ = shape;
+  }
+  Impl::InputRows input;
+  input.x = x.x;
+  input.feature_offset = patch_offset_.data();
+  input.first = x.first_row;
+  const std::int64_t positions = static_cast<std::int64_t>(out_h) * out_w;
+  input.valid = std::max<std::int64_t>(0, std::min<std::int64_t>(x.rows, x.images * positions - x.first_row));
+  input.image_stride = static_cast<std::int64_t>(x.channels) * x.height * x.width;
+  input.out_w = out_w;
+  input.positions = static_cast<int>(positions);
+  input.row_step = x.stride_h * x.width;
+  input.col_step = x.stride_w;
+  return input;
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::mvm(const ConvPatches& x, Matrix y) {
+  Impl::ProfilingRegion region("xbarsweep::crossbar::mvm");
+  const Impl::InputRows input = patch_rows(x);
+  check_output(y, x.rows);
+  if (x.rows > 0) simulate(input, x.rows, Impl::matrix_rows(y));
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::mvm(const ConvPatches& x, float* y) {
+  Impl::ProfilingRegion region("xbarsweep::crossbar::mvm");
+  const Impl::InputRows input = patch_rows(x);
+  XBARSWEEP_THROW_IF(y == nullptr && input.valid > 0, CrossbarError, "mvm: null output");
+  Impl::OutputRows output;
+  output.y = y;
+  output.nchw = true;
+  output.first = input.first;
+  output.valid = input.valid;
+  output.positions = input.positions;
+  output.out = out_;
+  if (x.rows > 0) simulate(input, x.rows, output);
+}
+
+template <class ExecSpace>
+bool ProgrammedLayer<ExecSpace>::needs_calibration() const {
+  const bool needs_range = config_.dac_bits > 0 || config_.adc_bits > 0 ||
+                           (config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Additive);
+  return total_phys_ > 0 && needs_range && !calibrated_;
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::check_output(const Matrix& y, int batch) const {
   XBARSWEEP_THROW_IF(
       static_cast<int>(y.extent(0)) != batch || static_cast<int>(y.extent(1)) != out_, CrossbarError,
       "mvm: y is " << y.extent(0) << " x " << y.extent(1) << ", expected " << batch << " x " << out_);
-  if (batch == 0) return;
-  if (total_phys_ == 0) {
-    Kokkos::deep_copy(y, 0.0f);
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y) {
+  if (total_phys_ == 0) {  // nothing programmed: every output is 0
+    const int out = out_;
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::zero_output", Kokkos::RangePolicy<ExecSpace>(0, batch),
+        KOKKOS_LAMBDA(const int b) {
+          float* row = y.base(b);
+          if (row == nullptr) return;
+          for (int j = 0; j < out; ++j) row[j * y.stride()] = 0.0f;
+        });
     return;
   }
-  const bool needs_range = config_.dac_bits > 0 || config_.adc_bits > 0 ||
-                           (config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Additive);
-  if (needs_range && !calibrated_) calibrate(x);
   resize_scratch(batch);
   const std::uint64_t call = reads_++;
   const bool additive = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Additive;
@@ -752,51 +588,50 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
   const bool adc = config_.adc_bits > 0;
   const bool offset = config_.mapping == Mapping::Offset;
   // Compile-time branches: the hot loop carries only the effects that are on.
-  const int mode = (additive ? 1 : 0) | (prop ? 2 : 0) | (adc ? 4 : 0);
-  const auto read_tile = [&](auto functor, int plane, int r) {
-    functor.p = p_;
-    functor.p2 = p2_;
-    functor.lo = adc_lo_;
-    functor.step = adc_step_;
-    functor.inv_step = adc_inv_step_;
-    functor.slice_factor = slice_factor_;
-    functor.tile_k = tile_k_;
-    functor.nphys = nphys_;
-    functor.pcoff = pcoff_;
-    functor.acc = acc_;
-    functor.r = r;
-    functor.out = out_;
-    functor.nc = nc_;
-    functor.cols = config_.cols;
-    functor.slices = slices_;
-    functor.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
-    functor.prop_sigma = static_cast<float>(config_.read_noise);
-    functor.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
-    functor.stream_key =
+  const int mode = Impl::readout_mode(additive, prop, adc);
+  XBARSWEEP_THROW_IF(additive && prop, CrossbarError, "mvm: unsupported readout mode " << mode);
+  Impl::ReadoutArgs args;
+  args.p = p_.data();
+  args.p2 = prop ? p2_.data() : nullptr;
+  args.lo = adc_lo_.data();
+  args.step = adc_step_.data();
+  args.inv_step = adc_inv_step_.data();
+  args.slice_factor = slice_factor_.data();
+  args.acc = acc_.data();
+  args.acc_stride = static_cast<std::int64_t>(acc_.extent(1));
+  args.out = out_;
+  args.nc = nc_;
+  args.cols = config_.cols;
+  args.slices = slices_;
+  args.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
+  args.prop_sigma = static_cast<float>(config_.read_noise);
+  args.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
+  const auto read_tile = [&](int plane, int r) {
+    args.tile_k = tile_k_.data() + static_cast<std::int64_t>(r) * nc_;
+    args.pcoff = pcoff_host_[r];
+    args.np = nphys_host_[r];
+    args.r = r;
+    args.stream_key =
         hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer),
                                 0x5EAD0000ULL + call),
                     plane);
-    if constexpr (std::is_same<ExecSpace, Kokkos::Serial>::value) {
-      // One thread: with few columns per tile, vectorise over the rows instead (read_batch).
-      if (narrow_tiles_) {
-        functor.read_batch(batch);
-        return;
-      }
-    }
-    Kokkos::parallel_for(
-        "xbarsweep::crossbar::readout",
-        Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max()), functor);
-  };
-  for (int plane = 0; plane < planes_; ++plane) {
-    encode_inputs(x, plane, batch);
-    Kokkos::deep_copy(acc_, 0.0f);
-    for (int r = 0; r < nr_; ++r) {
-      if (nphys_host_[r] == 0) continue;
-      tile_product(r, batch);
+    if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
+      // With few columns per tile, vectorise over the rows instead (read_rows_innermost).
+      const int block = host_block<ExecSpace>(batch);
+      const bool narrow = narrow_tiles_;
+      const Impl::ReadoutArgs a = args;
+      Kokkos::parallel_for("xbarsweep::crossbar::readout",
+                           Kokkos::RangePolicy<ExecSpace>(0, (batch + block - 1) / block), [=](const int k) {
+                             Impl::host_readout(a, mode, narrow, k * block, std::min(batch, (k + 1) * block));
+                           });
+    } else {
+      const auto policy =
+          Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max());
       switch (mode) {
-#define XBARSWEEP_CROSSBAR_READOUT_CASE(m)                                                     \
-  case m:                                                                                      \
-    read_tile(Impl::Readout<ExecSpace, (m & 1) != 0, (m & 2) != 0, (m & 4) != 0>{}, plane, r); \
+#define XBARSWEEP_CROSSBAR_READOUT_CASE(m)                                               \
+  case m:                                                                                \
+    Kokkos::parallel_for("xbarsweep::crossbar::readout", policy,                         \
+                         Impl::Readout<(m & 1) != 0, (m & 2) != 0, (m & 4) != 0>(args)); \
     break;
         XBARSWEEP_CROSSBAR_READOUT_CASE(0)
         XBARSWEEP_CROSSBAR_READOUT_CASE(1)
@@ -806,8 +641,17 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
         XBARSWEEP_CROSSBAR_READOUT_CASE(6)
 #undef XBARSWEEP_CROSSBAR_READOUT_CASE
         default:
-          XBARSWEEP_THROW_IF(true, CrossbarError, "mvm: unsupported readout mode " << mode);
+          break;
       }
+    }
+  };
+  for (int plane = 0; plane < planes_; ++plane) {
+    encode_inputs(x, plane, batch);
+    Kokkos::deep_copy(acc_, 0.0f);
+    for (int r = 0; r < nr_; ++r) {
+      if (nphys_host_[r] == 0) continue;
+      tile_product(r, batch);
+      read_tile(plane, r);
     }
     // Offset removal (the offset mapping's reference current, from the inputs' sum over the row
     // tiles each column tile has), rescaling to weight units, and the sum over input planes.
@@ -819,18 +663,24 @@ void ProgrammedLayer<ExecSpace>::mvm(ConstMatrix x, Matrix y) {
     const auto acc = acc_;
     const auto xsum = xsum_;
     const auto tile_k = tile_k_;
+    const int out = out_;
     Kokkos::parallel_for(
-        "xbarsweep::crossbar::plane_sum",
-        Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {batch, out_}),
-        KOKKOS_LAMBDA(const int b, const int j) {
-          float xs = 0.0f;
-          if (offset) {
-            const int c = j / cols;
-            for (int r = 0; r < nr; ++r)
-              if (tile_k(r, c) >= 0) xs += xsum(r, b);
+        "xbarsweep::crossbar::plane_sum", Kokkos::RangePolicy<ExecSpace>(0, batch),
+        KOKKOS_LAMBDA(const int b) {
+          float* const row = y.base(b);
+          if (row == nullptr) return;
+          const std::int64_t stride = y.stride();
+          for (int j = 0; j < out; ++j) {
+            float xs = 0.0f;
+            if (offset) {
+              const int c = j / cols;
+              for (int r = 0; r < nr; ++r)
+                if (tile_k(r, c) >= 0) xs += xsum(r, b);
+            }
+            const float v = scale * (acc(b, j) - offset_per_x * xs);
+            float& dst = row[j * stride];
+            dst = accumulate ? dst + v : v;
           }
-          const float v = scale * (acc(b, j) - offset_per_x * xs);
-          y(b, j) = accumulate ? y(b, j) + v : v;
         });
   }
 }

@@ -1,0 +1,410 @@
+#pragma once
+/// \file
+/// \brief The per-element work of a simulated MVM, shared by the host loops (compiled once per
+/// instruction set, src/crossbar/host_kernels.cpp) and the Kokkos kernels of other memory
+/// spaces (layer_impl.hpp): the DAC of one input plane and the readout of one row tile.
+///
+/// Both are plain structs of pointers and sizes, so that host and device code read the same
+/// formulas, draws and summation order.
+
+#include <Kokkos_Core.hpp>
+#include <cstdint>
+
+#include "xbarsweep/crossbar/random.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define XBARSWEEP_IVDEP _Pragma("GCC ivdep")
+#else
+#define XBARSWEEP_IVDEP
+#endif
+
+namespace xbarsweep::crossbar::Impl {
+
+/// Where the rows of an MVM's input come from: a row-major matrix (batch x in, leading dimension
+/// \p ld), or a convolution's patches read straight from its zero-padded input (im2col on the fly).
+struct InputRows {
+  const float* x = nullptr;
+  std::int64_t ld = 0;  ///< matrix: elements between rows
+  // Patches: row g = (image, output row, output column) of the layer's rows [first, first + valid),
+  // feature f at x[row_base(g) + feature_offset[f]] of the padded input (N x C x Hp x Wp).
+  const int* feature_offset = nullptr;  ///< in_features entries; null for a matrix
+  std::int64_t first = 0;               ///< layer row of this call's row 0
+  std::int64_t valid = 0;               ///< rows of this call that exist (the rest read as zeros)
+  std::int64_t image_stride = 0;        ///< C Hp Wp
+  int out_w = 0, positions = 0;         ///< output columns, output positions per image
+  int row_step = 0, col_step = 0;       ///< stride (rows) * Wp, stride (columns)
+
+  /// Row \p b of this call as a pointer to its first feature (matrix) or the base its feature
+  /// offsets add to (patches); null for a row past the end.
+  KOKKOS_INLINE_FUNCTION const float* row(const int b) const {
+    if (feature_offset == nullptr) return x + static_cast<std::int64_t>(b) * ld;
+    if (b >= valid) return nullptr;
+    const std::int64_t g = first + b;
+    const std::int64_t image = g / positions;
+    const int pos = static_cast<int>(g - image * positions);
+    const int oh = pos / out_w, ow = pos - oh * out_w;
+    return x + image * image_stride + static_cast<std::int64_t>(oh) * row_step +
+           static_cast<std::int64_t>(ow) * col_step;
+  }
+  KOKKOS_INLINE_FUNCTION float at(const float* row_ptr, const int f) const {
+    if (row_ptr == nullptr) return 0.0f;
+    return feature_offset == nullptr ? row_ptr[f] : row_ptr[feature_offset[f]];
+  }
+};
+
+/// Where the rows of an MVM's output go: a row-major matrix (batch x out), or a convolution's
+/// output (images x out x positions, NCHW) at the positions of the input's patch rows.
+struct OutputRows {
+  float* y = nullptr;
+  std::int64_t ld = 0;        ///< matrix: elements between rows
+  bool nchw = false;          ///< a convolution's output
+  std::int64_t first = 0;     ///< NCHW: layer row of this call's row 0
+  std::int64_t valid = 0;     ///< NCHW: rows of this call that exist (the rest are not written)
+  int positions = 0, out = 0; ///< NCHW: output positions per image, output channels
+
+  /// Output \p j of row \p b is base(b)[j * stride()]; null for a row past the end.
+  KOKKOS_INLINE_FUNCTION float* base(const int b) const {
+    if (!nchw) return y + static_cast<std::int64_t>(b) * ld;
+    if (b >= valid) return nullptr;
+    const std::int64_t g = first + b;
+    const std::int64_t image = g / positions;
+    return y + image * out * positions + (g - image * positions);
+  }
+  KOKKOS_INLINE_FUNCTION std::int64_t stride() const { return nchw ? positions : 1; }
+};
+
+/// A row-major matrix View as OutputRows.
+template <class View>
+OutputRows matrix_rows(const View& y) {
+  OutputRows o;
+  o.y = y.data();
+  o.ld = static_cast<std::int64_t>(y.stride(0));
+  return o;
+}
+
+/// The DAC of one input plane: |x| quantised to input_bits over [0, full scale] (sign kept by
+/// the drive polarity), plane `plane` taken (dac_bits bits of the code, least significant plane
+/// first), written per row tile as xq (nr x batch x rows), with xq^2 for proportional read noise
+/// and each row tile's input sum for the offset mapping.
+struct DacPlane {
+  InputRows input;
+  float* xq = nullptr;    ///< nr x batch x rows
+  float* xq2 = nullptr;   ///< the same squared; null unless proportional read noise
+  float* xsum = nullptr;  ///< nr x batch; null unless the offset mapping
+  int batch = 0, rows = 0, in = 0, nr = 0;
+  bool ideal = false;     ///< no DAC: x as it is
+  float to_code = 1.0f, lsb = 1.0f;
+  int shift = 0;          ///< plane * dac_bits
+  std::int32_t code_max = 1, code_mask = 1;  ///< codes fit 32 bits (input_bits <= 24)
+
+  /// The driven value of input \p xv (exact in float: codes below 2^24).
+  KOKKOS_FORCEINLINE_FUNCTION float drive(const float xv) const {
+    if (ideal) return xv;
+    float a = Kokkos::Experimental::fabs(xv) * to_code + 0.5f;
+    a = a > float(code_max) ? float(code_max) : a;
+    const float digit = float((static_cast<std::int32_t>(a) >> shift) & code_mask);
+    return (xv < 0.0f ? -digit : digit) * lsb;
+  }
+
+  /// Row tile \p r of row \p b, whose inputs start at \p src (InputRows::row; null: zeros).
+  /// Every input of the tile is written; those past the layer's end are zero.
+  KOKKOS_INLINE_FUNCTION void encode(const int b, const int r, const float* src) const {
+    const int base = r * rows;
+    const int valid = (in - base) < rows ? (in - base) : rows;
+    float* KOKKOS_RESTRICT dst = xq + (static_cast<std::int64_t>(r) * batch + b) * rows;
+    if (src == nullptr) {
+      for (int i = 0; i < rows; ++i) dst[i] = 0.0f;
+    } else if (input.feature_offset == nullptr) {
+      const float* KOKKOS_RESTRICT s = src + base;
+      XBARSWEEP_IVDEP
+      for (int i = 0; i < valid; ++i) dst[i] = drive(s[i]);
+    } else {
+      const int* KOKKOS_RESTRICT off = input.feature_offset + base;
+      XBARSWEEP_IVDEP
+      for (int i = 0; i < valid; ++i) dst[i] = drive(src[off[i]]);
+    }
+    for (int i = valid; i < rows; ++i) dst[i] = 0.0f;
+    if (xq2 != nullptr) {
+      float* KOKKOS_RESTRICT d2 = xq2 + (static_cast<std::int64_t>(r) * batch + b) * rows;
+      for (int i = 0; i < rows; ++i) d2[i] = dst[i] * dst[i];
+    }
+    if (xsum != nullptr) {
+      float s = 0.0f;
+      for (int i = 0; i < rows; ++i) s += dst[i];
+      xsum[static_cast<std::int64_t>(r) * batch + b] = s;
+    }
+  }
+  KOKKOS_INLINE_FUNCTION void encode(const int b, const int r) const { encode(b, r, input.row(b)); }
+
+  /// Rows [b0, b1), every row tile. Patch rows are walked position by position (no division
+  /// per row).
+  KOKKOS_INLINE_FUNCTION void encode_rows(const int b0, const int b1) const {
+    if (input.feature_offset == nullptr) {
+      for (int b = b0; b < b1; ++b) {
+        const float* src = input.row(b);
+        for (int r = 0; r < nr; ++r) encode(b, r, src);
+      }
+      return;
+    }
+    const float* src = input.row(b0);
+    const std::int64_t g0 = input.first + b0;
+    int ow = static_cast<int>(g0 % input.positions) % input.out_w;
+    for (int b = b0; b < b1; ++b) {
+      if (b >= input.valid) src = nullptr;
+      for (int r = 0; r < nr; ++r) encode(b, r, src);
+      if (src == nullptr) continue;
+      if (++ow < input.out_w) {
+        src += input.col_step;
+      } else {  // the next output row, or the next image
+        ow = 0;
+        src = input.row(b + 1);
+      }
+    }
+  }
+};
+
+/// What the readout of one row tile r of one input plane reads and writes: the row tile's
+/// products P (batch x np), its ADC ranges, and the digital sums acc (batch x nc * cols).
+struct ReadoutArgs {
+  const float *p = nullptr, *p2 = nullptr;  ///< P and, for proportional read noise, P2
+  const float *lo = nullptr, *step = nullptr, *inv_step = nullptr;  ///< ADC ranges, every column
+  const float* slice_factor = nullptr;  ///< per slice
+  const int* tile_k = nullptr;          ///< row r of tile_k: nc entries, -1 = not allocated
+  float* acc = nullptr;
+  std::int64_t acc_stride = 0;  ///< elements per row of acc
+  std::int64_t pcoff = 0;       ///< first physical column of row tile r
+  int np = 0;                   ///< physical columns of row tile r
+  int r = 0, out = 0, nc = 0, cols = 0, slices = 1;
+  float additive_sigma = 0.0f, prop_sigma = 0.0f, adc_top = 0.0f;
+  std::uint64_t stream_key = 0;
+};
+
+/// The readout of row tile r, right after its products: read noise, ADC, shift-and-add over
+/// slices and the digital sum over row tiles into acc. Row tile by row tile, only one tile
+/// row's products (batch x np) are live, and they are read while still in cache. The effects
+/// that are off are compiled out.
+template <bool kAdditive, bool kProportional, bool kAdc>
+struct Readout : ReadoutArgs {
+  Readout() = default;
+  explicit Readout(const ReadoutArgs& a) : ReadoutArgs(a) {}
+
+  /// The read-noise draw of a column is z = sqrt(l) t, with l = -2 ln u1 and t a cos or sin
+  /// (box_muller_parts); a column gets the draw as (a, t) with a = l for proportional noise, so
+  /// that sigma sqrt(p2) z = sigma sqrt(p2 l) t takes one square root, and a = sqrt(l) otherwise.
+  KOKKOS_FORCEINLINE_FUNCTION static float radius_term(const float l) {
+    return kProportional ? l : Kokkos::Experimental::sqrt(l);
+  }
+
+  /// One column current of one read, given its read-noise draw (\p a, \p t): read noise, then the ADC.
+  KOKKOS_FORCEINLINE_FUNCTION float read_column(const int jj, const float a, const float t,
+                                                const float* KOKKOS_RESTRICT pr,
+                                                const float* KOKKOS_RESTRICT p2r,
+                                                const float* KOKKOS_RESTRICT lor,
+                                                const float* KOKKOS_RESTRICT str,
+                                                const float* KOKKOS_RESTRICT isr) const {
+    float v = pr[jj];
+    if (kAdditive) v += additive_sigma * a * t;
+    if (kProportional) v += prop_sigma * Kokkos::Experimental::sqrt(p2r[jj] * a) * t;
+    if (kAdc) {
+      float u = (v - lor[jj]) * isr[jj];
+      u = u < 0.0f ? 0.0f : (u > adc_top ? adc_top : u);
+      v = lor[jj] + static_cast<float>(static_cast<int>(u + 0.5f)) * str[jj];
+    }
+    return v;
+  }
+
+  /// The read-noise draw (\p a, \p t) of column \p jj of \p n in the stream (k1, k2) starting at
+  /// element i0: columns jj and jj + n/2 share one Box-Muller pair (its cos and sin draws, from
+  /// elements i0 + jj and i0 + jj + n/2); an odd last column takes the cos draw of its own pair
+  /// (element i0 + jj of the stream and of a second stream). read_columns computes each pair
+  /// once; this per-column form (one lane per column, as on GPUs) gives the same values.
+  KOKKOS_INLINE_FUNCTION static void column_draw(const int jj, const int n, const std::uint32_t k1,
+                                                 const std::uint32_t k2, const std::uint32_t i0, float& a,
+                                                 float& t) {
+    const int half = n / 2;
+    float l = 0.0f, s = 0.0f, c = 0.0f;
+    if (jj >= 2 * half) {
+      const std::uint32_t at = i0 + static_cast<std::uint32_t>(jj);
+      box_muller_parts(stream_hash32(k1, k2, at), stream_hash32(k1 ^ kOddStream, k2, at), l, s, c);
+      a = radius_term(l);
+      t = c;
+      return;
+    }
+    const int first = jj < half ? jj : jj - half;
+    box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first)),
+                     stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(first + half)), l, s, c);
+    a = radius_term(l);
+    t = jj < half ? c : s;
+  }
+  static constexpr std::uint32_t kOddStream = 0x9E3779B9u;
+
+  KOKKOS_INLINE_FUNCTION void read_columns(const int n, const float* KOKKOS_RESTRICT pr,
+                                           const float* KOKKOS_RESTRICT p2r, const float* KOKKOS_RESTRICT lor,
+                                           const float* KOKKOS_RESTRICT str, const float* KOKKOS_RESTRICT isr,
+                                           float* KOKKOS_RESTRICT accr, const float f, const std::uint32_t k1,
+                                           const std::uint32_t k2, const std::uint32_t i0) const {
+    if (!(kAdditive || kProportional)) {
+      XBARSWEEP_IVDEP
+      for (int jj = 0; jj < n; ++jj) accr[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
+      return;
+    }
+    // Noise draws in Box-Muller pairs: column jj takes the cos draw, column jj + half the sin.
+    const int half = n / 2;
+    XBARSWEEP_IVDEP
+    for (int jj = 0; jj < half; ++jj) {
+      float l = 0.0f, s = 0.0f, c = 0.0f;
+      box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
+                       stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj + half)), l, s, c);
+      const float a = radius_term(l);
+      accr[jj] += f * read_column(jj, a, c, pr, p2r, lor, str, isr);
+      accr[jj + half] += f * read_column(jj + half, a, s, pr, p2r, lor, str, isr);
+    }
+    if (n % 2 != 0) {
+      float a = 0.0f, t = 0.0f;
+      column_draw(n - 1, n, k1, k2, i0, a, t);
+      accr[n - 1] += f * read_column(n - 1, a, t, pr, p2r, lor, str, isr);
+    }
+  }
+
+  /// What every read of slice \p s of tile (r, c) (its k-th in row r) shares: where its columns
+  /// start within a row of P, their ADC ranges, its read-noise stream and its sign.
+  struct TileSlice {
+    std::int64_t within = 0;  ///< offset of its columns within a row of P
+    const float *lo = nullptr, *step = nullptr, *inv_step = nullptr;
+    std::uint32_t k1 = 0, k2 = 0;
+    float factor = 0.0f;
+  };
+  KOKKOS_INLINE_FUNCTION TileSlice tile_slice(const int c, const int k, const int s) const {
+    TileSlice t;
+    t.within = static_cast<std::int64_t>(k * slices + s) * cols;
+    const std::int64_t col0 = pcoff + t.within;
+    if (kAdc) {
+      t.lo = lo + col0;
+      t.step = step + col0;
+      t.inv_step = inv_step + col0;
+    }
+    const std::uint64_t key =
+        hash_extend(stream_key, (static_cast<std::uint64_t>(r) << 40) |
+                                    (static_cast<std::uint64_t>(c) << 16) | static_cast<std::uint64_t>(s));
+    t.k1 = static_cast<std::uint32_t>(key);
+    t.k2 = static_cast<std::uint32_t>(key >> 32);
+    t.factor = slice_factor[s];
+    return t;
+  }
+  /// Columns of column tile \p c that hold outputs (the last tile may be partial).
+  KOKKOS_INLINE_FUNCTION int used_columns(const int c) const {
+    return (out - c * cols) < cols ? (out - c * cols) : cols;
+  }
+
+  /// Row \p b, every allocated tile of the row tile, the columns of a tile innermost.
+  KOKKOS_INLINE_FUNCTION void read_row(const int b) const {
+    for (int c = 0; c < nc; ++c) {
+      const int k = tile_k[c];
+      if (k < 0) continue;
+      const int ncv = used_columns(c);
+      float* accp = acc + static_cast<std::int64_t>(b) * acc_stride + static_cast<std::int64_t>(c) * cols;
+      for (int s = 0; s < slices; ++s) {
+        const TileSlice t = tile_slice(c, k, s);
+        const std::int64_t at = static_cast<std::int64_t>(b) * np + t.within;
+        read_columns(ncv, p + at, kProportional ? p2 + at : nullptr, t.lo, t.step, t.inv_step, accp, t.factor,
+                     t.k1, t.k2, static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols));
+      }
+    }
+  }
+
+  /// Rows [b0, b1) with the rows innermost: for a tile that uses few columns (a small layer's
+  /// last column tile, a convolution with few filters) the columns are too few to fill a
+  /// vector, the rows are not. Every draw, read and sum is the one read_row makes for that row
+  /// and column, in the same order per output.
+  KOKKOS_INLINE_FUNCTION void read_rows_innermost(const int b0, const int b1) const {
+    for (int c = 0; c < nc; ++c) {
+      const int k = tile_k[c];
+      if (k < 0) continue;
+      const int ncv = used_columns(c);
+      const int half = ncv / 2;
+      float* const acc0 = acc + static_cast<std::int64_t>(c) * cols;
+      for (int s = 0; s < slices; ++s) {
+        const TileSlice t = tile_slice(c, k, s);
+        const float *lor = t.lo, *str = t.step, *isr = t.inv_step;
+        const std::uint32_t k1 = t.k1, k2 = t.k2;
+        const float f = t.factor;
+        const float* const p0 = p + t.within;
+        const float* const p20 = kProportional ? p2 + t.within : nullptr;
+        const auto column = [&](const int jj, const int partner) {
+          XBARSWEEP_IVDEP
+          for (int b = b0; b < b1; ++b) {
+            const std::int64_t at = static_cast<std::int64_t>(b) * np;
+            const float* pr = p0 + at;
+            const float* p2r = kProportional ? p20 + at : nullptr;
+            float* accr = acc0 + static_cast<std::int64_t>(b) * acc_stride;
+            const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+            if (!(kAdditive || kProportional)) {
+              accr[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
+              continue;
+            }
+            if (partner < 0) {  // the odd last column: its own pair
+              float a = 0.0f, tt = 0.0f;
+              column_draw(jj, ncv, k1, k2, i0, a, tt);
+              accr[jj] += f * read_column(jj, a, tt, pr, p2r, lor, str, isr);
+              continue;
+            }
+            float l = 0.0f, sn = 0.0f, cs = 0.0f;
+            box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
+                             stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(partner)), l, sn, cs);
+            const float a = radius_term(l);
+            accr[jj] += f * read_column(jj, a, cs, pr, p2r, lor, str, isr);
+            accr[partner] += f * read_column(partner, a, sn, pr, p2r, lor, str, isr);
+          }
+        };
+        if (kAdditive || kProportional) {
+          for (int jj = 0; jj < half; ++jj) column(jj, jj + half);
+          if (ncv % 2 != 0) column(ncv - 1, -1);
+        } else {
+          for (int jj = 0; jj < ncv; ++jj) column(jj, -1);
+        }
+      }
+    }
+  }
+
+  /// Device form: one team (one thread, vector lanes) per row, the columns of a tile a
+  /// ThreadVectorRange, each lane drawing its own column's noise (column_draw).
+  template <class Member>
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const int b = team.league_rank();
+    for (int c = 0; c < nc; ++c) {
+      const int k = tile_k[c];
+      if (k < 0) continue;
+      const int ncv = used_columns(c);
+      float* accp = acc + static_cast<std::int64_t>(b) * acc_stride + static_cast<std::int64_t>(c) * cols;
+      for (int s = 0; s < slices; ++s) {
+        const TileSlice t = tile_slice(c, k, s);
+        const std::int64_t at = static_cast<std::int64_t>(b) * np + t.within;
+        const float* pr = p + at;
+        const float* p2r = kProportional ? p2 + at : nullptr;
+        const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
+          float a = 0.0f, tt = 0.0f;
+          if (kAdditive || kProportional) column_draw(jj, ncv, t.k1, t.k2, i0, a, tt);
+          accp[jj] += t.factor * read_column(jj, a, tt, pr, p2r, t.lo, t.step, t.inv_step);
+        });
+      }
+    }
+  }
+};
+
+/// The readout modes: which of additive read noise, proportional read noise and the ADC are on.
+KOKKOS_INLINE_FUNCTION constexpr int readout_mode(bool additive, bool proportional, bool adc) {
+  return (additive ? 1 : 0) | (proportional ? 2 : 0) | (adc ? 4 : 0);
+}
+
+/// \brief The host loops, compiled for several instruction sets in one binary and chosen at run
+/// time by the CPU (x86-64 with GCC: AVX-512, AVX2 + FMA, baseline; elsewhere the build's own).
+/// Rows [b0, b1) of the DAC of one input plane.
+void host_dac(const DacPlane& dac, int b0, int b1);
+/// Rows [b0, b1) of the readout of one row tile in readout_mode \p mode; \p rows_innermost for
+/// tiles of few used columns (Readout::read_rows_innermost), else a row at a time.
+void host_readout(const ReadoutArgs& args, int mode, bool rows_innermost, int b0, int b1);
+/// The instruction set host_dac and host_readout run on here: "avx512", "avx2" or "baseline".
+const char* host_kernel_isa();
+
+}  // namespace xbarsweep::crossbar::Impl
