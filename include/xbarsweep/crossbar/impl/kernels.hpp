@@ -9,6 +9,8 @@
 
 #include <Kokkos_Core.hpp>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "xbarsweep/crossbar/random.hpp"
 
@@ -56,11 +58,11 @@ struct InputRows {
 /// output (images x out x positions, NCHW) at the positions of the input's patch rows.
 struct OutputRows {
   float* y = nullptr;
-  std::int64_t ld = 0;        ///< matrix: elements between rows
-  bool nchw = false;          ///< a convolution's output
-  std::int64_t first = 0;     ///< NCHW: layer row of this call's row 0
-  std::int64_t valid = 0;     ///< NCHW: rows of this call that exist (the rest are not written)
-  int positions = 0, out = 0; ///< NCHW: output positions per image, output channels
+  std::int64_t ld = 0;         ///< matrix: elements between rows
+  bool nchw = false;           ///< a convolution's output
+  std::int64_t first = 0;      ///< NCHW: layer row of this call's row 0
+  std::int64_t valid = 0;      ///< NCHW: rows of this call that exist (the rest are not written)
+  int positions = 0, out = 0;  ///< NCHW: output positions per image, output channels
 
   /// Output \p j of row \p b is base(b)[j * stride()]; null for a row past the end.
   KOKKOS_INLINE_FUNCTION float* base(const int b) const {
@@ -92,9 +94,9 @@ struct DacPlane {
   float* xq2 = nullptr;   ///< the same squared; null unless proportional read noise
   float* xsum = nullptr;  ///< nr x batch; null unless the offset mapping
   int batch = 0, rows = 0, in = 0, nr = 0;
-  bool ideal = false;     ///< no DAC: x as it is
+  bool ideal = false;  ///< no DAC: x as it is
   float to_code = 1.0f, lsb = 1.0f;
-  int shift = 0;          ///< plane * dac_bits
+  int shift = 0;                             ///< plane * dac_bits
   std::int32_t code_max = 1, code_mask = 1;  ///< codes fit 32 bits (input_bits <= 24)
 
   /// The driven value of input \p xv (exact in float: codes below 2^24).
@@ -168,8 +170,8 @@ struct DacPlane {
 struct ReadoutArgs {
   const float *p = nullptr, *p2 = nullptr;  ///< P and, for proportional read noise, P2
   const float *lo = nullptr, *step = nullptr, *inv_step = nullptr;  ///< ADC ranges, every column
-  const float* slice_factor = nullptr;  ///< per slice
-  const int* tile_k = nullptr;          ///< row r of tile_k: nc entries, -1 = not allocated
+  const float* slice_factor = nullptr;                              ///< per slice
+  const int* tile_k = nullptr;  ///< row r of tile_k: nc entries, -1 = not allocated
   float* acc = nullptr;
   std::int64_t acc_stride = 0;  ///< elements per row of acc
   std::int64_t pcoff = 0;       ///< first physical column of row tile r
@@ -397,14 +399,21 @@ KOKKOS_INLINE_FUNCTION constexpr int readout_mode(bool additive, bool proportion
   return (additive ? 1 : 0) | (proportional ? 2 : 0) | (adc ? 4 : 0);
 }
 
-/// \brief The host loops, compiled for several instruction sets in one binary and chosen at run
-/// time by the CPU (x86-64 with GCC: AVX-512, AVX2 + FMA, baseline; elsewhere the build's own).
+/// \brief The host loops, compiled for several instruction sets in one binary (x86-64 with GCC:
+/// AVX-512, AVX2 + FMA, baseline; elsewhere, or with XBARSWEEP_CROSSBAR_NATIVE, the build's own),
+/// one chosen at the first call from the CPU or from the environment variable
+/// XBARSWEEP_CROSSBAR_ISA (avx512, avx2, baseline). Every version computes the same values.
 /// Rows [b0, b1) of the DAC of one input plane.
+/// \throws CrossbarError when XBARSWEEP_CROSSBAR_ISA names a version this build or CPU lacks.
 void host_dac(const DacPlane& dac, int b0, int b1);
 /// Rows [b0, b1) of the readout of one row tile in readout_mode \p mode; \p rows_innermost for
 /// tiles of few used columns (Readout::read_rows_innermost), else a row at a time.
 void host_readout(const ReadoutArgs& args, int mode, bool rows_innermost, int b0, int b1);
-/// The instruction set host_dac and host_readout run on here: "avx512", "avx2" or "baseline".
+/// The version host_dac and host_readout run: "avx512", "avx2" or "baseline".
 const char* host_kernel_isa();
+/// Every version this build has that this CPU runs, widest first.
+std::vector<std::string> host_kernel_isas();
+/// Runs \p isa from now on (tests and benchmarks). \throws CrossbarError as host_dac.
+void set_host_kernel_isa(const std::string& isa);
 
 }  // namespace xbarsweep::crossbar::Impl

@@ -43,6 +43,9 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
     : config_(config), seed_(seed), out_(out), in_(in) {
   Impl::ProfilingRegion region("xbarsweep::crossbar::program_layer");
   config_.validate();
+  // The host loops' version is chosen now, outside any parallel region (a bad
+  // XBARSWEEP_CROSSBAR_ISA is reported here).
+  if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) (void)Impl::host_kernel_isa();
   XBARSWEEP_THROW_IF(w == nullptr && out > 0 && in > 0, CrossbarError, "program_layer: null weights");
   XBARSWEEP_THROW_IF(out <= 0 || in <= 0, CrossbarError,
                      "program_layer: layer shape " << out << " x " << in << " must be positive");
