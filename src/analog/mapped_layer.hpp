@@ -106,13 +106,12 @@ inline torch::Tensor simulate(MappedLayer& m, torch::Tensor x, bool calibrating,
   return y;
 }
 
-// The convolution's input as rows of the GEMM: (N Ho Wo) x (C kh kw), features in the order of
-// weight.view(out, -1), rows in (image, output row, output column) order: what F::unfold gives
-// after a transpose and reshape, as one strided copy instead of two passes (unfold, then the
-// transpose's copy). Zero padding as F::unfold pads.
-inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> k,
-                            std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
-                            std::array<std::int64_t, 2> d, std::int64_t& ho, std::int64_t& wo) {
+// The convolution's patches as a view of the padded input, (N, Ho, Wo, C, kh, kw), no copy:
+// features in the order of weight.view(out, -1), rows in (image, output row, output column)
+// order. Zero padding as F::unfold pads.
+inline torch::Tensor patch_view(const torch::Tensor& x, std::array<std::int64_t, 2> k,
+                                std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
+                                std::array<std::int64_t, 2> d, std::int64_t& ho, std::int64_t& wo) {
   const std::int64_t n = x.size(0), c = x.size(1);
   ho = (x.size(2) + 2 * pad[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
   wo = (x.size(3) + 2 * pad[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
@@ -120,10 +119,35 @@ inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> 
       (pad[0] > 0 || pad[1] > 0 ? torch::constant_pad_nd(x, {pad[1], pad[1], pad[0], pad[0]}, 0) : x)
           .contiguous();
   const auto st = xp.strides();
-  return xp
-      .as_strided({n, ho, wo, c, k[0], k[1]},
-                  {st[0], st[2] * s[0], st[3] * s[1], st[1], st[2] * d[0], st[3] * d[1]})
-      .reshape({n * ho * wo, c * k[0] * k[1]});
+  return xp.as_strided({n, ho, wo, c, k[0], k[1]},
+                       {st[0], st[2] * s[0], st[3] * s[1], st[1], st[2] * d[0], st[3] * d[1]});
+}
+
+// The convolution's input as rows of the GEMM, (N Ho Wo) x (C kh kw): what F::unfold gives
+// after a transpose and reshape, as one strided copy instead of two passes.
+inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> k,
+                            std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
+                            std::array<std::int64_t, 2> d, std::int64_t& ho, std::int64_t& wo) {
+  const torch::Tensor v = patch_view(x, k, s, pad, d, ho, wo);
+  return v.reshape({v.size(0) * ho * wo, v.size(3) * k[0] * k[1]});
+}
+
+// The rows calibrate() takes from a convolution's unfolded input: at most \p max_rows of them,
+// spread evenly (conv: over images and positions alike, the rows torch::linspace picks),
+// gathered from the padded input without unfolding the rest: the same rows, in the same order,
+// as im2col(...).index_select.
+inline torch::Tensor calibration_patches(const torch::Tensor& x, std::array<std::int64_t, 2> k,
+                                         std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
+                                         std::array<std::int64_t, 2> d, std::int64_t max_rows) {
+  std::int64_t ho = 0, wo = 0;
+  const torch::Tensor v = patch_view(x.to(torch::kFloat), k, s, pad, d, ho, wo);
+  const std::int64_t rows = v.size(0) * ho * wo;
+  const torch::Tensor picked = rows > max_rows ? torch::linspace(0, rows - 1, max_rows).to(torch::kLong)
+                                               : torch::arange(rows, torch::kLong);
+  const torch::Tensor image = picked.div(ho * wo, "floor"), pos = picked.remainder(ho * wo);
+  return v.index({image, pos.div(wo, "floor"), pos.remainder(wo)})
+      .reshape({picked.size(0), v.size(3) * k[0] * k[1]})
+      .contiguous();
 }
 
 // The convolution of \p x (N x C x H x W) as simulated MVMs of its patches, read from the padded

@@ -56,6 +56,7 @@ struct HardwareModel::State {
   torch::Tensor linear(const torch::nn::Linear& l, torch::Tensor x) {
     MappedLayer& m = lookup(l.get());
     auto y = detail::simulate(m, x, calibrating, max_rows);
+    m.layer.release_scratch();  // one layer's scratch at a time
     return m.bias.defined() ? y + m.bias : y;
   }
 
@@ -75,16 +76,14 @@ struct HardwareModel::State {
                      std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
                      std::array<std::int64_t, 2> d) {
     const auto started = std::chrono::steady_clock::now();
-    const std::int64_t n = x.size(0);
-    std::int64_t ho = 0, wo = 0;
     const double simulated_before = m.simulate_s;
     torch::Tensor y;
-    if (calibrating || m.layer.needs_calibration()) {  // calibration reads unfolded rows
-      y = detail::simulate(m, detail::im2col(x, k, s, pad, d, ho, wo), calibrating, max_rows);
-      y = y.view({n, ho * wo, -1}).permute({0, 2, 1}).reshape({n, -1, ho, wo});
-    } else {
-      y = detail::simulate_patches(m, x, k, s, pad, d, max_rows);
+    if (calibrating || m.layer.needs_calibration()) {  // on unfolded rows, those it takes only
+      const torch::Tensor rows = detail::calibration_patches(x, k, s, pad, d, max_rows).contiguous();
+      m.layer.calibrate(detail::layer_input(rows.data_ptr<float>(), rows.size(0), rows.size(1)));
     }
+    y = detail::simulate_patches(m, x, k, s, pad, d, max_rows);
+    m.layer.release_scratch();  // one layer's scratch at a time
     m.mvms = y.size(2) * y.size(3);
     m.unfold_s += detail::seconds_since(started) - (m.simulate_s - simulated_before);
     if (m.bias.defined()) y.add_(m.bias.view({1, -1, 1, 1}));  // y is this call's own tensor
@@ -100,6 +99,7 @@ struct HardwareModel::State {
       MappedLayer& m = layers[mapped.front()];
       const auto leading = x.sizes().vec();
       auto y = detail::simulate(m, x.reshape({-1, x.size(-1)}), calibrating, max_rows);
+      m.layer.release_scratch();
       if (m.bias.defined()) y = y + m.bias;
       auto shape = leading;
       shape.back() = y.size(1);

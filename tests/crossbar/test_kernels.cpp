@@ -97,8 +97,8 @@ TEST(HostKernels, InstructionSetVersionsAgree) {
       for (const auto& isa : isas) {
         Impl::set_host_kernel_isa(isa);
         const auto values = run(cfg, out, in, 37);
-        const std::string where = name + ", " + std::to_string(out) + " x " + std::to_string(in) + ": " + isa +
-                                  " against " + isas.front();
+        const std::string where = name + ", " + std::to_string(out) + " x " + std::to_string(in) + ": " +
+                                  isa + " against " + isas.front();
         if (isa != "baseline") {
           EXPECT_EQ(first_difference(values, reference), "") << where;
           continue;
@@ -185,7 +185,8 @@ void expect_readout_forms_agree(const char* name) {
     Impl::set_host_kernel_isa(isa);
     std::vector<float> by_row(std::size_t(batch) * nc * cols, 0.5f), by_column = by_row;
     host_forms(by_row, by_column);
-    EXPECT_EQ(first_difference(by_column, by_row), "") << name << ", " << isa << ": rows innermost against a row at a time";
+    EXPECT_EQ(first_difference(by_column, by_row), "")
+        << name << ", " << isa << ": rows innermost against a row at a time";
     if (isa != "baseline") continue;
     // The team kernel is compiled here, for the baseline: compare it with the baseline version.
     std::vector<float> team(by_row.size(), 0.5f);
@@ -229,7 +230,8 @@ std::vector<float> pad_input(const std::vector<float>& x, int n, int c, int h, i
   for (int a = 0; a < n * c; ++a)
     for (int i = 0; i < h; ++i)
       for (int j = 0; j < w; ++j)
-        out[(std::size_t(a) * (h + 2 * ph) + i + ph) * (w + 2 * pw) + j + pw] = x[(std::size_t(a) * h + i) * w + j];
+        out[(std::size_t(a) * (h + 2 * ph) + i + ph) * (w + 2 * pw) + j + pw] =
+            x[(std::size_t(a) * h + i) * w + j];
   return out;
 }
 
@@ -248,7 +250,8 @@ TEST(ConvPatches, EqualTheUnfoldedRowsBitForBit) {
   cfg.input_bits = 8;
   cfg.adc_bits = 6;
   cfg.read_noise = 0.02;
-  for (const Geometry t : {Geometry{3, 2, 9, 8, 3, 2, 2, 1, 1, 2, 1, 0, 5, 50}, Geometry{2, 3, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 40, 64},
+  for (const Geometry t : {Geometry{3, 2, 9, 8, 3, 2, 2, 1, 1, 2, 1, 0, 5, 50},
+                           Geometry{2, 3, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 40, 64},
                            Geometry{4, 1, 6, 6, 5, 5, 1, 1, 1, 1, 2, 2, 6, 1000}}) {
     ConvPatches g;
     g.images = t.n;
@@ -286,7 +289,8 @@ TEST(ConvPatches, EqualTheUnfoldedRowsBitForBit) {
     for (int begin = 0; begin < rows; begin += t.chunk) {
       const int n = std::min(t.chunk, rows - begin);
       std::vector<float> chunk(std::size_t(t.chunk) * in, 0.0f);  // zero rows past the end
-      std::copy(cols.begin() + std::size_t(begin) * in, cols.begin() + std::size_t(begin + n) * in, chunk.begin());
+      std::copy(cols.begin() + std::size_t(begin) * in, cols.begin() + std::size_t(begin + n) * in,
+                chunk.begin());
       Matrix ya("ya", t.chunk, t.out), yb("yb", t.chunk, t.out);
       a.mvm(test::to_view(chunk, t.chunk, in), ya);
       g.first_row = begin;
@@ -294,8 +298,10 @@ TEST(ConvPatches, EqualTheUnfoldedRowsBitForBit) {
       b.mvm(g, yb);
       c.mvm(g, nchw.data());
       const auto ha = test::to_host(ya), hb = test::to_host(yb);
-      std::copy(ha.begin(), ha.begin() + std::size_t(n) * t.out, expected.begin() + std::size_t(begin) * t.out);
-      std::copy(hb.begin(), hb.begin() + std::size_t(n) * t.out, as_matrix.begin() + std::size_t(begin) * t.out);
+      std::copy(ha.begin(), ha.begin() + std::size_t(n) * t.out,
+                expected.begin() + std::size_t(begin) * t.out);
+      std::copy(hb.begin(), hb.begin() + std::size_t(n) * t.out,
+                as_matrix.begin() + std::size_t(begin) * t.out);
     }
     EXPECT_EQ(first_difference(as_matrix, expected), "") << "patches, matrix output, " << t.out << " outputs";
     // NCHW: output j of row (image, position) at (image * out + j) * positions + position.

@@ -97,6 +97,10 @@ class ProgrammedLayer {
   /// x.rows) of the layer, those that exist. No bias is added.
   void mvm(const ConvPatches& x, float* y);
 
+  /// \brief Frees the MVM's scratch (the next mvm() allocates it again): between the layers of a
+  /// model, so that only one layer's scratch exists at a time.
+  void release_scratch();
+
   int out_features() const { return out_; }
   int in_features() const { return in_; }
   int row_tiles() const { return nr_; }

@@ -303,6 +303,17 @@ void ProgrammedLayer<ExecSpace>::resize_scratch(int batch) {
   batch_ = batch;
 }
 
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::release_scratch() {
+  xq_ = {};
+  xq2_ = {};
+  xsum_ = {};
+  p_ = {};
+  p2_ = {};
+  acc_ = {};
+  batch_ = -1;
+}
+
 // Rows per call of a host loop: the whole batch on one thread, else blocks the threads share.
 template <class ExecSpace>
 int host_block(int batch) {
