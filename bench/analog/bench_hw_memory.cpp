@@ -79,10 +79,11 @@ int main(int argc, char** argv) {
     peak = status_bytes("VmHWM");
   }
   const double dense = 4.0 * static_cast<double>(weights);
-  std::printf("VGG-16 (width 1): %lld weights, %.1f MB as float32; resident before programming %.1f MB, peak %.1f MB "
-              "(one device sample: programming, calibration and a batch of %lld images on 32x32 crossbars)\n",
-              static_cast<long long>(weights), dense / 1e6, before.value_or(0) / 1e6, peak.value_or(0) / 1e6,
-              static_cast<long long>(images));
+  std::printf(
+      "VGG-16 (width 1): %lld weights, %.1f MB as float32; resident before programming %.1f MB, peak %.1f MB "
+      "(one device sample: programming, calibration and a batch of %lld images on 32x32 crossbars)\n",
+      static_cast<long long>(weights), dense / 1e6, before.value_or(0) / 1e6, peak.value_or(0) / 1e6,
+      static_cast<long long>(images));
   std::optional<double> ratio;
   if (reset && before && peak) ratio = (*peak - *before) / dense;
   xbarsweep::bench::print_figure("hw_memory_ratio_vgg16", ratio, 2, "target <= 3.0");

@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
         2.0 * batch * in * out / *t_dense / 1e9);
   }
   using xbarsweep::bench::print_figure;
-  print_figure("crossbar_overhead_vs_gemm", overhead(0), 2, "target <= 2.0");
-  print_figure("crossbar_overhead_prop_noise", overhead(1), 2, "target <= 3.0");
+  print_figure("crossbar_overhead_vs_gemm", overhead(0), 2, "target <= 1.5");
+  print_figure("crossbar_overhead_prop_noise", overhead(1), 2, "target <= 2.0");
   print_figure("crossbar_bitserial_overhead", overhead(2), 2,
                "expected ~8-16: 8 input planes, each a full set of tile GEMMs + readout");
   benchmark::Shutdown();
