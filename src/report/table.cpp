@@ -80,6 +80,28 @@ std::string param_cell(const store::PointRecord& p, const std::string& path) {
   return v ? param_text(*v) : "";
 }
 
+// The parameter columns: the swept parameters, then every other parameter whose value differs
+// among the points shown (several runs read as one, each with its own --set), in path order.
+std::vector<std::string> parameter_columns(const store::Results& results,
+                                           const std::vector<std::size_t>& selected) {
+  std::vector<std::string> columns = results.info.swept_paths;
+  std::map<std::string, std::pair<std::string, std::size_t>> seen;  // path -> first text, points holding it
+  std::set<std::string> varying;
+  for (const std::size_t k : selected) {
+    for (const auto& [path, value] : results.points[k].params.entries()) {
+      const std::string text = param_text(value);
+      auto [it, added] = seen.emplace(path, std::make_pair(text, std::size_t(0)));
+      ++it->second.second;
+      if (!added && it->second.first != text) varying.insert(path);
+    }
+  }
+  for (const auto& [path, first] : seen)
+    if (first.second != selected.size()) varying.insert(path);
+  for (const auto& path : varying)
+    if (std::find(columns.begin(), columns.end(), path) == columns.end()) columns.push_back(path);
+  return columns;
+}
+
 // Does point \p p hold value \p want at \p path (a parameter, or `status`)?
 bool matches(const store::PointRecord& p, const std::string& path, const std::string& want) {
   const std::string have = path == "status" ? std::string(store::status_name(p.status)) : param_cell(p, path);
@@ -131,7 +153,7 @@ std::string cell(const std::optional<double>& v) { return v ? shortest(*v) : std
 // One row per point.
 Table point_table(const store::Results& results, const std::vector<std::size_t>& selected,
                   const std::vector<std::string>& metrics) {
-  const auto& swept = results.info.swept_paths;
+  const auto swept = parameter_columns(results, selected);
   Table table;
   table.columns = {"id", "status"};
   table.columns.insert(table.columns.end(), swept.begin(), swept.end());
@@ -153,8 +175,8 @@ Table point_table(const store::Results& results, const std::vector<std::size_t>&
 Table averaged_table(const store::Results& results, const std::vector<std::size_t>& selected,
                      const std::vector<std::string>& metrics, const TableOptions& options) {
   const auto& mean_over = options.mean_over;
-  std::vector<std::string> kept;  // the swept parameters that tell groups apart
-  for (const auto& path : results.info.swept_paths) {
+  std::vector<std::string> kept;  // the parameters that tell groups apart
+  for (const auto& path : parameter_columns(results, selected)) {
     if (std::find(mean_over.begin(), mean_over.end(), path) == mean_over.end()) kept.push_back(path);
   }
   struct Group {

@@ -241,3 +241,19 @@ TEST(Report, JsonAndLatex) {
   EXPECT_NE(latex.find("\\caption{Paper A, Table I}"), std::string::npos) << latex;
   EXPECT_NE(latex.find("\\toprule"), std::string::npos) << latex;
 }
+
+// Runs read as one (each with its own --set) differ in parameters that no run swept: those get
+// columns too, after the swept ones; parameters equal everywhere do not.
+TEST(Report, ParametersThatDifferAmongThePointsAreColumns) {
+  xs::store::Results results;
+  results.info.swept_paths = {"train.lr"};
+  results.points = {point("a", 0, 0.01, 0.25), point("b", 1, 0.1, 0.5)};
+  results.points[0].params.set("admm.keep", 0.5);
+  results.points[1].params.set("admm.keep", 0.4);
+  results.points[1].params.set("admm.levels", std::int64_t(8));  // only in one point
+  const auto table = xs::report::results_table(results);
+  ASSERT_EQ(table.columns,
+            (std::vector<std::string>{"id", "status", "train.lr", "admm.keep", "admm.levels", "accuracy"}));
+  EXPECT_EQ(table.rows[0], (std::vector<std::string>{"a", "done", "0.01", "0.5", "", "0.25"}));
+  EXPECT_EQ(table.rows[1], (std::vector<std::string>{"b", "done", "0.1", "0.4", "8", "0.5"}));
+}
