@@ -3,7 +3,10 @@
 # source package, into a cache outside the clone, then configures and builds a second xbarsweep
 # tree against it: the crossbar, circulant and model-bridge tests, and the xbarsweep command.
 #
-#   scripts/kokkos-openmp.sh [--tests-only]
+#   scripts/kokkos-openmp.sh [--test]
+#
+# --test then runs those tests in that tree with 2 threads, and checks that the xbarsweep command
+# built there gives the Serial build's (build/) hardware results on tests/crossbar/backend_equality.yaml.
 #
 # Debian's Kokkos is Serial-only; this is how the kernels' portability to a threaded backend is
 # tested. apt fetches the source with a private sources list and lists directory: the machine's
@@ -18,6 +21,13 @@ CACHE=${XBARSWEEP_KOKKOS_CACHE:-$HOME/.cache/xbarsweep/kokkos-openmp-$VERSION}
 BUILD_DIR=${BUILD_DIR:-build-openmp}
 PREFIX=$CACHE/install
 jobs=$(nproc)
+TEST=0
+for a in "$@"; do
+  case "$a" in
+    --test) TEST=1 ;;
+    *) echo "usage: scripts/kokkos-openmp.sh [--test]" >&2; exit 2 ;;
+  esac
+done
 
 log() { echo "kokkos-openmp: $*"; }
 
@@ -70,6 +80,31 @@ log "Kokkos with OpenMP in $PREFIX"
 log "configuring and building $BUILD_DIR against it"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKokkos_ROOT="$PREFIX" \
   -DKokkosKernels_ROOT="$PREFIX" > "$BUILD_DIR.configure.log" 2>&1 || { cat "$BUILD_DIR.configure.log"; exit 1; }
-targets=(crossbar_tests circulant_tests analog_model_eval_tests analog_lstm_eval_tests xbarsweep)
+targets=(crossbar_tests crossbar_config_tests crossbar_cost_tests circulant_tests analog_model_eval_tests analog_lstm_eval_tests
+  xbarsweep)
 cmake --build "$BUILD_DIR" -j "$jobs" --target "${targets[@]}"
 log "built ${targets[*]} in $BUILD_DIR"
+
+[ "$TEST" = 1 ] || exit 0
+export OMP_NUM_THREADS=2 OMP_PROC_BIND=false OPENBLAS_NUM_THREADS=1
+log "the crossbar, circulant and model-bridge tests with 2 threads"
+(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 \
+  -R '^(crossbar_tests|crossbar_config_tests|crossbar_cost_tests|circulant_tests|analog_model_eval_tests|analog_lstm_eval_tests)$')
+log "the same hardware results as the Serial build (build/xbarsweep)"
+[ -x build/xbarsweep ] || { echo "kokkos-openmp: build/xbarsweep missing: run scripts/build.sh first" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+config=tests/crossbar/backend_equality.yaml
+metrics=hw_accuracy_mean,hw_accuracy_std,hw_accuracy_min,crossbars
+build/xbarsweep run "$config" --out "$tmp/serial.h5" --threads 1 > "$tmp/serial.log" 2>&1 || { cat "$tmp/serial.log"; exit 1; }
+mkdir -p "$tmp/openmp.h5.cache" && cp "$tmp"/serial.h5.cache/*.pt "$tmp/openmp.h5.cache/"  # the same trained baseline
+"$BUILD_DIR/xbarsweep" run "$config" --out "$tmp/openmp.h5" --threads 2 > "$tmp/openmp.log" 2>&1 \
+  || { cat "$tmp/openmp.log"; exit 1; }
+build/xbarsweep report "$tmp/serial.h5" --format csv --metrics "$metrics" > "$tmp/serial.csv"
+build/xbarsweep report "$tmp/openmp.h5" --format csv --metrics "$metrics" > "$tmp/openmp.csv"
+if ! cmp -s "$tmp/serial.csv" "$tmp/openmp.csv"; then
+  echo "kokkos-openmp: the OpenMP build's hardware results differ from the Serial build's:" >&2
+  diff "$tmp/serial.csv" "$tmp/openmp.csv" >&2 || true
+  exit 1
+fi
+log "$(($(wc -l < "$tmp/serial.csv") - 1)) points: hardware accuracies and crossbars equal, bit for bit"

@@ -158,6 +158,7 @@ int cmd_run(const RunArgs& args) {
 
   Kokkos::InitArguments kokkos_args;
   kokkos_args.disable_warnings = true;
+  kokkos_args.num_threads = args.threads;  // host-parallel backends (OpenMP, Threads); Serial ignores it
   Kokkos::initialize(kokkos_args);
   int code = kExitOk;
   try {

@@ -5,8 +5,9 @@
 #include <torch/version.h>
 #include <yaml-cpp/yaml.h>
 
-#include <Kokkos_Macros.hpp>
+#include <Kokkos_Core.hpp>
 
+#include "xbarsweep/crossbar/impl/kernels.hpp"
 #include "xbarsweep/sweep/mpi.hpp"
 
 namespace xbarsweep::cli {
@@ -18,6 +19,9 @@ std::map<std::string, std::string> software_versions() {
   v["libtorch"] = TORCH_VERSION;
   v["kokkos"] = std::to_string(KOKKOS_VERSION / 10000) + "." + std::to_string(KOKKOS_VERSION / 100 % 100) +
                 "." + std::to_string(KOKKOS_VERSION % 100);
+  v["kokkos_backend"] = Kokkos::DefaultExecutionSpace::name();
+  v["crossbar_host_kernels"] =
+      crossbar::Impl::host_kernel_isa();  // this machine's, or XBARSWEEP_CROSSBAR_ISA
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
   v["hdf5"] = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);

@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <Kokkos_Core.hpp>
+#include <cstdio>
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   Kokkos::ScopeGuard kokkos(argc, argv);
+  std::printf("Kokkos backend %s, %d thread(s)\n", Kokkos::DefaultExecutionSpace::name(),
+              Kokkos::DefaultExecutionSpace().concurrency());
   return RUN_ALL_TESTS();
 }
