@@ -36,6 +36,7 @@ struct TileIndex {
 namespace Impl {
 struct InputRows;
 struct OutputRows;
+struct DacPlane;
 }  // namespace Impl
 
 /// \brief A convolution's input read as the rows of its GEMM, without materialising them (im2col
@@ -135,11 +136,12 @@ class ProgrammedLayer {
   using FlatView = Kokkos::View<float*, memory_space>;
   void resize_scratch(int batch);
   float plane_full_scale() const;
+  Impl::DacPlane dac_plane(const Impl::InputRows& x, int plane, int batch) const;
   void encode_inputs(const Impl::InputRows& x, int plane, int batch);
   void check_output(const Matrix& y, int batch) const;
   void simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y);
   Impl::InputRows patch_rows(const ConvPatches& x);
-  void tile_product(int r, int batch);
+  void tile_product(int r, int batch, int b0, int b1);
   void set_theoretical_adc_ranges();
 
   CrossbarConfig config_{};

@@ -394,6 +394,38 @@ struct Readout : ReadoutArgs {
   }
 };
 
+/// The last step of one input plane for one row: offset removal (the offset mapping's reference
+/// current, from the inputs' sum over the row tiles each column tile has), rescaling to weight
+/// units, and the sum over input planes into the output.
+struct PlaneSum {
+  const float* acc = nullptr;
+  std::int64_t acc_stride = 0;
+  const float* xsum = nullptr;  ///< nr x batch; null unless the offset mapping
+  const int* tile_k = nullptr;  ///< nr x nc
+  OutputRows y;
+  float scale = 1.0f, offset_per_x = 0.0f;
+  bool accumulate = false;  ///< add to the output (planes after the first)
+  int batch = 0, nr = 0, nc = 0, cols = 0, out = 0;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int b) const {
+    float* const row = y.base(b);
+    if (row == nullptr) return;
+    const std::int64_t stride = y.stride();
+    const float* a = acc + static_cast<std::int64_t>(b) * acc_stride;
+    for (int j = 0; j < out; ++j) {
+      float xs = 0.0f;
+      if (xsum != nullptr) {
+        const int c = j / cols;
+        for (int r = 0; r < nr; ++r)
+          if (tile_k[r * nc + c] >= 0) xs += xsum[static_cast<std::int64_t>(r) * batch + b];
+      }
+      const float v = scale * (a[j] - offset_per_x * xs);
+      float& dst = row[j * stride];
+      dst = accumulate ? dst + v : v;
+    }
+  }
+};
+
 /// The readout modes: which of additive read noise, proportional read noise and the ADC are on.
 KOKKOS_INLINE_FUNCTION constexpr int readout_mode(bool additive, bool proportional, bool adc) {
   return (additive ? 1 : 0) | (proportional ? 2 : 0) | (adc ? 4 : 0);

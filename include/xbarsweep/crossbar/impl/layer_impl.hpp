@@ -314,16 +314,19 @@ void ProgrammedLayer<ExecSpace>::release_scratch() {
   batch_ = -1;
 }
 
-// Rows per call of a host loop: the whole batch on one thread, else blocks the threads share.
+// Rows per call of a host loop: the whole batch on one thread; else an equal share per thread,
+// 32 to 1,024 rows (no value depends on the blocks).
 template <class ExecSpace>
 int host_block(int batch) {
-  return ExecSpace().concurrency() <= 1 ? (batch > 0 ? batch : 1) : 256;
+  const int threads = ExecSpace().concurrency();
+  if (threads <= 1) return batch > 0 ? batch : 1;
+  return std::max(32, std::min(1024, (batch + threads - 1) / threads));
 }
 
 // DAC: quantise |x| to input_bits over [0, x_fs] (sign kept by the drive polarity) and take
 // input plane `plane` (dac_bits bits of the code, least significant plane first).
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::encode_inputs(const Impl::InputRows& x, int plane, int batch) {
+Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, int plane, int batch) const {
   const bool ideal = config_.dac_bits == 0;
   const int total = config_.effective_input_bits();
   const std::int64_t max_code = ideal ? 1 : (std::int64_t(1) << total) - 1;
@@ -344,6 +347,13 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(const Impl::InputRows& x, int pla
   dac.shift = plane * config_.dac_bits;
   dac.code_max = static_cast<std::int32_t>(max_code);
   dac.code_mask = ideal ? 1 : static_cast<std::int32_t>((std::int64_t(1) << config_.dac_bits) - 1);
+  return dac;
+}
+
+// The DAC of one input plane over the whole batch (calibration).
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::encode_inputs(const Impl::InputRows& x, int plane, int batch) {
+  const Impl::DacPlane dac = dac_plane(x, plane, batch);
   if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
     const int block = host_block<ExecSpace>(batch);
     Kokkos::parallel_for(
@@ -357,21 +367,24 @@ void ProgrammedLayer<ExecSpace>::encode_inputs(const Impl::InputRows& x, int pla
   }
 }
 
-// One GEMM per row tile over all its allocated tiles: P = Xq_r (batch x rows) G_r (rows x nphys_r),
-// and with proportional read noise P2 = Xq_r^2 (G+^2 + G-^2)_r.
+// One GEMM per row tile over all its allocated tiles, for rows [b0, b1) of a batch of \p batch:
+// P = Xq_r (rows x rows) G_r (rows x nphys_r), and with proportional read noise
+// P2 = Xq_r^2 (G+^2 + G-^2)_r.
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::tile_product(int r, int batch) {
+void ProgrammedLayer<ExecSpace>::tile_product(int r, int batch, int b0, int b1) {
   using Unmanaged =
       Kokkos::View<float**, Kokkos::LayoutRight, memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
-  const int rows = config_.rows, np = nphys_host_[r];
+  const int rows = config_.rows, np = nphys_host_[r], n = b1 - b0;
+  const std::int64_t xoff = (static_cast<std::int64_t>(r) * batch + b0) * rows;
+  const std::int64_t poff = static_cast<std::int64_t>(b0) * np;
   Unmanaged gm(g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-  Unmanaged pm(p_.data(), batch, np);
-  KokkosBlas::gemm("N", "N", 1.0f, Kokkos::subview(xq_, r, Kokkos::ALL, Kokkos::ALL), gm, 0.0f, pm);
+  KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(xq_.data() + xoff, n, rows), gm, 0.0f,
+                   Unmanaged(p_.data() + poff, n, np));
   if (prop) {
     Unmanaged g2m(g2_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-    Unmanaged p2m(p2_.data(), batch, np);
-    KokkosBlas::gemm("N", "N", 1.0f, Kokkos::subview(xq2_, r, Kokkos::ALL, Kokkos::ALL), g2m, 0.0f, p2m);
+    KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(xq2_.data() + xoff, n, rows), g2m, 0.0f,
+                     Unmanaged(p2_.data() + poff, n, np));
   }
 }
 
@@ -434,7 +447,7 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
     for (int r = 0; r < nr_; ++r) {
       const int np = nphys_host_[r];
       if (np == 0) continue;
-      tile_product(r, batch);
+      tile_product(r, batch, 0, batch);
       if (pooled) {
         const Kokkos::View<const float*, memory_space, Kokkos::MemoryUnmanaged> currents(
             p_.data(), std::int64_t(batch) * np);
@@ -620,32 +633,92 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
   args.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
   args.prop_sigma = static_cast<float>(config_.read_noise);
   args.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
-  const auto read_tile = [&](int plane, int r) {
-    args.tile_k = tile_k_.data() + static_cast<std::int64_t>(r) * nc_;
-    args.pcoff = pcoff_host_[r];
-    args.np = nphys_host_[r];
-    args.r = r;
-    args.stream_key =
+  const auto tile_args = [&](int plane, int r) {
+    Impl::ReadoutArgs a = args;
+    a.tile_k = tile_k_.data() + static_cast<std::int64_t>(r) * nc_;
+    a.pcoff = pcoff_host_[r];
+    a.np = nphys_host_[r];
+    a.r = r;
+    a.stream_key =
         hash_extend(hash_extend(hash_extend(splitmix64(seed_.seed + config_.seed_offset), seed_.layer),
                                 0x5EAD0000ULL + call),
                     plane);
-    if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
-      // With few columns per tile, vectorise over the rows instead (read_rows_innermost).
-      const int block = host_block<ExecSpace>(batch);
-      const bool narrow = narrow_tiles_;
-      const Impl::ReadoutArgs a = args;
-      Kokkos::parallel_for("xbarsweep::crossbar::readout",
-                           Kokkos::RangePolicy<ExecSpace>(0, (batch + block - 1) / block), [=](const int k) {
-                             Impl::host_readout(a, mode, narrow, k * block, std::min(batch, (k + 1) * block));
-                           });
-    } else {
+    return a;
+  };
+  // Offset removal (the offset mapping's reference current, from the inputs' sum over the row
+  // tiles each column tile has), rescaling to weight units, and the sum over input planes.
+  const auto plane_sum = [&](int plane) {
+    Impl::PlaneSum sum;
+    sum.acc = acc_.data();
+    sum.acc_stride = static_cast<std::int64_t>(acc_.extent(1));
+    sum.xsum = offset ? xsum_.data() : nullptr;
+    sum.tile_k = tile_k_.data();
+    sum.y = y;
+    sum.scale =
+        (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) * out_scale_;
+    sum.offset_per_x = offset_per_x_;
+    sum.accumulate = plane > 0;
+    sum.batch = batch;
+    sum.nr = nr_;
+    sum.nc = nc_;
+    sum.cols = config_.cols;
+    sum.out = out_;
+    return sum;
+  };
+  if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
+    // Host: each block of rows goes through every plane and row tile on one thread (the whole
+    // batch as one block on one thread): its DAC codes, tile products and sums stay in that
+    // thread's cache, and the tile GEMMs run one per block, single-threaded, side by side.
+    // No value depends on the blocks: every row is computed alone.
+    const int block = host_block<ExecSpace>(batch);
+    const bool narrow = narrow_tiles_;
+    const Impl::DacPlane dac0 = dac_plane(x, 0, batch);
+    std::vector<Impl::ReadoutArgs> tiles(static_cast<std::size_t>(planes_) * nr_);
+    std::vector<Impl::PlaneSum> sums(planes_);
+    std::vector<Impl::DacPlane> dacs(planes_, dac0);
+    for (int plane = 0; plane < planes_; ++plane) {
+      dacs[plane] = dac_plane(x, plane, batch);
+      sums[plane] = plane_sum(plane);
+      for (int r = 0; r < nr_; ++r) tiles[static_cast<std::size_t>(plane) * nr_ + r] = tile_args(plane, r);
+    }
+    const int acc_width = static_cast<int>(acc_.extent(1));
+    float* const acc = acc_.data();
+    Kokkos::parallel_for("xbarsweep::crossbar::mvm_rows",
+                         Kokkos::RangePolicy<ExecSpace>(0, (batch + block - 1) / block), [&](const int k) {
+                           const int b0 = k * block, b1 = std::min(batch, (k + 1) * block);
+                           for (int plane = 0; plane < planes_; ++plane) {
+                             Impl::host_dac(dacs[plane], b0, b1);
+                             std::fill(acc + static_cast<std::int64_t>(b0) * acc_width,
+                                       acc + static_cast<std::int64_t>(b1) * acc_width, 0.0f);
+                             for (int r = 0; r < nr_; ++r) {
+                               if (nphys_host_[r] == 0) continue;
+                               tile_product(r, batch, b0, b1);
+                               Impl::host_readout(tiles[static_cast<std::size_t>(plane) * nr_ + r], mode,
+                                                  narrow, b0, b1);
+                             }
+                             for (int b = b0; b < b1; ++b) sums[plane](b);
+                           }
+                         });
+    return;
+  }
+  for (int plane = 0; plane < planes_; ++plane) {
+    const Impl::DacPlane dac = dac_plane(x, plane, batch);
+    const int nr = nr_;
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, batch * nr),
+        KOKKOS_LAMBDA(const int i) { dac.encode(i / nr, i % nr); });
+    Kokkos::deep_copy(acc_, 0.0f);
+    for (int r = 0; r < nr_; ++r) {
+      if (nphys_host_[r] == 0) continue;
+      tile_product(r, batch, 0, batch);
+      const Impl::ReadoutArgs a = tile_args(plane, r);
       const auto policy =
           Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max());
       switch (mode) {
-#define XBARSWEEP_CROSSBAR_READOUT_CASE(m)                                               \
-  case m:                                                                                \
-    Kokkos::parallel_for("xbarsweep::crossbar::readout", policy,                         \
-                         Impl::Readout<(m & 1) != 0, (m & 2) != 0, (m & 4) != 0>(args)); \
+#define XBARSWEEP_CROSSBAR_READOUT_CASE(m)                                            \
+  case m:                                                                             \
+    Kokkos::parallel_for("xbarsweep::crossbar::readout", policy,                      \
+                         Impl::Readout<(m & 1) != 0, (m & 2) != 0, (m & 4) != 0>(a)); \
     break;
         XBARSWEEP_CROSSBAR_READOUT_CASE(0)
         XBARSWEEP_CROSSBAR_READOUT_CASE(1)
@@ -658,44 +731,10 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
           break;
       }
     }
-  };
-  for (int plane = 0; plane < planes_; ++plane) {
-    encode_inputs(x, plane, batch);
-    Kokkos::deep_copy(acc_, 0.0f);
-    for (int r = 0; r < nr_; ++r) {
-      if (nphys_host_[r] == 0) continue;
-      tile_product(r, batch);
-      read_tile(plane, r);
-    }
-    // Offset removal (the offset mapping's reference current, from the inputs' sum over the row
-    // tiles each column tile has), rescaling to weight units, and the sum over input planes.
-    const float scale =
-        (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) * out_scale_;
-    const float offset_per_x = offset_per_x_;
-    const bool accumulate = plane > 0;
-    const int nr = nr_, cols = config_.cols;
-    const auto acc = acc_;
-    const auto xsum = xsum_;
-    const auto tile_k = tile_k_;
-    const int out = out_;
+    const Impl::PlaneSum sum = plane_sum(plane);
     Kokkos::parallel_for(
         "xbarsweep::crossbar::plane_sum", Kokkos::RangePolicy<ExecSpace>(0, batch),
-        KOKKOS_LAMBDA(const int b) {
-          float* const row = y.base(b);
-          if (row == nullptr) return;
-          const std::int64_t stride = y.stride();
-          for (int j = 0; j < out; ++j) {
-            float xs = 0.0f;
-            if (offset) {
-              const int c = j / cols;
-              for (int r = 0; r < nr; ++r)
-                if (tile_k(r, c) >= 0) xs += xsum(r, b);
-            }
-            const float v = scale * (acc(b, j) - offset_per_x * xs);
-            float& dst = row[j * stride];
-            dst = accumulate ? dst + v : v;
-          }
-        });
+        KOKKOS_LAMBDA(const int b) { sum(b); });
   }
 }
 
