@@ -16,6 +16,8 @@
 #include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/nn/models.hpp"
 
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
 namespace nn = xbarsweep::nn;
 namespace analog = xbarsweep::analog;
 
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   xbarsweep::bench::require_no_arguments_left(args, argv[0],
                                               "[--reps=5] [--lenet5-images=2000] [--vgg16-images=500]");
   at::set_num_threads(1);
+  if (openblas_set_num_threads) openblas_set_num_threads(1);  // one thread each, BLAS included
   torch::manual_seed(0);
 
   nn::ModelOptions lenet_options;

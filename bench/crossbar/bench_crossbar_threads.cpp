@@ -2,9 +2,9 @@
 // 256, the bench crossbar config with additive read noise) on the default execution space at 2
 // threads over the same MVM on Kokkos::Serial (1 thread), in one process with repetitions
 // interleaved. OpenBLAS runs single-threaded in both: on a threaded host space each thread's
-// block of rows calls its own tile GEMMs, so 2 Kokkos threads are 2 threads in all. Needs a threaded Kokkos (scripts/kokkos-openmp.sh builds
-// one: build-openmp/bench/crossbar/bench_crossbar_threads); with a Serial-only Kokkos the figure
-// reads n/a.
+// block of rows calls its own tile GEMMs, so 2 Kokkos threads are 2 threads in all. Needs a threaded Kokkos
+// (scripts/kokkos-openmp.sh builds one: build-openmp/bench/crossbar/bench_crossbar_threads); with a
+// Serial-only Kokkos the figure reads n/a.
 #include <Kokkos_Core.hpp>
 #include <cstdio>
 #include <type_traits>
@@ -23,7 +23,7 @@ namespace {
 
 template <class Space>
 Kokkos::View<float**, Kokkos::LayoutRight, typename Space::memory_space> random_view(int n, int m,
-                                                                                   std::uint64_t seed) {
+                                                                                     std::uint64_t seed) {
   Kokkos::View<float**, Kokkos::LayoutRight, typename Space::memory_space> v("v", n, m);
   auto h = Kokkos::create_mirror_view(v);
   for (int i = 0; i < n; ++i)
@@ -37,7 +37,8 @@ Kokkos::View<float**, Kokkos::LayoutRight, typename Space::memory_space> random_
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto args = xbarsweep::bench::initialize(argc, argv, {"--benchmark_repetitions=21", "--benchmark_min_time=0.001"});
+  auto args =
+      xbarsweep::bench::initialize(argc, argv, {"--benchmark_repetitions=21", "--benchmark_min_time=0.001"});
   xbarsweep::bench::require_no_arguments_left(args, argv[0], "[--reps=21]");
   Kokkos::InitArguments init;
   init.num_threads = 2;
@@ -61,15 +62,11 @@ int main(int argc, char** argv) {
   if (openblas_set_num_threads) openblas_set_num_threads(1);
   using xbarsweep::bench::time_fenced;
   benchmark::RegisterBenchmark("crossbar_mvm/serial_1t",
-                               [&](benchmark::State& s) {
-                                 time_fenced(s, [&] { serial.mvm(xs, ys); });
-                               })
+                               [&](benchmark::State& s) { time_fenced(s, [&] { serial.mvm(xs, ys); }); })
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("crossbar_mvm/parallel_2t",
-                               [&](benchmark::State& s) {
-                                 time_fenced(s, [&] { parallel.mvm(xp, yp); });
-                               })
+                               [&](benchmark::State& s) { time_fenced(s, [&] { parallel.mvm(xp, yp); }); })
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   xbarsweep::bench::MedianReporter medians;
@@ -79,8 +76,9 @@ int main(int argc, char** argv) {
   if (!std::is_same<Parallel, Kokkos::Serial>::value && threads >= 2)
     speedup = xbarsweep::bench::ratio(medians.median_s("crossbar_mvm/serial_1t"),
                                       medians.median_s("crossbar_mvm/parallel_2t"));
-  xbarsweep::bench::print_figure("crossbar_threads_speedup_2t", speedup, 2,
-                                 threads >= 2 ? "target >= 1.7" : "needs a threaded Kokkos: scripts/kokkos-openmp.sh");
+  xbarsweep::bench::print_figure(
+      "crossbar_threads_speedup_2t", speedup, 2,
+      threads >= 2 ? "target >= 1.7" : "needs a threaded Kokkos: scripts/kokkos-openmp.sh");
   benchmark::Shutdown();
   return 0;
 }

@@ -29,6 +29,7 @@
 #include "xbarsweep/sweep/mpi.hpp"
 #include "xbarsweep/sweep/runner.hpp"
 
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));  // OpenBLAS, when it is the BLAS
 namespace xbarsweep::cli {
 namespace {
 
@@ -156,6 +157,9 @@ int cmd_run(const RunArgs& args) {
   const char* requeue_env = std::getenv("XBARSWEEP_REQUEUE");
   const bool requeue = args.requeue || (requeue_env != nullptr && std::string(requeue_env) == "1");
 
+  // The threads of a point are LibTorch's and Kokkos' (a threaded backend runs each block of
+  // rows' tile GEMMs single-threaded): OpenBLAS's own threads would oversubscribe the cores.
+  if (args.threads > 1 && openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
   Kokkos::InitArguments kokkos_args;
   kokkos_args.disable_warnings = true;
   kokkos_args.num_threads = args.threads;  // host-parallel backends (OpenMP, Threads); Serial ignores it
@@ -268,7 +272,9 @@ int cmd_status(const FileArgs& args) {
 int cmd_report(const FileArgs& args) {
   std::string label;
   const store::Results results = read_all(args.files, &label);
-  report::TableOptions options{args.metrics, args.mean_over};
+  report::TableOptions options;
+  options.metrics = args.metrics;
+  options.mean_over = args.mean_over;
   std::string text;
   try {
     for (const auto& w : args.where) options.where.push_back(report::parse_where(w));

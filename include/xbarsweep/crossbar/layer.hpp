@@ -37,6 +37,7 @@ namespace Impl {
 struct InputRows;
 struct OutputRows;
 struct DacPlane;
+struct ScratchSlot;
 }  // namespace Impl
 
 /// \brief A convolution's input read as the rows of its GEMM, without materialising them (im2col
@@ -134,14 +135,16 @@ class ProgrammedLayer {
 
  private:
   using FlatView = Kokkos::View<float*, memory_space>;
-  void resize_scratch(int batch);
+  void reserve_scratch(int block, int slots);
+  Impl::ScratchSlot scratch_slot(int slot) const;
   float plane_full_scale() const;
-  Impl::DacPlane dac_plane(const Impl::InputRows& x, int plane, int batch) const;
-  void encode_inputs(const Impl::InputRows& x, int plane, int batch);
+  Impl::DacPlane dac_plane(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot,
+                           int first) const;
+  void encode_block(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot, int b0, int b1);
   void check_output(const Matrix& y, int batch) const;
   void simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y);
   Impl::InputRows patch_rows(const ConvPatches& x);
-  void tile_product(int r, int batch, int b0, int b1);
+  void tile_product(int r, const Impl::ScratchSlot& slot, int n);
   void set_theoretical_adc_ranges();
 
   CrossbarConfig config_{};
@@ -168,12 +171,10 @@ class ProgrammedLayer {
   bool narrow_tiles_ = false;  // at most 16 columns used per tile: readout vectorises over rows
   std::uint64_t reads_ = 0;    // MVM calls so far: keys the fresh read noise of each call
 
-  int batch_ = -1;                                                      // scratch sized for this batch
-  Kokkos::View<float***, Kokkos::LayoutRight, memory_space> xq_, xq2_;  // nr x batch x rows
-  Kokkos::View<float**, Kokkos::LayoutRight, memory_space> xsum_;       // nr x batch
-  FlatView p_, p2_;  // one row tile's products: batch x nphys[r]
-  Kokkos::View<float**, Kokkos::LayoutRight, memory_space>
-      acc_;                                        // batch x nc * cols: one plane's sums over row tiles
+  // MVM scratch: slots_ blocks of block_ rows (one per thread on host spaces; the whole batch
+  // elsewhere), each an Impl::ScratchSlot: DAC codes, input sums, one row tile's products, sums.
+  int block_ = 0, slots_ = 0;
+  FlatView xq_, xq2_, xsum_, p_, p2_, acc_;
   Kokkos::View<int*, memory_space> patch_offset_;  // convolution patches: each feature's offset
   std::array<int, 5> patch_shape_{};               // the input shape patch_offset_ was built for
 };

@@ -93,7 +93,9 @@ struct DacPlane {
   float* xq = nullptr;    ///< nr x batch x rows
   float* xq2 = nullptr;   ///< the same squared; null unless proportional read noise
   float* xsum = nullptr;  ///< nr x batch; null unless the offset mapping
-  int batch = 0, rows = 0, in = 0, nr = 0;
+  int batch = 0;          ///< rows the scratch holds per row tile (its stride)
+  int first = 0;          ///< the input row that scratch row 0 holds
+  int rows = 0, in = 0, nr = 0;
   bool ideal = false;  ///< no DAC: x as it is
   float to_code = 1.0f, lsb = 1.0f;
   int shift = 0;                             ///< plane * dac_bits
@@ -113,7 +115,8 @@ struct DacPlane {
   KOKKOS_INLINE_FUNCTION void encode(const int b, const int r, const float* src) const {
     const int base = r * rows;
     const int valid = (in - base) < rows ? (in - base) : rows;
-    float* KOKKOS_RESTRICT dst = xq + (static_cast<std::int64_t>(r) * batch + b) * rows;
+    const std::int64_t at = static_cast<std::int64_t>(r) * batch + (b - first);
+    float* KOKKOS_RESTRICT dst = xq + at * rows;
     if (src == nullptr) {
       for (int i = 0; i < rows; ++i) dst[i] = 0.0f;
     } else if (input.feature_offset == nullptr) {
@@ -127,13 +130,13 @@ struct DacPlane {
     }
     for (int i = valid; i < rows; ++i) dst[i] = 0.0f;
     if (xq2 != nullptr) {
-      float* KOKKOS_RESTRICT d2 = xq2 + (static_cast<std::int64_t>(r) * batch + b) * rows;
+      float* KOKKOS_RESTRICT d2 = xq2 + at * rows;
       for (int i = 0; i < rows; ++i) d2[i] = dst[i] * dst[i];
     }
     if (xsum != nullptr) {
       float s = 0.0f;
       for (int i = 0; i < rows; ++i) s += dst[i];
-      xsum[static_cast<std::int64_t>(r) * batch + b] = s;
+      xsum[at] = s;
     }
   }
   KOKKOS_INLINE_FUNCTION void encode(const int b, const int r) const { encode(b, r, input.row(b)); }
@@ -174,6 +177,7 @@ struct ReadoutArgs {
   const int* tile_k = nullptr;  ///< row r of tile_k: nc entries, -1 = not allocated
   float* acc = nullptr;
   std::int64_t acc_stride = 0;  ///< elements per row of acc
+  int first = 0;                ///< the row that row 0 of P and acc holds (its noise is that row's)
   std::int64_t pcoff = 0;       ///< first physical column of row tile r
   int np = 0;                   ///< physical columns of row tile r
   int r = 0, out = 0, nc = 0, cols = 0, slices = 1;
@@ -304,10 +308,11 @@ struct Readout : ReadoutArgs {
       const int k = tile_k[c];
       if (k < 0) continue;
       const int ncv = used_columns(c);
-      float* accp = acc + static_cast<std::int64_t>(b) * acc_stride + static_cast<std::int64_t>(c) * cols;
+      float* accp =
+          acc + static_cast<std::int64_t>(b - first) * acc_stride + static_cast<std::int64_t>(c) * cols;
       for (int s = 0; s < slices; ++s) {
         const TileSlice t = tile_slice(c, k, s);
-        const std::int64_t at = static_cast<std::int64_t>(b) * np + t.within;
+        const std::int64_t at = static_cast<std::int64_t>(b - first) * np + t.within;
         read_columns(ncv, p + at, kProportional ? p2 + at : nullptr, t.lo, t.step, t.inv_step, accp, t.factor,
                      t.k1, t.k2, static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols));
       }
@@ -319,6 +324,9 @@ struct Readout : ReadoutArgs {
   /// vector, the rows are not. Every draw, read and sum is the one read_row makes for that row
   /// and column, in the same order per output.
   KOKKOS_INLINE_FUNCTION void read_rows_innermost(const int b0, const int b1) const {
+    // Locals, not members, in the row loop: stores through acc could alias a member.
+    const int row0 = first, width = np;
+    const std::int64_t stride = acc_stride;
     for (int c = 0; c < nc; ++c) {
       const int k = tile_k[c];
       if (k < 0) continue;
@@ -335,10 +343,10 @@ struct Readout : ReadoutArgs {
         const auto column = [&](const int jj, const int partner) {
           XBARSWEEP_IVDEP
           for (int b = b0; b < b1; ++b) {
-            const std::int64_t at = static_cast<std::int64_t>(b) * np;
+            const std::int64_t at = static_cast<std::int64_t>(b - row0) * width;
             const float* pr = p0 + at;
             const float* p2r = kProportional ? p20 + at : nullptr;
-            float* accr = acc0 + static_cast<std::int64_t>(b) * acc_stride;
+            float* accr = acc0 + static_cast<std::int64_t>(b - row0) * stride;
             const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
             if (!(kAdditive || kProportional)) {
               accr[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
@@ -372,15 +380,16 @@ struct Readout : ReadoutArgs {
   /// ThreadVectorRange, each lane drawing its own column's noise (column_draw).
   template <class Member>
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int b = team.league_rank();
+    const int b = first + team.league_rank();
     for (int c = 0; c < nc; ++c) {
       const int k = tile_k[c];
       if (k < 0) continue;
       const int ncv = used_columns(c);
-      float* accp = acc + static_cast<std::int64_t>(b) * acc_stride + static_cast<std::int64_t>(c) * cols;
+      float* accp =
+          acc + static_cast<std::int64_t>(b - first) * acc_stride + static_cast<std::int64_t>(c) * cols;
       for (int s = 0; s < slices; ++s) {
         const TileSlice t = tile_slice(c, k, s);
-        const std::int64_t at = static_cast<std::int64_t>(b) * np + t.within;
+        const std::int64_t at = static_cast<std::int64_t>(b - first) * np + t.within;
         const float* pr = p + at;
         const float* p2r = kProportional ? p2 + at : nullptr;
         const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
@@ -394,6 +403,13 @@ struct Readout : ReadoutArgs {
   }
 };
 
+/// One block's scratch: per row tile its DAC codes (nr x block x rows, and squared for
+/// proportional read noise) and input sums (nr x block), one row tile's products (block x
+/// nphys), the sums over row tiles (block x nc * cols).
+struct ScratchSlot {
+  float *xq = nullptr, *xq2 = nullptr, *xsum = nullptr, *p = nullptr, *p2 = nullptr, *acc = nullptr;
+};
+
 /// The last step of one input plane for one row: offset removal (the offset mapping's reference
 /// current, from the inputs' sum over the row tiles each column tile has), rescaling to weight
 /// units, and the sum over input planes into the output.
@@ -405,19 +421,21 @@ struct PlaneSum {
   OutputRows y;
   float scale = 1.0f, offset_per_x = 0.0f;
   bool accumulate = false;  ///< add to the output (planes after the first)
-  int batch = 0, nr = 0, nc = 0, cols = 0, out = 0;
+  int batch = 0;            ///< rows xsum holds per row tile (its stride)
+  int first = 0;            ///< the row that row 0 of acc and xsum holds
+  int nr = 0, nc = 0, cols = 0, out = 0;
 
   KOKKOS_INLINE_FUNCTION void operator()(const int b) const {
     float* const row = y.base(b);
     if (row == nullptr) return;
     const std::int64_t stride = y.stride();
-    const float* a = acc + static_cast<std::int64_t>(b) * acc_stride;
+    const float* a = acc + static_cast<std::int64_t>(b - first) * acc_stride;
     for (int j = 0; j < out; ++j) {
       float xs = 0.0f;
       if (xsum != nullptr) {
         const int c = j / cols;
         for (int r = 0; r < nr; ++r)
-          if (tile_k[r * nc + c] >= 0) xs += xsum[static_cast<std::int64_t>(r) * batch + b];
+          if (tile_k[r * nc + c] >= 0) xs += xsum[static_cast<std::int64_t>(r) * batch + (b - first)];
       }
       const float v = scale * (a[j] - offset_per_x * xs);
       float& dst = row[j * stride];

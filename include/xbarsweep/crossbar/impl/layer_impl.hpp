@@ -287,20 +287,37 @@ float ProgrammedLayer<ExecSpace>::plane_full_scale() const {
 }
 
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::resize_scratch(int batch) {
-  if (batch == batch_) return;
+void ProgrammedLayer<ExecSpace>::reserve_scratch(int block, int slots) {
+  if (block <= block_ && slots <= slots_) return;
+  block = std::max(block, block_);
+  slots = std::max(slots, slots_);
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
-  xq_ = decltype(xq_)("xbarsweep::crossbar::Xq", nr_, batch, config_.rows);
-  if (prop) xq2_ = decltype(xq2_)("xbarsweep::crossbar::Xq2", nr_, batch, config_.rows);
-  xsum_ = decltype(xsum_)("xbarsweep::crossbar::xsum", nr_, batch);
-  p_ = FlatView(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::P"),
-                static_cast<std::size_t>(batch) * max_nphys_);
-  if (prop)
-    p2_ = FlatView(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::P2"),
-                   static_cast<std::size_t>(batch) * max_nphys_);
-  acc_ = decltype(acc_)(Kokkos::view_alloc(Kokkos::WithoutInitializing, "xbarsweep::crossbar::acc"), batch,
-                        static_cast<std::size_t>(nc_) * config_.cols);
-  batch_ = batch;
+  const auto alloc = [](const std::string& name, std::size_t n) {
+    return FlatView(Kokkos::view_alloc(Kokkos::WithoutInitializing, name), n);
+  };
+  const std::size_t n = static_cast<std::size_t>(slots) * block,
+                    rows = static_cast<std::size_t>(config_.rows);
+  xq_ = alloc("xbarsweep::crossbar::Xq", n * nr_ * rows);
+  xq2_ = prop ? alloc("xbarsweep::crossbar::Xq2", n * nr_ * rows) : FlatView();
+  xsum_ = alloc("xbarsweep::crossbar::xsum", n * nr_);
+  p_ = alloc("xbarsweep::crossbar::P", n * max_nphys_);
+  p2_ = prop ? alloc("xbarsweep::crossbar::P2", n * max_nphys_) : FlatView();
+  acc_ = alloc("xbarsweep::crossbar::acc", n * nc_ * config_.cols);
+  block_ = block;
+  slots_ = slots;
+}
+
+template <class ExecSpace>
+Impl::ScratchSlot ProgrammedLayer<ExecSpace>::scratch_slot(int slot) const {
+  const std::int64_t n = static_cast<std::int64_t>(slot) * block_;
+  Impl::ScratchSlot s;
+  s.xq = xq_.data() + n * nr_ * config_.rows;
+  s.xq2 = xq2_.data() ? xq2_.data() + n * nr_ * config_.rows : nullptr;
+  s.xsum = xsum_.data() + n * nr_;
+  s.p = p_.data() + n * max_nphys_;
+  s.p2 = p2_.data() ? p2_.data() + n * max_nphys_ : nullptr;
+  s.acc = acc_.data() + n * nc_ * config_.cols;
+  return s;
 }
 
 template <class ExecSpace>
@@ -311,22 +328,21 @@ void ProgrammedLayer<ExecSpace>::release_scratch() {
   p_ = {};
   p2_ = {};
   acc_ = {};
-  batch_ = -1;
+  block_ = slots_ = 0;
 }
 
-// Rows per call of a host loop: the whole batch on one thread; else an equal share per thread,
-// 32 to 1,024 rows (no value depends on the blocks).
-template <class ExecSpace>
-int host_block(int batch) {
-  const int threads = ExecSpace().concurrency();
-  if (threads <= 1) return batch > 0 ? batch : 1;
-  return std::max(32, std::min(1024, (batch + threads - 1) / threads));
+// Rows per block of the host loops: 512 (the block's scratch stays in cache, its tile GEMMs are
+// still efficient), or half the batch when that is smaller, so that two threads share even a
+// small batch; at least 64. A function of the batch alone, never of the threads: BLAS rounds a
+// product differently depending on how many rows one call has, and the results must not depend
+// on the thread count.
+inline int host_block(int batch) {
+  return std::max(1, std::min(batch, std::min(512, std::max(64, (batch + 1) / 2))));
 }
 
-// DAC: quantise |x| to input_bits over [0, x_fs] (sign kept by the drive polarity) and take
-// input plane `plane` (dac_bits bits of the code, least significant plane first).
 template <class ExecSpace>
-Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, int plane, int batch) const {
+Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, int plane,
+                                                     const Impl::ScratchSlot& slot, int first) const {
   const bool ideal = config_.dac_bits == 0;
   const int total = config_.effective_input_bits();
   const std::int64_t max_code = ideal ? 1 : (std::int64_t(1) << total) - 1;
@@ -334,10 +350,11 @@ Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, i
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
   Impl::DacPlane dac;
   dac.input = x;
-  dac.xq = xq_.data();
-  dac.xq2 = prop ? xq2_.data() : nullptr;
-  dac.xsum = config_.mapping == Mapping::Offset ? xsum_.data() : nullptr;
-  dac.batch = batch;
+  dac.xq = slot.xq;
+  dac.xq2 = prop ? slot.xq2 : nullptr;
+  dac.xsum = config_.mapping == Mapping::Offset ? slot.xsum : nullptr;
+  dac.batch = block_;
+  dac.first = first;
   dac.rows = config_.rows;
   dac.in = in_;
   dac.nr = nr_;
@@ -350,41 +367,36 @@ Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, i
   return dac;
 }
 
-// The DAC of one input plane over the whole batch (calibration).
+// The DAC of one input plane for rows [b0, b1) into \p slot.
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::encode_inputs(const Impl::InputRows& x, int plane, int batch) {
-  const Impl::DacPlane dac = dac_plane(x, plane, batch);
+void ProgrammedLayer<ExecSpace>::encode_block(const Impl::InputRows& x, int plane,
+                                              const Impl::ScratchSlot& slot, int b0, int b1) {
+  const Impl::DacPlane dac = dac_plane(x, plane, slot, b0);
   if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
-    const int block = host_block<ExecSpace>(batch);
-    Kokkos::parallel_for(
-        "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, (batch + block - 1) / block),
-        [=](const int k) { Impl::host_dac(dac, k * block, std::min(batch, (k + 1) * block)); });
+    Impl::host_dac(dac, b0, b1);
   } else {
     const int nr = nr_;
     Kokkos::parallel_for(
-        "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, batch * nr),
-        KOKKOS_LAMBDA(const int i) { dac.encode(i / nr, i % nr); });
+        "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, (b1 - b0) * nr),
+        KOKKOS_LAMBDA(const int i) { dac.encode(b0 + i / nr, i % nr); });
   }
 }
 
-// One GEMM per row tile over all its allocated tiles, for rows [b0, b1) of a batch of \p batch:
-// P = Xq_r (rows x rows) G_r (rows x nphys_r), and with proportional read noise
+// One GEMM per row tile over all its allocated tiles, for the \p n rows of \p slot:
+// P = Xq_r (n x rows) G_r (rows x nphys_r), and with proportional read noise
 // P2 = Xq_r^2 (G+^2 + G-^2)_r.
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::tile_product(int r, int batch, int b0, int b1) {
+void ProgrammedLayer<ExecSpace>::tile_product(int r, const Impl::ScratchSlot& slot, int n) {
   using Unmanaged =
       Kokkos::View<float**, Kokkos::LayoutRight, memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-  const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
-  const int rows = config_.rows, np = nphys_host_[r], n = b1 - b0;
-  const std::int64_t xoff = (static_cast<std::int64_t>(r) * batch + b0) * rows;
-  const std::int64_t poff = static_cast<std::int64_t>(b0) * np;
+  const int rows = config_.rows, np = nphys_host_[r];
+  const std::int64_t xoff = static_cast<std::int64_t>(r) * block_ * rows;
   Unmanaged gm(g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-  KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(xq_.data() + xoff, n, rows), gm, 0.0f,
-                   Unmanaged(p_.data() + poff, n, np));
-  if (prop) {
+  KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(slot.xq + xoff, n, rows), gm, 0.0f, Unmanaged(slot.p, n, np));
+  if (slot.xq2 != nullptr && slot.p2 != nullptr) {
     Unmanaged g2m(g2_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-    KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(xq2_.data() + xoff, n, rows), g2m, 0.0f,
-                     Unmanaged(p2_.data() + poff, n, np));
+    KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(slot.xq2 + xoff, n, rows), g2m, 0.0f,
+                     Unmanaged(slot.p2, n, np));
   }
 }
 
@@ -432,7 +444,10 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
     Kokkos::fence();
     return;
   }
-  resize_scratch(batch);
+  const bool host = std::is_same<memory_space, Kokkos::HostSpace>::value;
+  const int block = host ? host_block(batch) : batch;  // one block at a time
+  reserve_scratch(block, 1);
+  const Impl::ScratchSlot slot = scratch_slot(0);
   const auto lo = adc_lo_;
   const auto hi = adc_step_;  // holds the maximum until the ranges are final
   const bool pooled = config_.adc_range == AdcRange::Percentile;
@@ -442,33 +457,37 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   Impl::InputRows rows_of_x;
   rows_of_x.x = x.data();
   rows_of_x.ld = static_cast<std::int64_t>(x.stride(0));
-  for (int plane = 0; plane < planes_; ++plane) {
-    encode_inputs(rows_of_x, plane, batch);
-    for (int r = 0; r < nr_; ++r) {
-      const int np = nphys_host_[r];
-      if (np == 0) continue;
-      tile_product(r, batch, 0, batch);
-      if (pooled) {
-        const Kokkos::View<const float*, memory_space, Kokkos::MemoryUnmanaged> currents(
-            p_.data(), std::int64_t(batch) * np);
-        const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), currents);
-        for (std::int64_t k = 0; k < host.extent_int(0); ++k) magnitudes.push_back(std::fabs(host(k)));
-        continue;
+  for (int b0 = 0; b0 < batch; b0 += block) {  // min, max and the pooled values: no order matters
+    const int n = std::min(block, batch - b0);
+    for (int plane = 0; plane < planes_; ++plane) {
+      encode_block(rows_of_x, plane, slot, b0, b0 + n);
+      for (int r = 0; r < nr_; ++r) {
+        const int np = nphys_host_[r];
+        if (np == 0) continue;
+        tile_product(r, slot, n);
+        if (pooled) {
+          const Kokkos::View<const float*, memory_space, Kokkos::MemoryUnmanaged> currents(
+              slot.p, std::int64_t(n) * np);
+          const auto host_currents = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), currents);
+          for (std::int64_t k = 0; k < host_currents.extent_int(0); ++k)
+            magnitudes.push_back(std::fabs(host_currents(k)));
+          continue;
+        }
+        const std::int64_t coff = pcoff_host_[r];
+        const float* pr = slot.p;
+        Kokkos::parallel_for(
+            "xbarsweep::crossbar::adc_calibration", Kokkos::RangePolicy<ExecSpace>(0, np),
+            KOKKOS_LAMBDA(const int p) {
+              float mn = lo(coff + p), mx = hi(coff + p);
+              for (int b = 0; b < n; ++b) {
+                const float v = pr[std::int64_t(b) * np + p];
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+              }
+              lo(coff + p) = mn;
+              hi(coff + p) = mx;
+            });
       }
-      const std::int64_t coff = pcoff_host_[r];
-      const float* pr = p_.data();
-      Kokkos::parallel_for(
-          "xbarsweep::crossbar::adc_calibration", Kokkos::RangePolicy<ExecSpace>(0, np),
-          KOKKOS_LAMBDA(const int p) {
-            float mn = lo(coff + p), mx = hi(coff + p);
-            for (int b = 0; b < batch; ++b) {
-              const float v = pr[std::int64_t(b) * np + p];
-              mn = v < mn ? v : mn;
-              mx = v > mx ? v : mx;
-            }
-            lo(coff + p) = mn;
-            hi(coff + p) = mx;
-          });
     }
   }
   if (pooled) {  // one symmetric range for the layer: the percentile of |current|
@@ -608,7 +627,6 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
         });
     return;
   }
-  resize_scratch(batch);
   const std::uint64_t call = reads_++;
   const bool additive = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Additive;
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
@@ -617,24 +635,30 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
   // Compile-time branches: the hot loop carries only the effects that are on.
   const int mode = Impl::readout_mode(additive, prop, adc);
   XBARSWEEP_THROW_IF(additive && prop, CrossbarError, "mvm: unsupported readout mode " << mode);
-  Impl::ReadoutArgs args;
-  args.p = p_.data();
-  args.p2 = prop ? p2_.data() : nullptr;
-  args.lo = adc_lo_.data();
-  args.step = adc_step_.data();
-  args.inv_step = adc_inv_step_.data();
-  args.slice_factor = slice_factor_.data();
-  args.acc = acc_.data();
-  args.acc_stride = static_cast<std::int64_t>(acc_.extent(1));
-  args.out = out_;
-  args.nc = nc_;
-  args.cols = config_.cols;
-  args.slices = slices_;
-  args.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
-  args.prop_sigma = static_cast<float>(config_.read_noise);
-  args.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
-  const auto tile_args = [&](int plane, int r) {
-    Impl::ReadoutArgs a = args;
+  constexpr bool host = std::is_same<memory_space, Kokkos::HostSpace>::value;
+  const int threads = host ? ExecSpace().concurrency() : 1;
+  const int block = host ? host_block(batch) : batch;
+  reserve_scratch(block, threads);
+  const std::int64_t acc_width = static_cast<std::int64_t>(nc_) * config_.cols;
+  // The readout of row tile r of one plane, for the rows of a block from b0 on.
+  const auto tile_args = [&](int plane, int r, const Impl::ScratchSlot& slot, int b0) {
+    Impl::ReadoutArgs a;
+    a.p = slot.p;
+    a.p2 = prop ? slot.p2 : nullptr;
+    a.lo = adc_lo_.data();
+    a.step = adc_step_.data();
+    a.inv_step = adc_inv_step_.data();
+    a.slice_factor = slice_factor_.data();
+    a.acc = slot.acc;
+    a.acc_stride = acc_width;
+    a.first = b0;
+    a.out = out_;
+    a.nc = nc_;
+    a.cols = config_.cols;
+    a.slices = slices_;
+    a.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
+    a.prop_sigma = static_cast<float>(config_.read_noise);
+    a.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
     a.tile_k = tile_k_.data() + static_cast<std::int64_t>(r) * nc_;
     a.pcoff = pcoff_host_[r];
     a.np = nphys_host_[r];
@@ -645,73 +669,60 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
                     plane);
     return a;
   };
-  // Offset removal (the offset mapping's reference current, from the inputs' sum over the row
-  // tiles each column tile has), rescaling to weight units, and the sum over input planes.
-  const auto plane_sum = [&](int plane) {
+  const auto plane_sum = [&](int plane, const Impl::ScratchSlot& slot, int b0) {
     Impl::PlaneSum sum;
-    sum.acc = acc_.data();
-    sum.acc_stride = static_cast<std::int64_t>(acc_.extent(1));
-    sum.xsum = offset ? xsum_.data() : nullptr;
+    sum.acc = slot.acc;
+    sum.acc_stride = acc_width;
+    sum.xsum = offset ? slot.xsum : nullptr;
     sum.tile_k = tile_k_.data();
     sum.y = y;
     sum.scale =
         (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) * out_scale_;
     sum.offset_per_x = offset_per_x_;
     sum.accumulate = plane > 0;
-    sum.batch = batch;
+    sum.batch = block_;
+    sum.first = b0;
     sum.nr = nr_;
     sum.nc = nc_;
     sum.cols = config_.cols;
     sum.out = out_;
     return sum;
   };
-  if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
-    // Host: each block of rows goes through every plane and row tile on one thread (the whole
-    // batch as one block on one thread): its DAC codes, tile products and sums stay in that
-    // thread's cache, and the tile GEMMs run one per block, single-threaded, side by side.
-    // No value depends on the blocks: every row is computed alone.
-    const int block = host_block<ExecSpace>(batch);
+  if constexpr (host) {
+    // Each block of rows goes through every plane and row tile on one thread, in that thread's
+    // scratch: its DAC codes, tile products and sums stay in cache, and on a threaded space the
+    // blocks' tile GEMMs run single-threaded side by side.
     const bool narrow = narrow_tiles_;
-    const Impl::DacPlane dac0 = dac_plane(x, 0, batch);
-    std::vector<Impl::ReadoutArgs> tiles(static_cast<std::size_t>(planes_) * nr_);
-    std::vector<Impl::PlaneSum> sums(planes_);
-    std::vector<Impl::DacPlane> dacs(planes_, dac0);
-    for (int plane = 0; plane < planes_; ++plane) {
-      dacs[plane] = dac_plane(x, plane, batch);
-      sums[plane] = plane_sum(plane);
-      for (int r = 0; r < nr_; ++r) tiles[static_cast<std::size_t>(plane) * nr_ + r] = tile_args(plane, r);
-    }
-    const int acc_width = static_cast<int>(acc_.extent(1));
-    float* const acc = acc_.data();
-    Kokkos::parallel_for("xbarsweep::crossbar::mvm_rows",
-                         Kokkos::RangePolicy<ExecSpace>(0, (batch + block - 1) / block), [&](const int k) {
-                           const int b0 = k * block, b1 = std::min(batch, (k + 1) * block);
-                           for (int plane = 0; plane < planes_; ++plane) {
-                             Impl::host_dac(dacs[plane], b0, b1);
-                             std::fill(acc + static_cast<std::int64_t>(b0) * acc_width,
-                                       acc + static_cast<std::int64_t>(b1) * acc_width, 0.0f);
-                             for (int r = 0; r < nr_; ++r) {
-                               if (nphys_host_[r] == 0) continue;
-                               tile_product(r, batch, b0, b1);
-                               Impl::host_readout(tiles[static_cast<std::size_t>(plane) * nr_ + r], mode,
-                                                  narrow, b0, b1);
-                             }
-                             for (int b = b0; b < b1; ++b) sums[plane](b);
-                           }
-                         });
+    Kokkos::Experimental::UniqueToken<ExecSpace> token;
+    Kokkos::parallel_for(
+        "xbarsweep::crossbar::mvm_rows", Kokkos::RangePolicy<ExecSpace>(0, (batch + block - 1) / block),
+        [&](const int k) {
+          const int b0 = k * block, b1 = std::min(batch, (k + 1) * block), id = token.acquire();
+          const Impl::ScratchSlot slot = scratch_slot(id);
+          for (int plane = 0; plane < planes_; ++plane) {
+            encode_block(x, plane, slot, b0, b1);
+            std::fill(slot.acc, slot.acc + static_cast<std::int64_t>(b1 - b0) * acc_width, 0.0f);
+            for (int r = 0; r < nr_; ++r) {
+              if (nphys_host_[r] == 0) continue;
+              tile_product(r, slot, b1 - b0);
+              Impl::host_readout(tile_args(plane, r, slot, b0), mode, narrow, b0, b1);
+            }
+            const Impl::PlaneSum sum = plane_sum(plane, slot, b0);
+            for (int b = b0; b < b1; ++b) sum(b);
+          }
+          token.release(id);
+        });
     return;
   }
+  const Impl::ScratchSlot slot = scratch_slot(0);
   for (int plane = 0; plane < planes_; ++plane) {
-    const Impl::DacPlane dac = dac_plane(x, plane, batch);
-    const int nr = nr_;
-    Kokkos::parallel_for(
-        "xbarsweep::crossbar::dac", Kokkos::RangePolicy<ExecSpace>(0, batch * nr),
-        KOKKOS_LAMBDA(const int i) { dac.encode(i / nr, i % nr); });
-    Kokkos::deep_copy(acc_, 0.0f);
+    encode_block(x, plane, slot, 0, batch);
+    Kokkos::deep_copy(
+        Kokkos::View<float*, memory_space, Kokkos::MemoryUnmanaged>(slot.acc, batch * acc_width), 0.0f);
     for (int r = 0; r < nr_; ++r) {
       if (nphys_host_[r] == 0) continue;
-      tile_product(r, batch, 0, batch);
-      const Impl::ReadoutArgs a = tile_args(plane, r);
+      tile_product(r, slot, batch);
+      const Impl::ReadoutArgs a = tile_args(plane, r, slot, 0);
       const auto policy =
           Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max());
       switch (mode) {
@@ -731,7 +742,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
           break;
       }
     }
-    const Impl::PlaneSum sum = plane_sum(plane);
+    const Impl::PlaneSum sum = plane_sum(plane, slot, 0);
     Kokkos::parallel_for(
         "xbarsweep::crossbar::plane_sum", Kokkos::RangePolicy<ExecSpace>(0, batch),
         KOKKOS_LAMBDA(const int b) { sum(b); });
