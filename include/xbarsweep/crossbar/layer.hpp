@@ -144,7 +144,7 @@ class ProgrammedLayer {
   void check_output(const Matrix& y, int batch) const;
   void simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y);
   Impl::InputRows patch_rows(const ConvPatches& x);
-  void tile_product(int r, const Impl::ScratchSlot& slot, int n);
+  void tile_product(int r, const Impl::ScratchSlot& slot, int n, bool used_only);
   void set_theoretical_adc_ranges();
 
   CrossbarConfig config_{};
@@ -155,6 +155,8 @@ class ProgrammedLayer {
   std::vector<int> tile_k_host_;          // nr x nc: position of tile (r, c) in its row, or -1
   std::vector<int> nphys_host_;           // physical columns per row tile
   std::vector<std::int64_t> pcoff_host_;  // first physical column of each row tile
+  std::vector<int> product_rows_host_;    // per row tile: word lines that carry inputs
+  std::vector<int> product_cols_host_;    // per row tile: physical columns up to the last used one
   std::int64_t total_phys_ = 0;
   int max_nphys_ = 0;  // physical columns of the widest row tile
   Kokkos::View<int**, Kokkos::LayoutRight, memory_space> tile_k_;

@@ -3,7 +3,12 @@
 /// \brief Definitions of ProgrammedLayer's members. Included by src/crossbar/layer.cpp for the
 /// default execution space; include it yourself to instantiate another space.
 
+#include <KokkosKernels_config.h>
+
 #include <KokkosBlas3_gemm.hpp>
+#if defined(KOKKOSKERNELS_ENABLE_TPL_BLAS)
+#include <KokkosBlas_Host_tpl.hpp>
+#endif
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <array>
@@ -104,6 +109,17 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
     tile_r.push_back(t.row);
     tile_c.push_back(t.col);
     tile_k.push_back(k);
+  }
+  // The part of each row tile's product the readout reads: its word lines that carry inputs,
+  // and its physical columns up to the last used one (a small layer uses few of a tile's).
+  product_rows_host_.assign(nr_, 0);
+  product_cols_host_.assign(nr_, 0);
+  for (const TileIndex t : tiles_) {
+    const int k = tile_k_host_[static_cast<std::size_t>(t.row) * nc_ + t.col];
+    const int used = std::min(cols, out - t.col * cols);
+    product_rows_host_[t.row] = std::min(rows, in - t.row * rows);
+    product_cols_host_[t.row] =
+        std::max(product_cols_host_[t.row], (k * slices_ + slices_ - 1) * cols + used);
   }
   total_phys_ = 0;
   for (int r = 0; r < nr_; ++r) {
@@ -384,20 +400,38 @@ void ProgrammedLayer<ExecSpace>::encode_block(const Impl::InputRows& x, int plan
 
 // One GEMM per row tile over all its allocated tiles, for the \p n rows of \p slot:
 // P = Xq_r (n x rows) G_r (rows x nphys_r), and with proportional read noise
-// P2 = Xq_r^2 (G+^2 + G-^2)_r.
+// P2 = Xq_r^2 (G+^2 + G-^2)_r. With \p used_only (host spaces, a BLAS TPL), only the part the
+// readout reads: the word lines that carry inputs and the columns up to the last used one (the
+// rest of P is left as it was); LeNet-5's first convolution uses 25 x 6 of a 32 x 32 tile.
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::tile_product(int r, const Impl::ScratchSlot& slot, int n) {
-  using Unmanaged =
-      Kokkos::View<float**, Kokkos::LayoutRight, memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+void ProgrammedLayer<ExecSpace>::tile_product(int r, const Impl::ScratchSlot& slot, int n, bool used_only) {
   const int rows = config_.rows, np = nphys_host_[r];
   const std::int64_t xoff = static_cast<std::int64_t>(r) * block_ * rows;
-  Unmanaged gm(g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-  KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(slot.xq + xoff, n, rows), gm, 0.0f, Unmanaged(slot.p, n, np));
-  if (slot.xq2 != nullptr && slot.p2 != nullptr) {
-    Unmanaged g2m(g2_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r], rows, np);
-    KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(slot.xq2 + xoff, n, rows), g2m, 0.0f,
-                     Unmanaged(slot.p2, n, np));
+  const float* g = g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r];
+  const float* g2 = g2_.data() ? g2_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r] : nullptr;
+  const bool second = slot.xq2 != nullptr && slot.p2 != nullptr;
+#if defined(KOKKOSKERNELS_ENABLE_TPL_BLAS)
+  if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
+    if (used_only) {  // row-major C = A B as column-major C^T = B^T A^T, with the leading dimensions
+      const int k = product_rows_host_[r], m = product_cols_host_[r];
+      KokkosBlas::Impl::HostBlas<float>::gemm('N', 'N', m, n, k, 1.0f, g, np, slot.xq + xoff, rows, 0.0f,
+                                              slot.p, np);
+      if (second)
+        KokkosBlas::Impl::HostBlas<float>::gemm('N', 'N', m, n, k, 1.0f, g2, np, slot.xq2 + xoff, rows, 0.0f,
+                                                slot.p2, np);
+      return;
+    }
   }
+#endif
+  using Unmanaged =
+      Kokkos::View<float**, Kokkos::LayoutRight, memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  using ConstUnmanaged =
+      Kokkos::View<const float**, Kokkos::LayoutRight, memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(slot.xq + xoff, n, rows), ConstUnmanaged(g, rows, np), 0.0f,
+                   Unmanaged(slot.p, n, np));
+  if (second)
+    KokkosBlas::gemm("N", "N", 1.0f, Unmanaged(slot.xq2 + xoff, n, rows), ConstUnmanaged(g2, rows, np), 0.0f,
+                     Unmanaged(slot.p2, n, np));
 }
 
 template <class ExecSpace>
@@ -464,7 +498,7 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
       for (int r = 0; r < nr_; ++r) {
         const int np = nphys_host_[r];
         if (np == 0) continue;
-        tile_product(r, slot, n);
+        tile_product(r, slot, n, false);  // every column: calibration reads them all
         if (pooled) {
           const Kokkos::View<const float*, memory_space, Kokkos::MemoryUnmanaged> currents(
               slot.p, std::int64_t(n) * np);
@@ -704,7 +738,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
             std::fill(slot.acc, slot.acc + static_cast<std::int64_t>(b1 - b0) * acc_width, 0.0f);
             for (int r = 0; r < nr_; ++r) {
               if (nphys_host_[r] == 0) continue;
-              tile_product(r, slot, b1 - b0);
+              tile_product(r, slot, b1 - b0, true);
               Impl::host_readout(tile_args(plane, r, slot, b0), mode, narrow, b0, b1);
             }
             const Impl::PlaneSum sum = plane_sum(plane, slot, b0);
@@ -721,7 +755,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
         Kokkos::View<float*, memory_space, Kokkos::MemoryUnmanaged>(slot.acc, batch * acc_width), 0.0f);
     for (int r = 0; r < nr_; ++r) {
       if (nphys_host_[r] == 0) continue;
-      tile_product(r, slot, batch);
+      tile_product(r, slot, batch, false);
       const Impl::ReadoutArgs a = tile_args(plane, r, slot, 0);
       const auto policy =
           Kokkos::TeamPolicy<ExecSpace>(batch, 1, Kokkos::TeamPolicy<ExecSpace>::vector_length_max());
