@@ -426,7 +426,8 @@ void ExperimentReader::read_kind(const YAML::Node& root) {
   for (const ParamSpec& spec : schema_->specs()) {
     if (has_default(spec)) experiment_.base.set(spec.path, spec.default_value);
     if (has_default(spec) && spec.id_neutral_default)
-      experiment_.base.set_id_neutral(spec.path, spec.default_value);
+      experiment_.base.set_id_neutral(spec.path,
+                                      spec.id_neutral_value ? *spec.id_neutral_value : spec.default_value);
   }
 }
 

@@ -305,3 +305,42 @@ TEST(SweepPlan, PointIdsStableAndDistinct) {
 
 }  // namespace
 }  // namespace xbarsweep::config
+
+namespace xbarsweep::config {
+namespace {
+
+// A parameter added after points were recorded keeps their ids at the value they computed with:
+// at its default when the default is that value, and only at that value when the default has
+// changed since (a point at the new default gets a new id, so a stored result of the old
+// computation is never taken for it).
+TEST(PointId, ParametersAddedLaterKeepOldIds) {
+  using V = ValueType;
+  const auto spec = [](std::string path, double value) {
+    ParamSpec p;
+    p.path = std::move(path);
+    p.type = V::Real;
+    p.default_value = value;
+    return p;
+  };
+  Schema before;
+  before.add(spec("later.base", 1.0));
+  Schema after = before;
+  ParamSpec same = spec("later.same", 2.0);
+  same.id_neutral_default = true;
+  ParamSpec moved = spec("later.moved", 1.5);  // computed with 1.0 before it existed
+  moved.id_neutral_default = true;
+  moved.id_neutral_value = 1.0;
+  after.add(same).add(moved);
+  const std::string text = "name: t\nkind: later\n";
+  const auto id = [&](const Schema& schema, const std::vector<std::string>& overrides) {
+    const Experiment e = parse_experiment(text, "later.yaml", overrides, {{"later", schema}});
+    return point_id(SweepPlan(e).point(0));
+  };
+  const std::string old_id = id(before, {});
+  EXPECT_EQ(id(after, {"later.moved=1.0"}), old_id) << "the old computation keeps its id";
+  EXPECT_NE(id(after, {}), old_id) << "the new default is another computation";
+  EXPECT_NE(id(after, {"later.same=3"}), id(after, {"later.moved=1.0"}));
+}
+
+}  // namespace
+}  // namespace xbarsweep::config

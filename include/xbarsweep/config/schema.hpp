@@ -37,9 +37,13 @@ struct ParamSpec {
   std::vector<std::string> choices;  ///< allowed values for String, empty = any
   std::string unit;                  ///< "uS", "mW", ...; empty for counts, fractions and choices
   std::string doc;                   ///< one line, with the source of the default where it has one
-  /// Added after points were recorded; at its default the parameter is left out of the point id,
-  /// so ids (and resumed results files) stay as they were before it existed.
+  /// Added after points were recorded; at the value those points computed with (the default,
+  /// unless id_neutral_value says otherwise) the parameter is left out of the point id, so ids
+  /// (and resumed results files) stay as they were before it existed.
   bool id_neutral_default = false;
+  /// The value points recorded before the parameter existed computed with, when the default has
+  /// changed since: a point at it keeps its old id, a point at the new default gets a new one.
+  std::optional<Value> id_neutral_value;
   /// \brief For String: checks the text's own syntax; returns "" when it is good, else what is
   /// wrong and what was expected (the loader adds the file, line and key).
   std::function<std::string(const std::string&)> check_text;

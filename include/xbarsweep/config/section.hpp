@@ -145,6 +145,16 @@ class Section {
     return *this;
   }
 
+  /// \brief The same for a parameter whose default has changed since: points recorded before it
+  /// existed computed with \p then, so a point at \p then keeps its old id and a point at the
+  /// new default gets a new one (never a stored result of another computation under its id).
+  template <class Then>
+  Section& added_later(Then then) {
+    entries_.back().spec.id_neutral_default = true;
+    entries_.back().spec.id_neutral_value = Value(then);
+    return *this;
+  }
+
   /// \brief Restricts the last parameter added (a String) to \p allowed.
   Section& choices(std::vector<std::string> allowed) {
     entries_.back().spec.choices = std::move(allowed);

@@ -54,7 +54,7 @@ struct CrossbarConfig {
   int adc_bits = 0;             ///< ADC resolution per column; 0 = ideal
   AdcRange adc_range = AdcRange::Calibrated;
   double adc_percentile = 99.99;  ///< AdcRange::Percentile: the percentile of |current|, (0, 100]
-  double adc_headroom = 1.0;      ///< calibrated and percentile ranges widened by this factor (>= 1)
+  double adc_headroom = 1.5;      ///< calibrated and percentile ranges widened by this factor (>= 1)
   std::uint64_t seed_offset = 0;  ///< added to the device seed (independent device samples)
 
   /// \brief Number of input passes (DAC planes) per MVM: ceil(input_bits / dac_bits), or 1.

@@ -14,6 +14,8 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <queue>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -485,7 +487,27 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   const auto lo = adc_lo_;
   const auto hi = adc_step_;  // holds the maximum until the ranges are final
   const bool pooled = config_.adc_range == AdcRange::Percentile;
-  std::vector<float> magnitudes;  // pooled: |current| of every column and calibration input
+  // Pooled: the percentile of |current| over every used column, input plane and calibration
+  // input, kept exactly with only the values at or above it: a min-heap of the largest `keep`.
+  std::vector<std::vector<char>> used(nr_);  // per row tile: which physical columns hold outputs
+  std::int64_t pool = 0;
+  for (int r = 0; r < nr_; ++r) {
+    used[r].assign(nphys_host_[r], 0);
+    for (int c = 0; c < nc_; ++c) {
+      const int k = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
+      if (k < 0) continue;
+      const int ncv = std::min(config_.cols, out_ - c * config_.cols);
+      for (int sl = 0; sl < slices_; ++sl)
+        for (int j = 0; j < ncv; ++j)
+          used[r][static_cast<std::size_t>((k * slices_ + sl) * config_.cols + j)] = 1;
+    }
+    pool += static_cast<std::int64_t>(std::count(used[r].begin(), used[r].end(), 1)) * batch * planes_;
+  }
+  const std::int64_t at_least = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(std::ceil(config_.adc_percentile / 100.0 * static_cast<double>(pool))));
+  const std::int64_t rank = std::min(pool - 1, at_least - 1);  // 0-based, ascending, as nth_element's
+  const std::size_t keep = static_cast<std::size_t>(std::max<std::int64_t>(1, pool - rank));
+  std::priority_queue<float, std::vector<float>, std::greater<float>> largest;
   Kokkos::deep_copy(lo, 3.402823466e+38f);
   Kokkos::deep_copy(hi, -3.402823466e+38f);
   Impl::InputRows rows_of_x;
@@ -503,8 +525,17 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
           const Kokkos::View<const float*, memory_space, Kokkos::MemoryUnmanaged> currents(
               slot.p, std::int64_t(n) * np);
           const auto host_currents = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), currents);
-          for (std::int64_t k = 0; k < host_currents.extent_int(0); ++k)
-            magnitudes.push_back(std::fabs(host_currents(k)));
+          for (int b = 0; b < n; ++b)
+            for (int j = 0; j < np; ++j) {
+              if (!used[r][static_cast<std::size_t>(j)]) continue;
+              const float v = std::fabs(host_currents(static_cast<std::int64_t>(b) * np + j));
+              if (largest.size() < keep) {
+                largest.push(v);
+              } else if (v > largest.top()) {
+                largest.pop();
+                largest.push(v);
+              }
+            }
           continue;
         }
         const std::int64_t coff = pcoff_host_[r];
@@ -525,15 +556,7 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
     }
   }
   if (pooled) {  // one symmetric range for the layer: the percentile of |current|
-    float q = 0.0f;
-    if (!magnitudes.empty()) {
-      const double rank = config_.adc_percentile / 100.0 * static_cast<double>(magnitudes.size());
-      const auto k = std::min<std::size_t>(magnitudes.size() - 1,
-                                           static_cast<std::size_t>(std::max(1.0, std::ceil(rank))) - 1);
-      std::nth_element(magnitudes.begin(), magnitudes.begin() + static_cast<std::ptrdiff_t>(k),
-                       magnitudes.end());
-      q = magnitudes[k];
-    }
+    const float q = largest.empty() ? 0.0f : largest.top();
     Kokkos::deep_copy(lo, -q);
     Kokkos::deep_copy(hi, q);
   }
