@@ -3,16 +3,18 @@
 # (--variant=minbase bookworm, from the mirror this machine's apt uses), gives it what a real
 # machine has and a bare root lacks (/proc, /sys with the cgroup filesystems, /dev, /dev/pts,
 # /etc/hosts naming this host, /etc/resolv.conf), copies the project in as a new user gets it,
-# and runs scripts/quickstart.sh then scripts/test.sh inside it with chroot, printing how long each
-# took and ctest's summary. Exits non-zero if either fails. Whatever happens (failure, Ctrl-C), every
+# and runs scripts/quickstart.sh, `scripts/kokkos-openmp.sh --fetch` (the source test.sh's Kokkos
+# OpenMP step builds) and scripts/test.sh inside it with chroot, printing how long each took and
+# ctest's summary. Exits non-zero if either fails. Whatever happens (failure, Ctrl-C), every
 # process left running in the root is ended and everything mounted there is unmounted.
 # scripts/test.sh runs in a network namespace of its own, with no way out (the quickstart has
 # downloaded everything by then): the Slurm its test starts would otherwise share ports 6817/6818
 # with any Slurm running on this machine, and talk to it.
 #
-# A manual check, too slow for CI: 10-20 minutes on 2 cores (debootstrap under a minute, first run
-# only; the quickstart 6-16 minutes, most of it the build, more when other builds compete; the
-# tests 3-5). Needs root. The minimal root is cached as a tarball and the packages apt downloads
+# A manual check, too slow for CI: 25-40 minutes on 2 cores (debootstrap under a minute, first
+# run only; the quickstart 6-16 minutes, most of it the build, more when other builds compete;
+# the tests 6-8, then about 12 for the Kokkos OpenMP build and its tests). Needs root. The
+# minimal root is cached as a tarball and the packages apt downloads
 # are kept, so a second run downloads only the package lists.
 #   scripts/check-fresh-machine.sh               # the working tree: tracked and untracked, non-ignored files
 #   scripts/check-fresh-machine.sh --ref HEAD    # a git clone of that commit instead
@@ -268,10 +270,11 @@ in_root() {  # in_root LOG NET COMMAND: COMMAND in the project inside the root, 
 
 results=()
 failed=0
-for cmd in scripts/quickstart.sh scripts/test.sh; do
+# Between the two, with the network: the source scripts/test.sh's Kokkos OpenMP step builds.
+for cmd in scripts/quickstart.sh "scripts/kokkos-openmp.sh --fetch" scripts/test.sh; do
   net=host
   [ "$cmd" = scripts/test.sh ] && net=$test_net
-  log=$DIR/$(basename "$cmd" .sh).log
+  log=$DIR/$(basename "${cmd%% *}" .sh).log
   say "running $cmd inside the root ($( [ $net = own ] && echo "own network namespace, " )log: $log)"
   t0=$SECONDS
   rc=0

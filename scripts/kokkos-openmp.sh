@@ -3,9 +3,10 @@
 # source package, into a cache outside the clone, then configures and builds a second xbarsweep
 # tree against it: the crossbar, circulant and model-bridge tests, and the xbarsweep command.
 #
-#   scripts/kokkos-openmp.sh [--test]
+#   scripts/kokkos-openmp.sh [--test | --fetch]
 #
-# --test then runs those tests in that tree with 2 threads, and checks that the xbarsweep command
+# --fetch only downloads and unpacks the source into the cache (for a machine whose tests run
+# without a network: scripts/check-fresh-machine.sh). --test then runs those tests in that tree with 2 threads, and checks that the xbarsweep command
 # built there gives the Serial build's (build/) hardware results on tests/crossbar/backend_equality.yaml.
 #
 # Debian's Kokkos is Serial-only; this is how the kernels' portability to a threaded backend is
@@ -22,10 +23,12 @@ BUILD_DIR=${BUILD_DIR:-build-openmp}
 PREFIX=$CACHE/install
 jobs=$(nproc)
 TEST=0
+FETCH_ONLY=0
 for a in "$@"; do
   case "$a" in
     --test) TEST=1 ;;
-    *) echo "usage: scripts/kokkos-openmp.sh [--test]" >&2; exit 2 ;;
+    --fetch) FETCH_ONLY=1 ;;
+    *) echo "usage: scripts/kokkos-openmp.sh [--test | --fetch]" >&2; exit 2 ;;
   esac
 done
 
@@ -52,6 +55,10 @@ if [ ! -f "$PREFIX/.complete" ]; then
     tar -xzf "$CACHE"/src/trilinos_*.orig.tar.gz -C "$CACHE/src" "$top/packages/kokkos" "$top/packages/kokkos-kernels"
     mv "$CACHE/src/$top/packages/kokkos" "$CACHE/src/$top/packages/kokkos-kernels" "$CACHE/src/"
     rm -rf "${CACHE:?}/src/$top"
+  fi
+  if [ "$FETCH_ONLY" = 1 ]; then
+    log "source in $CACHE/src"
+    exit 0
   fi
   log "building Kokkos (Serial + OpenMP) into $PREFIX"
   cmake -S "$CACHE/src/kokkos" -B "$CACHE/build-kokkos" -G Ninja -DCMAKE_BUILD_TYPE=Release \
