@@ -302,8 +302,12 @@ struct Readout : ReadoutArgs {
     return (out - c * cols) < cols ? (out - c * cols) : cols;
   }
 
-  /// Row \p b, every allocated tile of the row tile, the columns of a tile innermost.
-  KOKKOS_INLINE_FUNCTION void read_row(const int b) const {
+  /// Calls \p f(ncv, acc_row, p_row, p2_row, slice, i0) for every allocated tile and slice of
+  /// row \p b: its used columns, where its sums, products and (proportional noise) squared
+  /// products start, what its reads share, and the row's first read-noise stream element.
+  template <class F>
+  KOKKOS_FORCEINLINE_FUNCTION void each_slice(const int b, F&& f) const {
+    const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
     for (int c = 0; c < nc; ++c) {
       const int k = tile_k[c];
       if (k < 0) continue;
@@ -313,10 +317,17 @@ struct Readout : ReadoutArgs {
       for (int s = 0; s < slices; ++s) {
         const TileSlice t = tile_slice(c, k, s);
         const std::int64_t at = static_cast<std::int64_t>(b - first) * np + t.within;
-        read_columns(ncv, p + at, kProportional ? p2 + at : nullptr, t.lo, t.step, t.inv_step, accp, t.factor,
-                     t.k1, t.k2, static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols));
+        f(ncv, accp, p + at, kProportional ? p2 + at : nullptr, t, i0);
       }
     }
+  }
+
+  /// Row \p b, every allocated tile of the row tile, the columns of a tile innermost.
+  KOKKOS_INLINE_FUNCTION void read_row(const int b) const {
+    each_slice(b, [&](const int ncv, float* accp, const float* pr, const float* p2r, const TileSlice& t,
+                      const std::uint32_t i0) {
+      read_columns(ncv, pr, p2r, t.lo, t.step, t.inv_step, accp, t.factor, t.k1, t.k2, i0);
+    });
   }
 
   /// Rows [b0, b1) with the rows innermost: for a tile that uses few columns (a small layer's
@@ -380,26 +391,14 @@ struct Readout : ReadoutArgs {
   /// ThreadVectorRange, each lane drawing its own column's noise (column_draw).
   template <class Member>
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int b = first + team.league_rank();
-    for (int c = 0; c < nc; ++c) {
-      const int k = tile_k[c];
-      if (k < 0) continue;
-      const int ncv = used_columns(c);
-      float* accp =
-          acc + static_cast<std::int64_t>(b - first) * acc_stride + static_cast<std::int64_t>(c) * cols;
-      for (int s = 0; s < slices; ++s) {
-        const TileSlice t = tile_slice(c, k, s);
-        const std::int64_t at = static_cast<std::int64_t>(b - first) * np + t.within;
-        const float* pr = p + at;
-        const float* p2r = kProportional ? p2 + at : nullptr;
-        const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
-          float a = 0.0f, tt = 0.0f;
-          if (kAdditive || kProportional) column_draw(jj, ncv, t.k1, t.k2, i0, a, tt);
-          accp[jj] += t.factor * read_column(jj, a, tt, pr, p2r, t.lo, t.step, t.inv_step);
-        });
-      }
-    }
+    each_slice(first + team.league_rank(), [&](const int ncv, float* accp, const float* pr, const float* p2r,
+                                               const TileSlice& t, const std::uint32_t i0) {
+      Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, ncv), [&](const int jj) {
+        float a = 0.0f, tt = 0.0f;
+        if (kAdditive || kProportional) column_draw(jj, ncv, t.k1, t.k2, i0, a, tt);
+        accp[jj] += t.factor * read_column(jj, a, tt, pr, p2r, t.lo, t.step, t.inv_step);
+      });
+    });
   }
 };
 
