@@ -164,6 +164,13 @@ LayerCost layer_cost(const LayerMapping& l, const CrossbarConfig& x, const CostC
   }
   r.latency_us = latency_ns * 1e-3;
   r.power_mw = r.latency_us > 0.0 ? r.energy_nj / r.latency_us : 0.0;  // nJ / us = mW
+  // The hardware present, each part at its active power (pJ x GS/s = mW for the ADCs).
+  r.static_power_mw = static_cast<double>(r.crossbars) * c.crossbar_power_mw * cell_scale +
+                      static_cast<double>(r.adcs) * c.adc_energy_at(adc_bits) * c.adc_rate_gsps +
+                      static_cast<double>(r.dacs) * dac_bits * c.dac_power_uw * 1e-3 +
+                      static_cast<double>(r.sample_holds) * c.sample_hold_power_uw * 1e-3 +
+                      static_cast<double>(r.shift_adds) * c.shift_add_power_mw +
+                      r.buffers * c.buffer_power_mw;
   return r;
 }
 
@@ -185,23 +192,38 @@ void accumulate(LayerCost& sum, const LayerCost& l) {
     sum.area_by_component_mm2[k] += l.area_by_component_mm2[k];
   }
   sum.power_mw = sum.latency_us > 0.0 ? sum.energy_nj / sum.latency_us : 0.0;
+  sum.static_power_mw += l.static_power_mw;
 }
 
 }  // namespace
+
+int dense_baseline_slices(const CrossbarConfig& xbar, const CostConfig& cost) {
+  if (cost.baseline_weight_bits <= 0 || xbar.levels <= 1) return xbar.slices;
+  const int cell_bits = static_cast<int>(std::floor(std::log2(static_cast<double>(xbar.levels)) + 1e-9));
+  const int magnitude_bits =
+      xbar.mapping == Mapping::Differential ? cost.baseline_weight_bits - 1 : cost.baseline_weight_bits;
+  return std::max(1, static_cast<int>(ceil_div(std::max(1, magnitude_bits), std::max(1, cell_bits))));
+}
 
 ModelCost model_cost(const std::vector<LayerMapping>& layers, const CrossbarConfig& xbar,
                      const CostConfig& cost) {
   ModelCost m;
   m.total.name = "total";
   m.dense_total.name = "total (dense)";
+  CrossbarConfig dense_xbar = xbar;
+  dense_xbar.slices = m.dense_slices = dense_baseline_slices(xbar, cost);
   for (const auto& l : layers) {
     m.layers.push_back(layer_cost(l, xbar, cost));
-    m.dense_layers.push_back(layer_cost(dense_mapping(l.name, l.out, l.in, xbar, l.mvms), xbar, cost));
+    m.dense_layers.push_back(
+        layer_cost(dense_mapping(l.name, l.out, l.in, dense_xbar, l.mvms), dense_xbar, cost));
     accumulate(m.total, m.layers.back());
     accumulate(m.dense_total, m.dense_layers.back());
   }
   m.power_reduction = m.dense_total.power_mw > 0.0 ? 1.0 - m.total.power_mw / m.dense_total.power_mw : 0.0;
   m.area_reduction = m.dense_total.area_mm2 > 0.0 ? 1.0 - m.total.area_mm2 / m.dense_total.area_mm2 : 0.0;
+  m.static_power_reduction = m.dense_total.static_power_mw > 0.0
+                                 ? 1.0 - m.total.static_power_mw / m.dense_total.static_power_mw
+                                 : 0.0;
   return m;
 }
 
@@ -276,8 +298,13 @@ const config::Section<CostConfig>& cost_section() {
           .add("dac_bits_if_ideal", &C::dac_bits_if_ideal,
                "DAC resolution priced when crossbar.dac_bits = 0; ISAAC: 1 (bit-serial)", {1.0, 16.0})
           .add("input_bits_if_ideal", &C::input_bits_if_ideal,
-               "input resolution priced when crossbar.dac_bits = 0; NeuroSim: 8-bit activations",
-               {1.0, 24.0});
+               "input resolution priced when crossbar.dac_bits = 0; NeuroSim: 8-bit activations", {1.0, 24.0})
+          .add("baseline_weight_bits", &C::baseline_weight_bits,
+               "weight bits (sign included) of the dense baseline, bit-sliced onto cells of crossbar.levels "
+               "levels per polarity, so that quantization saves crossbars (paper A: 9-bit weights = 8-bit G+ "
+               "and G-, two 4-bit cells each); 0 = the compressed model's own precision",
+               {0.0, 32.0})
+          .added_later();
   return section;
 }
 

@@ -422,6 +422,8 @@ class AdmmKind final : public Kind {
     out.metrics["compression_ratio_with_index"] = account.compression_ratio_with_index;
     out.metrics["dense_weights"] = static_cast<double>(account.dense_weights);
     out.metrics["kept_weights"] = static_cast<double>(account.kept_weights);
+    out.metrics["pruning_ratio"] =  // weights only, beside compression_ratio's bits
+        account.kept_weights > 0 ? static_cast<double>(account.dense_weights) / account.kept_weights : 0.0;
     out.metrics["crossbar_tiles"] = static_cast<double>(account.crossbars_kept);
     out.metrics["crossbar_tiles_dense"] = static_cast<double>(account.crossbars_total);
 
@@ -480,6 +482,9 @@ class AdmmKind final : public Kind {
     out.metrics["crossbars_dense"] = static_cast<double>(priced.dense_total.crossbars);
     out.metrics["power_reduction"] = priced.power_reduction;
     out.metrics["area_reduction"] = priced.area_reduction;
+    out.metrics["static_power_mw"] = priced.total.static_power_mw;
+    out.metrics["dense_static_power_mw"] = priced.dense_total.static_power_mw;
+    out.metrics["static_power_reduction"] = priced.static_power_reduction;
     out.metrics["power_mw"] = priced.total.power_mw;
     out.metrics["area_mm2"] = priced.total.area_mm2;
     out.metrics["energy_nj"] = priced.total.energy_nj;

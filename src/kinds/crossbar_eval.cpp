@@ -126,6 +126,8 @@ class CrossbarEvalKind final : public Kind {
     out.metrics["latency_us"] = mc.total.latency_us;
     out.metrics["power_reduction"] = mc.power_reduction;
     out.metrics["area_reduction"] = mc.area_reduction;
+    out.metrics["static_power_mw"] = mc.total.static_power_mw;
+    out.metrics["static_power_reduction"] = mc.static_power_reduction;
     out.arrays["hw_accuracy"] = hw.hw_accuracy;
     std::vector<double> layer_crossbars, layer_energy;
     for (const auto& l : mc.layers) {

@@ -95,6 +95,46 @@ TEST(CostModel, ReproducesTheHandComputedExample) {
   EXPECT_REL(mc.area_reduction, 1.0 / 3.0);
 }
 
+// Paper A's accounting beside ours, on the same example.
+// Static power, the hardware present at its active power (mW):
+//   crossbars 4 x 0.3 / 64 = 0.01875; ADCs 4 x 1.67 pJ x 1.2 GS/s = 8.016; DACs 32 x 1 bit x
+//   3.90625e-3 = 0.125; S&H 32 x 9.765625e-6 = 3.125e-4; S&A 4 x 0.05 = 0.2; buffers 4/96 x 20.7
+//   = 0.8625; total 9.2225625. Dense: every count 3/2 of that, 13.83384375.
+// A 9-bit dense baseline on 16-level cells (4 bits), differential: 8 magnitude bits = 2 cells per
+// polarity, so the dense layer has 3 tiles x 2 slices x 2 = 12 crossbars, and every count doubles
+// again: static power 27.6676875, static_power_reduction 2/3; the offset mapping keeps the sign in
+// the cells: 9 bits = 3 cells.
+TEST(CostModel, StaticPowerAndABitSlicedBaselineByHand) {
+  const CrossbarConfig x = example_crossbar();
+  CostConfig c;
+  const LayerMapping m = sparse_mapping("fc", 10, 40, x, 1, {{0, 0}, {2, 0}});
+  const LayerCost l = layer_cost(m, x, c);
+  EXPECT_REL(l.static_power_mw, 0.01875 + 8.016 + 0.125 + 3.125e-4 + 0.2 + 0.8625);
+  ModelCost mc = model_cost({m}, x, c);
+  EXPECT_EQ(mc.dense_slices, 1);
+  EXPECT_REL(mc.dense_total.static_power_mw, 13.83384375);
+  EXPECT_REL(mc.static_power_reduction, 1.0 / 3.0);
+
+  c.baseline_weight_bits = 9;
+  EXPECT_EQ(dense_baseline_slices(x, c), 2);
+  mc = model_cost({m}, x, c);
+  EXPECT_EQ(mc.dense_slices, 2);
+  EXPECT_EQ(mc.total.crossbars, 4) << "the compressed model is priced as mapped";
+  EXPECT_EQ(mc.dense_total.crossbars, 12);
+  EXPECT_EQ(mc.dense_total.adcs, 12);
+  EXPECT_EQ(mc.dense_total.dacs, 96);
+  EXPECT_REL(mc.dense_total.static_power_mw, 27.6676875);
+  EXPECT_REL(mc.static_power_reduction, 2.0 / 3.0);
+  EXPECT_REL(mc.area_reduction, 1.0 - l.area_mm2 / mc.dense_total.area_mm2);
+
+  CrossbarConfig offset = x;
+  offset.mapping = Mapping::Offset;
+  EXPECT_EQ(dense_baseline_slices(offset, c), 3);
+  CrossbarConfig continuous = x;
+  continuous.levels = 0;
+  EXPECT_EQ(dense_baseline_slices(continuous, c), 1) << "continuous cells hold any precision";
+}
+
 TEST(CostModel, TotalsAddLayersAndDenseMeansNoReduction) {
   const CrossbarConfig x = example_crossbar();
   const CostConfig c;

@@ -58,6 +58,11 @@ struct CostConfig {
   int dac_bits_if_ideal = 1;
   /// Input resolution priced when the simulation's inputs are ideal. NeuroSim: 8-bit activations.
   int input_bits_if_ideal = 8;
+  /// Weight precision of the dense baseline, bits with the sign: its weights are bit-sliced onto
+  /// cells of crossbar.levels levels (per polarity), so that quantization itself saves crossbars,
+  /// as paper A's figures suggest (a 9-bit weight = 8-bit G+ and G-, each two 4-bit cells).
+  /// 0 = the compressed model's own precision (crossbar.levels and crossbar.slices as mapped).
+  int baseline_weight_bits = 0;
 
   /// \brief ADC energy per conversion (pJ) at \p bits: adc_energy_pj, or ISAAC's table.
   /// \throws CrossbarError outside 4..10 bits without an override.
@@ -111,6 +116,10 @@ struct LayerCost {
   double energy_nj = 0.0;   ///< per inference
   double latency_us = 0.0;  ///< per inference
   double power_mw = 0.0;    ///< energy_nj / latency_us: average power during an inference
+  /// Power of the hardware present, every component at its active power whether or not an
+  /// inference uses it (crossbars, ADCs at their conversion rate, DACs, sample-and-holds,
+  /// shift-and-adds, buffers): what counting hardware gives, the accounting paper A appears to use.
+  double static_power_mw = 0.0;
   /// Per component, energy nJ per inference and area mm^2: crossbar, adc, dac, sample_hold,
   /// shift_add, buffer.
   double energy_by_component_nj[6] = {};
@@ -132,11 +141,20 @@ struct ModelCost {
   std::vector<LayerCost> dense_layers;
   LayerCost total;
   LayerCost dense_total;
-  double power_reduction = 0.0;  ///< 1 - power / dense power, a fraction
-  double area_reduction = 0.0;   ///< 1 - area / dense area, a fraction
+  double power_reduction = 0.0;         ///< 1 - power / dense power, a fraction
+  double area_reduction = 0.0;          ///< 1 - area / dense area, a fraction
+  double static_power_reduction = 0.0;  ///< 1 - static power / dense static power, a fraction
+  int dense_slices = 1;                 ///< cells per weight (per polarity) of the dense baseline
 };
 
-/// \brief Prices every layer and its dense counterpart (same out, in, mvms, every tile allocated).
+/// \brief Cells per weight (per polarity) of the dense baseline: \p xbar's slices when
+/// cost.baseline_weight_bits is 0 or the cells are continuous (crossbar.levels 0), else the
+/// baseline's magnitude bits (baseline_weight_bits - 1 for a differential pair, all of them for
+/// the offset mapping) over the bits of a cell (log2 levels), rounded up.
+int dense_baseline_slices(const CrossbarConfig& xbar, const CostConfig& cost);
+
+/// \brief Prices every layer and its dense counterpart (same out, in, mvms, every tile allocated,
+/// at dense_baseline_slices cells per weight).
 ModelCost model_cost(const std::vector<LayerMapping>& layers, const CrossbarConfig& xbar,
                      const CostConfig& cost);
 
