@@ -69,6 +69,8 @@ if [ ! -f "$PREFIX/.complete" ]; then
   cmake --install "$CACHE/build-kokkos" >> "$CACHE/kokkos.log" 2>&1
   # Kokkos Kernels without explicit instantiation: xbarsweep's own translation units instantiate
   # the float LayoutRight gemm they call, which goes to the BLAS TPL (OpenBLAS) on host spaces.
+  # The BLAS symbols' mangling is given (gfortran's, as OpenBLAS exports them: sgemm_), or Kokkos
+  # Kernels would need a Fortran compiler to find it out.
   log "building Kokkos Kernels (BLAS TPL, no explicit instantiation) into $PREFIX"
   cmake -S "$CACHE/src/kokkos-kernels" -B "$CACHE/build-kernels" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$PREFIX" -DKokkos_ROOT="$PREFIX" -DBUILD_SHARED_LIBS=ON \
@@ -76,7 +78,8 @@ if [ ! -f "$PREFIX/.complete" ]; then
     -DKokkosKernels_INST_DOUBLE=OFF -DKokkosKernels_INST_FLOAT=OFF -DKokkosKernels_INST_COMPLEX_DOUBLE=OFF \
     -DKokkosKernels_INST_COMPLEX_FLOAT=OFF -DKokkosKernels_INST_LAYOUTLEFT=OFF -DKokkosKernels_INST_LAYOUTRIGHT=OFF \
     -DKokkosKernels_INST_ORDINAL_INT=OFF -DKokkosKernels_INST_OFFSET_INT=OFF -DKokkosKernels_INST_OFFSET_SIZE_T=OFF \
-    -DKokkosKernels_ENABLE_TESTS=OFF -DKokkosKernels_ENABLE_EXAMPLES=OFF > "$CACHE/kernels.log" 2>&1 \
+    -DKokkosKernels_ENABLE_TESTS=OFF -DKokkosKernels_ENABLE_EXAMPLES=OFF \
+    "-DF77_BLAS_MANGLE=(name,NAME) name ## _" > "$CACHE/kernels.log" 2>&1 \
     || { cat "$CACHE/kernels.log"; exit 1; }
   cmake --build "$CACHE/build-kernels" -j "$jobs" >> "$CACHE/kernels.log" 2>&1 || { tail -50 "$CACHE/kernels.log"; exit 1; }
   cmake --install "$CACHE/build-kernels" >> "$CACHE/kernels.log" 2>&1
