@@ -198,8 +198,9 @@ void accumulate(LayerCost& sum, const LayerCost& l) {
 }  // namespace
 
 int dense_baseline_slices(const CrossbarConfig& xbar, const CostConfig& cost) {
-  if (cost.baseline_weight_bits <= 0 || xbar.levels <= 1) return xbar.slices;
-  const int cell_bits = static_cast<int>(std::floor(std::log2(static_cast<double>(xbar.levels)) + 1e-9));
+  const int levels = cost.baseline_cell_levels > 0 ? cost.baseline_cell_levels : xbar.levels;
+  if (cost.baseline_weight_bits <= 0 || levels <= 1) return xbar.slices;
+  const int cell_bits = static_cast<int>(std::floor(std::log2(static_cast<double>(levels)) + 1e-9));
   const int magnitude_bits =
       xbar.mapping == Mapping::Differential ? cost.baseline_weight_bits - 1 : cost.baseline_weight_bits;
   return std::max(1, static_cast<int>(ceil_div(std::max(1, magnitude_bits), std::max(1, cell_bits))));
@@ -304,6 +305,11 @@ const config::Section<CostConfig>& cost_section() {
                "levels per polarity, so that quantization saves crossbars (paper A: 9-bit weights = 8-bit G+ "
                "and G-, two 4-bit cells each); 0 = the compressed model's own precision",
                {0.0, 32.0})
+          .added_later()
+          .add("baseline_cell_levels", &C::baseline_cell_levels,
+               "levels per cell the baseline_weight_bits baseline is bit-sliced onto; 0 = crossbar.levels "
+               "(paper A: 16, 4-bit cells)",
+               {0.0, 65536.0})
           .added_later();
   return section;
 }

@@ -133,6 +133,9 @@ TEST(CostModel, StaticPowerAndABitSlicedBaselineByHand) {
   CrossbarConfig continuous = x;
   continuous.levels = 0;
   EXPECT_EQ(dense_baseline_slices(continuous, c), 1) << "continuous cells hold any precision";
+  c.baseline_cell_levels = 8;  // 3-bit cells named for the baseline: 8 magnitude bits = 3 cells
+  EXPECT_EQ(dense_baseline_slices(continuous, c), 3);
+  EXPECT_EQ(dense_baseline_slices(x, c), 3);
 }
 
 TEST(CostModel, TotalsAddLayersAndDenseMeansNoReduction) {

@@ -63,6 +63,9 @@ struct CostConfig {
   /// as paper A's figures suggest (a 9-bit weight = 8-bit G+ and G-, each two 4-bit cells).
   /// 0 = the compressed model's own precision (crossbar.levels and crossbar.slices as mapped).
   int baseline_weight_bits = 0;
+  /// Levels per cell (per polarity) the baseline is bit-sliced onto; 0 = crossbar.levels (paper A:
+  /// 16, 4-bit cells). Set it where the simulated cells are continuous (crossbar.levels 0).
+  int baseline_cell_levels = 0;
 
   /// \brief ADC energy per conversion (pJ) at \p bits: adc_energy_pj, or ISAAC's table.
   /// \throws CrossbarError outside 4..10 bits without an override.
@@ -148,9 +151,10 @@ struct ModelCost {
 };
 
 /// \brief Cells per weight (per polarity) of the dense baseline: \p xbar's slices when
-/// cost.baseline_weight_bits is 0 or the cells are continuous (crossbar.levels 0), else the
-/// baseline's magnitude bits (baseline_weight_bits - 1 for a differential pair, all of them for
-/// the offset mapping) over the bits of a cell (log2 levels), rounded up.
+/// cost.baseline_weight_bits is 0 or the cells are continuous (cost.baseline_cell_levels, else
+/// crossbar.levels, is 0), else the baseline's magnitude bits (baseline_weight_bits - 1 for a
+/// differential pair, all of them for the offset mapping) over the bits of a cell (log2 levels),
+/// rounded up.
 int dense_baseline_slices(const CrossbarConfig& xbar, const CostConfig& cost);
 
 /// \brief Prices every layer and its dense counterpart (same out, in, mvms, every tile allocated,
