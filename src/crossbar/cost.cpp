@@ -211,8 +211,10 @@ ModelCost model_cost(const std::vector<LayerMapping>& layers, const CrossbarConf
   ModelCost m;
   m.total.name = "total";
   m.dense_total.name = "total (dense)";
-  CrossbarConfig dense_xbar = xbar;
+  CrossbarConfig dense_xbar = xbar;  // the baseline's cells, sliced at its precision
   dense_xbar.slices = m.dense_slices = dense_baseline_slices(xbar, cost);
+  if (dense_xbar.slices != xbar.slices && cost.baseline_cell_levels >= 2)
+    dense_xbar.levels = cost.baseline_cell_levels;
   for (const auto& l : layers) {
     m.layers.push_back(layer_cost(l, xbar, cost));
     m.dense_layers.push_back(

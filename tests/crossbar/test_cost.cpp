@@ -136,6 +136,11 @@ TEST(CostModel, StaticPowerAndABitSlicedBaselineByHand) {
   c.baseline_cell_levels = 8;  // 3-bit cells named for the baseline: 8 magnitude bits = 3 cells
   EXPECT_EQ(dense_baseline_slices(continuous, c), 3);
   EXPECT_EQ(dense_baseline_slices(x, c), 3);
+  // Simulated cells continuous, the baseline's named: the dense side is priced on those cells.
+  const LayerMapping mapped = sparse_mapping("fc", 10, 40, continuous, 1, {{0, 0}, {2, 0}});
+  mc = model_cost({mapped}, continuous, c);
+  EXPECT_EQ(mc.dense_total.crossbars, 3 * 3 * 2);
+  EXPECT_EQ(mc.total.crossbars, 4);
 }
 
 TEST(CostModel, TotalsAddLayersAndDenseMeansNoReduction) {
