@@ -87,6 +87,20 @@ def _slow_sweep(folder, name, points=40, work_ms=120):
     return proc, out
 
 
+def _stop(proc):
+    """SIGSTOP, then wait until the kernel has stopped it: kill() returns before the signal is
+    delivered, and a process still running can append a record between two reads."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        if state in ("T", "t", "Z", "X"):
+            return
+        time.sleep(0.001)
+    pytest.fail(f"process {proc.pid} did not stop within 30 s")
+
+
 def _wait_for_journal(path, proc, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -105,7 +119,7 @@ def test_running_sweep_matches_status(tmp_path):
     try:
         _wait_for_journal(out, proc)
         for _ in range(8):
-            os.kill(proc.pid, signal.SIGSTOP)
+            _stop(proc)
             try:
                 df = xs.load(out)
                 assert_same_as_status(out, df)
@@ -134,7 +148,7 @@ def test_killed_sweep_and_torn_journal(tmp_path):
     # between the look and the kill.
     deadline = time.time() + 60
     while time.time() < deadline:
-        os.kill(proc.pid, signal.SIGSTOP)
+        _stop(proc)
         if os.path.getsize(out + ".journal") > 0:
             break
         os.kill(proc.pid, signal.SIGCONT)
