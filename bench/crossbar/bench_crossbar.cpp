@@ -20,21 +20,6 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 namespace xc = xbarsweep::crossbar;
 using Matrix = Kokkos::View<float**, Kokkos::LayoutRight>;
 
-namespace {
-
-Matrix random_view(int n, int m, std::uint64_t seed) {
-  Matrix v("v", n, m);
-  auto h = Kokkos::create_mirror_view(v);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < m; ++j)
-      h(i, j) = float(
-          2.0 * xc::uniform_open01(xc::hash_extend(xc::splitmix64(seed), std::uint64_t(i) * m + j)) - 1.0);
-  Kokkos::deep_copy(v, h);
-  return v;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   auto args = xbarsweep::bench::initialize(
       argc, argv, {"--benchmark_repetitions=21", "--benchmark_min_time=0.001"});  // one MVM per repetition
@@ -43,7 +28,7 @@ int main(int argc, char** argv) {
   Kokkos::ScopeGuard guard(argc, argv);
   const int out = 1024, in = 1024, batch = 256;
 
-  Matrix w = random_view(out, in, 1), x = random_view(batch, in, 2);
+  Matrix w = xbarsweep::bench::random_view(out, in, 1), x = xbarsweep::bench::random_view(batch, in, 2);
   Matrix wt("wt", in, out), y_dense("y_dense", batch, out), y("y", batch, out);
   {
     auto wh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);

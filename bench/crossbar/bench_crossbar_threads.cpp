@@ -19,23 +19,6 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace xc = xbarsweep::crossbar;
 
-namespace {
-
-template <class Space>
-Kokkos::View<float**, Kokkos::LayoutRight, typename Space::memory_space> random_view(int n, int m,
-                                                                                     std::uint64_t seed) {
-  Kokkos::View<float**, Kokkos::LayoutRight, typename Space::memory_space> v("v", n, m);
-  auto h = Kokkos::create_mirror_view(v);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < m; ++j)
-      h(i, j) = float(
-          2.0 * xc::uniform_open01(xc::hash_extend(xc::splitmix64(seed), std::uint64_t(i) * m + j)) - 1.0);
-  Kokkos::deep_copy(v, h);
-  return v;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   auto args =
       xbarsweep::bench::initialize(argc, argv, {"--benchmark_repetitions=21", "--benchmark_min_time=0.001"});
@@ -50,9 +33,9 @@ int main(int argc, char** argv) {
               threads);
   const int out = 1024, in = 1024, batch = 256;
   const auto config = xbarsweep::bench::crossbar_bench_config();
-  const auto w = random_view<Kokkos::Serial>(out, in, 1);
-  const auto xs = random_view<Kokkos::Serial>(batch, in, 2);
-  const auto xp = random_view<Parallel>(batch, in, 2);
+  const auto w = xbarsweep::bench::random_view<Kokkos::Serial>(out, in, 1);
+  const auto xs = xbarsweep::bench::random_view<Kokkos::Serial>(batch, in, 2);
+  const auto xp = xbarsweep::bench::random_view<Parallel>(batch, in, 2);
   Kokkos::View<float**, Kokkos::LayoutRight, Kokkos::Serial::memory_space> ys("ys", batch, out);
   Kokkos::View<float**, Kokkos::LayoutRight, Parallel::memory_space> yp("yp", batch, out);
   auto serial = xc::program_layer<Kokkos::Serial>(w, config, {42, 0});
