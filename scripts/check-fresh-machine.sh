@@ -289,7 +289,9 @@ sleep 0.2   # let tee finish the log
 echo
 say "summary (mirror $MIRROR, project ${REF:-working tree})"
 for r in "${results[@]}"; do echo "  $r"; done
-summary=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$DIR/test.log" | tail -n 1 || true)
-echo "  ctest: ${summary:-no summary line (the suite did not run)}"
+# Every ctest run of the test command: the main suite, then the Kokkos OpenMP tree's tests.
+summaries=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$DIR/test.log" || true)
+[ -n "$summaries" ] || summaries="no summary line (the suite did not run)"
+while IFS= read -r line; do echo "  ctest: $line"; done <<< "$summaries"
 sed -n '/^The following tests FAILED:/,/^Errors while running CTest/p' "$DIR/test.log" | sed 's/^/  /'
 exit "$failed"
