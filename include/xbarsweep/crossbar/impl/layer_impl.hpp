@@ -491,7 +491,7 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   // input, kept exactly with only the values at or above it: a min-heap of the largest `keep`.
   std::vector<std::vector<char>> used(nr_);  // per row tile: which physical columns hold outputs
   std::int64_t pool = 0;
-  for (int r = 0; r < nr_; ++r) {
+  for (int r = 0; r < nr_ && pooled; ++r) {
     used[r].assign(nphys_host_[r], 0);
     for (int c = 0; c < nc_; ++c) {
       const int k = tile_k_host_[static_cast<std::size_t>(r) * nc_ + c];
