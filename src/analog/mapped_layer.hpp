@@ -123,19 +123,10 @@ inline torch::Tensor patch_view(const torch::Tensor& x, std::array<std::int64_t,
                        {st[0], st[2] * s[0], st[3] * s[1], st[1], st[2] * d[0], st[3] * d[1]});
 }
 
-// The convolution's input as rows of the GEMM, (N Ho Wo) x (C kh kw): what F::unfold gives
-// after a transpose and reshape, as one strided copy instead of two passes.
-inline torch::Tensor im2col(const torch::Tensor& x, std::array<std::int64_t, 2> k,
-                            std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
-                            std::array<std::int64_t, 2> d, std::int64_t& ho, std::int64_t& wo) {
-  const torch::Tensor v = patch_view(x, k, s, pad, d, ho, wo);
-  return v.reshape({v.size(0) * ho * wo, v.size(3) * k[0] * k[1]});
-}
-
 // The rows calibrate() takes from a convolution's unfolded input: at most \p max_rows of them,
 // spread evenly (conv: over images and positions alike, the rows torch::linspace picks),
 // gathered from the padded input without unfolding the rest: the same rows, in the same order,
-// as im2col(...).index_select.
+// as the unfolded matrix's index_select.
 inline torch::Tensor calibration_patches(const torch::Tensor& x, std::array<std::int64_t, 2> k,
                                          std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
                                          std::array<std::int64_t, 2> d, std::int64_t max_rows) {
@@ -153,7 +144,7 @@ inline torch::Tensor calibration_patches(const torch::Tensor& x, std::array<std:
 // The convolution of \p x (N x C x H x W) as simulated MVMs of its patches, read from the padded
 // input by the layer's DAC and written straight into the output (N x out x Ho x Wo, no bias): no
 // unfolded matrix, no permuted copy. Chunks as simulate() cuts them, so that every call, row and
-// draw is the one simulate() makes on im2col's rows.
+// draw is the one simulate() makes on the unfolded rows.
 inline torch::Tensor simulate_patches(MappedLayer& m, const torch::Tensor& x, std::array<std::int64_t, 2> k,
                                       std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,
                                       std::array<std::int64_t, 2> d, std::int64_t max_rows) {

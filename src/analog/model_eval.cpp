@@ -1,5 +1,5 @@
 // The torch bridge of the crossbar simulator: a classifier's forward pass with its Linear and
-// Conv2d layers replaced by simulated MVMs (convolutions through im2col / unfold).
+// Conv2d layers replaced by simulated MVMs (convolutions read as patches of their padded input).
 #include "xbarsweep/analog/model_eval.hpp"
 
 #include <torch/torch.h>
@@ -70,7 +70,7 @@ struct HardwareModel::State {
   }
 
   // A convolution on crossbars: the rows of its GEMM ((N Ho Wo) x (C kh kw), feature order
-  // (c, kh, kw) = the order of weight.view(out, -1)) read from the padded input by the DAC (im2col
+  // (c, kh, kw) = the order of weight.view(out, -1)) read from the padded input by the DAC (gathered
   // for calibration), one simulated MVM per output position, bias added digitally.
   torch::Tensor conv(MappedLayer& m, const torch::Tensor& x, std::array<std::int64_t, 2> k,
                      std::array<std::int64_t, 2> s, std::array<std::int64_t, 2> pad,

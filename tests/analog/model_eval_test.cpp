@@ -198,9 +198,10 @@ TEST(ModelEval, RefusesATorchScriptModelWithAWeightItCannotMap) {
 }  // namespace
 }  // namespace xbarsweep::analog
 
-// The bridge's im2col is F::unfold's layout, bit for bit (the simulated MVMs then see the same
-// rows, so results stay the same): strides, paddings, dilations, non-square kernels, channels.
-TEST(ModelEval, Im2colIsUnfoldsLayoutExactly) {
+// The rows calibration gathers from a convolution's padded input are F::unfold's, bit for bit and
+// in its order (all of them when max_rows allows; an even spread of them otherwise): strides,
+// paddings, dilations, non-square kernels, channels.
+TEST(ModelEval, CalibrationPatchesAreUnfoldsRowsExactly) {
   torch::manual_seed(3);
   struct Case {
     std::int64_t n, c, h, w;
@@ -212,8 +213,7 @@ TEST(ModelEval, Im2colIsUnfoldsLayoutExactly) {
                         {2, 8, 4, 4, {1, 1}, {1, 1}, {0, 0}, {1, 1}}};
   for (const auto& t : cases) {
     const auto x = torch::randn({t.n, t.c, t.h, t.w});
-    std::int64_t ho = 0, wo = 0;
-    const auto mine = xbarsweep::analog::detail::im2col(x, t.k, t.s, t.pad, t.d, ho, wo);
+    const auto mine = xbarsweep::analog::detail::calibration_patches(x, t.k, t.s, t.pad, t.d, 1 << 30);
     const auto cols =
         torch::nn::functional::unfold(x, torch::nn::functional::UnfoldFuncOptions({t.k[0], t.k[1]})
                                              .dilation({t.d[0], t.d[1]})
@@ -221,7 +221,11 @@ TEST(ModelEval, Im2colIsUnfoldsLayoutExactly) {
                                              .stride({t.s[0], t.s[1]}));
     const auto want = cols.transpose(1, 2).reshape({-1, cols.size(1)});
     ASSERT_EQ(mine.sizes(), want.sizes());
-    EXPECT_EQ(ho * wo, cols.size(2));
     EXPECT_TRUE(torch::equal(mine, want)) << "case c=" << t.c << " k=" << t.k[0] << "x" << t.k[1];
+    const std::int64_t few = want.size(0) / 3;  // an even spread: the rows linspace picks
+    const auto picked = torch::linspace(0, want.size(0) - 1, few).to(torch::kLong);
+    EXPECT_TRUE(torch::equal(xbarsweep::analog::detail::calibration_patches(x, t.k, t.s, t.pad, t.d, few),
+                             want.index_select(0, picked)))
+        << "spread, case c=" << t.c;
   }
 }
