@@ -67,6 +67,7 @@ HardwareLSTM::HardwareLSTM(xc::CirculantLSTMImpl& lstm, const CrossbarConfig& co
     if (const auto b = g->dense_bias(); b.defined()) m.bias = b.detach().to(torch::kFloat).clone();
     m.layer = Layer(w.data_ptr<float>(), static_cast<int>(w.size(0)), static_cast<int>(w.size(1)), config,
                     DeviceSeed{device_seed, k++});
+    if (config.drift != crossbar::Drift::None) m.weight = w;
     state_->index[g] = state_->layers.size();
     state_->layers.push_back(std::move(m));
   }
@@ -92,6 +93,8 @@ void HardwareLSTM::calibrate(const at::Tensor& x) {
     if (!seen[k].empty()) detail::calibrate(state_->layers[k], torch::cat(seen[k], 0), state_->max_rows);
   }
 }
+
+void HardwareLSTM::drift_to(double t) { detail::drift_to(state_->layers, t); }
 
 at::Tensor HardwareLSTM::forward(const at::Tensor& x) {
   return state_->run(x, [&](xc::GateMatrixImpl& m, const torch::Tensor& rows) {
@@ -138,6 +141,7 @@ HardwareEvaluation evaluate_lstm_on_crossbars(xc::CirculantLSTMImpl& lstm, const
     check();
     HardwareLSTM hw(lstm, config, device_sample_seed(o.seed, s), o.max_rows_per_mvm);
     if (ncal > 0) hw.calibrate(calibration.images.narrow(0, 0, ncal));
+    hw.drift_to(config.t_inference);
     r.hw_accuracy.push_back(accuracy_of([&](const at::Tensor& x) { return hw.forward(x); }));
     if (s == 0) r.mappings = hw.mappings();
   }

@@ -23,7 +23,8 @@ using Layer = ProgrammedLayer<Kokkos::DefaultExecutionSpace>;
 struct MappedLayer {
   std::string name;
   bool conv = false;
-  torch::Tensor bias;  // undefined when none
+  torch::Tensor bias;    // undefined when none
+  torch::Tensor weight;  // out x in as programmed, kept with drift on (drift_to reprograms from it)
   Layer layer;
   std::int64_t mvms = 1;   // per inference: conv output positions, LSTM time steps
   std::int64_t chunk = 0;  // rows per MVM call, fixed at the first call (scratch sized once)
@@ -186,6 +187,13 @@ inline torch::Tensor simulate_patches(MappedLayer& m, const torch::Tensor& x, st
   m.simulate_s += seconds_since(started);
   m.rows += rows;
   return y;
+}
+
+// Reads every layer's devices \p t seconds after programming (crossbar.drift), after their
+// calibration at programming: the ADC ranges stay, the conductances drift.
+inline void drift_to(std::vector<MappedLayer>& layers, double t) {
+  for (auto& m : layers)
+    if (m.weight.defined()) m.layer.drift_to(m.weight.data_ptr<float>(), t);
 }
 
 // How \p m sits on crossbars, for the cost model.

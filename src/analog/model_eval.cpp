@@ -192,6 +192,7 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
     m.layer = Layer(wm.data_ptr<float>(), static_cast<int>(wm.size(0)), static_cast<int>(wm.size(1)), config,
                     DeviceSeed{device_seed, k++});
     m.program_s = detail::seconds_since(started);
+    if (config.drift != Drift::None) m.weight = wm;
     state_->layers.push_back(std::move(m));
     return state_->layers.size() - 1;
   };
@@ -250,6 +251,11 @@ void HardwareModel::calibrate(const at::Tensor& images) {
     throw;
   }
   state_->calibrating = false;
+}
+
+void HardwareModel::drift_to(double t) {
+  ScopedRegion region("xbarsweep::crossbar::HardwareModel::drift_to");
+  detail::drift_to(state_->layers, t);
 }
 
 at::Tensor HardwareModel::forward(const at::Tensor& images) {
@@ -312,6 +318,7 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
     check();
     HardwareModel hw(model, config, device_sample_seed(o.seed, s), o.max_rows_per_mvm);
     if (ncal > 0) hw.calibrate(calibration.images.narrow(0, 0, ncal));
+    hw.drift_to(config.t_inference);
     std::int64_t correct = 0;
     for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
       check();

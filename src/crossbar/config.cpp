@@ -1,6 +1,7 @@
 // Validation of CrossbarConfig (no dependency on the config library's definitions).
 #include "xbarsweep/crossbar/config.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -13,6 +14,15 @@ int CrossbarConfig::input_planes() const {
   if (dac_bits <= 0) return 1;
   const int total = effective_input_bits();
   return (total + dac_bits - 1) / dac_bits;
+}
+
+double CrossbarConfig::drift_log_time(double t) const {
+  if (drift == Drift::None || !(t > drift_t0)) return 0.0;
+  return std::log(t / drift_t0);
+}
+
+double CrossbarConfig::read_noise_gain(double t) const {
+  return 1.0 + drift_read_noise_growth * drift_log_time(t);
 }
 
 namespace {
@@ -77,6 +87,14 @@ std::optional<config::Problem> CrossbarConfig::problem() const {
                        "crossbar.dac_bits >= 1, or input_bits 0"));
   first(problem_if(adc_bits < 0 || adc_bits > 24, "crossbar.adc_bits",
                    "is " + std::to_string(adc_bits) + "; expected 0..24"));
+  first(problem_if(!(drift_nu_mean >= 0.0 && drift_nu_std >= 0.0), "crossbar.drift_nu_std",
+                   "is " + text(drift_nu_std) + " with crossbar.drift_nu_mean " + text(drift_nu_mean) +
+                       "; expected both >= 0"));
+  first(problem_if(!(drift_t0 > 0.0), "crossbar.drift_t0", "is " + text(drift_t0) + " s; expected > 0"));
+  first(problem_if(!(t_inference >= 0.0), "crossbar.t_inference",
+                   "is " + text(t_inference) + " s; expected >= 0 (seconds after programming)"));
+  first(problem_if(!(drift_read_noise_growth >= 0.0), "crossbar.drift_read_noise_growth",
+                   "is " + text(drift_read_noise_growth) + "; expected >= 0"));
   return p;
 }
 

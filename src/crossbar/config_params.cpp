@@ -92,6 +92,48 @@ const config::Section<CrossbarConfig>& crossbar_section() {
               "own range",
               {1.0, 100.0})
           .added_later(1.0)  // the default was 1: points recorded then keep their ids
+          .choice(
+              "drift", &C::drift, {{"none", Drift::None}, {"power_law", Drift::PowerLaw}},
+              "conductance drift after programming: none, or power_law G(t) = G(t0) (t / t0)^(-nu) for t > "
+              "t0 (phase-change memory; aihwkit, CrossSim, NeuroSim, MemTorch); reads at t <= t0 see the "
+              "programmed conductance")
+          .added_later()
+          .add(
+              "drift_nu_mean", &C::drift_nu_mean,
+              "mean drift exponent nu. 0.06: doped GST (Joshi et al. 2020); aihwkit's PCM fit (Nandakumar et "
+              "al. 2019) gives 0.049..0.1 over its conductance range, 0.060 at 0.1 g_max",
+              {0.0, 1.0})
+          .added_later()
+          .add("drift_nu_std", &C::drift_nu_std,
+               "device-to-device std of nu (nu = max(0, N(nu_mean, nu_std)) per device). 0.02: aihwkit's PCM "
+               "fit gives 0.008..0.045, 0.023 at 0.1 g_max",
+               {0.0, 1.0})
+          .added_later()
+          .add(
+              "drift_t0", &C::drift_t0,
+              "s after programming of the read the devices were programmed to (the power law's t0); aihwkit: "
+              "20",
+              Range::above(0.0))
+          .unit("s")
+          .added_later()
+          .add("t_inference", &C::t_inference,
+               "s after programming at which the devices are read (sweep it: 1, 3600, 86400, 3.15e7 for 1 s, "
+               "1 h, 1 day, 1 year); the ADC ranges stay as calibrated at programming",
+               Range::at_least(0.0))
+          .unit("s")
+          .added_later()
+          .add("drift_read_noise_growth", &C::drift_read_noise_growth,
+               "read noise grows as read_noise (1 + growth ln(t / t0)) for t > t0 (1/f noise accumulates; "
+               "aihwkit's PCM model grows as sqrt(ln t)); 0 = constant",
+               Range::at_least(0.0))
+          .added_later()
+          .choice(
+              "drift_compensation", &C::drift_compensation,
+              {{"none", DriftCompensation::None}, {"global", DriftCompensation::Global}},
+              "global: each layer's outputs rescaled by its reference read at programming over the same "
+              "read at t (mean |output| of one-hot inputs; aihwkit's GlobalDriftCompensation, the default of "
+              "its StandardHWATrainingPreset); none: outputs shrink with drift")
+          .added_later()
           .add("seed_offset", &C::seed_offset,
                "added to the point's seed for the devices: another Monte Carlo device sample",
                Range::at_least(0));

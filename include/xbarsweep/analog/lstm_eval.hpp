@@ -38,6 +38,9 @@ class HardwareLSTM {
   /// \brief Calibrates every gate matrix (DAC full scale, ADC ranges) on all the rows it receives,
   /// over every time step, in a software forward pass of \p x (the float activations).
   void calibrate(const at::Tensor& x);
+  /// \brief Reads every gate matrix's devices \p t seconds after programming (crossbar.drift),
+  /// after calibrate(). No effect without drift.
+  void drift_to(double t);
   /// \brief The LSTM's output sequence for \p x (layout as CirculantLSTMImpl::forward) with every
   /// gate product simulated. Matrices never calibrated calibrate on their first call.
   at::Tensor forward(const at::Tensor& x);

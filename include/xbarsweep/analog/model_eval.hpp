@@ -59,6 +59,9 @@ class HardwareModel {
   /// \brief Runs \p images (N x C x H x W) through the hardware model, calibrating each mapped
   /// layer (DAC full scale, ADC ranges) on the inputs it receives from the layers before it.
   void calibrate(const at::Tensor& images);
+  /// \brief Reads every mapped layer's devices \p t seconds after programming (crossbar.drift;
+  /// ProgrammedLayer::drift_to): call it after calibrate(), whose ranges stay. No effect without drift.
+  void drift_to(double t);
   /// \brief Logits of \p images through the hardware model. Layers with a DAC or ADC that were
   /// never calibrated calibrate on their first batch.
   at::Tensor forward(const at::Tensor& images);
@@ -107,7 +110,8 @@ void summarize_samples(HardwareEvaluation& r);
 
 /// \brief Evaluates \p model on \p test in software and through the crossbar simulator, once per
 /// device sample: each sample programs every layer with its own seed, calibrates on the first
-/// calibration_items of \p calibration, then classifies \p test.
+/// calibration_items of \p calibration, reads the devices at config.t_inference (drift), then
+/// classifies \p test.
 HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Split& test,
                                          const data::Split& calibration, const CrossbarConfig& config,
                                          const HardwareEvalOptions& options);

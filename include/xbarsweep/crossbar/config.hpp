@@ -32,6 +32,19 @@ enum class AdcRange {
                 ///< the layer, over a calibration batch (CrossSim's rule)
 };
 
+/// \brief How conductances change after programming.
+enum class Drift {
+  None,      ///< devices keep their programmed conductance
+  PowerLaw,  ///< G(t) = G(t0) (t / t0)^(-nu) for t > t0, nu per device ~ max(0, N(nu_mean, nu_std))
+};
+
+/// \brief How drifted outputs are corrected.
+enum class DriftCompensation {
+  None,    ///< outputs shrink as the devices drift
+  Global,  ///< each layer's outputs rescaled digitally by one factor: its reference read at
+           ///< programming over the same read at t (aihwkit's GlobalDriftCompensation)
+};
+
 /// \brief Every parameter of the crossbar simulator. All non-idealities are off by default, so
 /// a default CrossbarConfig with levels = 0 computes an exact matmul.
 struct CrossbarConfig {
@@ -55,7 +68,19 @@ struct CrossbarConfig {
   AdcRange adc_range = AdcRange::Calibrated;
   double adc_percentile = 99.99;  ///< AdcRange::Percentile: the percentile of |current|, (0, 100]
   double adc_headroom = 1.5;      ///< calibrated and percentile ranges widened by this factor (>= 1)
+  Drift drift = Drift::None;
+  double drift_nu_mean = 0.06;           ///< mean drift exponent nu
+  double drift_nu_std = 0.02;            ///< spread of nu from device to device
+  double drift_t0 = 20.0;                ///< s: the time of the programmed read, the power law's reference
+  double t_inference = 1.0;              ///< s after programming at which the devices are read
+  double drift_read_noise_growth = 0.0;  ///< read noise x (1 + growth ln(t / t0)) for t > t0
+  DriftCompensation drift_compensation = DriftCompensation::Global;
   std::uint64_t seed_offset = 0;  ///< added to the device seed (independent device samples)
+
+  /// \brief ln(t / t0) of a read at \p t seconds after programming: 0 unless drift is on and t > t0.
+  double drift_log_time(double t) const;
+  /// \brief The read-noise factor at \p t: 1 + drift_read_noise_growth ln(t / t0), or 1.
+  double read_noise_gain(double t) const;
 
   /// \brief Number of input passes (DAC planes) per MVM: ceil(input_bits / dac_bits), or 1.
   int input_planes() const;

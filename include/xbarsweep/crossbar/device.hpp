@@ -18,19 +18,41 @@ struct DeviceModel {
   double prog_noise = 0.0;      ///< std of programming noise / g_max
   double stuck_min_rate = 0.0;  ///< P(stuck at g_min)
   double stuck_max_rate = 0.0;  ///< P(stuck at g_max)
+  double nu_mean = 0.0;         ///< drift exponent: mean
+  double nu_std = 0.0;          ///< drift exponent: device-to-device std
+  double log_time = 0.0;        ///< ln(t / t0) of the read; 0 = as programmed (no drift)
 
+  /// \brief The devices as programmed (read at t0: no drift).
   static DeviceModel from(const CrossbarConfig& c) {
-    return {c.g_min_us, c.g_max_us, c.sigma, c.prog_noise, c.stuck_min_rate, c.stuck_max_rate};
+    return {c.g_min_us,       c.g_max_us,      c.sigma,        c.prog_noise, c.stuck_min_rate,
+            c.stuck_max_rate, c.drift_nu_mean, c.drift_nu_std, 0.0};
+  }
+  /// \brief The same devices read \p t seconds after programming (CrossbarConfig::drift).
+  static DeviceModel at_time(const CrossbarConfig& c, double t) {
+    DeviceModel m = from(c);
+    m.log_time = c.drift_log_time(t);
+    return m;
   }
 };
+
+/// \brief The drift factor (t / t0)^(-nu) = exp(-nu ln(t / t0)) of the device keyed \p key, nu =
+/// max(0, nu_mean + nu_std z) with z its draw 4: a device's nu is the same at every time.
+KOKKOS_INLINE_FUNCTION double drift_factor(const DeviceModel& m, std::uint64_t key) {
+  if (m.log_time == 0.0) return 1.0;
+  double nu = m.nu_mean;
+  if (m.nu_std > 0.0) nu += m.nu_std * normal_from_hash(splitmix64(key + 4));
+  nu = nu < 0.0 ? 0.0 : nu;
+  return Kokkos::Experimental::exp(-nu * m.log_time);
+}
 
 /// \brief Conductance (uS) of a device programmed to \p g_nominal, applying once, in order:
 ///  1. lognormal device-to-device variation, G = G_nom exp(sigma z - sigma^2/2), z ~ N(0,1):
 ///     mean-preserving, so the nominal levels are the means of the device states (Paper A);
 ///  2. programming noise, G += prog_noise g_max z', clipped at 0;
 ///  3. stuck-at faults: with probability stuck_min_rate G = g_min, else with stuck_max_rate
-///     G = g_max (one uniform draw, so the two are exclusive).
-/// Draws 1, 2, 3 of the device are splitmix64(key + d), key = device_key(address).
+///     G = g_max (one uniform draw, so the two are exclusive); a stuck device does not drift;
+///  4. drift to the time of the read: G *= drift_factor (none at log_time 0).
+/// Draws 1, 2, 3, 4 of the device are splitmix64(key + d), key = device_key(address).
 KOKKOS_INLINE_FUNCTION double program_device(const DeviceModel& m, double g_nominal, std::uint64_t key) {
   double g = g_nominal;
   if (m.sigma > 0.0) {
@@ -43,13 +65,10 @@ KOKKOS_INLINE_FUNCTION double program_device(const DeviceModel& m, double g_nomi
   }
   if (m.stuck_min_rate > 0.0 || m.stuck_max_rate > 0.0) {
     const double u = uniform_open01(splitmix64(key + 3));
-    if (u < m.stuck_min_rate) {
-      g = m.g_min;
-    } else if (u < m.stuck_min_rate + m.stuck_max_rate) {
-      g = m.g_max;
-    }
+    if (u < m.stuck_min_rate) return m.g_min;
+    if (u < m.stuck_min_rate + m.stuck_max_rate) return m.g_max;
   }
-  return g;
+  return g * drift_factor(m, key);
 }
 
 /// \brief Wire segments between cell (\p row, \p col) of a \p rows-row tile and its periphery:

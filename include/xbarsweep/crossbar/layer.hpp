@@ -33,6 +33,8 @@ struct TileIndex {
   friend bool operator==(const TileIndex& a, const TileIndex& b) { return a.row == b.row && a.col == b.col; }
 };
 
+struct DeviceModel;
+
 namespace Impl {
 struct InputRows;
 struct OutputRows;
@@ -99,6 +101,24 @@ class ProgrammedLayer {
   /// x.rows) of the layer, those that exist. No bias is added.
   void mvm(const ConvPatches& x, float* y);
 
+  /// \brief Reads the devices \p t seconds after programming (CrossbarConfig::drift): every
+  /// device's conductance drifts from its programmed value (the same devices, the same draws: a
+  /// device's drift exponent does not depend on t), while the DAC full scale and the ADC ranges
+  /// stay as calibrated. With DriftCompensation::Global the outputs are rescaled digitally by the
+  /// reference read at programming over the same read now (reference_read()). Nothing changes
+  /// without drift or at t <= drift_t0. Read noise grows by CrossbarConfig::read_noise_gain(t).
+  /// \param w the weights the layer was programmed with (out x in, row-major, host memory)
+  /// \throws CrossbarError for t < 0 or null weights.
+  void drift_to(const float* w, double t);
+  /// \brief Seconds after programming at which the devices are read (drift_to); 0 before.
+  double read_time() const { return time_; }
+  /// \brief The global drift compensation's output factor (1 without compensation or drift).
+  float drift_compensation() const { return compensation_; }
+  /// \brief The reference read of drift compensation: sum over cells of |sum_s factor_s G(i, j, s)|,
+  /// the magnitude of what a one-hot input on each word line reads on each column (aihwkit's
+  /// readout of eye(in)), noise-free and without the ADC (a read averaged over repeats).
+  double reference_read() const;
+
   /// \brief Frees the MVM's scratch (the next mvm() allocates it again): between the layers of a
   /// model, so that only one layer's scratch exists at a time.
   void release_scratch();
@@ -146,6 +166,7 @@ class ProgrammedLayer {
   Impl::InputRows patch_rows(const ConvPatches& x);
   void tile_product(int r, const Impl::ScratchSlot& slot, int n, bool used_only);
   void set_theoretical_adc_ranges();
+  void program_devices(const float* w, const DeviceModel& model);
 
   CrossbarConfig config_{};
   DeviceSeed seed_{};
@@ -170,8 +191,11 @@ class ProgrammedLayer {
   float w_max_ = 0.0f, out_scale_ = 1.0f, offset_per_x_ = 0.0f;
   float x_fs_ = 0.0f;
   bool calibrated_ = false;
-  bool narrow_tiles_ = false;  // at most 16 columns used per tile: readout vectorises over rows
-  std::uint64_t reads_ = 0;    // MVM calls so far: keys the fresh read noise of each call
+  double time_ = 0.0;             // s after programming of the devices' read (drift_to)
+  double drift_reference_ = 0.0;  // reference_read() as programmed (drift on)
+  float compensation_ = 1.0f;     // global drift compensation's output factor
+  bool narrow_tiles_ = false;     // at most 16 columns used per tile: readout vectorises over rows
+  std::uint64_t reads_ = 0;       // MVM calls so far: keys the fresh read noise of each call
 
   // MVM scratch: slots_ blocks of block_ rows (one per thread on host spaces; the whole batch
   // elsewhere), each an Impl::ScratchSlot: DAC codes, input sums, one row tile's products, sums.

@@ -103,14 +103,10 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
   tile_k_host_.assign(static_cast<std::size_t>(nr_) * nc_, -1);
   nphys_host_.assign(nr_, 0);
   pcoff_host_.assign(nr_, 0);
-  std::vector<int> tile_r, tile_c, tile_k;
   for (const TileIndex t : tiles_) {
     const int k = nphys_host_[t.row] / (slices_ * cols);
     tile_k_host_[static_cast<std::size_t>(t.row) * nc_ + t.col] = k;
     nphys_host_[t.row] += slices_ * cols;
-    tile_r.push_back(t.row);
-    tile_c.push_back(t.col);
-    tile_k.push_back(k);
   }
   // The part of each row tile's product the readout reads: its word lines that carry inputs,
   // and its physical columns up to the last used one (a small layer uses few of a tile's).
@@ -180,6 +176,30 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
   adc_step_ = FlatView("xbarsweep::crossbar::adc_step", total_phys_);
   adc_inv_step_ = FlatView("xbarsweep::crossbar::adc_inv_step", total_phys_);
   if (tiles_.empty()) return;
+  program_devices(w, DeviceModel::from(config_));
+  if (config_.drift != Drift::None) drift_reference_ = reference_read();
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::program_devices(const float* w, const DeviceModel& model) {
+  const int rows = config_.rows, cols = config_.cols;
+  const bool quantized = config_.levels > 0;
+  const std::int64_t L = quantized ? config_.levels : 1;
+  const std::int64_t LS = quantized ? Impl::ipow(L, slices_) : 2;
+  const bool differential = config_.mapping == Mapping::Differential;
+  const double q_top =
+      quantized ? (differential ? double(LS - 1) : double((LS - 1) / 2)) : (differential ? 1.0 : 0.5);
+  const double g_min = config_.g_min_us, g_max = config_.g_max_us;
+  const double unit = quantized ? (g_max - g_min) / double(L - 1) : (g_max - g_min);
+  const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
+  const float wmax = w_max_;
+  std::vector<int> tile_r, tile_c, tile_k;
+  for (const TileIndex t : tiles_) {
+    tile_r.push_back(t.row);
+    tile_c.push_back(t.col);
+    tile_k.push_back(tile_k_host_[static_cast<std::size_t>(t.row) * nc_ + t.col]);
+  }
+  const int out = out_, in = in_;
 
   using HostMatrix = Kokkos::View<const float**, Kokkos::LayoutRight, Kokkos::HostSpace,
                                   Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
@@ -205,7 +225,6 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
     Kokkos::deep_copy(d_tk, hk);
   }
 
-  const DeviceModel model = DeviceModel::from(config_);
   const std::uint64_t dseed = seed_.seed + config_.seed_offset;
   const std::uint32_t layer = seed_.layer;
   const double wire = config_.wire_ohm;
@@ -294,6 +313,51 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
         });
   }
   Kokkos::fence();
+}
+
+template <class ExecSpace>
+double ProgrammedLayer<ExecSpace>::reference_read() const {
+  // A one-hot input on word line i reads column j as sum_s factor_s G(i, j, s): the mean of its
+  // magnitude over every cell, summed here per row tile (the count is the same at every time).
+  double total = 0.0;
+  const auto g = g_;
+  const auto factor = slice_factor_;
+  const int rows = config_.rows, cols = config_.cols, slices = slices_;
+  for (int r = 0; r < nr_; ++r) {
+    const int np = nphys_host_[r];
+    if (np == 0) continue;
+    const std::int64_t goff = static_cast<std::int64_t>(rows) * pcoff_host_[r];
+    double part = 0.0;
+    Kokkos::parallel_reduce(
+        "xbarsweep::crossbar::drift_reference_read",
+        Kokkos::RangePolicy<ExecSpace, Kokkos::IndexType<std::int64_t>>(0,
+                                                                        static_cast<std::int64_t>(rows) * np),
+        KOKKOS_LAMBDA(const std::int64_t idx, double& acc) {
+          const std::int64_t i = idx / np;
+          const int p = static_cast<int>(idx % np);
+          if ((p / cols) % slices != 0) return;  // slice 0's cell stands for its tile column
+          double v = 0.0;
+          for (int s = 0; s < slices; ++s) v += double(factor(s)) * double(g(goff + i * np + p + s * cols));
+          acc += Kokkos::Experimental::fabs(v);
+        },
+        part);
+    total += part;
+  }
+  return total;
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::drift_to(const float* w, double t) {
+  Impl::ProfilingRegion region("xbarsweep::crossbar::drift_to");
+  XBARSWEEP_THROW_IF(!(t >= 0.0), CrossbarError, "drift_to: t = " << t << " s; expected >= 0");
+  if (config_.drift == Drift::None || tiles_.empty()) return;
+  XBARSWEEP_THROW_IF(w == nullptr, CrossbarError, "drift_to: null weights");
+  program_devices(w, DeviceModel::at_time(config_, t));
+  time_ = t;
+  const double now = reference_read();
+  compensation_ = config_.drift_compensation == DriftCompensation::Global && now > 0.0
+                      ? static_cast<float>(drift_reference_ / now)
+                      : 1.0f;
 }
 
 template <class ExecSpace>
@@ -713,8 +777,9 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
     a.nc = nc_;
     a.cols = config_.cols;
     a.slices = slices_;
-    a.additive_sigma = static_cast<float>(config_.read_noise * config_.g_max_us) * plane_full_scale();
-    a.prop_sigma = static_cast<float>(config_.read_noise);
+    const double read_noise = config_.read_noise * config_.read_noise_gain(time_);
+    a.additive_sigma = static_cast<float>(read_noise * config_.g_max_us) * plane_full_scale();
+    a.prop_sigma = static_cast<float>(read_noise);
     a.adc_top = adc ? float((std::int64_t(1) << config_.adc_bits) - 1) : 0.0f;
     a.tile_k = tile_k_.data() + static_cast<std::int64_t>(r) * nc_;
     a.pcoff = pcoff_host_[r];
@@ -733,9 +798,11 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
     sum.xsum = offset ? slot.xsum : nullptr;
     sum.tile_k = tile_k_.data();
     sum.y = y;
-    sum.scale =
-        (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) * out_scale_;
-    sum.offset_per_x = offset_per_x_;
+    // Drift compensation rescales the column reads, before the offset mapping's reference is
+    // removed: scale c (a - offset / c xs) = scale (c a - offset xs).
+    sum.scale = (config_.dac_bits > 0 ? float(std::int64_t(1) << (plane * config_.dac_bits)) : 1.0f) *
+                out_scale_ * compensation_;
+    sum.offset_per_x = offset_per_x_ / compensation_;
     sum.accumulate = plane > 0;
     sum.batch = block_;
     sum.first = b0;
