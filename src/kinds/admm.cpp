@@ -243,6 +243,7 @@ class AdmmKind final : public Kind {
         .merge(admm_schema())
         .merge(crossbar::crossbar_schema())
         .merge(crossbar::cost_schema())
+        .merge(analog::hwa_schema())
         .merge(classifier_schema());
   }
 
@@ -250,6 +251,7 @@ class AdmmKind final : public Kind {
     std::vector<config::Check> c = classifier_checks(/*mapped=*/true);
     for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
     for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
+    c.push_back(hardware_aware_check());
     c.push_back({{"admm.levels"}, [](const config::Params& p) -> std::optional<config::Problem> {
                    const auto levels = p.integer("admm.levels");
                    if (levels == 0 || (levels >= 2 && levels % 2 == 0)) return std::nullopt;
@@ -381,8 +383,11 @@ class AdmmKind final : public Kind {
         nn::set_learning_rate(*optimizer, cfg.lr);
       }
     };
+    // Hardware-aware: every ADMM W-step and retraining epoch trains on perturbed weights.
+    const auto hwa = hardware_aware_training(*model, p);
     training.train_epoch = [&](const xc::StepHooks& step) {
       nn::TrainHooks hooks;
+      add_hardware_aware_hooks(hooks, hwa.get());
       hooks.check_cancelled = [&context] { context.check_cancelled(); };
       if (step.before_step) hooks.before_step = [&step](std::int64_t) { step.before_step(); };
       if (step.after_step) hooks.after_step = [&](std::int64_t) { step.after_step(*optimizer); };

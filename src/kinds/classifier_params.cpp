@@ -11,10 +11,12 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "resumable.hpp"
 #include "xbarsweep/compress/layers.hpp"
 #include "xbarsweep/config/hashing.hpp"
+#include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/pretrain_cache.hpp"
 #include "xbarsweep/nn/torchscript.hpp"
@@ -350,6 +352,12 @@ std::string model_file_hash(const std::string& path) {
 namespace {
 // The parameters a trained baseline depends on, and nothing else: its cache key. A TorchScript
 // model adds its file's contents (a file rewritten in place is another model).
+// The crossbar parameters hardware-aware training draws from (analog/hwa.hpp).
+const std::set<std::string> kHardwareAwareDeviceKeys = {
+    "crossbar.rows",       "crossbar.cols",           "crossbar.levels",        "crossbar.slices",
+    "crossbar.g_min_us",   "crossbar.g_max_us",       "crossbar.mapping",       "crossbar.sigma",
+    "crossbar.prog_noise", "crossbar.stuck_min_rate", "crossbar.stuck_max_rate"};
+
 config::Params baseline_params(const config::Params& p) {
   config::Params t = p.only([](const std::string& path) {
     return path == "seed" || path.rfind("model.", 0) == 0 || path.rfind("data.", 0) == 0 ||
@@ -403,16 +411,61 @@ bool train_or_load_cached(
 }
 
 bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
-                            const PointContext& context) {
+                            const PointContext& context, bool hardware_aware) {
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  return train_or_load_cached(model, "baseline-" + config::point_id(baseline_params(p)) + ".pt", context,
+  std::unique_ptr<analog::HardwareAwareTraining> hwa;
+  config::Params key = baseline_params(p);
+  std::string prefix = "baseline-";
+  if (hardware_aware && (hwa = hardware_aware_training(model, p))) {
+    // What the training draws depend on: the hwa.* values and the devices and their mapping,
+    // not the periphery or the time of the read (so a sweep of those shares the baseline).
+    for (const auto& [path, value] : p.entries())
+      if (path.rfind("hwa.", 0) == 0 || kHardwareAwareDeviceKeys.count(path) > 0) key.set(path, value);
+    prefix = "baseline-hwa-";
+  }
+  return train_or_load_cached(model, prefix + config::point_id(key) + ".pt", context,
                               [&](nn::TrainOptions& resume, nn::TrainHooks& hooks) {
                                 auto options = train_options(p, nn::derive_seed(seed, 1));
                                 options.evaluate_each_epoch = false;
                                 options.resume = resume.resume;
                                 options.resume_origin = resume.resume_origin;
+                                add_hardware_aware_hooks(hooks, hwa.get());
                                 nn::train_model(model, ds.train, ds.test, options, hooks);
                               });
+}
+
+std::unique_ptr<analog::HardwareAwareTraining> hardware_aware_training(nn::Classifier& model,
+                                                                       const config::Params& p) {
+  const analog::HwaConfig hwa = analog::hwa_config_from_params(p);
+  if (!hwa.enabled) return nullptr;
+  std::vector<at::Tensor> weights;
+  for (const auto& l : compress::compressible_layers(model)) weights.push_back(l.weight);
+  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+  return std::make_unique<analog::HardwareAwareTraining>(
+      std::move(weights), crossbar::crossbar_config_from_params(p), hwa, nn::derive_seed(seed, 3));
+}
+
+void add_hardware_aware_hooks(nn::TrainHooks& hooks, analog::HardwareAwareTraining* hwa) {
+  if (hwa == nullptr) return;
+  hooks.before_forward = [hwa](std::uint64_t batch_key) { hwa->perturb(batch_key); };
+  hooks.after_backward = [hwa] { hwa->restore(); };
+}
+
+config::Check hardware_aware_check() {
+  return {{"hwa.", "crossbar."}, [](const config::Params& p) -> std::optional<config::Problem> {
+            const analog::HwaConfig hwa = analog::hwa_config_from_params(p);
+            if (!hwa.enabled) return std::nullopt;
+            const crossbar::CrossbarConfig c = crossbar::crossbar_section().read(p);
+            const bool noise = hwa.device_noise > 0.0 && (c.sigma > 0.0 || c.prog_noise > 0.0);
+            const bool faults = hwa.faults && (c.stuck_min_rate > 0.0 || c.stuck_max_rate > 0.0);
+            const bool levels = hwa.quantize && c.levels > 0;
+            if (noise || faults || levels || hwa.weight_noise > 0.0) return std::nullopt;
+            return config::Problem{
+                "hwa.enabled",
+                "is true but nothing would perturb the training weights (crossbar.sigma, "
+                "prog_noise and stuck rates 0 or hwa.device_noise 0, no levels to quantize to, "
+                "hwa.weight_noise 0); expected a device non-ideality, or hwa.enabled false"};
+          }};
 }
 
 void record_validation(const nn::TrainHistory& history, Outcome& out) {

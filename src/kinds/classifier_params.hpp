@@ -4,9 +4,11 @@
 // and their translation into data/nn options. Defined in classifier_params.cpp.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "xbarsweep/analog/hwa.hpp"
 #include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/section.hpp"
@@ -97,7 +99,20 @@ bool train_or_load_cached(nn::Classifier& model, const std::string& name, const 
 /// With a cache directory it is trained once per key (seed, model.*, data.*, train.*) by whichever
 /// process gets the lock (nn::ensure_cached_file) and loaded by every point, trainer included, so
 /// the weights are the same bits either way. Returns whether this call trained it.
+/// With \p hardware_aware and hwa.enabled, the baseline is trained hardware-aware
+/// (analog::HardwareAwareTraining on crossbar.*'s devices) and cached under a key that adds the
+/// hwa.* and device parameters.
 bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, const data::Dataset& ds,
-                            const PointContext& context);
+                            const PointContext& context, bool hardware_aware = false);
+
+/// \brief Hardware-aware training of \p model's Linear and Conv2d weights for a point with
+/// hwa.enabled (else null): its draws seeded from the point's seed.
+std::unique_ptr<analog::HardwareAwareTraining> hardware_aware_training(nn::Classifier& model,
+                                                                       const config::Params& p);
+/// \brief Makes \p hooks perturb the weights before each forward pass and restore them after
+/// backward (no change when \p hwa is null).
+void add_hardware_aware_hooks(nn::TrainHooks& hooks, analog::HardwareAwareTraining* hwa);
+/// \brief The check of a point with hwa.enabled: something must perturb the weights.
+config::Check hardware_aware_check();
 
 }  // namespace xbarsweep::kinds

@@ -3,6 +3,7 @@
 // under PointContext::cache_dir, keyed by the training-relevant parameters (model.*, data.*,
 // train.*, seed), so that every point sharing a baseline reuses it (one rank trains it). Reports the software
 // accuracy, the hardware accuracy over Monte Carlo device samples, and the cost model's figures.
+// With hwa.enabled the in-process training is hardware-aware (analog/hwa.hpp), cached apart.
 #include <ATen/Parallel.h>
 
 #include <chrono>
@@ -62,6 +63,7 @@ class CrossbarEvalKind final : public Kind {
         .merge(crossbar_eval_schema())
         .merge(crossbar::crossbar_schema())
         .merge(crossbar::cost_schema())
+        .merge(analog::hwa_schema())
         .merge(classifier_schema());
   }
 
@@ -69,7 +71,17 @@ class CrossbarEvalKind final : public Kind {
     std::vector<config::Check> c = classifier_checks(/*mapped=*/true);
     for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
     for (auto& check : crossbar::cost_checks()) c.push_back(std::move(check));
+    c.push_back(hardware_aware_check());
     c.push_back(config::readable_file("crossbar_eval.checkpoint"));
+    c.push_back({{"hwa.enabled", "crossbar_eval.checkpoint"},
+                 [](const config::Params& p) -> std::optional<config::Problem> {
+                   if (!p.boolean("hwa.enabled") || p.text("crossbar_eval.checkpoint").empty())
+                     return std::nullopt;
+                   return config::Problem{"hwa.enabled",
+                                          "is true with crossbar_eval.checkpoint set: a loaded model is not "
+                                          "trained here, so nothing is hardware-aware; expected hwa.enabled "
+                                          "false, or no checkpoint (train in-process)"};
+                 }});
     return c;
   }
 
@@ -98,7 +110,7 @@ class CrossbarEvalKind final : public Kind {
     if (!checkpoint.empty()) {
       nn::load_checkpoint(*model, checkpoint);
     } else {
-      train_or_load_baseline(*model, p, ds, context);
+      train_or_load_baseline(*model, p, ds, context, /*hardware_aware=*/true);
     }
     context.check_cancelled();
 

@@ -20,7 +20,8 @@ namespace xbarsweep::nn {
 namespace {
 
 // The stream of derive_seed(shuffle seed, .) that draws a training epoch's augmentation.
-constexpr std::uint64_t kAugmentStream = 0x617567;  // "aug"
+constexpr std::uint64_t kAugmentStream = 0x617567;        // "aug"
+constexpr std::uint64_t kHardwareAwareStream = 0x687761;  // "hwa"
 
 void check_split(const data::Split& s, const char* which) {
   if (!s.images.defined() || !s.labels.defined() || s.images.size(0) != s.labels.size(0)) {
@@ -78,6 +79,7 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
   const auto order = at::randperm(n, gen, at::kLong);
   // Crops and flips of each batch from their own stream of the epoch's seed (data::augment).
   const std::uint64_t augment_seed = derive_seed(shuffle_seed, kAugmentStream);
+  const std::uint64_t batch_keys = derive_seed(shuffle_seed, kHardwareAwareStream);
 
   // A resumed epoch starts at its next batch with the sums so far: the same batches, the same
   // augmentation streams (by batch index) and the same sums in the same order.
@@ -100,10 +102,13 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
     const auto y = train.labels.index_select(0, index);
 
     optimizer.zero_grad();
+    if (hooks.before_forward)
+      hooks.before_forward(derive_seed(batch_keys, static_cast<std::uint64_t>(r.steps)));
     const auto logits = model.forward(x);
     const auto loss =
         hooks.loss ? hooks.loss(logits, y, index) : torch::nn::functional::cross_entropy(logits, y);
     loss.backward();
+    if (hooks.after_backward) hooks.after_backward();
     const std::int64_t step = first_step + r.steps;
     if (hooks.before_step) hooks.before_step(step);
     optimizer.step();

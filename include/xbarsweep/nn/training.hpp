@@ -63,6 +63,13 @@ struct TrainHooks {
   /// epoch of train_model: \p epoch_end), with the saver of the state there: a checkpointing
   /// caller saves it when its checkpoint is due, so that a stop between batches loses nothing.
   std::function<void(const StateSaver& save, bool epoch_end)> boundary;
+  /// After the gradients are zeroed and before the forward pass, with a key of the batch (from
+  /// the epoch's shuffling seed and the batch's index: the same after a resume): hardware-aware
+  /// training writes perturbed weights here (analog::HardwareAwareTraining).
+  std::function<void(std::uint64_t batch_key)> before_forward;
+  /// Right after backward(), before before_step: hardware-aware training restores the clean
+  /// weights here, so that penalties, the optimiser step and masks see them.
+  std::function<void()> after_backward;
   /// After backward(), before the optimiser step: add penalty terms to the gradients
   /// (ADMM: grad += rho * (W - Z + U)).
   std::function<void(std::int64_t step)> before_step;

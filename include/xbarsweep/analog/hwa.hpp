@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// \brief Hardware-aware (noise-injection) training: during a training step the forward pass
+/// uses weights perturbed as the crossbar would program them (the `hwa.` parameters), the
+/// backward pass is the ordinary one and its gradients are applied to the clean weights.
+///
+/// A weight matrix W (out x in; a convolution's GEMM view) is mapped as ProgrammedLayer maps it
+/// (crossbar/layer.hpp): |W| / max|W| onto the integer codes of crossbar.levels per cell and
+/// crossbar.slices cells, each cell a device between g_min and g_max (a differential pair, or one
+/// cell with a digital reference), then every device is perturbed as program_device perturbs it
+/// (lognormal variation, programming noise, stuck-at faults), drawn afresh for every batch, and
+/// the conductances are read back into weight units. Tiles whose weights are all zero are not
+/// allocated, and stay zero. The rounding to codes passes gradients straight through: the
+/// gradient a step applies to W is the one computed at the perturbed weights (Joshi et al.,
+/// Nature Communications 2020; aihwkit's InferenceRPUConfig weight modifiers do the same).
+/// Evaluation (nn::evaluate, the hardware model) is untouched.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "xbarsweep/config/checks.hpp"
+#include "xbarsweep/config/section.hpp"
+#include "xbarsweep/crossbar/config.hpp"
+
+namespace xbarsweep::analog {
+
+/// \brief The `hwa.` parameters.
+struct HwaConfig {
+  bool enabled = false;       ///< perturb the training forward passes
+  double device_noise = 1.0;  ///< x crossbar.sigma and crossbar.prog_noise in the training draws
+  bool quantize = true;       ///< weights on the crossbar's levels (straight-through gradient)
+  bool faults = true;         ///< stuck-at faults (crossbar.stuck_*_rate) drawn in training
+  double weight_noise = 0.0;  ///< extra additive noise, std / max|W| (aihwkit's ADD_NORMAL modifier)
+};
+
+/// \brief The one declaration of the `hwa.` parameters.
+const config::Section<HwaConfig>& hwa_section();
+/// \brief The `hwa.` parameters (hwa_section().schema()).
+config::Schema hwa_schema();
+/// \brief Reads the `hwa.` parameters of \p params (absent ones keep their defaults).
+HwaConfig hwa_config_from_params(const config::Params& params);
+
+/// \brief Perturbs a model's weight matrices for one training step and restores them after it.
+///
+/// Use: perturb(batch_key) after zeroing the gradients and before the forward pass;
+/// restore() right after backward(), before anything reads the weights (ADMM's penalty, the
+/// optimiser step, masks). The draws of a batch are a pure function of (seed, batch_key, layer):
+/// fresh for every batch, identical for the same seed and batch.
+class HardwareAwareTraining {
+ public:
+  /// \param weights the parameters to perturb (2-d Linear or 4-d Conv2d weights, shared with the
+  ///   model: they are written in place)  \param crossbar the device model and mapping
+  /// \throws CrossbarError for an invalid crossbar config; ModelError for a weight that is not 2-d or 4-d.
+  HardwareAwareTraining(std::vector<at::Tensor> weights, const crossbar::CrossbarConfig& crossbar,
+                        const HwaConfig& hwa, std::uint64_t seed);
+
+  /// \brief Writes the perturbed weights of batch \p batch_key into the parameters, keeping the clean ones.
+  void perturb(std::uint64_t batch_key);
+  /// \brief Writes the clean weights back (no effect unless perturb() was called since).
+  void restore();
+
+  /// \brief What perturb() writes into weight matrix \p w (out x in, or out x C x kh x kw) for
+  /// the draws keyed \p key: mapped, perturbed and read back, in \p w's shape. Does not change \p w.
+  at::Tensor perturbed(const at::Tensor& w, std::uint64_t key) const;
+
+ private:
+  std::vector<at::Tensor> weights_, clean_;
+  crossbar::CrossbarConfig crossbar_;
+  HwaConfig hwa_;
+  std::uint64_t seed_ = 0;
+};
+
+}  // namespace xbarsweep::analog
