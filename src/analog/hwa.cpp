@@ -29,13 +29,16 @@ const config::Section<HwaConfig>& hwa_section() {
                {0.0, 100.0})
           .added_later()
           .add("quantize", &H::quantize,
-               "training forward passes see the weights on the crossbar's conductance levels (straight-through "
+               "training forward passes see the weights on the crossbar's conductance levels "
+               "(straight-through "
                "gradient); false: unquantized, noise only")
           .added_later()
-          .add("faults", &H::faults, "stuck-at faults (crossbar.stuck_min_rate, stuck_max_rate) drawn in training")
+          .add("faults", &H::faults,
+               "stuck-at faults (crossbar.stuck_min_rate, stuck_max_rate) drawn in training")
           .added_later()
           .add("weight_noise", &H::weight_noise,
-               "extra additive Gaussian weight noise in training, std / max|W| of the layer (aihwkit's ADD_NORMAL "
+               "extra additive Gaussian weight noise in training, std / max|W| of the layer (aihwkit's "
+               "ADD_NORMAL "
                "weight modifier); 0 = none",
                {0.0, 10.0})
           .added_later();
@@ -122,10 +125,9 @@ at::Tensor HardwareAwareTraining::perturbed(const at::Tensor& w, std::uint64_t k
   if (nr * nc > 1) {
     const auto padded = torch::constant_pad_nd(m.abs(), {0, nr * rows - in, 0, nc * cols - out}, 0);
     const auto allocated = padded.view({nc, cols, nr, rows}).amax({1, 3}).gt(0).to(opts.dtype());
-    result = result * allocated.repeat_interleave(cols, 0)
-                          .repeat_interleave(rows, 1)
-                          .narrow(0, 0, out)
-                          .narrow(1, 0, in);
+    result =
+        result *
+        allocated.repeat_interleave(cols, 0).repeat_interleave(rows, 1).narrow(0, 0, out).narrow(1, 0, in);
   } else if (!m.ne(0).any().item<bool>()) {
     result.zero_();
   }

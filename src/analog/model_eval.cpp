@@ -285,6 +285,16 @@ std::uint64_t device_sample_seed(std::uint64_t seed, int sample) {
   return hash_extend(splitmix64(seed ^ 0xC5055BA5ULL), static_cast<std::uint64_t>(sample));
 }
 
+std::vector<double> mean_accuracy_at_times(const HardwareEvaluation& r) {
+  std::vector<double> out;
+  for (const auto& at : r.accuracy_at_times) {
+    double sum = 0.0;
+    for (const double a : at) sum += a;
+    out.push_back(at.empty() ? 0.0 : sum / static_cast<double>(at.size()));
+  }
+  return out;
+}
+
 void summarize_samples(HardwareEvaluation& r) {
   XBARSWEEP_THROW_IF(r.hw_accuracy.empty(), CrossbarError, "no hardware accuracy samples to summarize");
   double sum = 0.0;
@@ -314,19 +324,26 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
   r.accuracy = nn::evaluate(model, test, o.batch_size).accuracy;
   const std::int64_t n = test.size();
   const std::int64_t ncal = std::min(o.calibration_items, calibration.size());
+  r.times = config.drift_time_list();
+  r.accuracy_at_times.assign(r.times.size(), {});
   for (int s = 0; s < o.samples; ++s) {
     check();
     HardwareModel hw(model, config, device_sample_seed(o.seed, s), o.max_rows_per_mvm);
     if (ncal > 0) hw.calibrate(calibration.images.narrow(0, 0, ncal));
-    hw.drift_to(config.t_inference);
-    std::int64_t correct = 0;
-    for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
-      check();
-      const auto m = std::min(o.batch_size, n - begin);
-      const auto logits = hw.forward(test.images.narrow(0, begin, m));
-      correct += logits.argmax(1).eq(test.labels.narrow(0, begin, m)).sum().item<std::int64_t>();
-    }
-    r.hw_accuracy.push_back(static_cast<double>(correct) / static_cast<double>(n));
+    const auto accuracy_at = [&](double t) {
+      hw.drift_to(t);
+      std::int64_t correct = 0;
+      for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
+        check();
+        const auto m = std::min(o.batch_size, n - begin);
+        const auto logits = hw.forward(test.images.narrow(0, begin, m));
+        correct += logits.argmax(1).eq(test.labels.narrow(0, begin, m)).sum().item<std::int64_t>();
+      }
+      return static_cast<double>(correct) / static_cast<double>(n);
+    };
+    r.hw_accuracy.push_back(accuracy_at(config.t_inference));
+    for (std::size_t k = 0; k < r.times.size(); ++k)
+      r.accuracy_at_times[k].push_back(accuracy_at(r.times[k]));
     if (s == 0) r.mappings = hw.mappings();
   }
   summarize_samples(r);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
@@ -23,6 +24,43 @@ double CrossbarConfig::drift_log_time(double t) const {
 
 double CrossbarConfig::read_noise_gain(double t) const {
   return 1.0 + drift_read_noise_growth * drift_log_time(t);
+}
+
+namespace {
+
+// The entries of a comma-separated list of times, or the problem with the first bad one.
+std::vector<double> parse_times(const std::string& text, std::string& problem) {
+  std::vector<double> out;
+  std::istringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    const auto first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    if (first == std::string::npos) {
+      problem =
+          "has an empty entry; expected seconds after programming separated by commas, e.g. \"1, "
+          "3600, 86400, 3.15e7\"";
+      return {};
+    }
+    const std::string word = item.substr(first, last - first + 1);
+    char* end = nullptr;
+    const double t = std::strtod(word.c_str(), &end);
+    if (end != word.c_str() + word.size() || !(t >= 0.0) || !std::isfinite(t)) {
+      problem =
+          "entry '" + word + "' is not a number of seconds >= 0; expected e.g. \"1, 3600, 86400, 3.15e7\"";
+      return {};
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<double> CrossbarConfig::drift_time_list() const {
+  std::string problem;
+  auto times = parse_times(drift_times, problem);
+  if (!problem.empty()) throw CrossbarError("crossbar.drift_times: " + problem);
+  return times;
 }
 
 namespace {
@@ -93,6 +131,15 @@ std::optional<config::Problem> CrossbarConfig::problem() const {
   first(problem_if(!(drift_t0 > 0.0), "crossbar.drift_t0", "is " + text(drift_t0) + " s; expected > 0"));
   first(problem_if(!(t_inference >= 0.0), "crossbar.t_inference",
                    "is " + text(t_inference) + " s; expected >= 0 (seconds after programming)"));
+  {
+    std::string bad;
+    parse_times(drift_times, bad);
+    first(problem_if(!bad.empty(), "crossbar.drift_times", bad));
+    first(problem_if(!drift_times.empty() && bad.empty() && drift == Drift::None, "crossbar.drift_times",
+                     "is \"" + drift_times +
+                         "\" with crossbar.drift none, where every read is the same; expected crossbar.drift "
+                         "power_law, or no drift_times"));
+  }
   first(problem_if(!(drift_read_noise_growth >= 0.0), "crossbar.drift_read_noise_growth",
                    "is " + text(drift_read_noise_growth) + "; expected >= 0"));
   return p;

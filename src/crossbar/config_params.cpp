@@ -134,6 +134,12 @@ const config::Section<CrossbarConfig>& crossbar_section() {
               "read at t (mean |output| of one-hot inputs; aihwkit's GlobalDriftCompensation, the default of "
               "its StandardHWATrainingPreset); none: outputs shrink with drift")
           .added_later()
+          .add("drift_times", &C::drift_times,
+               "more read times, s after programming, comma-separated (e.g. \"1, 3600, 86400, 3.15e7\"): the "
+               "same programmed devices read at each, recorded as the arrays hw_times and "
+               "hw_accuracy_at_times "
+               "(mean over device samples), beside the metrics at t_inference; empty = none")
+          .added_later()
           .add("seed_offset", &C::seed_offset,
                "added to the point's seed for the devices: another Monte Carlo device sample",
                Range::at_least(0));

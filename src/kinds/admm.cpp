@@ -476,6 +476,10 @@ class AdmmKind final : public Kind {
       out.metrics["hw_accuracy_std"] = eval.hw_accuracy_std;
       out.metrics["hw_accuracy_min"] = eval.hw_accuracy_min;
       out.arrays["hw_accuracy"] = eval.hw_accuracy;
+      if (!eval.times.empty()) {
+        out.arrays["hw_times"] = eval.times;
+        out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(eval);
+      }
       mappings = eval.mappings;
     } else {
       analog::HardwareModel hardware(*model, xbar, nn::derive_seed(seed, 2));

@@ -530,6 +530,10 @@ class ClstmKind final : public Kind {
     out.metrics["hw_accuracy_std"] = hw.hw_accuracy_std;
     out.metrics["hw_accuracy_min"] = hw.hw_accuracy_min;
     out.arrays["hw_accuracy"] = hw.hw_accuracy;
+    if (!hw.times.empty()) {
+      out.arrays["hw_times"] = hw.times;
+      out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(hw);
+    }
     out.metrics["crossbars"] = static_cast<double>(mc.total.crossbars);
     out.metrics["area_mm2"] = mc.total.area_mm2;
     out.metrics["power_mw"] = mc.total.power_mw;

@@ -141,6 +141,10 @@ class CrossbarEvalKind final : public Kind {
     out.metrics["static_power_mw"] = mc.total.static_power_mw;
     out.metrics["static_power_reduction"] = mc.static_power_reduction;
     out.arrays["hw_accuracy"] = hw.hw_accuracy;
+    if (!hw.times.empty()) {
+      out.arrays["hw_times"] = hw.times;
+      out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(hw);
+    }
     std::vector<double> layer_crossbars, layer_energy;
     for (const auto& l : mc.layers) {
       layer_crossbars.push_back(static_cast<double>(l.crossbars));

@@ -97,6 +97,37 @@ TEST(ModelEval, IdealHardwareAccuracyEqualsSoftwareAccuracy) {
   }
 }
 
+// The same programmed devices read at several times: reads at t <= t0 equal the read at
+// t_inference (1 s) exactly (no read noise), and each time has one accuracy per sample.
+TEST(ModelEval, DriftTimesReadTheSameDevicesAgain) {
+  const auto ds = synthetic(600, 120);
+  nn::ModelOptions mo;
+  mo.seed = 4;
+  mo.hidden = {32};
+  auto model = nn::make_model("mlp", mo);
+  nn::TrainOptions to;
+  to.epochs = 1;
+  to.evaluate_each_epoch = false;
+  nn::train_model(*model, ds.train, ds.test, to);
+  CrossbarConfig c;
+  c.rows = c.cols = 32;
+  c.levels = 16;
+  c.sigma = 0.05;
+  c.adc_bits = 8;
+  c.drift = Drift::PowerLaw;
+  c.drift_times = "20, 0.5, 31536000";
+  HardwareEvalOptions eo;
+  eo.samples = 2;
+  eo.seed = 3;
+  const auto r = evaluate_on_crossbars(*model, ds.test, ds.train, c, eo);
+  ASSERT_EQ(r.times, (std::vector<double>{20.0, 0.5, 31536000.0}));
+  ASSERT_EQ(r.accuracy_at_times.size(), 3u);
+  for (const auto& at : r.accuracy_at_times) EXPECT_EQ(at.size(), 2u);
+  EXPECT_EQ(r.accuracy_at_times[0], r.hw_accuracy) << "t = t0 reads the programmed devices";
+  EXPECT_EQ(r.accuracy_at_times[1], r.hw_accuracy) << "t < t0 reads the programmed devices";
+  EXPECT_EQ(mean_accuracy_at_times(r)[0], r.hw_accuracy_mean);
+}
+
 TEST(ModelEval, StrongVariationCostsAccuracyAndSamplesAreSeeded) {
   const auto ds = synthetic(1000, 200);
   nn::ModelOptions mo;

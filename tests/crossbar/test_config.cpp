@@ -30,8 +30,30 @@ TEST(CrossbarSchema, DefaultsMatchTheStructAndEveryNonIdealityIsOff) {
   EXPECT_EQ(from_schema.wire_ohm, 0.0);
   EXPECT_EQ(from_schema.dac_bits + from_schema.adc_bits, 0);
   EXPECT_EQ(from_schema.g_min_us, 0.0);
+  EXPECT_EQ(from_schema.drift, Drift::None);
   for (const char* key : {"crossbar.sigma", "crossbar.adc_bits", "crossbar.wire_ohm", "crossbar.mapping"})
     EXPECT_NE(s.find(key), nullptr) << key;
+}
+
+// Drift read times: a list of seconds, each entry checked, and only with drift on.
+TEST(CrossbarSchema, DriftTimesAreCheckedEntryByEntry) {
+  CrossbarConfig c;
+  c.drift = Drift::PowerLaw;
+  c.drift_times = " 1, 3600 ,86400, 3.15e7";
+  EXPECT_EQ(c.drift_time_list(), (std::vector<double>{1.0, 3600.0, 86400.0, 3.15e7}));
+  EXPECT_FALSE(c.problem().has_value());
+  for (const std::string bad : {"1, 1h", "1,,2", "-5", "nan", "1, "}) {
+    c.drift_times = bad;
+    const auto p = c.problem();
+    ASSERT_TRUE(p.has_value()) << bad;
+    EXPECT_EQ(p->key, "crossbar.drift_times") << bad;
+    EXPECT_NE(p->message.find("expected"), std::string::npos) << p->message;
+    EXPECT_THROW(c.drift_time_list(), CrossbarError) << bad;
+  }
+  c.drift_times = "1, 3600";
+  c.drift = Drift::None;
+  ASSERT_TRUE(c.problem().has_value());
+  EXPECT_NE(c.problem()->message.find("crossbar.drift"), std::string::npos);
 }
 
 TEST(CrossbarSchema, ParsesValuesAndNamesTheKeyOnError) {

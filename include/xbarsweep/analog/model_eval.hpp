@@ -100,9 +100,14 @@ struct HardwareEvaluation {
   double hw_accuracy_mean = 0.0;
   double hw_accuracy_std = 0.0;  ///< sample standard deviation (n - 1); 0 for one sample
   double hw_accuracy_min = 0.0;
+  std::vector<double> times;                           ///< crossbar.drift_times, s after programming
+  std::vector<std::vector<double>> accuracy_at_times;  ///< [time][sample]: the same devices read at each
   std::vector<LayerMapping> mappings;  ///< of the first sample (the tile grid does not depend on it)
   double wall_s = 0.0;
 };
+
+/// \brief The mean over device samples of each of \p r.accuracy_at_times (one per time).
+std::vector<double> mean_accuracy_at_times(const HardwareEvaluation& r);
 
 /// \brief Fills hw_accuracy_mean, _std (n - 1) and _min from \p r.hw_accuracy (not empty).
 /// Identical samples (no random effect) give std exactly 0 and the mean exactly their value.
@@ -111,7 +116,7 @@ void summarize_samples(HardwareEvaluation& r);
 /// \brief Evaluates \p model on \p test in software and through the crossbar simulator, once per
 /// device sample: each sample programs every layer with its own seed, calibrates on the first
 /// calibration_items of \p calibration, reads the devices at config.t_inference (drift), then
-/// classifies \p test.
+/// classifies \p test; then again at each of config.drift_times (accuracy_at_times).
 HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Split& test,
                                          const data::Split& calibration, const CrossbarConfig& config,
                                          const HardwareEvalOptions& options);

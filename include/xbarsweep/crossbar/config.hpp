@@ -75,10 +75,14 @@ struct CrossbarConfig {
   double t_inference = 1.0;              ///< s after programming at which the devices are read
   double drift_read_noise_growth = 0.0;  ///< read noise x (1 + growth ln(t / t0)) for t > t0
   DriftCompensation drift_compensation = DriftCompensation::Global;
+  std::string drift_times = "";   ///< more read times (s, comma-separated): the same devices read again
   std::uint64_t seed_offset = 0;  ///< added to the device seed (independent device samples)
 
   /// \brief ln(t / t0) of a read at \p t seconds after programming: 0 unless drift is on and t > t0.
   double drift_log_time(double t) const;
+  /// \brief drift_times as numbers, in the order given. \throws CrossbarError naming the key
+  /// for an entry that is not a number >= 0.
+  std::vector<double> drift_time_list() const;
   /// \brief The read-noise factor at \p t: 1 + drift_read_noise_growth ln(t / t0), or 1.
   double read_noise_gain(double t) const;
 
