@@ -157,6 +157,16 @@ void MaskSet::after_step(torch::optim::Optimizer& optimizer) const {
   mask_optimizer_state(optimizer);
 }
 
+void MaskSet::enforce_masks() const {
+  at::NoGradGuard no_grad;
+  for (const auto& m : layers_) m.layer.weight.masked_fill_(m.mask.logical_not(), 0);
+}
+
+void MaskSet::after_step_straight_through(torch::optim::Optimizer& optimizer) const {
+  enforce_masks();
+  mask_optimizer_state(optimizer);
+}
+
 bool MaskSet::holds(std::string* why) const {
   at::NoGradGuard no_grad;
   for (const auto& m : layers_) {

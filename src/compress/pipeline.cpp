@@ -162,12 +162,17 @@ class Pipeline {
   void retrain(const MaskSet& masks) {
     StepHooks hooks = step_hooks(&masks);
     hooks.before_step = [&masks] { masks.apply_masks_to_grads(); };
+    if (c_.levels_straight_through)
+      hooks.after_step = [&masks](torch::optim::Optimizer& o) { masks.after_step_straight_through(o); };
     for (std::int64_t e = epochs_; e < c_.retrain_epochs; ++e) {
       if (t_.progress) t_.progress(kStageNames[stage_], e);
       t_.train_epoch(hooks);
       ++epochs_;
       at_boundary(false);
     }
+    // Straight-through: the latent weights go onto their levels as the stage ends (a resumed
+    // stage ends here too, so the result is the uninterrupted run's).
+    if (c_.levels_straight_through) masks.enforce_weights();
   }
 
   StepHooks step_hooks(const MaskSet* masks) {

@@ -93,10 +93,13 @@ const config::Section<CrossbarConfig>& crossbar_section() {
               {1.0, 100.0})
           .added_later(1.0)  // the default was 1: points recorded then keep their ids
           .choice(
-              "drift", &C::drift, {{"none", Drift::None}, {"power_law", Drift::PowerLaw}},
-              "conductance drift after programming: none, or power_law G(t) = G(t0) (t / t0)^(-nu) for t > "
-              "t0 (phase-change memory; aihwkit, CrossSim, NeuroSim, MemTorch); reads at t <= t0 see the "
-              "programmed conductance")
+              "drift", &C::drift,
+              {{"none", Drift::None}, {"power_law", Drift::PowerLaw}, {"pcm", Drift::Pcm}},
+              "conductance drift after programming: none; power_law G(t) = G(t0) (t / t0)^(-nu) for t > t0, "
+              "nu ~ max(0, N(drift_nu_mean, drift_nu_std)) per device (phase-change memory; aihwkit, "
+              "CrossSim, NeuroSim, MemTorch); pcm: the same with nu's mean and std from aihwkit's PCM fit "
+              "against G / g_max (Nandakumar et al. 2019: 0.049 / 0.008 at g_max, 0.060 / 0.023 at 0.1 "
+              "g_max); reads at t <= t0 see the programmed conductance")
           .added_later()
           .add(
               "drift_nu_mean", &C::drift_nu_mean,

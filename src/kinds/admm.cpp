@@ -106,6 +106,7 @@ struct AdmmParams {
   std::int64_t hw_samples = 3;
   std::int64_t hw_test_items = 1000;
   std::string save_checkpoint = "";
+  std::string retrain_levels = "auto";
 };
 
 // The one declaration of the `admm.` section.
@@ -169,7 +170,14 @@ const config::Section<AdmmParams>& admm_section() {
                "test items classified by each device sample (the first N); 0 = the whole test split",
                {0.0, 1.0e7})
           .add("save_checkpoint", &S::save_checkpoint,
-               "write the compressed model here (nn::save_checkpoint); empty = do not");
+               "write the compressed model here (nn::save_checkpoint); empty = do not")
+          .add("retrain_levels", &S::retrain_levels,
+               "how masked retraining keeps quantized weights on their levels: project (onto the nearest "
+               "level after every step), straight_through (latent weights, projected when the stage ends; "
+               "needs a forward pass that quantizes: hwa.enabled with hwa.quantize and crossbar.levels), or "
+               "auto (straight_through exactly when hardware-aware training quantizes, else project)")
+          .choices({"auto", "project", "straight_through"})
+          .added_later();
   return section;
 }
 
@@ -299,6 +307,18 @@ class AdmmKind final : public Kind {
                                   "admm.mode joint, or joint_exact false"};
          }});
     c.push_back(config::writable_file("admm.save_checkpoint"));
+    c.push_back({{"admm.retrain_levels", "hwa.", "crossbar.levels"},
+                 [](const config::Params& p) -> std::optional<config::Problem> {
+                   if (p.text("admm.retrain_levels") != "straight_through") return std::nullopt;
+                   const auto hwa = analog::hwa_config_from_params(p);
+                   if (hwa.enabled && hwa.quantize && p.integer("crossbar.levels") > 0) return std::nullopt;
+                   return config::Problem{
+                       "admm.retrain_levels",
+                       "is straight_through, but no training forward pass quantizes (that "
+                       "needs hwa.enabled and hwa.quantize true and crossbar.levels > 0), so "
+                       "retraining would ignore the levels; expected project or auto, or "
+                       "hardware-aware training"};
+                 }});
     return c;
   }
 
@@ -383,8 +403,14 @@ class AdmmKind final : public Kind {
         nn::set_learning_rate(*optimizer, cfg.lr);
       }
     };
-    // Hardware-aware: every ADMM W-step and retraining epoch trains on perturbed weights.
+    // Hardware-aware: every ADMM W-step and retraining epoch trains on perturbed weights. When
+    // they are quantized onto the crossbar's levels, retraining holds the levels straight-through
+    // (latent weights, projected when the stage ends) rather than by projection after each step,
+    // which would round the small steps of retraining away.
     const auto hwa = hardware_aware_training(*model, p);
+    const auto hwa_params = analog::hwa_config_from_params(p);
+    pipeline.levels_straight_through =
+        cfg.retrain_levels != "project" && hwa != nullptr && hwa_params.quantize && xbar.levels > 0;
     training.train_epoch = [&](const xc::StepHooks& step) {
       nn::TrainHooks hooks;
       add_hardware_aware_hooks(hooks, hwa.get());

@@ -383,3 +383,49 @@ TEST(Pipeline, JointAndSequentialRunEndToEnd) {
     EXPECT_GT(r.account.compression_ratio, 10.0);
   }
 }
+
+// Straight-through retraining (for a forward pass that quantizes by itself): during retraining
+// the kept weights move freely (many more values than levels) while pruned ones stay exactly 0;
+// when the stage ends they are on their levels, as after projected retraining.
+TEST(Pipeline, StraightThroughRetrainingKeepsLatentWeightsAndEndsOnLevels) {
+  TinyNet net;
+  const auto data = synthetic(256, 12);
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.02).momentum(0.9));
+  sgd_steps(net, opt, data, 200, [] {});
+  std::string stage;
+  std::vector<std::int64_t> retrain_values;  // distinct values of fc1's weights after each retrain epoch
+  std::vector<std::int64_t> pruned_nonzero;
+  xc::TrainingCallbacks t;
+  t.progress = [&](const std::string& s, std::int64_t) { stage = s; };
+  xc::PipelineConfig c;
+  c.spec = block_and_levels_spec(false);
+  c.admm_iterations = 2;
+  c.retrain_epochs = 2;
+  c.levels_straight_through = true;
+  torch::Tensor zero_before;  // fc1's pruned weights, from the hard projection
+  t.train_epoch = [&](const xc::StepHooks& hooks) {
+    if (stage == "retrain" && !zero_before.defined()) zero_before = net->fc1->weight.detach().eq(0).clone();
+    for (int s = 0; s < 16; ++s) {
+      const auto idx = torch::arange(s * 16, s * 16 + 16);
+      opt.zero_grad();
+      torch::nn::functional::cross_entropy(net->forward(data.x.index({idx})), data.y.index({idx})).backward();
+      if (hooks.before_step) hooks.before_step();
+      opt.step();
+      if (hooks.after_step) hooks.after_step(opt);
+    }
+    if (stage == "retrain") {
+      const auto w = net->fc1->weight.detach();
+      retrain_values.push_back(std::get<0>(at::_unique(w.flatten())).size(0));
+      pruned_nonzero.push_back(w.masked_select(zero_before).ne(0).sum().item<std::int64_t>());
+    }
+  };
+  const auto r = xc::run_admm_compression(*net, t, c);
+  ASSERT_EQ(retrain_values.size(), 2u);
+  for (std::size_t e = 0; e < 2; ++e) {
+    EXPECT_GT(retrain_values[e], 100) << "epoch " << e << ": latent weights, not 8 levels";
+    EXPECT_EQ(pruned_nonzero[e], 0) << "epoch " << e << ": pruned weights stay 0";
+  }
+  std::string why;
+  EXPECT_TRUE(r.masks.holds(&why)) << why;
+  EXPECT_LE(std::get<0>(at::_unique(net->fc1->weight.detach().flatten())).size(0), 9) << "on 8 levels and 0";
+}

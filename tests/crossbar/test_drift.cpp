@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "test_helpers.hpp"
@@ -76,6 +77,31 @@ TEST(Drift, MeanConductanceFollowsThePowerLawOverManyDevices) {
     // slope of log G over log t, per decade: -nu
     EXPECT_NEAR(std::log(g1 / g0) / std::log(10.0), -0.06, 1e-12);
     EXPECT_NEAR(std::log(g2 / g1) / std::log(10.0), -0.06, 1e-12);
+  }
+}
+
+// drift: pcm takes nu's mean and spread from aihwkit's fit against G / g_max: at g_max 0.049 and
+// 0.008 (both clamped), at 0.1 g_max 0.0601 and 0.0229; measured as -ln(G(t) / G(t0)) / ln(t / t0).
+TEST(Drift, PcmFitExponentsDependOnConductance) {
+  CrossbarConfig c;
+  c.drift = Drift::Pcm;
+  c.g_max_us = 25.0;
+  const double t = 86400.0, lt = std::log(t / c.drift_t0);
+  const DeviceModel at0 = DeviceModel::from(c), at_t = DeviceModel::at_time(c, t);
+  const double ln01 = std::log(0.1);
+  for (const auto& [g, mean, sd] :
+       {std::tuple{25.0, 0.049, 0.008}, std::tuple{2.5, -0.0155 * ln01 + 0.0244, -0.0125 * ln01 - 0.0059}}) {
+    const int n = 100000;
+    double s = 0.0, s2 = 0.0;
+    for (int i = 0; i < n; ++i) {
+      const auto key = device_key(address(i));
+      const double nu = -std::log(program_device(at_t, g, key) / program_device(at0, g, key)) / lt;
+      s += nu;
+      s2 += nu * nu;
+    }
+    const double m = s / n, v = s2 / n - m * m;
+    EXPECT_NEAR(m, mean, 5 * sd / std::sqrt(n)) << "G = " << g << " uS";
+    EXPECT_NEAR(std::sqrt(v), sd, 0.02 * sd) << "G = " << g << " uS";
   }
 }
 

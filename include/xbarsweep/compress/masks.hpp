@@ -63,6 +63,11 @@ class MaskSet {
   void mask_optimizer_state(torch::optim::Optimizer& optimizer) const;
   /// \brief enforce_weights() then mask_optimizer_state(): call after every optimizer.step().
   void after_step(torch::optim::Optimizer& optimizer) const;
+  /// \brief Pruned weights -> 0 only: kept weights stay where the step put them (latent weights
+  /// of a straight-through retraining, whose forward pass quantizes by itself).
+  void enforce_masks() const;
+  /// \brief enforce_masks() then mask_optimizer_state().
+  void after_step_straight_through(torch::optim::Optimizer& optimizer) const;
 
   /// \brief True when every pruned weight is exactly 0 and every kept quantized weight is
   /// bitwise on its level; \p why, when given, names the first offending layer.

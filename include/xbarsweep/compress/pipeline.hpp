@@ -59,6 +59,11 @@ struct PipelineConfig {
   std::int64_t epochs_per_iteration = 1;
   std::int64_t retrain_epochs = 2;
   bool rescale_dual = true;
+  /// Masked retraining holds the levels straight-through instead of by projection after every
+  /// step: kept weights stay latent (pruned ones at 0) and are projected onto their levels once,
+  /// when the retraining stage ends. Only for a training forward pass that quantizes by itself
+  /// (hardware-aware training onto the crossbar's levels): otherwise it would train unquantized.
+  bool levels_straight_through = false;
   /// A state a PipelineSaver wrote during an earlier, interrupted run of the same config on the
   /// same model, whose weights (and optimiser) the caller has already restored: the pipeline
   /// continues from there and ends as the uninterrupted run would.

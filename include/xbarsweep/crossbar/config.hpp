@@ -36,6 +36,7 @@ enum class AdcRange {
 enum class Drift {
   None,      ///< devices keep their programmed conductance
   PowerLaw,  ///< G(t) = G(t0) (t / t0)^(-nu) for t > t0, nu per device ~ max(0, N(nu_mean, nu_std))
+  Pcm,       ///< the same power law with nu's mean and spread from aihwkit's PCM fit against G / g_max
 };
 
 /// \brief How drifted outputs are corrected.

@@ -21,11 +21,12 @@ struct DeviceModel {
   double nu_mean = 0.0;         ///< drift exponent: mean
   double nu_std = 0.0;          ///< drift exponent: device-to-device std
   double log_time = 0.0;        ///< ln(t / t0) of the read; 0 = as programmed (no drift)
+  bool pcm_fit = false;         ///< nu's mean and std from aihwkit's PCM fit against G / g_max
 
   /// \brief The devices as programmed (read at t0: no drift).
   static DeviceModel from(const CrossbarConfig& c) {
     return {c.g_min_us,       c.g_max_us,      c.sigma,        c.prog_noise, c.stuck_min_rate,
-            c.stuck_max_rate, c.drift_nu_mean, c.drift_nu_std, 0.0};
+            c.stuck_max_rate, c.drift_nu_mean, c.drift_nu_std, 0.0,          c.drift == Drift::Pcm};
   }
   /// \brief The same devices read \p t seconds after programming (CrossbarConfig::drift).
   static DeviceModel at_time(const CrossbarConfig& c, double t) {
@@ -35,12 +36,32 @@ struct DeviceModel {
   }
 };
 
-/// \brief The drift factor (t / t0)^(-nu) = exp(-nu ln(t / t0)) of the device keyed \p key, nu =
-/// max(0, nu_mean + nu_std z) with z its draw 4: a device's nu is the same at every time.
-KOKKOS_INLINE_FUNCTION double drift_factor(const DeviceModel& m, std::uint64_t key) {
+/// \brief The mean and std of the drift exponent of a device programmed to \p g_nominal: the
+/// model's own, or (pcm_fit) aihwkit's PCMLikeNoiseModel fit (Nandakumar et al., ICECS 2019) with
+/// g = G / g_max: mean = clamp(-0.0155 ln g + 0.0244, 0.049, 0.1), std = clamp(-0.0125 ln g -
+/// 0.0059, 0.008, 0.045).
+KOKKOS_INLINE_FUNCTION void drift_exponent(const DeviceModel& m, double g_nominal, double& mean, double& sd) {
+  mean = m.nu_mean;
+  sd = m.nu_std;
+  if (!m.pcm_fit) return;
+  double g = m.g_max > 0.0 ? g_nominal / m.g_max : 1.0;
+  g = g < 1e-7 ? 1e-7 : g;
+  const double lg = Kokkos::Experimental::log(g);
+  mean = -0.0155 * lg + 0.0244;
+  mean = mean < 0.049 ? 0.049 : (mean > 0.1 ? 0.1 : mean);
+  sd = -0.0125 * lg - 0.0059;
+  sd = sd < 0.008 ? 0.008 : (sd > 0.045 ? 0.045 : sd);
+}
+
+/// \brief The drift factor (t / t0)^(-nu) = exp(-nu ln(t / t0)) of the device keyed \p key and
+/// programmed to \p g_nominal, nu = max(0, mean + std z) with z its draw 4 (drift_exponent): a
+/// device's nu is the same at every time.
+KOKKOS_INLINE_FUNCTION double drift_factor(const DeviceModel& m, double g_nominal, std::uint64_t key) {
   if (m.log_time == 0.0) return 1.0;
-  double nu = m.nu_mean;
-  if (m.nu_std > 0.0) nu += m.nu_std * normal_from_hash(splitmix64(key + 4));
+  double mean = 0.0, sd = 0.0;
+  drift_exponent(m, g_nominal, mean, sd);
+  double nu = mean;
+  if (sd > 0.0) nu += sd * normal_from_hash(splitmix64(key + 4));
   nu = nu < 0.0 ? 0.0 : nu;
   return Kokkos::Experimental::exp(-nu * m.log_time);
 }
@@ -68,7 +89,7 @@ KOKKOS_INLINE_FUNCTION double program_device(const DeviceModel& m, double g_nomi
     if (u < m.stuck_min_rate) return m.g_min;
     if (u < m.stuck_min_rate + m.stuck_max_rate) return m.g_max;
   }
-  return g * drift_factor(m, key);
+  return g * drift_factor(m, g_nominal, key);
 }
 
 /// \brief Wire segments between cell (\p row, \p col) of a \p rows-row tile and its periphery:
