@@ -501,6 +501,8 @@ class AdmmKind final : public Kind {
       out.metrics["hw_accuracy_mean"] = eval.hw_accuracy_mean;
       out.metrics["hw_accuracy_std"] = eval.hw_accuracy_std;
       out.metrics["hw_accuracy_min"] = eval.hw_accuracy_min;
+      // The hardware gap on the same images: software accuracy there minus hw_accuracy_mean.
+      out.metrics["hw_accuracy_gap"] = eval.accuracy - eval.hw_accuracy_mean;
       out.arrays["hw_accuracy"] = eval.hw_accuracy;
       if (!eval.times.empty()) {
         out.arrays["hw_times"] = eval.times;

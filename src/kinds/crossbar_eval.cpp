@@ -130,6 +130,7 @@ class CrossbarEvalKind final : public Kind {
     out.metrics["hw_accuracy_mean"] = hw.hw_accuracy_mean;
     out.metrics["hw_accuracy_std"] = hw.hw_accuracy_std;
     out.metrics["hw_accuracy_min"] = hw.hw_accuracy_min;
+    out.metrics["hw_accuracy_gap"] = hw.accuracy - hw.hw_accuracy_mean;  // on the same images
     out.metrics["crossbars"] = static_cast<double>(mc.total.crossbars);
     out.metrics["adcs"] = static_cast<double>(mc.total.adcs);
     out.metrics["area_mm2"] = mc.total.area_mm2;
