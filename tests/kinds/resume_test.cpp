@@ -222,6 +222,24 @@ TEST(Resume, AdmmJointPointStoppedAnywhereEndsAsUninterrupted) {
   expect_resumes_exactly(*kind, p, "admm-joint", {1, 6, 14, 25, 36, 41, 43});
 }
 
+// Hardware-aware ADMM: the draws of every batch and the straight-through retraining come out
+// the same after a resume (batch keys from the epoch's seed and the batch index).
+TEST(Resume, AdmmHardwareAwarePointStoppedAnywhereEndsAsUninterrupted) {
+  const auto kind = kinds::make_admm_kind();
+  const auto p = admm_point(*kind, {{"train.epochs", std::int64_t{1}},
+                                    {"admm.iterations", std::int64_t{2}},
+                                    {"admm.retrain_epochs", std::int64_t{2}},
+                                    {"admm.keep", 0.25},
+                                    {"admm.levels", std::int64_t{30}},
+                                    {"crossbar.levels", std::int64_t{16}},
+                                    {"crossbar.sigma", 0.1},
+                                    {"hwa.enabled", true},
+                                    {"hwa.device_noise", 2.0},
+                                    {"admm.hw_samples", std::int64_t{1}},
+                                    {"admm.hw_test_items", std::int64_t{50}}});
+  expect_resumes_exactly(*kind, p, "admm-hwa", {1, 4, 9, 15, 18, 21});
+}
+
 TEST(Resume, AdmmSequentialPointStoppedAnywhereEndsAsUninterrupted) {
   const auto kind = kinds::make_admm_kind();
   const auto p = admm_point(*kind, {{"train.epochs", std::int64_t{1}},
