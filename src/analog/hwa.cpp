@@ -70,21 +70,19 @@ at::Tensor HardwareAwareTraining::perturbed(const at::Tensor& w, std::uint64_t k
   const auto opts = m.options();
   const auto normal = [&] { return torch::randn({out, in}, gen, opts); };
 
-  // The mapping of ProgrammedLayer: integer codes of levels^slices per magnitude (differential)
-  // or per signed value around the middle code (offset), digits per slice, a device per digit.
-  // Without quantization (hwa.quantize false) a weight is one cell of continuous conductance
-  // over the same range, as a layer of unlimited levels maps it.
-  const bool quantized = c.levels > 0 && hwa_.quantize;
-  const std::int64_t L = c.levels > 0 ? c.levels : 1;
+  // The mapping of ProgrammedLayer (crossbar::code_mapping). Without quantization (hwa.quantize
+  // false) a weight is one cell of continuous conductance over the same range, as a layer of
+  // unlimited levels maps it.
+  CrossbarConfig mapped = c;
+  if (!hwa_.quantize) {
+    mapped.levels = 0;
+    mapped.slices = 1;
+  }
+  const crossbar::CodeMapping map = crossbar::code_mapping(mapped);
+  const bool quantized = map.quantized, differential = map.differential;
+  const double L = double(map.levels);
   const int slices = quantized ? c.slices : 1;
-  double LS = 1.0;
-  for (int s = 0; s < slices; ++s) LS *= double(L);
-  const bool differential = c.mapping == Mapping::Differential;
-  const double span = c.levels > 0 ? double(L - 1) : 1.0;  // codes one cell spans
-  const double q_top = quantized ? (differential ? LS - 1.0 : std::floor((LS - 1.0) / 2.0))
-                                 : (differential ? span : 0.5 * span);
-  const double g_min = c.g_min_us, g_max = c.g_max_us;
-  const double unit = (g_max - g_min) / span;
+  const double q_top = map.q_top, unit = map.unit, g_min = c.g_min_us, g_max = c.g_max_us;
   torch::Tensor code = (differential ? m.abs() : m) * (q_top / wmax);
   if (quantized) code = (code + 0.5).floor();  // the layer's rounding; backward never sees it
   if (!differential) code = code + q_top;
@@ -102,10 +100,10 @@ at::Tensor HardwareAwareTraining::perturbed(const at::Tensor& w, std::uint64_t k
     return g;
   };
   torch::Tensor read = torch::zeros({out, in}, opts);
-  double factor = 1.0, factor_sum = 0.0;
+  double factor = 1.0;
   const auto positive = m > 0, negative = m < 0;
-  for (int s = 0; s < slices; ++s, factor *= double(L)) {
-    const torch::Tensor digit = quantized ? (code / factor).floor().remainder(double(L)) : code;
+  for (int s = 0; s < slices; ++s, factor *= L) {
+    const torch::Tensor digit = quantized ? (code / factor).floor().remainder(L) : code;
     if (differential) {
       const auto plus = program(g_min + torch::where(positive, digit, torch::zeros_like(digit)) * unit);
       const auto minus = program(g_min + torch::where(negative, digit, torch::zeros_like(digit)) * unit);
@@ -113,9 +111,8 @@ at::Tensor HardwareAwareTraining::perturbed(const at::Tensor& w, std::uint64_t k
     } else {
       read = read + program(g_min + digit * unit) * factor;
     }
-    factor_sum += factor;
   }
-  if (!differential) read = read - (g_min * factor_sum + q_top * unit);  // the digital reference
+  if (!differential) read = read - (g_min * map.factor_sum + q_top * unit);  // the digital reference
   torch::Tensor result = read * (wmax / (q_top * unit));
   if (hwa_.weight_noise > 0.0) result = result + normal() * (hwa_.weight_noise * wmax);
 

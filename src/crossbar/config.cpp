@@ -17,6 +17,25 @@ int CrossbarConfig::input_planes() const {
   return (total + dac_bits - 1) / dac_bits;
 }
 
+CodeMapping code_mapping(const CrossbarConfig& c) {
+  CodeMapping m;
+  m.quantized = c.levels > 0;
+  m.differential = c.mapping == Mapping::Differential;
+  m.levels = m.quantized ? c.levels : 1;
+  m.codes = 1;
+  m.factor_sum = 0.0;
+  for (int s = 0; s < (m.quantized ? c.slices : 1); ++s) {
+    m.factor_sum += static_cast<double>(m.codes);
+    m.codes *= m.levels;
+  }
+  if (!m.quantized) m.codes = 2;
+  // differential: magnitude code in [0, q_top]; offset: signed code in [-q_top, q_top] + q_top
+  m.q_top = m.quantized ? (m.differential ? double(m.codes - 1) : double((m.codes - 1) / 2))
+                        : (m.differential ? 1.0 : 0.5);
+  m.unit = m.quantized ? (c.g_max_us - c.g_min_us) / double(m.levels - 1) : (c.g_max_us - c.g_min_us);
+  return m;
+}
+
 double CrossbarConfig::drift_log_time(double t) const {
   if (drift == Drift::None || !(t > drift_t0)) return 0.0;
   return std::log(t / drift_t0);

@@ -226,7 +226,9 @@ TEST(Drift, GlobalCompensationRestoresTheMeanOutput) {
     EXPECT_NEAR(restored, 1.0, 0.01) << "nu_std " << nu_std << ": compensated outputs keep their magnitude";
     const double e_none = relative_error(uncompensated, h0), e_global = relative_error(compensated, h0);
     EXPECT_LT(e_global, 0.25 * e_none) << "compensated " << e_global << ", uncompensated " << e_none;
-    if (nu_std == 0.0) EXPECT_LT(e_global, 1e-5) << "one exponent: compensation is exact";
+    if (nu_std == 0.0) {
+      EXPECT_LT(e_global, 1e-5) << "one exponent: compensation is exact";
+    }
   }
 }
 

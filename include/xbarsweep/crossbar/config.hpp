@@ -101,6 +101,24 @@ struct CrossbarConfig {
   void validate() const;
 };
 
+/// \brief How a weight becomes an integer code, digits and conductances (ProgrammedLayer's
+/// mapping): a differential pair takes the magnitude code |w| / max|w| q_top in [0, q_top] on the
+/// cell of w's sign; an offset cell the signed code w / max|w| q_top shifted by q_top. Slice s
+/// holds digit s of the code in base levels, read with factor levels^s; a digit d is the
+/// conductance g_min + d unit. Unlimited levels: one continuous "digit", the code itself.
+struct CodeMapping {
+  bool quantized = false;    ///< levels > 0: codes rounded to integers
+  bool differential = true;  ///< Mapping::Differential
+  std::int64_t levels = 1;   ///< digits per cell (1 when unlimited)
+  std::int64_t codes = 2;    ///< levels^slices (2 when unlimited)
+  double q_top = 1.0;        ///< the code of max|w|
+  double unit = 1.0;         ///< uS per digit step
+  double factor_sum = 1.0;   ///< sum over slices of levels^s
+};
+
+/// \brief The code mapping of \p c (exact integer arithmetic for the code counts).
+CodeMapping code_mapping(const CrossbarConfig& c);
+
 /// \brief The one declaration of the `crossbar.` parameters: types, defaults (CrossbarConfig's
 /// own), ranges, choices, and the source of each default.
 const config::Section<CrossbarConfig>& crossbar_section();

@@ -144,15 +144,10 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
   }
 
   // Weight -> integer level code -> per-slice digits -> nominal conductances.
-  const bool quantized = config_.levels > 0;
-  const std::int64_t L = quantized ? config_.levels : 1;
-  const std::int64_t LS = quantized ? Impl::ipow(L, slices_) : 2;
-  const bool differential = config_.mapping == Mapping::Differential;
-  // differential: magnitude code in [0, q_top]; offset: signed code in [-q_top, q_top] + q_top
-  const double q_top =
-      quantized ? (differential ? double(LS - 1) : double((LS - 1) / 2)) : (differential ? 1.0 : 0.5);
-  const double g_min = config_.g_min_us, g_max = config_.g_max_us;
-  const double unit = quantized ? (g_max - g_min) / double(L - 1) : (g_max - g_min);
+  const CodeMapping map = code_mapping(config_);
+  const bool quantized = map.quantized, differential = map.differential;
+  const std::int64_t L = map.levels;
+  const double q_top = map.q_top, unit = map.unit, g_min = config_.g_min_us;
   std::vector<float> factors(slices_);
   double factor_sum = 0.0;
   for (int s = 0; s < slices_; ++s) {
@@ -183,14 +178,10 @@ ProgrammedLayer<ExecSpace>::ProgrammedLayer(const float* w, int out, int in, con
 template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::program_devices(const float* w, const DeviceModel& model) {
   const int rows = config_.rows, cols = config_.cols;
-  const bool quantized = config_.levels > 0;
-  const std::int64_t L = quantized ? config_.levels : 1;
-  const std::int64_t LS = quantized ? Impl::ipow(L, slices_) : 2;
-  const bool differential = config_.mapping == Mapping::Differential;
-  const double q_top =
-      quantized ? (differential ? double(LS - 1) : double((LS - 1) / 2)) : (differential ? 1.0 : 0.5);
-  const double g_min = config_.g_min_us, g_max = config_.g_max_us;
-  const double unit = quantized ? (g_max - g_min) / double(L - 1) : (g_max - g_min);
+  const CodeMapping map = code_mapping(config_);
+  const bool quantized = map.quantized, differential = map.differential;
+  const std::int64_t L = map.levels;
+  const double q_top = map.q_top, unit = map.unit, g_min = config_.g_min_us;
   const bool prop = config_.read_noise > 0.0 && config_.read_noise_mode == ReadNoiseMode::Proportional;
   const float wmax = w_max_;
   std::vector<int> tile_r, tile_c, tile_k;
