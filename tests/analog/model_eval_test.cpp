@@ -97,18 +97,25 @@ TEST(ModelEval, IdealHardwareAccuracyEqualsSoftwareAccuracy) {
   }
 }
 
+// An MLP of one hidden layer trained on \p ds for \p epochs.
+std::shared_ptr<nn::Classifier> trained_mlp(const data::Dataset& ds, std::uint64_t seed, std::int64_t hidden,
+                                            std::int64_t epochs) {
+  nn::ModelOptions mo;
+  mo.seed = seed;
+  mo.hidden = {hidden};
+  auto model = nn::make_model("mlp", mo);
+  nn::TrainOptions to;
+  to.epochs = epochs;
+  to.evaluate_each_epoch = false;
+  nn::train_model(*model, ds.train, ds.test, to);
+  return model;
+}
+
 // The same programmed devices read at several times: reads at t <= t0 equal the read at
 // t_inference (1 s) exactly (no read noise), and each time has one accuracy per sample.
 TEST(ModelEval, DriftTimesReadTheSameDevicesAgain) {
   const auto ds = synthetic(600, 120);
-  nn::ModelOptions mo;
-  mo.seed = 4;
-  mo.hidden = {32};
-  auto model = nn::make_model("mlp", mo);
-  nn::TrainOptions to;
-  to.epochs = 1;
-  to.evaluate_each_epoch = false;
-  nn::train_model(*model, ds.train, ds.test, to);
+  auto model = trained_mlp(ds, 4, 32, 1);
   CrossbarConfig c;
   c.rows = c.cols = 32;
   c.levels = 16;
@@ -130,14 +137,7 @@ TEST(ModelEval, DriftTimesReadTheSameDevicesAgain) {
 
 TEST(ModelEval, StrongVariationCostsAccuracyAndSamplesAreSeeded) {
   const auto ds = synthetic(1000, 200);
-  nn::ModelOptions mo;
-  mo.seed = 2;
-  mo.hidden = {64};
-  auto model = nn::make_model("mlp", mo);
-  nn::TrainOptions to;
-  to.epochs = 2;
-  to.evaluate_each_epoch = false;
-  nn::train_model(*model, ds.train, ds.test, to);
+  auto model = trained_mlp(ds, 2, 64, 2);
 
   CrossbarConfig c;
   c.rows = c.cols = 32;
