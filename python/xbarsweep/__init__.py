@@ -3,7 +3,8 @@
 - `xbarsweep.load(paths)`: results files (snapshot and journal, several files, globs) as one
   pandas DataFrame, one row per point.
 - `xbarsweep.pareto(df, "accuracy:max,crossbars:min")`: the non-dominated points.
-- `xbarsweep.plot_curve`, `plot_pareto`, `save`: matplotlib figures (PNG, SVG, PDF).
+- `xbarsweep.plot_curve`, `plot_pareto`, `save`: matplotlib figures (PNG, SVG, PDF);
+  `unroll_curves`: the curves points record (two array columns) as rows.
 - `python3 -m xbarsweep plot|load|pareto ...`: the same from the command line.
 - `xbarsweep.models`: the built-in models in PyTorch, with the module names and forward passes of
   the C++ ones, to export to TorchScript (`model.name: torchscript`) or to compare against.
@@ -15,10 +16,11 @@ import importlib
 
 from .errors import Error
 
-__all__ = ["Error", "load", "read_journal", "pareto", "plot_curve", "plot_pareto", "save"]
+__all__ = ["Error", "load", "read_journal", "pareto", "plot_curve", "plot_pareto", "save", "unroll_curves"]
 
 _LAZY = {"load": "results", "read_journal": "results", "pareto": "fronts",
-         "plot_curve": "plots", "plot_pareto": "plots", "save": "plots"}
+         "plot_curve": "plots", "plot_pareto": "plots", "save": "plots",
+         "unroll_curves": "plots"}
 
 
 def __getattr__(name):

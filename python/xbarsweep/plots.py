@@ -84,17 +84,52 @@ def _groups_text(keys, values):
     return ", ".join(f"{k} = {v}" for k, v in zip(keys, values))
 
 
+def _is_array(df, name):
+    return name in df.attrs.get("arrays", ())
+
+
+def unroll_curves(df, x, y):
+    """The done points' curves as rows: for two array columns `x` and `y` that each point
+    records with equal lengths (e.g. hw_times_s and hw_accuracy_at_times), one row per element,
+    the point's parameters repeated and `x`, `y` scalars. Raises xbarsweep.Error when a column is
+    not an array or a point's two arrays differ in length."""
+    for name in (x, y):
+        _column(df, name, "metric")
+        if not _is_array(df, name):
+            raise Error(f"'{name}' is not an array column (arrays: {', '.join(df.attrs.get('arrays', ()))})")
+    rows = _done(df)
+    pieces = []
+    for _, row in rows.iterrows():
+        xs, ys = np.asarray(row[x], dtype=float), np.asarray(row[y], dtype=float)
+        if xs.shape != ys.shape:
+            raise Error(f"point {row.get('id', '?')}: '{x}' has {xs.size} values and '{y}' {ys.size}")
+        part = rows.loc[[row.name] * xs.size].copy()
+        part[x], part[y] = xs, ys
+        pieces.append(part)
+    import pandas as pd
+
+    out = pd.concat(pieces, ignore_index=True) if pieces else rows.iloc[0:0]
+    out.attrs = dict(df.attrs)
+    out.attrs["arrays"] = [a for a in df.attrs.get("arrays", ()) if a not in (x, y)]
+    out.attrs["metrics"] = list(df.attrs.get("metrics", ())) + [x, y]  # labelled by their units
+    return out
+
+
 def plot_curve(df, x, y, series=None, mean_over=None, logx=False, ax=None, yerr=None):
     """Line plot of metric `y` against parameter `x` over the done points: one line per value of
     `series`, and with `mean_over` (a parameter or a list, e.g. 'seed') the mean over the repeats
     that differ only in those parameters, with error bars of the sample standard deviation.
     `yerr` instead: a metric holding each point's own error (e.g. hw_accuracy_std over device
-    samples) drawn as error bars. Points with y = NaN are left out. Returns the Axes: one Line2D
+    samples) drawn as error bars. With `x` and `y` both array columns (a curve per point, e.g.
+    hw_times_s and hw_accuracy_at_times), each point's curve is drawn through unroll_curves.
+    Points with y = NaN are left out. Returns the Axes: one Line2D
     per series, labelled by the series value (the legend's title names the series), and the
     error bars as ErrorbarContainers in ax.containers.
     Raises xbarsweep.Error when a column is unknown, no done point is left, or points that
     would share a position differ in a parameter not named in series or mean_over."""
     mean_over = [mean_over] if isinstance(mean_over, str) else list(mean_over or [])
+    if _is_array(df, x) or _is_array(df, y):
+        df = unroll_curves(df, x, y)
     if yerr and mean_over:
         raise Error("error bars come from mean_over (s.d. over repeats) or from yerr (a metric), "
                     "not both")

@@ -139,7 +139,7 @@ const config::Section<CrossbarConfig>& crossbar_section() {
           .added_later()
           .add("drift_times", &C::drift_times,
                "more read times, s after programming, comma-separated (e.g. \"1, 3600, 86400, 3.15e7\"): the "
-               "same programmed devices read at each, recorded as the arrays hw_times and "
+               "same programmed devices read at each, recorded as the arrays hw_times_s and "
                "hw_accuracy_at_times "
                "(mean over device samples), beside the metrics at t_inference; empty = none")
           .added_later()

@@ -505,7 +505,7 @@ class AdmmKind final : public Kind {
       out.metrics["hw_accuracy_gap"] = eval.accuracy - eval.hw_accuracy_mean;
       out.arrays["hw_accuracy"] = eval.hw_accuracy;
       if (!eval.times.empty()) {
-        out.arrays["hw_times"] = eval.times;
+        out.arrays["hw_times_s"] = eval.times;
         out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(eval);
       }
       mappings = eval.mappings;

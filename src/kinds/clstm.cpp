@@ -531,7 +531,7 @@ class ClstmKind final : public Kind {
     out.metrics["hw_accuracy_min"] = hw.hw_accuracy_min;
     out.arrays["hw_accuracy"] = hw.hw_accuracy;
     if (!hw.times.empty()) {
-      out.arrays["hw_times"] = hw.times;
+      out.arrays["hw_times_s"] = hw.times;
       out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(hw);
     }
     out.metrics["crossbars"] = static_cast<double>(mc.total.crossbars);

@@ -143,7 +143,7 @@ class CrossbarEvalKind final : public Kind {
     out.metrics["static_power_reduction"] = mc.static_power_reduction;
     out.arrays["hw_accuracy"] = hw.hw_accuracy;
     if (!hw.times.empty()) {
-      out.arrays["hw_times"] = hw.times;
+      out.arrays["hw_times_s"] = hw.times;
       out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(hw);
     }
     std::vector<double> layer_crossbars, layer_energy;

@@ -178,3 +178,36 @@ def test_plot_command_bad_output(tmp_path, synthetic):
     p = python_cli("plot", synthetic, "--y", "value", "-o", tmp_path / "fig.png")
     assert p.returncode == 2 and "--x" in p.stderr  # argparse: a required option is missing
     assert os.listdir(tmp_path) == []
+
+
+def curves_frame():
+    """Three done points recording a curve each (arrays t and acc), one failed point."""
+    import pandas as pd
+
+    df = pd.DataFrame({
+        "id": ["a", "b", "c", "d"], "status": ["done", "done", "done", "failed"],
+        "mode": ["x", "x", "y", "y"], "seed": [1, 2, 1, 2],
+        "t": [[1.0, 10.0, 100.0], [1.0, 10.0, 100.0], [1.0, 10.0, 100.0], None],
+        "acc": [[0.9, 0.8, 0.7], [0.8, 0.7, 0.6], [0.9, 0.9, 0.9], None],
+    })
+    df.attrs.update(params=["mode", "seed"], swept_paths=["mode", "seed"], metrics=[], arrays=["t", "acc"])
+    return df
+
+
+def test_curves_recorded_by_points_are_drawn_against_each_other():
+    df = curves_frame()
+    rows = xs.unroll_curves(df, "t", "acc")
+    assert len(rows) == 9 and set(rows["id"]) == {"a", "b", "c"}
+    ax = xs.plot_curve(df, "t", "acc", series="mode", mean_over="seed", logx=True)
+    lines = series_lines(ax)
+    assert [line.get_label() for line in lines] == ["x", "y"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), [1.0, 10.0, 100.0])
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.85, 0.75, 0.65], rtol=1e-12)
+    np.testing.assert_allclose(lines[1].get_ydata(), [0.9, 0.9, 0.9], rtol=1e-12)
+    assert ax.get_xscale() == "log"
+    bad = curves_frame()
+    bad.at[1, "acc"] = [0.8, 0.7]
+    with pytest.raises(xs.Error, match=r"point b: 't' has 3 values and 'acc' 2"):
+        xs.unroll_curves(bad, "t", "acc")
+    with pytest.raises(xs.Error, match=r"'mode' is not an array column"):
+        xs.unroll_curves(df, "mode", "acc")
