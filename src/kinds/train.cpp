@@ -1,7 +1,8 @@
 // Kind `train`: trains a classifier (MLP, LeNet-5, VGG-16, ResNet-18, TorchScript) on an image set or the
 // synthetic set and reports its test accuracy. The seed fixes the initial parameters and the
 // shuffling; data.seed fixes the synthetic data and random subsets, so that seeds can be compared
-// on the same data.
+// on the same data. With hwa.enabled the training is hardware-aware (analog/hwa.hpp) on the
+// devices crossbar.* describes.
 #include <ATen/Parallel.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include "classifier_params.hpp"
 #include "resumable.hpp"
+#include "xbarsweep/crossbar/config.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 #include "xbarsweep/nn/models.hpp"
 #include "xbarsweep/nn/pretrain_cache.hpp"
@@ -25,8 +27,24 @@ class TrainKind final : public Kind {
     return "trains a classifier (mlp, lenet5, vgg16, resnet18 or a TorchScript model) on an image data set; "
            "reports test accuracy";
   }
-  config::Schema schema() const override { return classifier_schema(); }
-  std::vector<config::Check> checks() const override { return classifier_checks(); }
+  // Hardware-aware training draws from the crossbar's device model, so train takes crossbar.*
+  // too; those came after train points were recorded and are left out of their ids at their
+  // defaults (a plain train point keeps its id).
+  config::Schema schema() const override {
+    config::Schema devices;
+    for (config::ParamSpec spec : crossbar::crossbar_schema().specs()) {
+      spec.id_neutral_default = true;
+      spec.id_neutral_value.reset();
+      devices.add(std::move(spec));
+    }
+    return classifier_schema().merge(analog::hwa_schema()).merge(devices);
+  }
+  std::vector<config::Check> checks() const override {
+    std::vector<config::Check> c = classifier_checks();
+    for (auto& check : crossbar::crossbar_checks()) c.push_back(std::move(check));
+    c.push_back(hardware_aware_check());
+    return c;
+  }
 
   // Multiply-accumulates of training (forward + backward ~ 3x forward) in units of 1e9.
   double cost_hint(const config::Params& p) const override {
@@ -47,6 +65,8 @@ class TrainKind final : public Kind {
     nn::TrainHooks hooks;
     hooks.check_cancelled = [&context] { context.check_cancelled(); };
     hooks.boundary = resumable.boundary();
+    const auto hwa = hardware_aware_training(*model, p);  // null unless hwa.enabled
+    add_hardware_aware_hooks(hooks, hwa.get());
     auto options = train_options(p, nn::derive_seed(seed, 1));
     if (const nn::TensorState* saved = resumable.saved()) {
       options.resume = saved;

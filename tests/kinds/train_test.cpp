@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "kind_test_support.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/kinds/builtin.hpp"
 
@@ -155,3 +156,22 @@ TEST(TrainKind, QuickstartOnFashionMnist) {
 }
 
 }  // namespace
+
+// hwa.enabled trains on perturbed weights: seeded (the same result twice), not plain training's,
+// and a point with nothing to perturb is refused by the checks before any work.
+TEST(TrainKind, HardwareAwareTrainingIsSeededAndRefusedWithNothingToPerturb) {
+  const auto aware = params(7, {{"hwa.enabled", true},
+                                {"crossbar.levels", std::int64_t{8}},
+                                {"crossbar.sigma", 0.1},
+                                {"train.epochs", std::int64_t{1}}});
+  const auto a = kind()->run(aware, kinds::PointContext{});
+  const auto b = kind()->run(aware, kinds::PointContext{});
+  const auto plain = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
+  EXPECT_EQ(a.metrics.at("accuracy"), b.metrics.at("accuracy"));
+  EXPECT_EQ(a.arrays.at("loss"), b.arrays.at("loss"));
+  EXPECT_NE(a.arrays.at("loss"), plain.arrays.at("loss"));
+  EXPECT_GT(a.metrics.at("accuracy"), 0.5);
+  const auto problem = test_support::first_problem(*kind(), params(7, {{"hwa.enabled", true}}));
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_EQ(problem->key, "hwa.enabled");
+}
