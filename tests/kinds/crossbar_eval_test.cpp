@@ -5,6 +5,8 @@
 #include <Kokkos_Core.hpp>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "kind_test_support.hpp"
@@ -84,6 +86,50 @@ TEST(CrossbarEvalKind, IdealCrossbarsMatchSoftwareAndTheBaselineIsCachedOnce) {
   EXPECT_LT(b.metrics.at("hw_accuracy_min"), a.metrics.at("accuracy") + 1e-12);
   const auto c = kind()->run(params({{"crossbar_eval.checkpoint", files[0]}}), kinds::PointContext{});
   EXPECT_DOUBLE_EQ(c.metrics.at("accuracy"), a.metrics.at("accuracy"));
+  std::filesystem::remove_all(ctx.cache_dir);
+}
+
+// Hardware-aware pretraining is cached apart from the plain baseline, keyed by hwa.* and the
+// devices: a point that differs only in the read (drift time, ADC) shares it, one with other
+// devices trains its own.
+TEST(CrossbarEvalKind, HardwareAwareBaselinesAreCachedApartAndSharedByReads) {
+  kinds::PointContext ctx;
+  ctx.cache_dir = fresh_dir("hwa");
+  const auto count = [&](const std::string& prefix) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(ctx.cache_dir)) {
+      const auto f = e.path().filename().string();
+      n += e.path().extension() == ".pt" && f.rfind(prefix, 0) == 0;
+    }
+    return n;
+  };
+  const std::vector<std::pair<std::string, config::Value>> devices = {
+      {"hwa.enabled", true}, {"crossbar.levels", std::int64_t{8}}, {"crossbar.sigma", 0.1}};
+  const auto plain = kind()->run(params({devices[1], devices[2]}), ctx);
+  const auto aware = kind()->run(params(devices), ctx);
+  EXPECT_EQ(count("baseline-hwa-"), 1);
+  EXPECT_EQ(count("baseline-"), 2);
+  std::vector<std::string> weights;  // the two baselines' files: trained otherwise, so other bytes
+  for (const auto& e : std::filesystem::directory_iterator(ctx.cache_dir))
+    if (e.path().extension() == ".pt") {
+      std::ifstream in(e.path(), std::ios::binary);
+      weights.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  ASSERT_EQ(weights.size(), 2u);
+  EXPECT_NE(weights[0], weights[1]);
+  EXPECT_GT(aware.metrics.at("accuracy"), 0.5);
+  EXPECT_GT(plain.metrics.at("accuracy"), 0.5);
+  auto read_later = devices;
+  read_later.push_back({"crossbar.adc_bits", std::int64_t{6}});
+  read_later.push_back({"crossbar.drift", std::string("power_law")});
+  read_later.push_back({"crossbar.t_inference", 3600.0});
+  const auto later = kind()->run(params(read_later), ctx);
+  EXPECT_EQ(count("baseline-hwa-"), 1) << "the read does not change the training";
+  EXPECT_DOUBLE_EQ(later.metrics.at("accuracy"), aware.metrics.at("accuracy"));
+  auto other = devices;
+  other[2] = {"crossbar.sigma", 0.2};
+  kind()->run(params(other), ctx);
+  EXPECT_EQ(count("baseline-hwa-"), 2) << "other devices: another hardware-aware baseline";
   std::filesystem::remove_all(ctx.cache_dir);
 }
 
