@@ -107,6 +107,7 @@ struct AdmmParams {
   std::int64_t hw_test_items = 1000;
   std::string save_checkpoint = "";
   std::string retrain_levels = "auto";
+  std::string hwa_stages = "all";
 };
 
 // The one declaration of the `admm.` section.
@@ -177,6 +178,13 @@ const config::Section<AdmmParams>& admm_section() {
                "needs a forward pass that quantizes: hwa.enabled with hwa.quantize and crossbar.levels), or "
                "auto (straight_through exactly when hardware-aware training quantizes, else project)")
           .choices({"auto", "project", "straight_through"})
+          .added_later()
+          .add("hwa_stages", &S::hwa_stages,
+               "with hwa.enabled, the epochs that train hardware-aware: all (the ADMM W-steps and masked "
+               "retraining) or retrain (masked retraining only: hardware-aware retraining of a model "
+               "compressed "
+               "plainly)")
+          .choices({"all", "retrain"})
           .added_later();
   return section;
 }
@@ -395,8 +403,10 @@ class AdmmKind final : public Kind {
       o["admm.dense_accuracy"] = nn::state_value(out.metrics["dense_accuracy"]);
     };
     xc::TrainingCallbacks training;
+    bool retraining = false;  // the stage of the epoch about to run (progress comes first)
     training.progress = [&](const std::string& stage, std::int64_t index) {
-      if (stage == "retrain" || stage == "quantize_retrain") {
+      retraining = stage == "retrain" || stage == "quantize_retrain";
+      if (retraining) {
         nn::set_learning_rate(*optimizer, nn::scheduled_lr(nn::LrSchedule::cosine, cfg.retrain_lr, index,
                                                            pipeline.retrain_epochs));
       } else {
@@ -413,7 +423,7 @@ class AdmmKind final : public Kind {
         cfg.retrain_levels != "project" && hwa != nullptr && hwa_params.quantize && xbar.levels > 0;
     training.train_epoch = [&](const xc::StepHooks& step) {
       nn::TrainHooks hooks;
-      add_hardware_aware_hooks(hooks, hwa.get());
+      if (cfg.hwa_stages == "all" || retraining) add_hardware_aware_hooks(hooks, hwa.get());
       hooks.check_cancelled = [&context] { context.check_cancelled(); };
       if (step.before_step) hooks.before_step = [&step](std::int64_t) { step.before_step(); };
       if (step.after_step) hooks.after_step = [&](std::int64_t) { step.after_step(*optimizer); };

@@ -319,3 +319,28 @@ TEST(AdmmKind, LayerKeepSyntaxIsCheckedWhenTheConfigLoads) {
 }
 
 }  // namespace
+
+// Hardware-aware ADMM: with admm.hwa_stages retrain the ADMM stage is plain training's to the bit
+// (the same projected accuracy and residuals), and only retraining differs; with all, the ADMM
+// stage differs too. Kept weights end on their levels either way.
+TEST(AdmmKind, HardwareAwareStagesAreAllOrRetrainOnly) {
+  const std::vector<std::pair<std::string, config::Value>> devices = {
+      {"crossbar.levels", std::int64_t{16}}, {"admm.levels", std::int64_t{30}}, {"crossbar.sigma", 0.1}};
+  auto with = [&](std::vector<std::pair<std::string, config::Value>> extra) {
+    auto all = devices;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return kind()->run(params(5, all), kinds::PointContext{});
+  };
+  const auto plain = with({});
+  const auto retrain = with({{"hwa.enabled", true}, {"admm.hwa_stages", std::string("retrain")}});
+  const auto every = with({{"hwa.enabled", true}});
+  EXPECT_EQ(retrain.metrics.at("projected_accuracy"), plain.metrics.at("projected_accuracy"));
+  for (const auto& [name, curve] : plain.arrays)
+    if (name.rfind("residual_", 0) == 0) EXPECT_EQ(retrain.arrays.at(name), curve) << name;
+  EXPECT_NE(retrain.metrics.at("accuracy"), plain.metrics.at("accuracy"));
+  bool admm_differs = false;
+  for (const auto& [name, curve] : plain.arrays)
+    if (name.rfind("residual_", 0) == 0) admm_differs = admm_differs || every.arrays.at(name) != curve;
+  EXPECT_TRUE(admm_differs) << "hwa_stages all perturbs the ADMM W-steps too";
+  for (const auto* out : {&plain, &retrain, &every}) EXPECT_EQ(out->metrics.at("masks_hold"), 1.0);
+}
