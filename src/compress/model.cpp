@@ -159,7 +159,18 @@ void MaskSet::after_step(torch::optim::Optimizer& optimizer) const {
 
 void MaskSet::enforce_masks() const {
   at::NoGradGuard no_grad;
-  for (const auto& m : layers_) m.layer.weight.masked_fill_(m.mask.logical_not(), 0);
+  for (const auto& m : layers_) {
+    auto w = m.layer.weight;
+    w.masked_fill_(m.mask.logical_not(), 0);
+    // Latent weights stay within the top level (QAT's clipping): beyond it, the final projection
+    // would clip them anyway, and a forward pass that maps max|W| to the top code (the crossbar's)
+    // would lose the resolution of every other weight to one that grew (weights before batch norm
+    // are scale-free and grow).
+    if (m.levels && !m.levels->shape.empty()) {
+      const double top = m.scale * m.levels->shape.back();
+      w.clamp_(-top, top);
+    }
+  }
 }
 
 void MaskSet::after_step_straight_through(torch::optim::Optimizer& optimizer) const {

@@ -385,7 +385,8 @@ TEST(Pipeline, JointAndSequentialRunEndToEnd) {
 }
 
 // Straight-through retraining (for a forward pass that quantizes by itself): during retraining
-// the kept weights move freely (many more values than levels) while pruned ones stay exactly 0;
+// the kept weights move freely (many more values than levels, within the top level) while pruned
+// ones stay exactly 0;
 // when the stage ends they are on their levels, as after projected retraining.
 TEST(Pipeline, StraightThroughRetrainingKeepsLatentWeightsAndEndsOnLevels) {
   TinyNet net;
@@ -395,6 +396,7 @@ TEST(Pipeline, StraightThroughRetrainingKeepsLatentWeightsAndEndsOnLevels) {
   std::string stage;
   std::vector<std::int64_t> retrain_values;  // distinct values of fc1's weights after each retrain epoch
   std::vector<std::int64_t> pruned_nonzero;
+  std::vector<double> retrain_max;  // max |fc1| after each retrain epoch
   xc::TrainingCallbacks t;
   t.progress = [&](const std::string& s, std::int64_t) { stage = s; };
   xc::PipelineConfig c;
@@ -417,6 +419,7 @@ TEST(Pipeline, StraightThroughRetrainingKeepsLatentWeightsAndEndsOnLevels) {
       const auto w = net->fc1->weight.detach();
       retrain_values.push_back(std::get<0>(at::_unique(w.flatten())).size(0));
       pruned_nonzero.push_back(w.masked_select(zero_before).ne(0).sum().item<std::int64_t>());
+      retrain_max.push_back(w.abs().max().item<double>());
     }
   };
   const auto r = xc::run_admm_compression(*net, t, c);
@@ -428,4 +431,8 @@ TEST(Pipeline, StraightThroughRetrainingKeepsLatentWeightsAndEndsOnLevels) {
   std::string why;
   EXPECT_TRUE(r.masks.holds(&why)) << why;
   EXPECT_LE(std::get<0>(at::_unique(net->fc1->weight.detach().flatten())).size(0), 9) << "on 8 levels and 0";
+  const auto* fc1 = r.masks.find("fc1.weight");
+  ASSERT_NE(fc1, nullptr);
+  const double top = fc1->scale * fc1->levels->shape.back();
+  for (const double m : retrain_max) EXPECT_LE(m, top * (1 + 1e-6)) << "latent weights within the top level";
 }

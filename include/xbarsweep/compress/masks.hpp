@@ -63,8 +63,9 @@ class MaskSet {
   void mask_optimizer_state(torch::optim::Optimizer& optimizer) const;
   /// \brief enforce_weights() then mask_optimizer_state(): call after every optimizer.step().
   void after_step(torch::optim::Optimizer& optimizer) const;
-  /// \brief Pruned weights -> 0 only: kept weights stay where the step put them (latent weights
-  /// of a straight-through retraining, whose forward pass quantizes by itself).
+  /// \brief Pruned weights -> 0, kept weights clipped to the top level (+-scale * the largest
+  /// level) but otherwise where the step put them: the latent weights of a straight-through
+  /// retraining, whose forward pass quantizes by itself.
   void enforce_masks() const;
   /// \brief enforce_masks() then mask_optimizer_state().
   void after_step_straight_through(torch::optim::Optimizer& optimizer) const;
