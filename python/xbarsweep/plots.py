@@ -128,7 +128,7 @@ def plot_curve(df, x, y, series=None, mean_over=None, logx=False, ax=None, yerr=
     Raises xbarsweep.Error when a column is unknown, no done point is left, or points that
     would share a position differ in a parameter not named in series or mean_over."""
     mean_over = [mean_over] if isinstance(mean_over, str) else list(mean_over or [])
-    if _is_array(df, x) or _is_array(df, y):
+    if _is_array(df, x):  # a curve per point: x and y both arrays
         df = unroll_curves(df, x, y)
     if yerr and mean_over:
         raise Error("error bars come from mean_over (s.d. over repeats) or from yerr (a metric), "
