@@ -49,6 +49,24 @@ config::Schema hwa_schema() { return hwa_section().schema(); }
 
 HwaConfig hwa_config_from_params(const config::Params& params) { return hwa_section().read(params); }
 
+bool quantizes_onto_levels(const HwaConfig& hwa, const CrossbarConfig& crossbar) {
+  return hwa.quantize && crossbar.levels > 0;
+}
+
+bool perturbs(const HwaConfig& hwa, const CrossbarConfig& c) {
+  const bool noise = hwa.device_noise > 0.0 && (c.sigma > 0.0 || c.prog_noise > 0.0);
+  const bool faults = hwa.faults && (c.stuck_min_rate > 0.0 || c.stuck_max_rate > 0.0);
+  return quantizes_onto_levels(hwa, c) || noise || faults || hwa.weight_noise > 0.0;
+}
+
+const std::vector<std::string>& hardware_aware_device_paths() {
+  static const std::vector<std::string> paths = {
+      "crossbar.rows",       "crossbar.cols",           "crossbar.levels",        "crossbar.slices",
+      "crossbar.g_min_us",   "crossbar.g_max_us",       "crossbar.mapping",       "crossbar.sigma",
+      "crossbar.prog_noise", "crossbar.stuck_min_rate", "crossbar.stuck_max_rate"};
+  return paths;
+}
+
 HardwareAwareTraining::HardwareAwareTraining(std::vector<at::Tensor> weights, const CrossbarConfig& crossbar,
                                              const HwaConfig& hwa, std::uint64_t seed)
     : weights_(std::move(weights)), crossbar_(crossbar), hwa_(hwa), seed_(seed) {
@@ -125,9 +143,7 @@ at::Tensor HardwareAwareTraining::perturbed(const at::Tensor& w, std::uint64_t k
     result =
         result *
         allocated.repeat_interleave(cols, 0).repeat_interleave(rows, 1).narrow(0, 0, out).narrow(1, 0, in);
-  } else if (!m.ne(0).any().item<bool>()) {
-    result.zero_();
-  }
+  }  // a single tile holds a nonzero weight: max|W| > 0 here
   return result.to(w.scalar_type()).view(w.sizes());
 }
 

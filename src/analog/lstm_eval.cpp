@@ -137,19 +137,12 @@ HardwareEvaluation evaluate_lstm_on_crossbars(xc::CirculantLSTMImpl& lstm, const
     r.accuracy = accuracy_of([&](const at::Tensor& x) { return std::get<0>(lstm.forward(x)); });
   }
   const std::int64_t ncal = std::min(o.calibration_items, calibration.size());
-  r.times = config.drift_time_list();
-  r.accuracy_at_times.assign(r.times.size(), {});
   for (int s = 0; s < o.samples; ++s) {
     check();
     HardwareLSTM hw(lstm, config, device_sample_seed(o.seed, s), o.max_rows_per_mvm);
     if (ncal > 0) hw.calibrate(calibration.images.narrow(0, 0, ncal));
-    const auto accuracy_at = [&](double t) {
-      hw.drift_to(t);
-      return accuracy_of([&](const at::Tensor& x) { return hw.forward(x); });
-    };
-    r.hw_accuracy.push_back(accuracy_at(config.t_inference));
-    for (std::size_t k = 0; k < r.times.size(); ++k)
-      r.accuracy_at_times[k].push_back(accuracy_at(r.times[k]));
+    detail::read_sample_over_time(
+        r, config, hw, [&] { return accuracy_of([&](const at::Tensor& x) { return hw.forward(x); }); });
     if (s == 0) r.mappings = hw.mappings();
   }
   summarize_samples(r);

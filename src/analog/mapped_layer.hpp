@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/crossbar/cost.hpp"
 #include "xbarsweep/crossbar/layer.hpp"
 
@@ -194,6 +195,24 @@ inline torch::Tensor simulate_patches(MappedLayer& m, const torch::Tensor& x, st
 inline void drift_to(std::vector<MappedLayer>& layers, double t) {
   for (auto& m : layers)
     if (m.weight.defined()) m.layer.drift_to(m.weight.data_ptr<float>(), t);
+}
+
+// One device sample's reads: at config.t_inference into r.hw_accuracy, then the same programmed
+// devices again at each of config.drift_times into r.accuracy_at_times (sized on the first
+// sample). \p hw drifts (HardwareModel, HardwareLSTM), \p accuracy classifies the test set.
+template <class Hardware, class Accuracy>
+void read_sample_over_time(HardwareEvaluation& r, const CrossbarConfig& config, Hardware& hw,
+                           Accuracy&& accuracy) {
+  if (r.hw_accuracy.empty()) {
+    r.times = config.drift_time_list();
+    r.accuracy_at_times.assign(r.times.size(), {});
+  }
+  hw.drift_to(config.t_inference);
+  r.hw_accuracy.push_back(accuracy());
+  for (std::size_t k = 0; k < r.times.size(); ++k) {
+    hw.drift_to(r.times[k]);
+    r.accuracy_at_times[k].push_back(accuracy());
+  }
 }
 
 // How \p m sits on crossbars, for the cost model.

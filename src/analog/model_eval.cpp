@@ -324,14 +324,11 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
   r.accuracy = nn::evaluate(model, test, o.batch_size).accuracy;
   const std::int64_t n = test.size();
   const std::int64_t ncal = std::min(o.calibration_items, calibration.size());
-  r.times = config.drift_time_list();
-  r.accuracy_at_times.assign(r.times.size(), {});
   for (int s = 0; s < o.samples; ++s) {
     check();
     HardwareModel hw(model, config, device_sample_seed(o.seed, s), o.max_rows_per_mvm);
     if (ncal > 0) hw.calibrate(calibration.images.narrow(0, 0, ncal));
-    const auto accuracy_at = [&](double t) {
-      hw.drift_to(t);
+    detail::read_sample_over_time(r, config, hw, [&] {
       std::int64_t correct = 0;
       for (std::int64_t begin = 0; begin < n; begin += o.batch_size) {
         check();
@@ -340,10 +337,7 @@ HardwareEvaluation evaluate_on_crossbars(nn::Classifier& model, const data::Spli
         correct += logits.argmax(1).eq(test.labels.narrow(0, begin, m)).sum().item<std::int64_t>();
       }
       return static_cast<double>(correct) / static_cast<double>(n);
-    };
-    r.hw_accuracy.push_back(accuracy_at(config.t_inference));
-    for (std::size_t k = 0; k < r.times.size(); ++k)
-      r.accuracy_at_times[k].push_back(accuracy_at(r.times[k]));
+    });
     if (s == 0) r.mappings = hw.mappings();
   }
   summarize_samples(r);

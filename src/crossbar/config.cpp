@@ -157,7 +157,7 @@ std::optional<config::Problem> CrossbarConfig::problem() const {
     first(problem_if(!drift_times.empty() && bad.empty() && drift == Drift::None, "crossbar.drift_times",
                      "is \"" + drift_times +
                          "\" with crossbar.drift none, where every read is the same; expected crossbar.drift "
-                         "power_law, or no drift_times"));
+                         "power_law or pcm, or no drift_times"));
   }
   first(problem_if(!(drift_read_noise_growth >= 0.0), "crossbar.drift_read_noise_growth",
                    "is " + text(drift_read_noise_growth) + "; expected >= 0"));

@@ -173,11 +173,11 @@ const config::Section<AdmmParams>& admm_section() {
           .add("save_checkpoint", &S::save_checkpoint,
                "write the compressed model here (nn::save_checkpoint); empty = do not")
           .add("retrain_levels", &S::retrain_levels,
-               "how masked retraining keeps quantized weights on their levels: project (onto the nearest "
-               "level after every step), straight_through (latent weights, projected when the stage ends; "
-               "needs a forward pass that quantizes: hwa.enabled with hwa.quantize and crossbar.levels), or "
-               "auto (straight_through exactly when hardware-aware training quantizes, else project)")
-          .choices({"auto", "project", "straight_through"})
+               "how masked retraining keeps quantized weights on their levels: auto (straight-through when "
+               "hardware-aware training quantizes onto the crossbar's levels: latent weights, clipped to the "
+               "top level and projected when the stage ends; else projection) or project (onto the nearest "
+               "level after every step, always)")
+          .choices({"auto", "project"})
           .added_later()
           .add("hwa_stages", &S::hwa_stages,
                "with hwa.enabled, the epochs that train hardware-aware: all (the ADMM W-steps and masked "
@@ -315,18 +315,6 @@ class AdmmKind final : public Kind {
                                   "admm.mode joint, or joint_exact false"};
          }});
     c.push_back(config::writable_file("admm.save_checkpoint"));
-    c.push_back({{"admm.retrain_levels", "hwa.", "crossbar.levels"},
-                 [](const config::Params& p) -> std::optional<config::Problem> {
-                   if (p.text("admm.retrain_levels") != "straight_through") return std::nullopt;
-                   const auto hwa = analog::hwa_config_from_params(p);
-                   if (hwa.enabled && hwa.quantize && p.integer("crossbar.levels") > 0) return std::nullopt;
-                   return config::Problem{
-                       "admm.retrain_levels",
-                       "is straight_through, but no training forward pass quantizes (that "
-                       "needs hwa.enabled and hwa.quantize true and crossbar.levels > 0), so "
-                       "retraining would ignore the levels; expected project or auto, or "
-                       "hardware-aware training"};
-                 }});
     return c;
   }
 
@@ -418,9 +406,8 @@ class AdmmKind final : public Kind {
     // (latent weights, projected when the stage ends) rather than by projection after each step,
     // which would round the small steps of retraining away.
     const auto hwa = hardware_aware_training(*model, p);
-    const auto hwa_params = analog::hwa_config_from_params(p);
-    pipeline.levels_straight_through =
-        cfg.retrain_levels != "project" && hwa != nullptr && hwa_params.quantize && xbar.levels > 0;
+    pipeline.levels_straight_through = cfg.retrain_levels == "auto" && hwa != nullptr &&
+                                       analog::quantizes_onto_levels(analog::hwa_config_from_params(p), xbar);
     training.train_epoch = [&](const xc::StepHooks& step) {
       nn::TrainHooks hooks;
       if (cfg.hwa_stages == "all" || retraining) add_hardware_aware_hooks(hooks, hwa.get());
@@ -508,16 +495,7 @@ class AdmmKind final : public Kind {
       hw.seed = nn::derive_seed(seed, 2);
       hw.check_cancelled = [&context] { context.check_cancelled(); };
       const auto eval = analog::evaluate_on_crossbars(*model, test, dataset.train, xbar, hw);
-      out.metrics["hw_accuracy_mean"] = eval.hw_accuracy_mean;
-      out.metrics["hw_accuracy_std"] = eval.hw_accuracy_std;
-      out.metrics["hw_accuracy_min"] = eval.hw_accuracy_min;
-      // The hardware gap on the same images: software accuracy there minus hw_accuracy_mean.
-      out.metrics["hw_accuracy_gap"] = eval.accuracy - eval.hw_accuracy_mean;
-      out.arrays["hw_accuracy"] = eval.hw_accuracy;
-      if (!eval.times.empty()) {
-        out.arrays["hw_times_s"] = eval.times;
-        out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(eval);
-      }
+      record_hardware_accuracy(eval, out);
       mappings = eval.mappings;
     } else {
       analog::HardwareModel hardware(*model, xbar, nn::derive_seed(seed, 2));

@@ -6,12 +6,12 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <set>
 
 #include "resumable.hpp"
 #include "xbarsweep/compress/layers.hpp"
@@ -352,12 +352,6 @@ std::string model_file_hash(const std::string& path) {
 namespace {
 // The parameters a trained baseline depends on, and nothing else: its cache key. A TorchScript
 // model adds its file's contents (a file rewritten in place is another model).
-// The crossbar parameters hardware-aware training draws from (analog/hwa.hpp).
-const std::set<std::string> kHardwareAwareDeviceKeys = {
-    "crossbar.rows",       "crossbar.cols",           "crossbar.levels",        "crossbar.slices",
-    "crossbar.g_min_us",   "crossbar.g_max_us",       "crossbar.mapping",       "crossbar.sigma",
-    "crossbar.prog_noise", "crossbar.stuck_min_rate", "crossbar.stuck_max_rate"};
-
 config::Params baseline_params(const config::Params& p) {
   config::Params t = p.only([](const std::string& path) {
     return path == "seed" || path.rfind("model.", 0) == 0 || path.rfind("data.", 0) == 0 ||
@@ -419,8 +413,10 @@ bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, cons
   if (hardware_aware && (hwa = hardware_aware_training(model, p))) {
     // What the training draws depend on: the hwa.* values and the devices and their mapping,
     // not the periphery or the time of the read (so a sweep of those shares the baseline).
+    const auto& devices = analog::hardware_aware_device_paths();
     for (const auto& [path, value] : p.entries())
-      if (path.rfind("hwa.", 0) == 0 || kHardwareAwareDeviceKeys.count(path) > 0) key.set(path, value);
+      if (path.rfind("hwa.", 0) == 0 || std::find(devices.begin(), devices.end(), path) != devices.end())
+        key.set(path, value);
     prefix = "baseline-hwa-";
   }
   return train_or_load_cached(model, prefix + config::point_id(key) + ".pt", context,
@@ -454,18 +450,26 @@ void add_hardware_aware_hooks(nn::TrainHooks& hooks, analog::HardwareAwareTraini
 config::Check hardware_aware_check() {
   return {{"hwa.", "crossbar."}, [](const config::Params& p) -> std::optional<config::Problem> {
             const analog::HwaConfig hwa = analog::hwa_config_from_params(p);
-            if (!hwa.enabled) return std::nullopt;
-            const crossbar::CrossbarConfig c = crossbar::crossbar_section().read(p);
-            const bool noise = hwa.device_noise > 0.0 && (c.sigma > 0.0 || c.prog_noise > 0.0);
-            const bool faults = hwa.faults && (c.stuck_min_rate > 0.0 || c.stuck_max_rate > 0.0);
-            const bool levels = hwa.quantize && c.levels > 0;
-            if (noise || faults || levels || hwa.weight_noise > 0.0) return std::nullopt;
+            if (!hwa.enabled || analog::perturbs(hwa, crossbar::crossbar_section().read(p)))
+              return std::nullopt;
             return config::Problem{
                 "hwa.enabled",
                 "is true but nothing would perturb the training weights (crossbar.sigma, "
                 "prog_noise and stuck rates 0 or hwa.device_noise 0, no levels to quantize to, "
                 "hwa.weight_noise 0); expected a device non-ideality, or hwa.enabled false"};
           }};
+}
+
+void record_hardware_accuracy(const analog::HardwareEvaluation& e, Outcome& out) {
+  out.metrics["hw_accuracy_mean"] = e.hw_accuracy_mean;
+  out.metrics["hw_accuracy_std"] = e.hw_accuracy_std;
+  out.metrics["hw_accuracy_min"] = e.hw_accuracy_min;
+  out.metrics["hw_accuracy_gap"] = e.accuracy - e.hw_accuracy_mean;
+  out.arrays["hw_accuracy"] = e.hw_accuracy;
+  if (!e.times.empty()) {
+    out.arrays["hw_times_s"] = e.times;
+    out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(e);
+  }
 }
 
 void record_validation(const nn::TrainHistory& history, Outcome& out) {

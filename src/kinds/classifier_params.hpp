@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "xbarsweep/analog/hwa.hpp"
+#include "xbarsweep/analog/model_eval.hpp"
 #include "xbarsweep/config/checks.hpp"
 #include "xbarsweep/config/schema.hpp"
 #include "xbarsweep/config/section.hpp"
@@ -114,5 +115,10 @@ std::unique_ptr<analog::HardwareAwareTraining> hardware_aware_training(nn::Class
 void add_hardware_aware_hooks(nn::TrainHooks& hooks, analog::HardwareAwareTraining* hwa);
 /// \brief The check of a point with hwa.enabled: something must perturb the weights.
 config::Check hardware_aware_check();
+
+/// \brief A hardware evaluation's figures into \p out: hw_accuracy_mean, _std, _min and
+/// hw_accuracy_gap (software minus hardware accuracy on the same items), the array hw_accuracy
+/// and, with crossbar.drift_times, the arrays hw_times_s and hw_accuracy_at_times.
+void record_hardware_accuracy(const analog::HardwareEvaluation& e, Outcome& out);
 
 }  // namespace xbarsweep::kinds

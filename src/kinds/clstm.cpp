@@ -526,14 +526,7 @@ class ClstmKind final : public Kind {
     const auto hw = analog::evaluate_lstm_on_crossbars(*model.lstm, head, test, dataset.train, xbar, eo);
     const auto mc = crossbar::model_cost(hw.mappings, xbar, cost);
     out.metrics["hw_software_accuracy"] = hw.accuracy;
-    out.metrics["hw_accuracy_mean"] = hw.hw_accuracy_mean;
-    out.metrics["hw_accuracy_std"] = hw.hw_accuracy_std;
-    out.metrics["hw_accuracy_min"] = hw.hw_accuracy_min;
-    out.arrays["hw_accuracy"] = hw.hw_accuracy;
-    if (!hw.times.empty()) {
-      out.arrays["hw_times_s"] = hw.times;
-      out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(hw);
-    }
+    record_hardware_accuracy(hw, out);
     out.metrics["crossbars"] = static_cast<double>(mc.total.crossbars);
     out.metrics["area_mm2"] = mc.total.area_mm2;
     out.metrics["power_mw"] = mc.total.power_mw;

@@ -127,10 +127,7 @@ class CrossbarEvalKind final : public Kind {
 
     Outcome out;
     out.metrics["accuracy"] = hw.accuracy;
-    out.metrics["hw_accuracy_mean"] = hw.hw_accuracy_mean;
-    out.metrics["hw_accuracy_std"] = hw.hw_accuracy_std;
-    out.metrics["hw_accuracy_min"] = hw.hw_accuracy_min;
-    out.metrics["hw_accuracy_gap"] = hw.accuracy - hw.hw_accuracy_mean;  // on the same images
+    record_hardware_accuracy(hw, out);
     out.metrics["crossbars"] = static_cast<double>(mc.total.crossbars);
     out.metrics["adcs"] = static_cast<double>(mc.total.adcs);
     out.metrics["area_mm2"] = mc.total.area_mm2;
@@ -141,11 +138,6 @@ class CrossbarEvalKind final : public Kind {
     out.metrics["area_reduction"] = mc.area_reduction;
     out.metrics["static_power_mw"] = mc.total.static_power_mw;
     out.metrics["static_power_reduction"] = mc.static_power_reduction;
-    out.arrays["hw_accuracy"] = hw.hw_accuracy;
-    if (!hw.times.empty()) {
-      out.arrays["hw_times_s"] = hw.times;
-      out.arrays["hw_accuracy_at_times"] = analog::mean_accuracy_at_times(hw);
-    }
     std::vector<double> layer_crossbars, layer_energy;
     for (const auto& l : mc.layers) {
       layer_crossbars.push_back(static_cast<double>(l.crossbars));

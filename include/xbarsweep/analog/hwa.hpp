@@ -18,6 +18,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "xbarsweep/config/checks.hpp"
@@ -41,6 +42,19 @@ const config::Section<HwaConfig>& hwa_section();
 config::Schema hwa_schema();
 /// \brief Reads the `hwa.` parameters of \p params (absent ones keep their defaults).
 HwaConfig hwa_config_from_params(const config::Params& params);
+
+/// \brief Whether hardware-aware training with \p hwa puts the weights onto \p crossbar's levels
+/// in the forward pass (hwa.quantize and finite crossbar.levels): a training that quantizes by
+/// itself, so retraining may keep latent weights.
+bool quantizes_onto_levels(const HwaConfig& hwa, const crossbar::CrossbarConfig& crossbar);
+
+/// \brief Whether anything would perturb the weights: quantization, device noise, faults or
+/// hwa.weight_noise (hwa.enabled with none of them is a mistake).
+bool perturbs(const HwaConfig& hwa, const crossbar::CrossbarConfig& crossbar);
+
+/// \brief The `crossbar.` paths HardwareAwareTraining reads (the mapping and the static device
+/// model, not the periphery or the read): with `hwa.*`, what a hardware-aware training depends on.
+const std::vector<std::string>& hardware_aware_device_paths();
 
 /// \brief Perturbs a model's weight matrices for one training step and restores them after it.
 ///

@@ -308,8 +308,8 @@ void ProgrammedLayer<ExecSpace>::program_devices(const float* w, const DeviceMod
 
 template <class ExecSpace>
 double ProgrammedLayer<ExecSpace>::reference_read() const {
-  // A one-hot input on word line i reads column j as sum_s factor_s G(i, j, s): the mean of its
-  // magnitude over every cell, summed here per row tile (the count is the same at every time).
+  // A one-hot input on word line i reads column j as sum_s factor_s G(i, j, s); the sum of its
+  // magnitude over every cell stands for aihwkit's mean (only ratios of it are used).
   double total = 0.0;
   const auto g = g_;
   const auto factor = slice_factor_;
