@@ -22,8 +22,6 @@ namespace xbarsweep::analog {
 
 using namespace ::xbarsweep::crossbar;
 
-namespace F = torch::nn::functional;
-
 namespace {
 
 using detail::Layer;
@@ -43,31 +41,8 @@ struct HardwareModel::State {
   std::int64_t max_rows = 16384;
   bool calibrating = false;
   std::vector<MappedLayer> layers;
-  std::map<const torch::nn::Module*, std::size_t> index;  // Linear / Conv2d module -> layer
-  nn::TorchScriptClassifierImpl* script = nullptr;        // a TorchScript model, else null
-  std::vector<std::vector<std::size_t>> script_mapped;    // its layer k -> layers (one per group)
-
-  MappedLayer& lookup(const torch::nn::Module* m) {
-    const auto it = index.find(m);
-    XBARSWEEP_THROW_IF(it == index.end(), CrossbarError, "a Linear/Conv2d layer of the model was not mapped");
-    return layers[it->second];
-  }
-
-  torch::Tensor linear(const torch::nn::Linear& l, torch::Tensor x) {
-    MappedLayer& m = lookup(l.get());
-    auto y = detail::simulate(m, x, calibrating, max_rows);
-    m.layer.release_scratch();  // one layer's scratch at a time
-    return m.bias.defined() ? y + m.bias : y;
-  }
-
-  torch::Tensor conv(const torch::nn::Conv2d& c, torch::Tensor x) {
-    MappedLayer& m = lookup(c.get());
-    const auto& o = c->options;
-    const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-    XBARSWEEP_THROW_IF(pad == nullptr, CrossbarError, m.name << ": only explicit conv padding is supported");
-    return conv(m, x, {(*o.kernel_size())[0], (*o.kernel_size())[1]}, {(*o.stride())[0], (*o.stride())[1]},
-                {(**pad)[0], (**pad)[1]}, {(*o.dilation())[0], (*o.dilation())[1]});
-  }
+  std::vector<nn::WeightLayer> weight_layers;    // the model's, in its order
+  std::vector<std::vector<std::size_t>> mapped;  // its weight layer k -> layers (one per group)
 
   // A convolution on crossbars: the rows of its GEMM ((N Ho Wo) x (C kh kw), feature order
   // (c, kh, kw) = the order of weight.view(out, -1)) read from the padded input by the DAC (gathered
@@ -90,16 +65,16 @@ struct HardwareModel::State {
     return y;
   }
 
-  // Layer k of a TorchScript model: a Linear on any leading shape, or a Conv2d whose groups are
+  // Weight layer k of the model: a Linear on any leading shape, or a Conv2d whose groups are
   // mapped one weight matrix each.
-  torch::Tensor script_layer(std::size_t k, const torch::Tensor& x) {
-    const nn::ScriptLayer& l = script->layers().at(k);
-    const std::vector<std::size_t>& mapped = script_mapped.at(k);
+  torch::Tensor weight_layer(std::size_t k, const torch::Tensor& x) {
+    const nn::WeightLayer& l = weight_layers.at(k);
+    const std::vector<std::size_t>& groups = mapped.at(k);
     if (!l.conv) {
-      MappedLayer& m = layers[mapped.front()];
+      MappedLayer& m = layers[groups.front()];
       const auto leading = x.sizes().vec();
       auto y = detail::simulate(m, x.reshape({-1, x.size(-1)}), calibrating, max_rows);
-      m.layer.release_scratch();
+      m.layer.release_scratch();  // one layer's scratch at a time
       if (m.bias.defined()) y = y + m.bias;
       auto shape = leading;
       shape.back() = y.size(1);
@@ -108,65 +83,18 @@ struct HardwareModel::State {
     const std::array<std::int64_t, 2> kernel = {l.weight.size(2), l.weight.size(3)};
     const auto group_in = x.size(1) / l.groups;
     std::vector<torch::Tensor> outputs;
-    for (std::size_t g = 0; g < mapped.size(); ++g)
+    for (std::size_t g = 0; g < groups.size(); ++g)
       outputs.push_back(
-          conv(layers[mapped[g]], x.narrow(1, static_cast<std::int64_t>(g) * group_in, group_in), kernel,
+          conv(layers[groups[g]], x.narrow(1, static_cast<std::int64_t>(g) * group_in, group_in), kernel,
                {l.stride[0], l.stride[1]}, {l.padding[0], l.padding[1]}, {l.dilation[0], l.dilation[1]}));
     return outputs.size() == 1 ? outputs.front() : torch::cat(outputs, 1);
-  }
-
-  torch::Tensor sequential_features(torch::nn::Sequential& seq, torch::Tensor x) {
-    for (const auto& child : seq->children()) {
-      if (auto cv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(child)) {
-        x = conv(torch::nn::Conv2d(cv), x);
-      } else if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(child.get())) {
-        x = bn->forward(x);
-      } else if (dynamic_cast<torch::nn::ReLUImpl*>(child.get()) != nullptr) {
-        x = torch::relu(x);
-      } else if (auto* mp = dynamic_cast<torch::nn::MaxPool2dImpl*>(child.get())) {
-        x = mp->forward(x);
-      } else if (auto* block = dynamic_cast<nn::BasicBlockImpl*>(child.get())) {
-        auto out = torch::relu(block->bn1->forward(conv(block->conv1, x)));
-        out = block->bn2->forward(conv(block->conv2, out));
-        x = torch::relu(out + (block->shortcut->is_empty() ? x : sequential_features(block->shortcut, x)));
-      } else {
-        XBARSWEEP_THROW_IF(true, CrossbarError, "unsupported module " << child->name() << " in a Sequential");
-      }
-    }
-    return x;
   }
 
   torch::Tensor forward(torch::Tensor x) {
     torch::NoGradGuard no_grad;
     model->eval();
-    if (script != nullptr)
-      return script->forward_with(
-          [this](std::size_t k, const torch::Tensor& in) { return script_layer(k, in); }, std::move(x));
-    if (auto* mlp = dynamic_cast<nn::MLPImpl*>(model)) {
-      x = x.flatten(1);
-      for (std::size_t i = 0; i + 1 < mlp->layers.size(); ++i) x = torch::relu(linear(mlp->layers[i], x));
-      return linear(mlp->layers.back(), x);
-    }
-    if (auto* le = dynamic_cast<nn::LeNet5Impl*>(model)) {
-      x = torch::max_pool2d(torch::relu(conv(le->conv1, x)), 2);
-      x = torch::max_pool2d(torch::relu(conv(le->conv2, x)), 2);
-      x = torch::relu(linear(le->fc1, x.flatten(1)));
-      x = torch::relu(linear(le->fc2, x));
-      return linear(le->fc3, x);
-    }
-    if (auto* vgg = dynamic_cast<nn::VGG16Impl*>(model)) {
-      x = sequential_features(vgg->features, x);
-      x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
-      return linear(vgg->classifier, x);
-    }
-    if (auto* rn = dynamic_cast<nn::ResNet18Impl*>(model)) {
-      x = torch::relu(rn->stem_bn->forward(conv(rn->stem, x)));
-      x = sequential_features(rn->blocks, x);
-      x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
-      return linear(rn->fc, x);
-    }
-    XBARSWEEP_THROW_IF(true, CrossbarError, "no hardware forward for model " << model->name());
-    return x;
+    return model->forward_with([this](std::size_t k, const torch::Tensor& in) { return weight_layer(k, in); },
+                               std::move(x));
   }
 };
 
@@ -196,42 +124,17 @@ HardwareModel::HardwareModel(nn::Classifier& model, const CrossbarConfig& config
     state_->layers.push_back(std::move(m));
     return state_->layers.size() - 1;
   };
-  if (auto* script = dynamic_cast<nn::TorchScriptClassifierImpl*>(&model)) {
-    script->require_mappable();
-    state_->script = script;
-    for (const nn::ScriptLayer& l : script->layers()) {
-      std::vector<std::size_t> mapped;
-      const std::int64_t out = l.weight.size(0) / l.groups;
-      for (std::int64_t g = 0; g < l.groups; ++g) {
-        const std::string name = l.groups == 1 ? l.module : l.module + "[group " + std::to_string(g) + "]";
-        mapped.push_back(add_layer(name, l.conv, l.weight.narrow(0, g * out, out),
-                                   l.bias.defined() ? l.bias.narrow(0, g * out, out) : torch::Tensor()));
-      }
-      state_->script_mapped.push_back(std::move(mapped));
+  if (auto* script = dynamic_cast<nn::TorchScriptClassifierImpl*>(&model)) script->require_mappable();
+  state_->weight_layers = model.weight_layers();
+  for (const nn::WeightLayer& l : state_->weight_layers) {
+    std::vector<std::size_t> groups;
+    const std::int64_t out = l.weight.size(0) / l.groups;
+    for (std::int64_t g = 0; g < l.groups; ++g) {
+      const std::string name = l.groups == 1 ? l.module : l.module + "[group " + std::to_string(g) + "]";
+      groups.push_back(add_layer(name, l.conv, l.weight.narrow(0, g * out, out),
+                                 l.bias.defined() ? l.bias.narrow(0, g * out, out) : torch::Tensor()));
     }
-  }
-  // named_modules() needs a model held by a shared_ptr: only the built-in models walk it.
-  for (const auto& item : state_->script
-                              ? torch::OrderedDict<std::string, std::shared_ptr<torch::nn::Module>>()
-                              : model.named_modules()) {
-    const torch::nn::Module* mod = item.value().get();
-    torch::Tensor w, b;
-    bool is_conv = false;
-    if (const auto* l = dynamic_cast<const torch::nn::LinearImpl*>(mod)) {
-      w = l->weight;
-      b = l->bias;
-    } else if (const auto* c = dynamic_cast<const torch::nn::Conv2dImpl*>(mod)) {
-      XBARSWEEP_THROW_IF(c->options.groups() != 1, CrossbarError,
-                         item.key() << ": grouped convolutions are not mapped");
-      XBARSWEEP_THROW_IF(!c10::holds_alternative<torch::enumtype::kZeros>(c->options.padding_mode()),
-                         CrossbarError, item.key() << ": only zero padding is supported");
-      w = c->weight;
-      b = c->bias;
-      is_conv = true;
-    } else {
-      continue;
-    }
-    state_->index[mod] = add_layer(item.key(), is_conv, w, b);
+    state_->mapped.push_back(std::move(groups));
   }
   XBARSWEEP_THROW_IF(state_->layers.empty(), CrossbarError,
                      "model " << model.name() << " has no Linear or Conv2d layer");

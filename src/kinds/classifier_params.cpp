@@ -413,7 +413,7 @@ bool train_or_load_baseline(nn::Classifier& model, const config::Params& p, cons
   if (hardware_aware && (hwa = hardware_aware_training(model, p))) {
     // What the training draws depend on: the hwa.* values and the devices and their mapping,
     // not the periphery or the time of the read (so a sweep of those shares the baseline).
-    const auto& devices = analog::hardware_aware_device_paths();
+    const auto devices = analog::hardware_aware_device_paths(analog::hwa_config_from_params(p));
     for (const auto& [path, value] : p.entries())
       if (path.rfind("hwa.", 0) == 0 || std::find(devices.begin(), devices.end(), path) != devices.end())
         key.set(path, value);
@@ -445,13 +445,19 @@ void add_hardware_aware_hooks(nn::TrainHooks& hooks, analog::HardwareAwareTraini
   if (hwa == nullptr) return;
   hooks.before_forward = [hwa](std::uint64_t batch_key) { hwa->perturb(batch_key); };
   hooks.after_backward = [hwa] { hwa->restore(); };
+  hooks.forward = [hwa](nn::Classifier& model, const at::Tensor& x) { return hwa->forward(model, x); };
 }
 
 config::Check hardware_aware_check() {
   return {{"hwa.", "crossbar."}, [](const config::Params& p) -> std::optional<config::Problem> {
             const analog::HwaConfig hwa = analog::hwa_config_from_params(p);
-            if (!hwa.enabled || analog::perturbs(hwa, crossbar::crossbar_section().read(p)))
-              return std::nullopt;
+            if (!hwa.enabled) return std::nullopt;
+            const auto xbar = crossbar::crossbar_section().read(p);
+            if (const std::string why = analog::forward_options_problem(hwa, xbar); !why.empty()) {
+              const auto colon = why.find(':');
+              return config::Problem{why.substr(0, colon), why.substr(colon + 2)};
+            }
+            if (analog::perturbs(hwa, xbar)) return std::nullopt;
             return config::Problem{
                 "hwa.enabled",
                 "is true but nothing would perturb the training weights (crossbar.sigma, "

@@ -9,6 +9,8 @@
 #include <torch/utils.h>
 
 #include <cmath>
+#include <map>
+#include <memory>
 #include <stdexcept>
 
 #include "xbarsweep/error.hpp"
@@ -33,6 +35,45 @@ torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::i
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(bias));
 }
 
+// The Linear and Conv2d modules under \p m, pre-order in registration order (the order of the
+// parameters), with their dotted paths.
+void collect_weight_modules(torch::nn::Module& m, const std::string& prefix,
+                            std::vector<std::pair<std::string, torch::nn::Module*>>& out) {
+  for (const auto& child : m.named_children()) {
+    const std::string path = prefix.empty() ? child.key() : prefix + "." + child.key();
+    torch::nn::Module* c = child.value().get();
+    if (dynamic_cast<torch::nn::LinearImpl*>(c) != nullptr ||
+        dynamic_cast<torch::nn::Conv2dImpl*>(c) != nullptr)
+      out.emplace_back(path, c);
+    collect_weight_modules(*c, path, out);
+  }
+}
+
+// A module's own forward pass: the router of a plain forward.
+at::Tensor own_forward(torch::nn::Module& m, const at::Tensor& x) {
+  if (auto* l = dynamic_cast<torch::nn::LinearImpl*>(&m)) return l->forward(x);
+  if (auto* c = dynamic_cast<torch::nn::Conv2dImpl*>(&m)) return c->forward(x);
+  throw ModelError("module " + m.name() + " is not a Linear or Conv2d layer");
+}
+
+using Router = std::function<at::Tensor(torch::nn::Module&, const at::Tensor&)>;
+
+// A Sequential's children in order, its Linear, Conv2d and BasicBlock modules through route.
+torch::Tensor sequential_with(torch::nn::Sequential& seq, const Router& route, torch::Tensor x) {
+  for (auto& child : *seq) {
+    torch::nn::Module* m = child.ptr().get();
+    if (dynamic_cast<torch::nn::LinearImpl*>(m) != nullptr ||
+        dynamic_cast<torch::nn::Conv2dImpl*>(m) != nullptr) {
+      x = route(*m, x);
+    } else if (auto* block = dynamic_cast<BasicBlockImpl*>(m)) {
+      x = block->forward_with(route, x);
+    } else {
+      x = child.forward(x);
+    }
+  }
+  return x;
+}
+
 void check_common(const ModelOptions& o) {
   if (o.in_channels < 1 || o.image_size < 1 || o.num_classes < 2) {
     throw ModelError("model options: need in_channels >= 1, image_size >= 1, num_classes >= 2");
@@ -40,6 +81,69 @@ void check_common(const ModelOptions& o) {
 }
 
 }  // namespace
+
+at::Tensor weight_layer_forward(const WeightLayer& l, const at::Tensor& input) {
+  if (!l.conv) return at::linear(input, l.weight, l.bias);
+  return at::conv2d(input, l.weight, l.bias, {l.stride[0], l.stride[1]}, {l.padding[0], l.padding[1]},
+                    {l.dilation[0], l.dilation[1]}, l.groups);
+}
+
+torch::Tensor Classifier::forward_with(const WeightLayerFn&, torch::Tensor) {
+  throw ModelError("model " + name() +
+                   " cannot route its layers (forward_with): only image classifiers "
+                   "built from Linear and Conv2d layers can");
+}
+
+std::vector<WeightLayer> Classifier::weight_layers() {
+  throw ModelError("model " + name() + " has no routable weight layers");
+}
+
+std::vector<WeightLayer> BuiltinClassifier::weight_layers() {
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules;
+  collect_weight_modules(*this, "", modules);
+  std::vector<WeightLayer> layers;
+  for (const auto& [path, m] : modules) {
+    WeightLayer l;
+    l.module = path;
+    l.parameter = path + ".weight";
+    if (auto* lin = dynamic_cast<torch::nn::LinearImpl*>(m)) {
+      l.type = "Linear";
+      l.weight = lin->weight;
+      l.bias = lin->bias;
+    } else {
+      auto* c = dynamic_cast<torch::nn::Conv2dImpl*>(m);
+      const auto& o = c->options;
+      const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+      if (pad == nullptr || !c10::holds_alternative<torch::enumtype::kZeros>(o.padding_mode()))
+        throw ModelError(path + ": only explicit zero padding of a Conv2d can be routed");
+      l.type = "Conv2d";
+      l.conv = true;
+      for (int d = 0; d < 2; ++d) {
+        l.stride[d] = (*o.stride())[d];
+        l.padding[d] = (**pad)[d];
+        l.dilation[d] = (*o.dilation())[d];
+      }
+      l.groups = o.groups();
+      l.weight = c->weight;
+      l.bias = c->bias;
+    }
+    layers.push_back(std::move(l));
+  }
+  return layers;
+}
+
+BuiltinClassifier::Router BuiltinClassifier::router(const WeightLayerFn& layer) {
+  if (!layer) return own_forward;
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules;
+  collect_weight_modules(*this, "", modules);
+  auto index = std::make_shared<std::map<const torch::nn::Module*, std::size_t>>();
+  for (std::size_t k = 0; k < modules.size(); ++k) (*index)[modules[k].second] = k;
+  return [index, layer](torch::nn::Module& m, const at::Tensor& x) {
+    const auto it = index->find(&m);
+    if (it == index->end()) throw ModelError("module " + m.name() + " is not a weight layer of the model");
+    return layer(it->second, x);
+  };
+}
 
 MLPImpl::MLPImpl(const ModelOptions& o) {
   check_common(o);
@@ -52,10 +156,13 @@ MLPImpl::MLPImpl(const ModelOptions& o) {
   }
 }
 
-torch::Tensor MLPImpl::forward(torch::Tensor x) {
+torch::Tensor MLPImpl::forward(torch::Tensor x) { return forward_with({}, std::move(x)); }
+
+torch::Tensor MLPImpl::forward_with(const WeightLayerFn& layer, torch::Tensor x) {
+  const Router route = router(layer);
   x = x.flatten(1);
-  for (std::size_t i = 0; i + 1 < layers.size(); ++i) x = torch::relu(layers[i]->forward(x));
-  return layers.back()->forward(x);
+  for (std::size_t i = 0; i + 1 < layers.size(); ++i) x = torch::relu(route(*layers[i], x));
+  return route(*layers.back(), x);
 }
 
 LeNet5Impl::LeNet5Impl(const ModelOptions& o) {
@@ -70,12 +177,15 @@ LeNet5Impl::LeNet5Impl(const ModelOptions& o) {
   fc3 = register_module("fc3", torch::nn::Linear(84, o.num_classes));
 }
 
-torch::Tensor LeNet5Impl::forward(torch::Tensor x) {
-  x = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);
-  x = torch::max_pool2d(torch::relu(conv2->forward(x)), 2);
-  x = torch::relu(fc1->forward(x.flatten(1)));
-  x = torch::relu(fc2->forward(x));
-  return fc3->forward(x);
+torch::Tensor LeNet5Impl::forward(torch::Tensor x) { return forward_with({}, std::move(x)); }
+
+torch::Tensor LeNet5Impl::forward_with(const WeightLayerFn& layer, torch::Tensor x) {
+  const Router route = router(layer);
+  x = torch::max_pool2d(torch::relu(route(*conv1, x)), 2);
+  x = torch::max_pool2d(torch::relu(route(*conv2, x)), 2);
+  x = torch::relu(route(*fc1, x.flatten(1)));
+  x = torch::relu(route(*fc2, x));
+  return route(*fc3, x);
 }
 
 VGG16Impl::VGG16Impl(const ModelOptions& o) {
@@ -100,10 +210,13 @@ VGG16Impl::VGG16Impl(const ModelOptions& o) {
   classifier = register_module("classifier", torch::nn::Linear(in, o.num_classes));
 }
 
-torch::Tensor VGG16Impl::forward(torch::Tensor x) {
-  x = features->forward(x);
+torch::Tensor VGG16Impl::forward(torch::Tensor x) { return forward_with({}, std::move(x)); }
+
+torch::Tensor VGG16Impl::forward_with(const WeightLayerFn& layer, torch::Tensor x) {
+  const Router route = router(layer);
+  x = layer ? sequential_with(features, route, x) : features->forward(x);
   x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
-  return classifier->forward(x);
+  return route(*classifier, x);
 }
 
 BasicBlockImpl::BasicBlockImpl(std::int64_t in_planes, std::int64_t planes, std::int64_t stride) {
@@ -119,10 +232,13 @@ BasicBlockImpl::BasicBlockImpl(std::int64_t in_planes, std::int64_t planes, std:
   register_module("shortcut", shortcut);
 }
 
-torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  return torch::relu(out + (shortcut->is_empty() ? x : shortcut->forward(x)));
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) { return forward_with(own_forward, std::move(x)); }
+
+torch::Tensor BasicBlockImpl::forward_with(
+    const std::function<at::Tensor(torch::nn::Module&, const at::Tensor&)>& conv, torch::Tensor x) {
+  auto out = torch::relu(bn1->forward(conv(*conv1, x)));
+  out = bn2->forward(conv(*conv2, out));
+  return torch::relu(out + (shortcut->is_empty() ? x : sequential_with(shortcut, conv, x)));
 }
 
 ResNet18Impl::ResNet18Impl(const ModelOptions& o) {
@@ -141,11 +257,14 @@ ResNet18Impl::ResNet18Impl(const ModelOptions& o) {
   fc = register_module("fc", torch::nn::Linear(in, o.num_classes));
 }
 
-torch::Tensor ResNet18Impl::forward(torch::Tensor x) {
-  x = torch::relu(stem_bn->forward(stem->forward(x)));
-  x = blocks->forward(x);
+torch::Tensor ResNet18Impl::forward(torch::Tensor x) { return forward_with({}, std::move(x)); }
+
+torch::Tensor ResNet18Impl::forward_with(const WeightLayerFn& layer, torch::Tensor x) {
+  const Router route = router(layer);
+  x = torch::relu(stem_bn->forward(route(*stem, x)));
+  x = sequential_with(blocks, route, x);
   x = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(1)).flatten(1);
-  return fc->forward(x);
+  return route(*fc, x);
 }
 
 const std::vector<std::string>& model_names() {

@@ -27,7 +27,7 @@ namespace {
 
 // The function forward_with runs the mapped layers through, for the operator's kernel. The
 // interpreter runs the graph on the calling thread, so a thread-local is enough.
-thread_local const ScriptLayerFn* current_layer_fn = nullptr;
+thread_local const WeightLayerFn* current_layer_fn = nullptr;
 
 at::Tensor mapped_layer_kernel(at::Tensor input, std::int64_t layer) {
   XBARSWEEP_THROW_IF(current_layer_fn == nullptr, InternalError,
@@ -86,7 +86,7 @@ void copy_pair(const std::vector<std::int64_t>& from, std::int64_t (&to)[2]) {
 struct TorchScriptClassifierImpl::State {
   std::string path;
   jit::Module script;
-  std::vector<ScriptLayer> layers;
+  std::vector<WeightLayer> layers;
   std::vector<UnmappedWeight> unmapped;
   std::shared_ptr<jit::Graph> mapped_graph;  // forward with xbarsweep::mapped_layer calls
   std::unique_ptr<jit::GraphFunction> mapped_forward;
@@ -97,7 +97,7 @@ struct TorchScriptClassifierImpl::State {
   }
 
   // Geometry of a convolution call, or a reason it cannot be mapped.
-  std::optional<std::string> read_conv(const jit::Node* node, ScriptLayer& layer) const {
+  std::optional<std::string> read_conv(const jit::Node* node, WeightLayer& layer) const {
     const auto constant = [&](std::size_t i) { return jit::toIValue(node->input(i)); };
     const c10::Symbol kind = node->kind();
     std::size_t stride_at = 3, padding_at = 4, dilation_at = 5, groups_at = 6;
@@ -158,7 +158,7 @@ struct TorchScriptClassifierImpl::State {
     const jit::Value* self = graph->inputs()[0];
 
     // Each call of a Linear/Conv2d weight, with the layer it becomes.
-    std::map<std::string, ScriptLayer> found;
+    std::map<std::string, WeightLayer> found;
     std::vector<std::pair<jit::Node*, std::string>> calls;
     std::vector<jit::Block*> blocks = {graph->block()};
     while (!blocks.empty()) {
@@ -173,7 +173,7 @@ struct TorchScriptClassifierImpl::State {
           if (param == parameters.end() || param->second.dim() < 2) continue;
           const c10::Symbol kind = node->kind();
           if (reads_metadata_only(kind)) continue;
-          ScriptLayer layer;
+          WeightLayer layer;
           layer.parameter = *name;
           layer.module = parent_of(*name);
           layer.type = types.count(layer.module) ? types[layer.module] : "?";
@@ -284,10 +284,10 @@ torch::Tensor TorchScriptClassifierImpl::forward(torch::Tensor x) {
   return state_->script.forward({std::move(x)}).toTensor();
 }
 
-torch::Tensor TorchScriptClassifierImpl::forward_with(const ScriptLayerFn& layer, torch::Tensor x) {
+torch::Tensor TorchScriptClassifierImpl::forward_with(const WeightLayerFn& layer, torch::Tensor x) {
   struct Current {  // restores the caller's function (none) even when the forward throws
-    const ScriptLayerFn* saved;
-    explicit Current(const ScriptLayerFn* fn) : saved(current_layer_fn) { current_layer_fn = fn; }
+    const WeightLayerFn* saved;
+    explicit Current(const WeightLayerFn* fn) : saved(current_layer_fn) { current_layer_fn = fn; }
     ~Current() { current_layer_fn = saved; }
   } current(&layer);
   const jit::GraphOptimizerEnabledGuard plain(false);
@@ -301,7 +301,7 @@ void TorchScriptClassifierImpl::train(bool on) {
   state_->script.train(on);
 }
 
-const std::vector<ScriptLayer>& TorchScriptClassifierImpl::layers() const { return state_->layers; }
+std::vector<WeightLayer> TorchScriptClassifierImpl::weight_layers() { return state_->layers; }
 
 const std::vector<UnmappedWeight>& TorchScriptClassifierImpl::unmapped_weights() const {
   return state_->unmapped;
@@ -323,8 +323,8 @@ double TorchScriptClassifierImpl::macs_per_sample(std::int64_t channels, std::in
   double macs = 0.0;
   forward_with(
       [&](std::size_t k, const at::Tensor& input) {
-        const ScriptLayer& l = state_->layers[k];
-        at::Tensor out = script_layer_forward(l, input);
+        const WeightLayer& l = state_->layers[k];
+        at::Tensor out = weight_layer_forward(l, input);
         macs += static_cast<double>(out.numel()) * static_cast<double>(l.weight.numel() / l.weight.size(0));
         return out;
       },
@@ -336,11 +336,5 @@ double TorchScriptClassifierImpl::macs_per_sample(std::int64_t channels, std::in
 const std::string& TorchScriptClassifierImpl::path() const { return state_->path; }
 
 jit::Module& TorchScriptClassifierImpl::script() { return state_->script; }
-
-at::Tensor script_layer_forward(const ScriptLayer& layer, const at::Tensor& input) {
-  if (!layer.conv) return at::linear(input, layer.weight, layer.bias);
-  return at::conv2d(input, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation,
-                    layer.groups);
-}
 
 }  // namespace xbarsweep::nn

@@ -104,7 +104,7 @@ EpochResult train_epoch(Classifier& model, torch::optim::Optimizer& optimizer, c
     optimizer.zero_grad();
     if (hooks.before_forward)
       hooks.before_forward(derive_seed(batch_keys, static_cast<std::uint64_t>(r.steps)));
-    const auto logits = model.forward(x);
+    const auto logits = hooks.forward ? hooks.forward(model, x) : model.forward(x);
     const auto loss =
         hooks.loss ? hooks.loss(logits, y, index) : torch::nn::functional::cross_entropy(logits, y);
     loss.backward();

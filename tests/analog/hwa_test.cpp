@@ -5,12 +5,17 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "../../src/analog/mapped_layer.hpp"
+#include "support/exported_models.hpp"
 #include "xbarsweep/data/dataset.hpp"
 #include "xbarsweep/nn/models.hpp"
+#include "xbarsweep/nn/torchscript.hpp"
 #include "xbarsweep/nn/training.hpp"
 
 namespace xbarsweep::analog {
@@ -224,6 +229,172 @@ TEST(HardwareAware, TrainingThroughTheHooksIsSeededAndLeavesCleanWeights) {
     EXPECT_FALSE(a[k].equal(other[k])) << "layer " << k << ": another seed, other draws";
     EXPECT_FALSE(a[k].equal(plain[k])) << "layer " << k << ": hardware-aware differs from plain";
     EXPECT_GT(distinct(a[k]), 64) << "layer " << k << ": clean weights, not 4 levels";
+  }
+}
+
+// The forward-pass options. hwa.read_noise draws the simulator's additive read noise: over many
+// reads the spread of a training output about the noise-free one is the simulator's, per row tile
+// (two row tiles: sqrt(2) times one), in both mappings.
+TEST(HardwareAwareForward, ReadNoiseHasTheSimulatorsStrength) {
+  for (const Mapping mapping : {Mapping::Differential, Mapping::Offset}) {
+    CrossbarConfig c;
+    c.rows = c.cols = 64;
+    c.levels = 0;  // continuous conductances: only the read noise differs from the product
+    c.mapping = mapping;
+    c.read_noise = 0.05;
+    HwaConfig h;
+    h.enabled = true;
+    h.read_noise = 1.0;
+    torch::manual_seed(4);
+    const std::int64_t in = 100, out = 20, n = 400;  // 2 row tiles
+    const auto w = torch::randn({out, in});
+    const auto x = torch::rand({n, in}) * 2.0 - 1.0;
+    HardwareAwareTraining hwa({}, c, h, 1);
+    nn::WeightLayer l;
+    l.weight = w;
+    const auto ideal = torch::matmul(x, w.t());
+    const double trained = (hwa.layer_forward(l, x, 7) - ideal).std().item<double>();
+
+    // The simulator: the same layer programmed, calibrated on x (its DAC full scale), read once.
+    const auto wm = w.contiguous();
+    detail::Layer layer(wm.data_ptr<float>(), out, in, c, DeviceSeed{1, 0});
+    const auto xc = x.contiguous();
+    layer.calibrate(detail::layer_input(xc.data_ptr<float>(), n, in));
+    auto y = torch::empty({n, out});
+    detail::layer_mvm(layer, xc.data_ptr<float>(), y.data_ptr<float>(), n);
+    const double simulated = (y - ideal).std().item<double>();
+    ASSERT_GT(simulated, 1e-3);
+    EXPECT_NEAR(trained / simulated, 1.0, 0.06) << (mapping == Mapping::Offset ? "offset" : "differential")
+                                                << ": training " << trained << ", simulator " << simulated;
+  }
+}
+
+// hwa.adc: each row tile's outputs take at most 2^adc_bits values per output; hwa.dac: the inputs
+// take input_bits levels of |x|. Both pass gradients straight through: the gradients of a loss
+// linear in the outputs are the digital layer's.
+TEST(HardwareAwareForward, DacAndAdcQuantizeWithStraightThroughGradients) {
+  CrossbarConfig c;
+  c.rows = c.cols = 64;
+  c.levels = 0;
+  c.dac_bits = 3;
+  c.adc_bits = 4;
+  HwaConfig h;
+  h.enabled = true;
+  torch::manual_seed(5);
+  const auto w = torch::randn({6, 40}).requires_grad_(true);
+  const auto x = torch::randn({200, 40}).requires_grad_(true);
+  nn::WeightLayer l;
+  l.weight = w;
+  const auto upstream = torch::randn({200, 6});
+  const auto gradients = [&](const HwaConfig& options) {
+    HardwareAwareTraining hwa({}, c, options, 1);
+    w.mutable_grad() = torch::Tensor();
+    x.mutable_grad() = torch::Tensor();
+    const auto y = hwa.layer_forward(l, x, 3);
+    (y * upstream).sum().backward();
+    return std::tuple{y.detach(), w.grad().clone(), x.grad().clone()};
+  };
+  HwaConfig adc = h;
+  adc.adc = true;
+  const auto [ya, gwa, gxa] = gradients(adc);
+  const auto exact = torch::matmul(x, w.t()).detach();
+  for (std::int64_t j = 0; j < 6; ++j) {
+    EXPECT_LE(distinct(ya.select(1, j)), 16) << "output " << j;
+    // Within half a step of the range [min, max] widened by the headroom, over 15 steps.
+    const auto column = exact.select(1, j);
+    const double step = (column.max() - column.min()).item<double>() * c.adc_headroom / 15.0;
+    EXPECT_LE((ya.select(1, j) - column).abs().max().item<double>(), 0.5 * step * (1 + 1e-5))
+        << "output " << j;
+  }
+  EXPECT_EQ(worst(gxa, torch::matmul(upstream, w.detach()), 1e-5), "") << "dL/dx straight through the ADC";
+  EXPECT_EQ(worst(gwa, torch::matmul(upstream.t(), x.detach()), 1e-4), "")
+      << "dL/dW straight through the ADC";
+
+  HwaConfig dac = h;
+  dac.dac = true;
+  const auto [yd, gwd, gxd] = gradients(dac);
+  const double x_fs = x.detach().abs().max().item<double>();
+  const auto xq = (x.detach().abs() * (7.0 / x_fs)).round() * (x_fs / 7.0) * x.detach().sign();
+  EXPECT_LE(distinct(xq.abs()), 8);
+  EXPECT_EQ(worst(yd, torch::matmul(xq, w.detach().t()), 1e-5), "") << "the product of the DAC's inputs";
+  EXPECT_EQ(worst(gxd, torch::matmul(upstream, w.detach()), 1e-5), "") << "dL/dx straight through the DAC";
+  EXPECT_EQ(worst(gwd, torch::matmul(upstream.t(), xq), 1e-4), "") << "dL/dW at the DAC's inputs";
+}
+
+// A convolution takes the same tile path as its GEMM: with a fine ADC and nothing else its output
+// is the digital convolution's within the ADC's step; with read noise the draws are fresh per key,
+// the same for the same key, and a model's training forward routes every layer (built-in and
+// TorchScript alike), with gradients reaching every weight.
+TEST(HardwareAwareForward, ConvolutionsAndModelsAreRoutedAndSeeded) {
+  CrossbarConfig c;
+  c.rows = c.cols = 32;
+  c.levels = 0;
+  c.adc_bits = 14;
+  c.read_noise = 0.02;
+  HwaConfig fine;
+  fine.enabled = true;
+  fine.adc = true;
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 3).padding(1).stride(2));
+  nn::WeightLayer l;
+  l.conv = true;
+  l.weight = conv->weight;
+  l.bias = conv->bias;
+  l.stride[0] = l.stride[1] = 2;
+  l.padding[0] = l.padding[1] = 1;
+  const auto x = torch::randn({4, 3, 9, 9});
+  torch::NoGradGuard no_grad;
+  const auto digital = conv->forward(x);
+  const auto got = HardwareAwareTraining({}, c, fine, 1).layer_forward(l, x, 0);
+  ASSERT_EQ(got.sizes(), digital.sizes());
+  EXPECT_EQ(worst(got, digital, 2e-3), "");
+
+  HwaConfig noisy = fine;
+  noisy.adc = false;
+  noisy.read_noise = 1.0;
+  const HardwareAwareTraining hwa({}, c, noisy, 1);
+  EXPECT_TRUE(hwa.layer_forward(l, x, 5).equal(hwa.layer_forward(l, x, 5)));
+  EXPECT_FALSE(hwa.layer_forward(l, x, 5).equal(hwa.layer_forward(l, x, 6)));
+  EXPECT_GT((hwa.layer_forward(l, x, 5) - digital).abs().max().item<double>(), 1e-4);
+}
+
+TEST(HardwareAwareForward, ModelsTrainThroughTheCrossbarForward) {
+  CrossbarConfig c;
+  c.rows = c.cols = 32;
+  c.levels = 16;
+  c.adc_bits = 8;
+  c.dac_bits = 8;
+  c.read_noise = 0.02;
+  HwaConfig h;
+  h.enabled = true;
+  h.adc = h.dac = true;
+  h.read_noise = 1.0;
+  nn::ModelOptions mo;
+  mo.seed = 1;
+  std::vector<std::shared_ptr<nn::Classifier>> models = {nn::make_model("lenet5", mo)};
+  mo.path = testing::exported_model("cnn.pt");
+  models.push_back(nn::make_model("torchscript", mo));
+  const auto x = torch::randn({8, 1, 28, 28});
+  for (const auto& model : models) {
+    model->train();
+    std::vector<at::Tensor> weights;
+    for (const auto& [name, t] : nn::weight_tensors(*model)) weights.push_back(t);
+    HardwareAwareTraining hwa(weights, c, h, 2);
+    hwa.perturb(1);
+    const auto a = hwa.forward(*model, x);
+    const auto b = hwa.forward(*model, x);
+    hwa.perturb(2);
+    const auto other = hwa.forward(*model, x);
+    model->zero_grad();
+    hwa.perturb(1);
+    hwa.forward(*model, x).sum().backward();
+    hwa.restore();
+    EXPECT_TRUE(a.equal(b)) << model->name() << ": the same batch, the same draws";
+    EXPECT_FALSE(a.equal(other)) << model->name() << ": another batch, other draws";
+    EXPECT_GT((a - model->forward(x)).abs().max().item<double>(), 1e-5) << model->name();
+    for (std::size_t k = 0; k < weights.size(); ++k) {
+      ASSERT_TRUE(weights[k].grad().defined()) << model->name() << " weight " << k;
+      EXPECT_GT(weights[k].grad().abs().sum().item<double>(), 0.0) << model->name() << " weight " << k;
+    }
   }
 }
 

@@ -23,9 +23,24 @@ for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
             f.write(bytes([record % 10]) + bytes((record * 7 + i) % 256 for i in range(3072)))
 
 
+# Configs that evaluate the models another config saves (crossbar_eval.checkpoint: results/...pt)
+# are planned in a scratch directory holding empty files at those paths: plan checks that they
+# are readable, and a clean clone has not run the config that writes them.
+def saved_models_cwd(text):
+    import re
+    paths = re.findall(r"results/[A-Za-z0-9_.-]+\.pt", text)
+    cwd = tempfile.mkdtemp(prefix="xbarsweep-golden-models-")
+    for path in paths:
+        os.makedirs(os.path.join(cwd, os.path.dirname(path)), exist_ok=True)
+        open(os.path.join(cwd, path), "wb").close()
+    return cwd
+
+
 def plan(path):
     text = open(os.path.join(source, path)).read()
     cwd = cifar_cwd if "name: cifar10" in text else source
+    if "crossbar_eval.checkpoint" in text:
+        cwd = saved_models_cwd(text)
     return subprocess.run([xbarsweep, "plan", os.path.join(source, path), "--show", "100000000"], cwd=cwd,
                           capture_output=True, text=True)
 golden = {}

@@ -174,4 +174,42 @@ TEST(TrainKind, HardwareAwareTrainingIsSeededAndRefusedWithNothingToPerturb) {
   const auto problem = test_support::first_problem(*kind(), params(7, {{"hwa.enabled", true}}));
   ASSERT_TRUE(problem.has_value());
   EXPECT_EQ(problem->key, "hwa.enabled");
+  // A forward-pass option without the periphery it would use is refused, naming it.
+  for (const char* option : {"hwa.adc", "hwa.dac"}) {
+    const auto without =
+        test_support::first_problem(*kind(), params(7, {{"hwa.enabled", true}, {option, true}}));
+    ASSERT_TRUE(without.has_value()) << option;
+    EXPECT_EQ(without->key, option);
+  }
+  const auto noise = test_support::first_problem(
+      *kind(), params(7, {{"hwa.enabled", true},
+                          {"hwa.read_noise", 1.0},
+                          {"crossbar.read_noise", 0.01},
+                          {"crossbar.read_noise_mode", std::string("proportional")}}));
+  ASSERT_TRUE(noise.has_value());
+  EXPECT_EQ(noise->key, "hwa.read_noise");
+  // With the periphery present they are something to perturb on their own.
+  EXPECT_FALSE(test_support::first_problem(*kind(), params(7, {{"hwa.enabled", true},
+                                                               {"hwa.adc", true},
+                                                               {"crossbar.adc_bits", std::int64_t{8}}}))
+                   .has_value());
+}
+
+// The crossbar forward pass in training (DAC, ADC, read noise): seeded, and not plain training.
+TEST(TrainKind, HardwareAwareForwardOptionsTrainSeeded) {
+  const auto aware = params(7, {{"hwa.enabled", true},
+                                {"hwa.adc", true},
+                                {"hwa.dac", true},
+                                {"hwa.read_noise", 1.0},
+                                {"hwa.quantize", false},
+                                {"crossbar.adc_bits", std::int64_t{6}},
+                                {"crossbar.dac_bits", std::int64_t{6}},
+                                {"crossbar.read_noise", 0.05},
+                                {"train.epochs", std::int64_t{1}}});
+  const auto a = kind()->run(aware, kinds::PointContext{});
+  const auto b = kind()->run(aware, kinds::PointContext{});
+  const auto plain = kind()->run(params(7, {{"train.epochs", std::int64_t{1}}}), kinds::PointContext{});
+  EXPECT_EQ(a.arrays.at("loss"), b.arrays.at("loss"));
+  EXPECT_NE(a.arrays.at("loss"), plain.arrays.at("loss"));
+  EXPECT_GT(a.metrics.at("accuracy"), 0.5);
 }

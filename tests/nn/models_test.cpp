@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <tuple>
+#include <vector>
+
 #include "xbarsweep/error.hpp"
 
 using namespace xbarsweep::nn;
@@ -30,6 +33,41 @@ TEST(Models, ForwardGivesLogitsPerClass) {
     const auto out = model->forward(torch::randn({3, 1, c.size, c.size}));
     EXPECT_EQ(out.sizes(), (at::IntArrayRef{3, 10})) << c.name << " at " << c.size;
     EXPECT_GT(macs_per_sample(c.name, options(c.size, c.width)), 0.0) << c.name;
+  }
+}
+
+TEST(Models, ForwardWithRoutesEveryWeightLayerOnceInParameterOrder) {
+  for (const auto& [name, size, width] :
+       {std::tuple{"mlp", 28, 1.0}, {"lenet5", 28, 1.0}, {"vgg16", 32, 0.125}, {"resnet18", 32, 0.125}}) {
+    auto model = make_model(name, options(size, width));
+    model->eval();
+    const auto layers = model->weight_layers();
+    const auto weights = weight_tensors(*model);
+    ASSERT_EQ(layers.size(), weights.size()) << name;
+    for (std::size_t k = 0; k < layers.size(); ++k) {
+      EXPECT_EQ(layers[k].parameter, weights[k].first) << name;
+      EXPECT_TRUE(layers[k].weight.is_same(weights[k].second)) << name << " " << layers[k].parameter;
+    }
+    const auto x = torch::randn({2, 1, size, size});
+    std::vector<int> calls(layers.size(), 0);
+    const auto routed = model->forward_with(
+        [&](std::size_t k, const at::Tensor& in) {
+          ++calls.at(k);
+          return weight_layer_forward(layers[k], in);
+        },
+        x);
+    EXPECT_EQ(calls, std::vector<int>(layers.size(), 1)) << name;
+    const double diff = (routed - model->forward(x)).abs().max().item<double>();
+    EXPECT_LE(diff, 1e-6) << name << ": the digital routing differs from forward by " << diff;
+    // Gradients flow through what the routed layers compute.
+    model->zero_grad();
+    model
+        ->forward_with(
+            [&](std::size_t k, const at::Tensor& in) { return 2.0 * weight_layer_forward(layers[k], in); }, x)
+        .sum()
+        .backward();
+    EXPECT_TRUE(layers.front().weight.grad().defined()) << name;
+    EXPECT_GT(layers.front().weight.grad().abs().sum().item<double>(), 0.0) << name;
   }
 }
 

@@ -14,6 +14,11 @@
 /// gradient a step applies to W is the one computed at the perturbed weights (Joshi et al.,
 /// Nature Communications 2020; aihwkit's InferenceRPUConfig weight modifiers do the same).
 /// Evaluation (nn::evaluate, the hardware model) is untouched.
+///
+/// Optionally (hwa.dac, hwa.adc, hwa.read_noise) the forward pass itself is the crossbar's
+/// (HardwareAwareTraining::forward): each layer's inputs through the DAC, its products summed
+/// per row tile (crossbar.rows inputs), each tile's outputs with read noise and through an ADC,
+/// the tiles summed digitally, all with straight-through gradients.
 
 #include <ATen/core/Tensor.h>
 
@@ -25,6 +30,11 @@
 #include "xbarsweep/config/section.hpp"
 #include "xbarsweep/crossbar/config.hpp"
 
+namespace xbarsweep::nn {
+struct Classifier;
+struct WeightLayer;
+}  // namespace xbarsweep::nn
+
 namespace xbarsweep::analog {
 
 /// \brief The `hwa.` parameters.
@@ -34,6 +44,11 @@ struct HwaConfig {
   bool quantize = true;       ///< weights on the crossbar's levels (straight-through gradient)
   bool faults = true;         ///< stuck-at faults (crossbar.stuck_*_rate) drawn in training
   double weight_noise = 0.0;  ///< extra additive noise, std / max|W| (aihwkit's ADD_NORMAL modifier)
+  double read_noise = 0.0;    ///< x crossbar.read_noise (additive) on each tile's outputs in training
+  bool dac = false;           ///< inputs through crossbar.dac_bits' DAC (input_bits) in training
+  bool adc = false;           ///< tile outputs through crossbar.adc_bits' ADC in training
+  /// \brief Whether the training forward pass itself is the crossbar's (read noise, DAC or ADC).
+  bool transforms_forward() const { return read_noise > 0.0 || dac || adc; }
 };
 
 /// \brief The one declaration of the `hwa.` parameters.
@@ -52,9 +67,15 @@ bool quantizes_onto_levels(const HwaConfig& hwa, const crossbar::CrossbarConfig&
 /// hwa.weight_noise (hwa.enabled with none of them is a mistake).
 bool perturbs(const HwaConfig& hwa, const crossbar::CrossbarConfig& crossbar);
 
-/// \brief The `crossbar.` paths HardwareAwareTraining reads (the mapping and the static device
-/// model, not the periphery or the read): with `hwa.*`, what a hardware-aware training depends on.
-const std::vector<std::string>& hardware_aware_device_paths();
+/// \brief The `crossbar.` paths HardwareAwareTraining with \p hwa reads (the mapping and the
+/// static device model, and the periphery only where hwa.dac, hwa.adc or hwa.read_noise use it):
+/// with `hwa.*`, what a hardware-aware training depends on.
+std::vector<std::string> hardware_aware_device_paths(const HwaConfig& hwa);
+
+/// \brief Why \p hwa's forward-pass options cannot apply to \p crossbar (hwa.dac without a DAC,
+/// hwa.adc without an ADC, hwa.read_noise without additive read noise), naming the key; empty
+/// when they can.
+std::string forward_options_problem(const HwaConfig& hwa, const crossbar::CrossbarConfig& crossbar);
 
 /// \brief Perturbs a model's weight matrices for one training step and restores them after it.
 ///
@@ -79,11 +100,26 @@ class HardwareAwareTraining {
   /// the draws keyed \p key: mapped, perturbed and read back, in \p w's shape. Does not change \p w.
   at::Tensor perturbed(const at::Tensor& w, std::uint64_t key) const;
 
+  /// \brief \p model's training forward pass for the batch of the last perturb(): with the
+  /// forward-pass options (HwaConfig::transforms_forward) every weight layer is layer_forward's,
+  /// else the model's own forward.
+  at::Tensor forward(nn::Classifier& model, const at::Tensor& x) const;
+
+  /// \brief Weight layer \p layer of \p x as a set of crossbar tiles computes it, draws keyed
+  /// \p key: inputs through the DAC (hwa.dac: |x| to input_bits over [0, max|x|] of the batch),
+  /// the products of each row tile summed apart, each tile's outputs plus read noise (hwa.read_noise
+  /// x crossbar.read_noise g_max max|x|, in weight units through the mapping; none where a tile holds
+  /// no weight) and through the ADC (hwa.adc: 2^adc_bits levels over each output's [min, max] on
+  /// this batch, widened by crossbar.adc_headroom), then summed, plus the bias. Gradients pass
+  /// straight through the DAC and ADC. The layer's weights are used as they are (perturb() first).
+  at::Tensor layer_forward(const nn::WeightLayer& layer, const at::Tensor& x, std::uint64_t key) const;
+
  private:
   std::vector<at::Tensor> weights_, clean_;
   crossbar::CrossbarConfig crossbar_;
   HwaConfig hwa_;
   std::uint64_t seed_ = 0;
+  std::uint64_t batch_ = 0;  // the key of the batch of the last perturb()
 };
 
 }  // namespace xbarsweep::analog

@@ -10,6 +10,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -17,9 +18,54 @@
 
 namespace xbarsweep::nn {
 
+/// \brief One Linear or Conv2d call of a classifier's forward pass: a layer the crossbar
+/// simulator maps and hardware-aware training computes in place of the digital one.
+struct WeightLayer {
+  std::string module;     ///< module path, "features.3" ("" for a parameter of the top module)
+  std::string type;       ///< the module's class, "Conv2d"
+  std::string parameter;  ///< the weight's full name, "features.3.weight"
+  bool conv = false;      ///< Conv2d (else Linear)
+  std::int64_t stride[2] = {1, 1};
+  std::int64_t padding[2] = {0, 0};  ///< zeros on each side (rows, columns)
+  std::int64_t dilation[2] = {1, 1};
+  std::int64_t groups = 1;
+  at::Tensor weight;  ///< the parameter itself (out x in, or out x in/groups x kh x kw)
+  at::Tensor bias;    ///< the parameter itself, or undefined
+};
+
+/// \brief Computes weight layer \p layer (an index into Classifier::weight_layers()) of
+/// \p input, bias included, in place of the model's own call.
+using WeightLayerFn = std::function<at::Tensor(std::size_t layer, const at::Tensor& input)>;
+
+/// \brief Weight layer \p layer computed digitally (at::linear / at::conv2d with its own
+/// weight, bias and geometry): what the model's own forward pass computes.
+at::Tensor weight_layer_forward(const WeightLayer& layer, const at::Tensor& input);
+
 /// \brief A module mapping a batch of inputs to class logits (N x num_classes).
 struct Classifier : torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+  /// \brief The forward pass with every weight layer computed by \p layer (autograd flows
+  /// through whatever it computes). \throws ModelError for a model or module that cannot be
+  /// routed (the default: a sequence model's LSTM has no weight layers to route).
+  virtual torch::Tensor forward_with(const WeightLayerFn& layer, torch::Tensor x);
+  /// \brief The Linear and Conv2d layers, in the order of the model's parameters (the order
+  /// of weight_tensors). \throws ModelError for a layer WeightLayer cannot describe, or a model
+  /// without routing (the default).
+  virtual std::vector<WeightLayer> weight_layers();
+};
+
+/// \brief The built-in models' routing of forward_with: their Linear and Conv2d modules,
+/// indexed in registration order.
+struct BuiltinClassifier : Classifier {
+  std::vector<WeightLayer> weight_layers() override;
+
+ protected:
+  /// Computes \p module (a LinearImpl or Conv2dImpl of this model) of \p x: by its own
+  /// forward without \p layer, else by layer(its index, x).
+  using Router = std::function<at::Tensor(torch::nn::Module& module, const at::Tensor& x)>;
+  /// \brief The router of one forward_with call (the modules indexed now, so that a clone or
+  /// a replaced module is routed as it is).
+  Router router(const WeightLayerFn& layer);
 };
 
 /// \brief What a model is built for.
@@ -36,9 +82,10 @@ struct ModelOptions {
 };
 
 /// \brief Fully connected: flatten, [Linear + ReLU] per hidden width, Linear to the classes.
-struct MLPImpl : Classifier {
+struct MLPImpl : BuiltinClassifier {
   explicit MLPImpl(const ModelOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
+  torch::Tensor forward_with(const WeightLayerFn& layer, torch::Tensor x) override;
   std::vector<torch::nn::Linear> layers;
 };
 TORCH_MODULE(MLP);
@@ -46,9 +93,10 @@ TORCH_MODULE(MLP);
 /// \brief LeNet-5 (LeCun et al. 1998) with ReLU and max pooling: conv 6@5x5, pool, conv 16@5x5,
 /// pool, 400-120-84-classes. A 28x28 input gets padding 2 on the first convolution so that both
 /// 28 and 32 reach the classic 16x5x5 feature map.
-struct LeNet5Impl : Classifier {
+struct LeNet5Impl : BuiltinClassifier {
   explicit LeNet5Impl(const ModelOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
+  torch::Tensor forward_with(const WeightLayerFn& layer, torch::Tensor x) override;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
 };
@@ -56,9 +104,10 @@ TORCH_MODULE(LeNet5);
 
 /// \brief VGG-16 with batch normalisation, CIFAR style (Simonyan & Zisserman 2015; one Linear
 /// after the 13 convolutions), channels scaled by ModelOptions::width. Needs image_size >= 32.
-struct VGG16Impl : Classifier {
+struct VGG16Impl : BuiltinClassifier {
   explicit VGG16Impl(const ModelOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
+  torch::Tensor forward_with(const WeightLayerFn& layer, torch::Tensor x) override;
   torch::nn::Sequential features{nullptr};
   torch::nn::Linear classifier{nullptr};
 };
@@ -69,6 +118,9 @@ TORCH_MODULE(VGG16);
 struct BasicBlockImpl : torch::nn::Module {
   BasicBlockImpl(std::int64_t in_planes, std::int64_t planes, std::int64_t stride);
   torch::Tensor forward(torch::Tensor x);
+  /// \brief The block with its convolutions computed by \p conv (its own module and input).
+  torch::Tensor forward_with(const std::function<at::Tensor(torch::nn::Module&, const at::Tensor&)>& conv,
+                             torch::Tensor x);
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential shortcut{nullptr};  ///< empty = identity
@@ -76,9 +128,10 @@ struct BasicBlockImpl : torch::nn::Module {
 TORCH_MODULE(BasicBlock);
 
 /// \brief ResNet-18, CIFAR style (3x3 stem, no max pool), channels scaled by ModelOptions::width.
-struct ResNet18Impl : Classifier {
+struct ResNet18Impl : BuiltinClassifier {
   explicit ResNet18Impl(const ModelOptions& options);
   torch::Tensor forward(torch::Tensor x) override;
+  torch::Tensor forward_with(const WeightLayerFn& layer, torch::Tensor x) override;
   torch::nn::Conv2d stem{nullptr};
   torch::nn::BatchNorm2d stem_bn{nullptr};
   torch::nn::Sequential blocks{nullptr};

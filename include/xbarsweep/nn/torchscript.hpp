@@ -29,24 +29,6 @@ struct Module;
 
 namespace xbarsweep::nn {
 
-/// \brief One Linear or Conv2d call of a script's forward graph.
-struct ScriptLayer {
-  std::string module;     ///< module path, "features.3" ("" for a parameter of the top module)
-  std::string type;       ///< the module's class, "Conv2d"
-  std::string parameter;  ///< the weight's full name, "features.3.weight"
-  bool conv = false;      ///< Conv2d (else Linear)
-  std::int64_t stride[2] = {1, 1};
-  std::int64_t padding[2] = {0, 0};  ///< zeros on each side (rows, columns)
-  std::int64_t dilation[2] = {1, 1};
-  std::int64_t groups = 1;
-  at::Tensor weight;  ///< the parameter itself (out x in, or out x in/groups x kh x kw)
-  at::Tensor bias;    ///< the parameter itself, or undefined
-};
-
-/// \brief Computes mapped layer \p layer (an index into TorchScriptClassifierImpl::layers()) of
-/// \p input in place of the script's own call.
-using ScriptLayerFn = std::function<at::Tensor(std::size_t layer, const at::Tensor& input)>;
-
 /// \brief What TorchScriptClassifierImpl found in the file that it cannot map onto crossbars:
 /// a weight (a parameter with two or more dimensions) used by another operation.
 struct UnmappedWeight {
@@ -67,13 +49,13 @@ class TorchScriptClassifierImpl : public Classifier {
   /// \brief The script's forward pass: logits N x classes.
   torch::Tensor forward(torch::Tensor x) override;
   /// \brief The script's forward pass with every mapped layer computed by \p layer.
-  torch::Tensor forward_with(const ScriptLayerFn& layer, torch::Tensor x);
+  torch::Tensor forward_with(const WeightLayerFn& layer, torch::Tensor x) override;
   /// \brief Training mode for the script module and the mirror alike.
   void train(bool on = true) override;
 
-  /// \brief The mapped layers, in the order of the model's parameters (the order built-in
-  /// models map theirs in).
-  const std::vector<ScriptLayer>& layers() const;
+  /// \brief The mapped layers (the script's Linear and Conv2d calls), in the order of the
+  /// model's parameters, as the built-in models give theirs.
+  std::vector<WeightLayer> weight_layers() override;
   /// \brief Weights used by operations other than Linear and Conv2d (empty when every weight
   /// can be mapped).
   const std::vector<UnmappedWeight>& unmapped_weights() const;
@@ -92,9 +74,5 @@ class TorchScriptClassifierImpl : public Classifier {
   struct State;
   std::unique_ptr<State> state_;
 };
-
-/// \brief The one Linear or Conv2d call \p layer of a script, computed digitally (at::linear /
-/// at::conv2d with the layer's own weight and geometry).
-at::Tensor script_layer_forward(const ScriptLayer& layer, const at::Tensor& input);
 
 }  // namespace xbarsweep::nn

@@ -70,6 +70,8 @@ struct TrainHooks {
   /// Right after backward(), before before_step: hardware-aware training restores the clean
   /// weights here, so that penalties, the optimiser step and masks see them.
   std::function<void()> after_backward;
+  /// The training forward pass (hardware-aware training's crossbar forward); empty: model.forward.
+  std::function<at::Tensor(Classifier& model, const at::Tensor& x)> forward;
   /// After backward(), before the optimiser step: add penalty terms to the gradients
   /// (ADMM: grad += rho * (W - Z + U)).
   std::function<void(std::int64_t step)> before_step;
