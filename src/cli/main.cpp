@@ -158,8 +158,10 @@ int cmd_run(const RunArgs& args) {
   const bool requeue = args.requeue || (requeue_env != nullptr && std::string(requeue_env) == "1");
 
   // The threads of a point are LibTorch's and Kokkos' (a threaded backend runs each block of
-  // rows' tile GEMMs single-threaded): OpenBLAS's own threads would oversubscribe the cores.
-  if (args.threads > 1 && openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
+  // rows' tile GEMMs single-threaded): OpenBLAS's own threads would oversubscribe the cores, and
+  // its threaded sgemm rounds differently from its single-threaded one, so that results would
+  // depend on the machine's core count (and on OPENBLAS_NUM_THREADS) rather than on --threads.
+  if (openblas_set_num_threads != nullptr) openblas_set_num_threads(1);
   Kokkos::InitArguments kokkos_args;
   kokkos_args.disable_warnings = true;
   kokkos_args.num_threads = args.threads;  // host-parallel backends (OpenMP, Threads); Serial ignores it

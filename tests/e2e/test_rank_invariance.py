@@ -1,4 +1,5 @@
-"""The same config on 1, 2 and 4 ranks gives identical reports."""
+"""The same config on 1, 2 and 4 ranks gives identical reports, and OpenBLAS's thread count does
+not change them."""
 from harness import *
 
 d = workdir("ranks")
@@ -83,4 +84,30 @@ column = tables[1][0].index("hw_accuracy_std")
 check(all(float(r[column]) > 0 for r in tables[1][1:]), f"device variation must spread the samples: {tables[1]}")
 check(tables[1] == tables[2], f"crossbar_eval differs between 1 and 2 ranks:\n{tables[1]}\n{tables[2]}")
 print("crossbar_eval: identical hardware accuracy at 1 and 2 ranks")
+
+# The simulated crossbar's results depend on --threads only, not on OpenBLAS's own thread count
+# (OPENBLAS_NUM_THREADS, or the machine's cores by default): OpenBLAS's threaded sgemm rounds
+# differently, which moved these hardware accuracies by 1-3 images in 500 before xbarsweep held
+# OpenBLAS to one thread.
+hw = write(f"{d}/blas.yaml", """
+name: blas-threads
+kind: crossbar_eval
+seed: 2
+data: {name: synthetic, subset: 1000, test_subset: 500}
+model: {name: lenet5}
+train: {epochs: 1}
+crossbar: {rows: 32, cols: 32, levels: 4, dac_bits: 8, adc_bits: 8}
+crossbar_eval: {samples: 2}
+sweep:
+  grid:
+    crossbar.sigma: [0, 0.1]
+""")
+hw_tables = {}
+for blas_threads in ("1", "2"):
+    out = f"{d}/blas{blas_threads}.h5"
+    run(["run", hw, "--out", out, "--threads", "1"], env={"OPENBLAS_NUM_THREADS": blas_threads}, check_rc=0)
+    hw_tables[blas_threads] = without_timings(csv_report(out))
+check(hw_tables["1"] == hw_tables["2"],
+      f"hardware results depend on OPENBLAS_NUM_THREADS:\n{hw_tables['1']}\n{hw_tables['2']}")
+print("identical hardware results with OpenBLAS on 1 and 2 threads")
 cleanup(d)
