@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,7 +77,7 @@ bool perturbs(const HwaConfig& hwa, const CrossbarConfig& c) {
   const bool noise = hwa.device_noise > 0.0 && (c.sigma > 0.0 || c.prog_noise > 0.0);
   const bool faults = hwa.faults && (c.stuck_min_rate > 0.0 || c.stuck_max_rate > 0.0);
   return quantizes_onto_levels(hwa, c) || noise || faults || hwa.weight_noise > 0.0 ||
-         (hwa.transforms_forward() && forward_options_problem(hwa, c).empty());
+         (hwa.transforms_forward() && !forward_options_problem(hwa, c));
 }
 
 std::vector<std::string> hardware_aware_device_paths(const HwaConfig& hwa) {
@@ -90,19 +91,40 @@ std::vector<std::string> hardware_aware_device_paths(const HwaConfig& hwa) {
   return paths;
 }
 
-std::string forward_options_problem(const HwaConfig& hwa, const CrossbarConfig& c) {
+std::optional<config::Problem> forward_options_problem(const HwaConfig& hwa, const CrossbarConfig& c) {
   if (hwa.dac && c.effective_input_bits() == 0)
-    return "hwa.dac: is true but crossbar.dac_bits is 0 (ideal inputs); expected a DAC, or hwa.dac false";
+    return config::Problem{"hwa.dac",
+                           "is true but crossbar.dac_bits is 0 (ideal inputs); expected a DAC, or "
+                           "hwa.dac false"};
   if (hwa.adc && c.adc_bits == 0)
-    return "hwa.adc: is true but crossbar.adc_bits is 0 (ideal readout); expected an ADC, or hwa.adc false";
+    return config::Problem{"hwa.adc",
+                           "is true but crossbar.adc_bits is 0 (ideal readout); expected an ADC, "
+                           "or hwa.adc false"};
   if (hwa.read_noise > 0.0 && c.read_noise == 0.0)
-    return "hwa.read_noise: is " + std::to_string(hwa.read_noise) +
-           " but crossbar.read_noise is 0; expected read noise to scale, or hwa.read_noise 0";
+    return config::Problem{"hwa.read_noise", "is " + std::to_string(hwa.read_noise) +
+                                                 " but crossbar.read_noise is 0; expected read noise to "
+                                                 "scale, or hwa.read_noise 0"};
   if (hwa.read_noise > 0.0 && c.read_noise_mode != crossbar::ReadNoiseMode::Additive)
-    return "hwa.read_noise: the training forward pass draws additive read noise only; expected "
-           "crossbar.read_noise_mode additive, or hwa.read_noise 0";
-  return "";
+    return config::Problem{"hwa.read_noise",
+                           "the training forward pass draws additive read noise only; "
+                           "expected crossbar.read_noise_mode additive, or hwa.read_noise 0"};
+  return std::nullopt;
 }
+
+namespace {
+
+// Which tiles of W (out x in) hold a nonzero weight, as ProgrammedLayer allocates them:
+// nc x nr, column tile c covering outputs [c cols, ...) and row tile r inputs [r rows, ...).
+at::Tensor allocated_tiles(const at::Tensor& w, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t out = w.size(0), in = w.size(1);
+  const std::int64_t nr = (in + rows - 1) / rows, nc = (out + cols - 1) / cols;
+  return torch::constant_pad_nd(w.detach().abs(), {0, nr * rows - in, 0, nc * cols - out}, 0)
+      .view({nc, cols, nr, rows})
+      .amax({1, 3})
+      .gt(0);
+}
+
+}  // namespace
 
 HardwareAwareTraining::HardwareAwareTraining(std::vector<at::Tensor> weights, const CrossbarConfig& crossbar,
                                              const HwaConfig& hwa, std::uint64_t seed)
@@ -173,14 +195,12 @@ at::Tensor HardwareAwareTraining::perturbed(const at::Tensor& w, std::uint64_t k
 
   // Tiles whose weights are all zero are not allocated: their outputs are exactly zero.
   const std::int64_t rows = c.rows, cols = c.cols;
-  const std::int64_t nr = (in + rows - 1) / rows, nc = (out + cols - 1) / cols;
-  if (nr * nc > 1) {
-    const auto padded = torch::constant_pad_nd(m.abs(), {0, nr * rows - in, 0, nc * cols - out}, 0);
-    const auto allocated = padded.view({nc, cols, nr, rows}).amax({1, 3}).gt(0).to(opts.dtype());
+  if (in > rows || out > cols) {  // else the one tile holds a nonzero weight: max|W| > 0 here
+    const auto allocated = allocated_tiles(m, rows, cols).to(opts.dtype());
     result =
         result *
         allocated.repeat_interleave(cols, 0).repeat_interleave(rows, 1).narrow(0, 0, out).narrow(1, 0, in);
-  }  // a single tile holds a nonzero weight: max|W| > 0 here
+  }
   return result.to(w.scalar_type()).view(w.sizes());
 }
 
@@ -234,8 +254,8 @@ at::Tensor HardwareAwareTraining::layer_forward(const nn::WeightLayer& l, const 
   at::Tensor x = input;
   const double x_fs = x.detach().abs().max().item<double>();
   const int bits = c.effective_input_bits();
-  if (hwa_.dac && bits > 0 &&
-      x_fs > 0.0) {  // the DAC: |x| to 2^bits - 1 steps over [0, x_fs], sign by polarity
+  // The DAC: |x| to 2^bits - 1 steps over [0, x_fs], the sign by the drive's polarity.
+  if (hwa_.dac && bits > 0 && x_fs > 0.0) {
     const double top = static_cast<double>((std::int64_t(1) << bits) - 1);
     const auto d = x.detach();
     const auto q = (d.abs() * (top / x_fs)).round().clamp_max(top) * (x_fs / top) * d.sign();
@@ -275,20 +295,16 @@ at::Tensor HardwareAwareTraining::layer_forward(const nn::WeightLayer& l, const 
   const double sigma = hwa_.read_noise * c.read_noise * c.g_max_us * x_fs * std::sqrt(slice_gain) *
                        (wmax > 0.0 ? wmax / (map.q_top * map.unit) : 0.0);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(key);
-  const std::int64_t rows = c.rows, cols = c.cols, nr = (in + rows - 1) / rows, nc = (out + cols - 1) / cols;
+  const std::int64_t rows = c.rows, cols = c.cols;
+  const at::Tensor tiles = allocated_tiles(w, rows, cols);  // nc x nr
   const double top = adc ? static_cast<double>((std::int64_t(1) << c.adc_bits) - 1) : 0.0;
   at::Tensor y;
-  for (std::int64_t r = 0; r < nr; ++r) {
+  for (std::int64_t r = 0; r < tiles.size(1); ++r) {
+    // The outputs of the tiles of row tile r that hold a weight (the others are not there).
+    const at::Tensor allocated = tiles.select(1, r).repeat_interleave(cols).narrow(0, 0, out);
+    if (!allocated.any().item<bool>()) continue;
     const std::int64_t r0 = r * rows, width = std::min(rows, in - r0);
     const at::Tensor wr = w.narrow(1, r0, width);
-    // The outputs of the tiles of row tile r that hold a weight (the others are not there).
-    const at::Tensor allocated = torch::constant_pad_nd(wr.detach().abs(), {0, 0, 0, nc * cols - out}, 0)
-                                     .view({nc, cols * width})
-                                     .amax(1)
-                                     .gt(0)
-                                     .repeat_interleave(cols)
-                                     .narrow(0, 0, out);
-    if (!allocated.any().item<bool>()) continue;
     at::Tensor part = l.conv ? at::matmul(wr, patches.narrow(1, r0, width))       // N x out x L
                              : at::matmul(patches.narrow(1, r0, width), wr.t());  // M x out
     const std::int64_t channel_dim = l.conv ? 1 : part.dim() - 1;

@@ -453,10 +453,7 @@ config::Check hardware_aware_check() {
             const analog::HwaConfig hwa = analog::hwa_config_from_params(p);
             if (!hwa.enabled) return std::nullopt;
             const auto xbar = crossbar::crossbar_section().read(p);
-            if (const std::string why = analog::forward_options_problem(hwa, xbar); !why.empty()) {
-              const auto colon = why.find(':');
-              return config::Problem{why.substr(0, colon), why.substr(colon + 2)};
-            }
+            if (auto problem = analog::forward_options_problem(hwa, xbar)) return problem;
             if (analog::perturbs(hwa, xbar)) return std::nullopt;
             return config::Problem{
                 "hwa.enabled",

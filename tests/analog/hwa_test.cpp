@@ -322,12 +322,11 @@ TEST(HardwareAwareForward, DacAndAdcQuantizeWithStraightThroughGradients) {
 }
 
 // A convolution takes the same tile path as its GEMM: with a fine ADC and nothing else its output
-// is the digital convolution's within the ADC's step; with read noise the draws are fresh per key,
-// the same for the same key, and a model's training forward routes every layer (built-in and
-// TorchScript alike), with gradients reaching every weight.
-TEST(HardwareAwareForward, ConvolutionsAndModelsAreRoutedAndSeeded) {
+// (27 inputs: two row tiles of 16, each converted apart) is the digital convolution's within the
+// ADC's steps; with read noise the draws are fresh per key and the same for the same key.
+TEST(HardwareAwareForward, ConvolutionsTakeTheTilePathAndAreSeeded) {
   CrossbarConfig c;
-  c.rows = c.cols = 32;
+  c.rows = c.cols = 16;
   c.levels = 0;
   c.adc_bits = 14;
   c.read_noise = 0.02;
@@ -357,6 +356,8 @@ TEST(HardwareAwareForward, ConvolutionsAndModelsAreRoutedAndSeeded) {
   EXPECT_GT((hwa.layer_forward(l, x, 5) - digital).abs().max().item<double>(), 1e-4);
 }
 
+// A model's training forward routes every layer (built-in and TorchScript alike) with the
+// batch's draws, and gradients reach every weight.
 TEST(HardwareAwareForward, ModelsTrainThroughTheCrossbarForward) {
   CrossbarConfig c;
   c.rows = c.cols = 32;

@@ -23,6 +23,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,9 +74,10 @@ bool perturbs(const HwaConfig& hwa, const crossbar::CrossbarConfig& crossbar);
 std::vector<std::string> hardware_aware_device_paths(const HwaConfig& hwa);
 
 /// \brief Why \p hwa's forward-pass options cannot apply to \p crossbar (hwa.dac without a DAC,
-/// hwa.adc without an ADC, hwa.read_noise without additive read noise), naming the key; empty
+/// hwa.adc without an ADC, hwa.read_noise without additive read noise), naming the key; none
 /// when they can.
-std::string forward_options_problem(const HwaConfig& hwa, const crossbar::CrossbarConfig& crossbar);
+std::optional<config::Problem> forward_options_problem(const HwaConfig& hwa,
+                                                       const crossbar::CrossbarConfig& crossbar);
 
 /// \brief Perturbs a model's weight matrices for one training step and restores them after it.
 ///
