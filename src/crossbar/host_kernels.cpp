@@ -59,16 +59,22 @@ inline void readout_any(const ReadoutArgs& args, const int mode, const bool rows
 }
 
 using DacFn = void (*)(const DacPlane&, int, int);
+using DriveFn = void (*)(const DacPlane&, const float*, float*, std::int64_t);
 using ReadoutFn = void (*)(const ReadoutArgs&, int, bool, int, int);
 struct Version {
   const char* isa;
   DacFn dac;
+  DriveFn drive;
   ReadoutFn readout;
 };
 
 #define XBARSWEEP_HOST_KERNEL_VERSION(name, attributes)                                                \
   attributes __attribute__((flatten)) void dac_##name(const DacPlane& d, int b0, int b1) {             \
     d.encode_rows(b0, b1);                                                                             \
+  }                                                                                                    \
+  attributes __attribute__((flatten)) void drive_##name(const DacPlane& d, const float* x, float* y,   \
+                                                        std::int64_t n) {                              \
+    d.drive_values(x, y, n);                                                                           \
   }                                                                                                    \
   attributes __attribute__((flatten)) void readout_##name(const ReadoutArgs& a, int mode, bool narrow, \
                                                           int b0, int b1) {                            \
@@ -107,10 +113,10 @@ bool cpu_runs(const std::string& isa) {
 std::vector<Version> versions() {
   std::vector<Version> v;
 #if XBARSWEEP_HOST_KERNEL_VERSIONS
-  v.push_back({"avx512", dac_avx512, readout_avx512});
-  v.push_back({"avx2", dac_avx2, readout_avx2});
+  v.push_back({"avx512", dac_avx512, drive_avx512, readout_avx512});
+  v.push_back({"avx2", dac_avx2, drive_avx2, readout_avx2});
 #endif
-  v.push_back({build_isa(), dac_build, readout_build});
+  v.push_back({build_isa(), dac_build, drive_build, readout_build});
   return v;
 }
 
@@ -144,6 +150,10 @@ Version& current() {
 }  // namespace
 
 void host_dac(const DacPlane& dac, const int b0, const int b1) { current().dac(dac, b0, b1); }
+
+void host_drive(const DacPlane& dac, const float* x, float* y, const std::int64_t n) {
+  current().drive(dac, x, y, n);
+}
 
 void host_readout(const ReadoutArgs& args, const int mode, const bool rows_innermost, const int b0,
                   const int b1) {

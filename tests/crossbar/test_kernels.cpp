@@ -237,8 +237,11 @@ std::vector<float> pad_input(const std::vector<float>& x, int n, int c, int h, i
 
 // Patches read in place (matrix and NCHW output) equal the unfolded rows' MVM bit for bit,
 // call by call: strides, dilation, padding, several channels, a chunk that ends mid-image and
-// a last chunk past the end.
-TEST(ConvPatches, EqualTheUnfoldedRowsBitForBit) {
+// a last chunk past the end; a bit-serial DAC (2 planes, each patch's inputs driven) and a
+// one-plane DAC (the call's images driven once, ProgrammedLayer::drive_patch_input).
+class ConvPatchesDac : public ::testing::TestWithParam<int> {};
+
+TEST_P(ConvPatchesDac, EqualTheUnfoldedRowsBitForBit) {
   struct Geometry {
     int n, c, h, w, kh, kw, sh, sw, dh, dw, ph, pw, out, chunk;
   };
@@ -246,13 +249,14 @@ TEST(ConvPatches, EqualTheUnfoldedRowsBitForBit) {
   cfg.rows = cfg.cols = 32;
   cfg.levels = 8;
   cfg.sigma = 0.1;
-  cfg.dac_bits = 4;
+  cfg.dac_bits = GetParam();
   cfg.input_bits = 8;
   cfg.adc_bits = 6;
   cfg.read_noise = 0.02;
   for (const Geometry t : {Geometry{3, 2, 9, 8, 3, 2, 2, 1, 1, 2, 1, 0, 5, 50},
                            Geometry{2, 3, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 40, 64},
-                           Geometry{4, 1, 6, 6, 5, 5, 1, 1, 1, 1, 2, 2, 6, 1000}}) {
+                           Geometry{4, 1, 6, 6, 5, 5, 1, 1, 1, 1, 2, 2, 6, 1000},
+                           Geometry{5, 2, 6, 5, 3, 3, 1, 2, 1, 1, 1, 1, 7, 17}}) {
     ConvPatches g;
     g.images = t.n;
     g.channels = t.c;
@@ -314,6 +318,8 @@ TEST(ConvPatches, EqualTheUnfoldedRowsBitForBit) {
     EXPECT_EQ(first_difference(hn, permuted), "") << "patches, NCHW output, " << t.out << " outputs";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(DacBits, ConvPatchesDac, ::testing::Values(4, 8));
 
 TEST(ConvPatches, MismatchesAreClearErrors) {
   CrossbarConfig cfg;

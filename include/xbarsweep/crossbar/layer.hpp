@@ -158,9 +158,11 @@ class ProgrammedLayer {
   void reserve_scratch(int block, int slots);
   Impl::ScratchSlot scratch_slot(int slot) const;
   float plane_full_scale() const;
-  Impl::DacPlane dac_plane(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot,
-                           int first) const;
-  void encode_block(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot, int b0, int b1);
+  Impl::DacPlane dac_plane(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot, int first,
+                           bool driven = false) const;
+  void encode_block(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot, int b0, int b1,
+                    bool driven);
+  Impl::InputRows drive_patch_input(const Impl::InputRows& x, int batch);
   void check_output(const Matrix& y, int batch) const;
   void simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y);
   Impl::InputRows patch_rows(const ConvPatches& x);
@@ -201,6 +203,7 @@ class ProgrammedLayer {
   // elsewhere), each an Impl::ScratchSlot: DAC codes, input sums, one row tile's products, sums.
   int block_ = 0, slots_ = 0;
   FlatView xq_, xq2_, xsum_, p_, p2_, acc_;
+  std::vector<float> driven_;                      // host: the padded input of a call, driven once
   Kokkos::View<int*, memory_space> patch_offset_;  // convolution patches: each feature's offset
   std::array<int, 5> patch_shape_{};               // the input shape patch_offset_ was built for
 };

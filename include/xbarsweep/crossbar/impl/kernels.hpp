@@ -141,6 +141,15 @@ struct DacPlane {
   }
   KOKKOS_INLINE_FUNCTION void encode(const int b, const int r) const { encode(b, r, input.row(b)); }
 
+  /// The driven values of \p n inputs, elementwise: a convolution's padded input driven once per
+  /// call, so that each input is converted once instead of once per patch that reads it (the
+  /// DAC is elementwise, and drive(0) = 0 keeps the padding).
+  KOKKOS_INLINE_FUNCTION void drive_values(const float* KOKKOS_RESTRICT x, float* KOKKOS_RESTRICT y,
+                                           const std::int64_t n) const {
+    XBARSWEEP_IVDEP
+    for (std::int64_t i = 0; i < n; ++i) y[i] = drive(x[i]);
+  }
+
   /// Rows [b0, b1), every row tile. Patch rows are walked position by position (no division
   /// per row).
   KOKKOS_INLINE_FUNCTION void encode_rows(const int b0, const int b1) const {
@@ -455,6 +464,8 @@ KOKKOS_INLINE_FUNCTION constexpr int readout_mode(bool additive, bool proportion
 /// Rows [b0, b1) of the DAC of one input plane.
 /// \throws CrossbarError when XBARSWEEP_CROSSBAR_ISA names a version this build or CPU lacks.
 void host_dac(const DacPlane& dac, int b0, int b1);
+/// \p n inputs from \p x driven into \p y (DacPlane::drive_values). \throws CrossbarError as host_dac.
+void host_drive(const DacPlane& dac, const float* x, float* y, std::int64_t n);
 /// Rows [b0, b1) of the readout of one row tile in readout_mode \p mode; \p rows_innermost for
 /// tiles of few used columns (Readout::read_rows_innermost), else a row at a time.
 void host_readout(const ReadoutArgs& args, int mode, bool rows_innermost, int b0, int b1);

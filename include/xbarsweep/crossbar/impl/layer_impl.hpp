@@ -401,6 +401,7 @@ void ProgrammedLayer<ExecSpace>::release_scratch() {
   p_ = {};
   p2_ = {};
   acc_ = {};
+  std::vector<float>().swap(driven_);
   block_ = slots_ = 0;
 }
 
@@ -415,7 +416,8 @@ inline int host_block(int batch) {
 
 template <class ExecSpace>
 Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, int plane,
-                                                     const Impl::ScratchSlot& slot, int first) const {
+                                                     const Impl::ScratchSlot& slot, int first,
+                                                     bool driven) const {
   const bool ideal = config_.dac_bits == 0;
   const int total = config_.effective_input_bits();
   const std::int64_t max_code = ideal ? 1 : (std::int64_t(1) << total) - 1;
@@ -431,7 +433,7 @@ Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, i
   dac.rows = config_.rows;
   dac.in = in_;
   dac.nr = nr_;
-  dac.ideal = ideal;
+  dac.ideal = ideal || driven;  // driven inputs (drive_patch_input) are taken as they are
   dac.to_code = float(max_code) / fs;
   dac.lsb = fs / float(max_code);
   dac.shift = plane * config_.dac_bits;
@@ -443,8 +445,8 @@ Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, i
 // The DAC of one input plane for rows [b0, b1) into \p slot.
 template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::encode_block(const Impl::InputRows& x, int plane,
-                                              const Impl::ScratchSlot& slot, int b0, int b1) {
-  const Impl::DacPlane dac = dac_plane(x, plane, slot, b0);
+                                              const Impl::ScratchSlot& slot, int b0, int b1, bool driven) {
+  const Impl::DacPlane dac = dac_plane(x, plane, slot, b0, driven);
   if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
     Impl::host_dac(dac, b0, b1);
   } else {
@@ -571,7 +573,7 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   for (int b0 = 0; b0 < batch; b0 += block) {  // min, max and the pooled values: no order matters
     const int n = std::min(block, batch - b0);
     for (int plane = 0; plane < planes_; ++plane) {
-      encode_block(rows_of_x, plane, slot, b0, b0 + n);
+      encode_block(rows_of_x, plane, slot, b0, b0 + n, false);
       for (int r = 0; r < nr_; ++r) {
         const int np = nphys_host_[r];
         if (np == 0) continue;
@@ -726,8 +728,36 @@ void ProgrammedLayer<ExecSpace>::check_output(const Matrix& y, int batch) const 
       "mvm: y is " << y.extent(0) << " x " << y.extent(1) << ", expected " << batch << " x " << out_);
 }
 
+// A convolution's patches on the host with one input plane: the DAC is elementwise, so the images
+// this call's rows read are driven once into driven_ (3 x 3 kernels read each input 9 times,
+// LeNet-5's 5 x 5 ones 25 times), and the patches are read from there with the DAC off. The
+// same codes as driving each patch's inputs (drive(0) = 0 keeps the padding zero). \p x as it
+// is otherwise.
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y) {
+Impl::InputRows ProgrammedLayer<ExecSpace>::drive_patch_input(const Impl::InputRows& x, int batch) {
+  if (x.feature_offset == nullptr || planes_ != 1 || config_.dac_bits == 0 || x.valid <= 0) return x;
+  const std::int64_t image0 = x.first / x.positions;
+  const std::int64_t image1 = (x.first + std::min<std::int64_t>(batch, x.valid) - 1) / x.positions + 1;
+  const std::int64_t n = (image1 - image0) * x.image_stride;
+  if (static_cast<std::int64_t>(driven_.size()) < n) driven_.resize(static_cast<std::size_t>(n));
+  const Impl::DacPlane dac = dac_plane(x, 0, Impl::ScratchSlot{}, 0);
+  const float* const src = x.x + image0 * x.image_stride;
+  float* const dst = driven_.data();
+  constexpr std::int64_t kPiece = 16384;
+  Kokkos::parallel_for("xbarsweep::crossbar::drive_patch_input",
+                       Kokkos::RangePolicy<ExecSpace>(0, (n + kPiece - 1) / kPiece),
+                       [&](const std::int64_t k) {
+                         const std::int64_t i0 = k * kPiece;
+                         Impl::host_drive(dac, src + i0, dst + i0, std::min(kPiece, n - i0));
+                       });
+  Impl::InputRows driven = x;
+  driven.x = dst;
+  driven.first = x.first - image0 * x.positions;  // the same positions, images counted from image0
+  return driven;
+}
+
+template <class ExecSpace>
+void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x_in, int batch, const Impl::OutputRows& y) {
   if (total_phys_ == 0) {  // nothing programmed: every output is 0
     const int out = out_;
     Kokkos::parallel_for(
@@ -804,6 +834,8 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
     return sum;
   };
   if constexpr (host) {
+    const Impl::InputRows x = drive_patch_input(x_in, batch);
+    const bool driven = x.x != x_in.x;
     // Each block of rows goes through every plane and row tile on one thread, in that thread's
     // scratch: its DAC codes, tile products and sums stay in cache, and on a threaded space the
     // blocks' tile GEMMs run single-threaded side by side.
@@ -815,7 +847,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
           const int b0 = k * block, b1 = std::min(batch, (k + 1) * block), id = token.acquire();
           const Impl::ScratchSlot slot = scratch_slot(id);
           for (int plane = 0; plane < planes_; ++plane) {
-            encode_block(x, plane, slot, b0, b1);
+            encode_block(x, plane, slot, b0, b1, driven);
             std::fill(slot.acc, slot.acc + static_cast<std::int64_t>(b1 - b0) * acc_width, 0.0f);
             for (int r = 0; r < nr_; ++r) {
               if (nphys_host_[r] == 0) continue;
@@ -831,7 +863,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x, int batch, c
   }
   const Impl::ScratchSlot slot = scratch_slot(0);
   for (int plane = 0; plane < planes_; ++plane) {
-    encode_block(x, plane, slot, 0, batch);
+    encode_block(x_in, plane, slot, 0, batch, false);
     Kokkos::deep_copy(
         Kokkos::View<float*, memory_space, Kokkos::MemoryUnmanaged>(slot.acc, batch * acc_width), 0.0f);
     for (int r = 0; r < nr_; ++r) {
