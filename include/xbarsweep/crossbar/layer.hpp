@@ -166,7 +166,8 @@ class ProgrammedLayer {
   void check_output(const Matrix& y, int batch) const;
   void simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y);
   Impl::InputRows patch_rows(const ConvPatches& x);
-  void tile_product(int r, const Impl::ScratchSlot& slot, int n, bool used_only);
+  static bool transposed_patches(const Impl::InputRows& x);
+  void tile_product(int r, const Impl::ScratchSlot& slot, int n, bool used_only, bool transposed = false);
   void set_theoretical_adc_ranges();
   void program_devices(const float* w, const DeviceModel& model);
 

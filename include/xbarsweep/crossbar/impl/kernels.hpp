@@ -90,13 +90,15 @@ OutputRows matrix_rows(const View& y) {
 /// and each row tile's input sum for the offset mapping.
 struct DacPlane {
   InputRows input;
-  float* xq = nullptr;    ///< nr x batch x rows
+  float* xq = nullptr;    ///< nr x batch x rows (transposed: nr x rows x batch)
   float* xq2 = nullptr;   ///< the same squared; null unless proportional read noise
   float* xsum = nullptr;  ///< nr x batch; null unless the offset mapping
   int batch = 0;          ///< rows the scratch holds per row tile (its stride)
   int first = 0;          ///< the input row that scratch row 0 holds
   int rows = 0, in = 0, nr = 0;
   bool ideal = false;  ///< no DAC: x as it is
+  /// Patches on the host: xq feature-major per row tile (nr x rows x batch), see encode_rows.
+  bool transposed = false;
   float to_code = 1.0f, lsb = 1.0f;
   int shift = 0;                             ///< plane * dac_bits
   std::int32_t code_max = 1, code_mask = 1;  ///< codes fit 32 bits (input_bits <= 24)
@@ -141,6 +143,70 @@ struct DacPlane {
   }
   KOKKOS_INLINE_FUNCTION void encode(const int b, const int r) const { encode(b, r, input.row(b)); }
 
+  /// Patch rows [b0, b1) feature-major: row tile r's feature i of row b at xq[(r rows + i) batch
+  /// + b - first] (xq2 the same). The positions of one output row read one input each per
+  /// feature, col_step apart, so each feature of such a run is one strided copy instead of a
+  /// gather per row. The same values as encode's, and each row's input sum over the same
+  /// features in the same order.
+  KOKKOS_INLINE_FUNCTION void encode_rows_transposed(const int b0, const int b1) const {
+    const float* src = input.row(b0);
+    int ow = src == nullptr ? 0 : static_cast<int>((input.first + b0) % input.positions) % input.out_w;
+    const int step = input.col_step;
+    for (int b = b0; b < b1;) {
+      int run = b1 - b;  // rows of one output row (or, past the end, every row left)
+      if (src != nullptr) {
+        run = run < input.out_w - ow ? run : input.out_w - ow;
+        const std::int64_t left = input.valid - b;
+        run = left < run ? static_cast<int>(left) : run;
+      }
+      for (int r = 0; r < nr; ++r) {
+        const int base = r * rows;
+        const int valid = (in - base) < rows ? (in - base) : rows;
+        for (int i = 0; i < rows; ++i) {
+          float* KOKKOS_RESTRICT dst = xq + (static_cast<std::int64_t>(base) + i) * batch + (b - first);
+          if (src == nullptr || i >= valid) {
+            for (int t = 0; t < run; ++t) dst[t] = 0.0f;
+            continue;
+          }
+          const float* KOKKOS_RESTRICT s = src + input.feature_offset[base + i];
+          XBARSWEEP_IVDEP
+          for (int t = 0; t < run; ++t) dst[t] = drive(s[static_cast<std::int64_t>(t) * step]);
+        }
+      }
+      b += run;
+      if (src == nullptr) continue;
+      ow += run;
+      if (b >= input.valid) {
+        src = nullptr;
+      } else if (ow < input.out_w) {
+        src += static_cast<std::int64_t>(run) * step;
+      } else {  // the next output row, or the next image
+        ow = 0;
+        src = input.row(b);
+      }
+    }
+    const int n = b1 - b0;
+    for (int r = 0; r < nr; ++r) {
+      const float* const q = xq + static_cast<std::int64_t>(r) * rows * batch + (b0 - first);
+      if (xq2 != nullptr) {
+        float* const q2 = xq2 + static_cast<std::int64_t>(r) * rows * batch + (b0 - first);
+        for (int i = 0; i < rows; ++i) {
+          const float* KOKKOS_RESTRICT a = q + static_cast<std::int64_t>(i) * batch;
+          float* KOKKOS_RESTRICT a2 = q2 + static_cast<std::int64_t>(i) * batch;
+          for (int t = 0; t < n; ++t) a2[t] = a[t] * a[t];
+        }
+      }
+      if (xsum != nullptr) {
+        float* KOKKOS_RESTRICT sum = xsum + static_cast<std::int64_t>(r) * batch + (b0 - first);
+        for (int t = 0; t < n; ++t) sum[t] = 0.0f;
+        for (int i = 0; i < rows; ++i) {
+          const float* KOKKOS_RESTRICT a = q + static_cast<std::int64_t>(i) * batch;
+          for (int t = 0; t < n; ++t) sum[t] += a[t];
+        }
+      }
+    }
+  }
+
   /// The driven values of \p n inputs, elementwise: a convolution's padded input driven once per
   /// call, so that each input is converted once instead of once per patch that reads it (the
   /// DAC is elementwise, and drive(0) = 0 keeps the padding).
@@ -153,6 +219,7 @@ struct DacPlane {
   /// Rows [b0, b1), every row tile. Patch rows are walked position by position (no division
   /// per row).
   KOKKOS_INLINE_FUNCTION void encode_rows(const int b0, const int b1) const {
+    if (transposed) return encode_rows_transposed(b0, b1);
     if (input.feature_offset == nullptr) {
       for (int b = b0; b < b1; ++b) {
         const float* src = input.row(b);

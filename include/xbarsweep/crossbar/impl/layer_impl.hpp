@@ -434,6 +434,7 @@ Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, i
   dac.in = in_;
   dac.nr = nr_;
   dac.ideal = ideal || driven;  // driven inputs (drive_patch_input) are taken as they are
+  dac.transposed = transposed_patches(x);
   dac.to_code = float(max_code) / fs;
   dac.lsb = fs / float(max_code);
   dac.shift = plane * config_.dac_bits;
@@ -457,13 +458,27 @@ void ProgrammedLayer<ExecSpace>::encode_block(const Impl::InputRows& x, int plan
   }
 }
 
+// Whether the host loops write \p x's DAC codes feature-major (DacPlane::encode_rows_transposed):
+// a convolution's patches, on a host space whose tile GEMMs go to a BLAS (which takes the codes
+// transposed at no cost).
+template <class ExecSpace>
+bool ProgrammedLayer<ExecSpace>::transposed_patches(const Impl::InputRows& x) {
+#if defined(KOKKOSKERNELS_ENABLE_TPL_BLAS)
+  return std::is_same<memory_space, Kokkos::HostSpace>::value && x.feature_offset != nullptr;
+#else
+  (void)x;
+  return false;
+#endif
+}
+
 // One GEMM per row tile over all its allocated tiles, for the \p n rows of \p slot:
 // P = Xq_r (n x rows) G_r (rows x nphys_r), and with proportional read noise
 // P2 = Xq_r^2 (G+^2 + G-^2)_r. With \p used_only (host spaces, a BLAS TPL), only the part the
 // readout reads: the word lines that carry inputs and the columns up to the last used one (the
 // rest of P is left as it was); LeNet-5's first convolution uses 25 x 6 of a 32 x 32 tile.
 template <class ExecSpace>
-void ProgrammedLayer<ExecSpace>::tile_product(int r, const Impl::ScratchSlot& slot, int n, bool used_only) {
+void ProgrammedLayer<ExecSpace>::tile_product(int r, const Impl::ScratchSlot& slot, int n, bool used_only,
+                                              bool transposed) {
   const int rows = config_.rows, np = nphys_host_[r];
   const std::int64_t xoff = static_cast<std::int64_t>(r) * block_ * rows;
   const float* g = g_.data() + static_cast<std::int64_t>(rows) * pcoff_host_[r];
@@ -473,15 +488,19 @@ void ProgrammedLayer<ExecSpace>::tile_product(int r, const Impl::ScratchSlot& sl
   if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
     if (used_only) {  // row-major C = A B as column-major C^T = B^T A^T, with the leading dimensions
       const int k = product_rows_host_[r], m = product_cols_host_[r];
-      KokkosBlas::Impl::HostBlas<float>::gemm('N', 'N', m, n, k, 1.0f, g, np, slot.xq + xoff, rows, 0.0f,
+      // Feature-major codes (rows x block) are A^T row-major: A^T's column-major form, transposed.
+      const char tb = transposed ? 'T' : 'N';
+      const int ldb = transposed ? block_ : rows;
+      KokkosBlas::Impl::HostBlas<float>::gemm('N', tb, m, n, k, 1.0f, g, np, slot.xq + xoff, ldb, 0.0f,
                                               slot.p, np);
       if (second)
-        KokkosBlas::Impl::HostBlas<float>::gemm('N', 'N', m, n, k, 1.0f, g2, np, slot.xq2 + xoff, rows, 0.0f,
+        KokkosBlas::Impl::HostBlas<float>::gemm('N', tb, m, n, k, 1.0f, g2, np, slot.xq2 + xoff, ldb, 0.0f,
                                                 slot.p2, np);
       return;
     }
   }
 #endif
+  XBARSWEEP_THROW_IF(transposed, CrossbarError, "tile_product: feature-major codes need the host BLAS path");
   using Unmanaged =
       Kokkos::View<float**, Kokkos::LayoutRight, memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   using ConstUnmanaged =
@@ -521,14 +540,35 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   XBARSWEEP_THROW_IF(batch == 0, CrossbarError, "calibrate: empty calibration batch");
   float m = 0.0f;
   const int in = in_;
-  Kokkos::parallel_reduce(
-      "xbarsweep::crossbar::dac_full_scale",
-      Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {batch, in}),
-      KOKKOS_LAMBDA(const int b, const int i, float& acc) {
-        const float a = Kokkos::Experimental::fabs(x(b, i));
-        acc = a > acc ? a : acc;
-      },
-      Kokkos::Max<float>(m));
+  if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
+    // max |x| in 16 lanes, elementwise, so that it vectorises (a maximum does not depend on the
+    // order; NaNs are passed over as the reduction below passes them over).
+    constexpr int kLanes = 16;
+    float lane[kLanes] = {};
+    for (int b = 0; b < batch; ++b) {
+      const float* row = x.data() + static_cast<std::int64_t>(b) * static_cast<std::int64_t>(x.stride(0));
+      int i = 0;
+      for (; i + kLanes <= in; i += kLanes)
+        for (int l = 0; l < kLanes; ++l) {
+          const float a = std::fabs(row[i + l]);
+          lane[l] = a > lane[l] ? a : lane[l];
+        }
+      for (; i < in; ++i) {
+        const float a = std::fabs(row[i]);
+        lane[0] = a > lane[0] ? a : lane[0];
+      }
+    }
+    for (const float a : lane) m = a > m ? a : m;
+  } else {
+    Kokkos::parallel_reduce(
+        "xbarsweep::crossbar::dac_full_scale",
+        Kokkos::MDRangePolicy<ExecSpace, Kokkos::Rank<2>>({0, 0}, {batch, in}),
+        KOKKOS_LAMBDA(const int b, const int i, float& acc) {
+          const float a = Kokkos::Experimental::fabs(x(b, i));
+          acc = a > acc ? a : acc;
+        },
+        Kokkos::Max<float>(m));
+  }
   x_fs_ = m > 0.0f ? m : 1.0f;
   calibrated_ = true;
   if (config_.adc_bits == 0 || total_phys_ == 0) return;
@@ -597,6 +637,19 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
         }
         const std::int64_t coff = pcoff_host_[r];
         const float* pr = slot.p;
+        if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {  // rows outer: vectorises
+          float* KOKKOS_RESTRICT const mn = lo.data() + coff;
+          float* KOKKOS_RESTRICT const mx = hi.data() + coff;
+          for (int b = 0; b < n; ++b) {
+            const float* KOKKOS_RESTRICT const row = pr + static_cast<std::int64_t>(b) * np;
+            for (int p = 0; p < np; ++p) {
+              const float v = row[p];
+              mn[p] = v < mn[p] ? v : mn[p];
+              mx[p] = v > mx[p] ? v : mx[p];
+            }
+          }
+          continue;
+        }
         Kokkos::parallel_for(
             "xbarsweep::crossbar::adc_calibration", Kokkos::RangePolicy<ExecSpace>(0, np),
             KOKKOS_LAMBDA(const int p) {
@@ -836,6 +889,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x_in, int batch
   if constexpr (host) {
     const Impl::InputRows x = drive_patch_input(x_in, batch);
     const bool driven = x.x != x_in.x;
+    const bool transposed = transposed_patches(x);
     // Each block of rows goes through every plane and row tile on one thread, in that thread's
     // scratch: its DAC codes, tile products and sums stay in cache, and on a threaded space the
     // blocks' tile GEMMs run single-threaded side by side.
@@ -851,7 +905,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x_in, int batch
             std::fill(slot.acc, slot.acc + static_cast<std::int64_t>(b1 - b0) * acc_width, 0.0f);
             for (int r = 0; r < nr_; ++r) {
               if (nphys_host_[r] == 0) continue;
-              tile_product(r, slot, b1 - b0, true);
+              tile_product(r, slot, b1 - b0, true, transposed);
               Impl::host_readout(tile_args(plane, r, slot, b0), mode, narrow, b0, b1);
             }
             const Impl::PlaneSum sum = plane_sum(plane, slot, b0);
