@@ -44,9 +44,15 @@ int main(int argc, char** argv) {
   xc::CrossbarConfig serial = base;
   serial.dac_bits = 1;
   serial.input_bits = 8;
+  // Where the additive figure's time goes: the same MVM without read noise (DAC, tile GEMMs,
+  // ADC, sums), and without the ADC as well (DAC, tile GEMMs, sums).
+  xc::CrossbarConfig adc_only = base;
+  adc_only.read_noise = 0.0;
+  xc::CrossbarConfig no_readout = adc_only;
+  no_readout.adc_bits = 0;
 
   std::vector<xc::ProgrammedLayer<>> layers;
-  for (const auto& cfg : {base, prop, serial}) {
+  for (const auto& cfg : {base, prop, serial, adc_only, no_readout}) {
     layers.push_back(xc::program_layer(w, cfg, {42, 0}));
     layers.back().calibrate(x);
     layers.back().mvm(x, y);  // warm: scratch allocated once here
@@ -55,12 +61,14 @@ int main(int argc, char** argv) {
   dense();
 
   using xbarsweep::bench::time_fenced;
-  const char* const names[3] = {"crossbar_mvm/additive_noise", "crossbar_mvm/proportional_noise",
-                                "crossbar_mvm/bitserial_1bit_dac"};
+  constexpr int kConfigs = 5;
+  const char* const names[kConfigs] = {"crossbar_mvm/additive_noise", "crossbar_mvm/proportional_noise",
+                                       "crossbar_mvm/bitserial_1bit_dac", "crossbar_mvm/adc_no_read_noise",
+                                       "crossbar_mvm/no_read_noise_no_adc"};
   benchmark::RegisterBenchmark("dense_sgemm", [&](benchmark::State& s) { time_fenced(s, dense); })
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < kConfigs; ++k) {
     benchmark::RegisterBenchmark(
         names[k], [&, k](benchmark::State& s) { time_fenced(s, [&] { layers[k].mvm(x, y); }); })
         ->UseManualTime()
@@ -88,6 +96,10 @@ int main(int argc, char** argv) {
   print_figure("crossbar_overhead_prop_noise", overhead(1), 2, "target <= 2.0");
   print_figure("crossbar_bitserial_overhead", overhead(2), 2,
                "expected ~8-16: 8 input planes, each a full set of tile GEMMs + readout");
+  print_figure("crossbar_overhead_adc_only", overhead(3), 2,
+               "target: none; the additive figure without read noise");
+  print_figure("crossbar_overhead_no_readout", overhead(4), 2,
+               "target: none; DAC, tile GEMMs and sums: no read noise, no ADC");
   benchmark::Shutdown();
   return 0;
 }

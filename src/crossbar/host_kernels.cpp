@@ -34,7 +34,7 @@ inline void read(const ReadoutArgs& args, const bool rows_innermost, const int b
   if (rows_innermost) {
     f.read_rows_innermost(b0, b1);
   } else {
-    for (int b = b0; b < b1; ++b) f.read_row(b);
+    f.read_rows(b0, b1);
   }
 }
 

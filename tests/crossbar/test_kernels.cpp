@@ -132,10 +132,10 @@ TEST(HostKernels, UnknownOrMissingVersionIsAClearError) {
   }
 }
 
-// The readout's three forms: a row at a time (columns innermost), rows innermost (narrow tiles)
+// The readout's three forms: tile by tile, rows in order (columns innermost), rows innermost (narrow tiles)
 // and the device form (one team per row, a lane per column drawing its own noise), run here
 // through a host TeamPolicy. Same draws, reads and sums: equal bit for bit (FMA versions: the
-// rows-innermost and row-at-a-time forms, also bit for bit).
+// rows-innermost and columns-innermost forms, also bit for bit).
 template <bool A, bool P, bool Adc>
 void expect_readout_forms_agree(const char* name) {
   const int batch = 23, cols = 16, nc = 3, slices = 2, out = 2 * cols + 5;  // a partial last column tile

@@ -398,17 +398,32 @@ struct Readout : ReadoutArgs {
     }
   }
 
-  /// Row \p b, every allocated tile of the row tile, the columns of a tile innermost.
-  KOKKOS_INLINE_FUNCTION void read_row(const int b) const {
-    each_slice(b, [&](const int ncv, float* accp, const float* pr, const float* p2r, const TileSlice& t,
-                      const std::uint32_t i0) {
-      read_columns(ncv, pr, p2r, t.lo, t.step, t.inv_step, accp, t.factor, t.k1, t.k2, i0);
-    });
+  /// Rows [b0, b1), each allocated tile and slice in turn (what its reads share computed once),
+  /// its rows in order, the columns of a tile innermost (read_columns). Each output's sum over
+  /// slices runs in slice order, as in the device form.
+  KOKKOS_INLINE_FUNCTION void read_rows(const int b0, const int b1) const {
+    const int row0 = first, width = np;
+    const std::int64_t stride = acc_stride;
+    for (int c = 0; c < nc; ++c) {
+      const int k = tile_k[c];
+      if (k < 0) continue;
+      const int ncv = used_columns(c);
+      float* const acc0 = acc + static_cast<std::int64_t>(c) * cols;
+      for (int s = 0; s < slices; ++s) {
+        const TileSlice t = tile_slice(c, k, s);
+        for (int b = b0; b < b1; ++b) {
+          const std::int64_t at = static_cast<std::int64_t>(b - row0) * width + t.within;
+          const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+          read_columns(ncv, p + at, kProportional ? p2 + at : nullptr, t.lo, t.step, t.inv_step,
+                       acc0 + static_cast<std::int64_t>(b - row0) * stride, t.factor, t.k1, t.k2, i0);
+        }
+      }
+    }
   }
 
   /// Rows [b0, b1) with the rows innermost: for a tile that uses few columns (a small layer's
   /// last column tile, a convolution with few filters) the columns are too few to fill a
-  /// vector, the rows are not. Every draw, read and sum is the one read_row makes for that row
+  /// vector, the rows are not. Every draw, read and sum is the one read_rows makes for that row
   /// and column, in the same order per output.
   KOKKOS_INLINE_FUNCTION void read_rows_innermost(const int b0, const int b1) const {
     // Locals, not members, in the row loop: stores through acc could alias a member.
