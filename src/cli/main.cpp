@@ -63,6 +63,7 @@ struct FileArgs {
   std::vector<std::string> where;
   std::string sort;
   std::string pareto;
+  std::string relative_to;
   std::string caption;
   std::string label;
 };
@@ -282,6 +283,8 @@ int cmd_report(const FileArgs& args) {
     for (const auto& w : args.where) options.where.push_back(report::parse_where(w));
     if (!args.sort.empty()) report::parse_sort(args.sort, options);
     if (!args.pareto.empty()) options.pareto = report::parse_objectives(args.pareto);
+    if (!args.relative_to.empty())
+      options.relative_to = report::parse_where(args.relative_to, "--relative-to");
     const report::Table table = report::results_table(results, options);
     if (args.format == "csv") text = report::to_csv(table);
     if (args.format == "markdown") text = report::to_markdown(table);
@@ -501,6 +504,11 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--sort", rep.sort, "order rows by a metric or parameter: name or name:desc");
   report_cmd->add_option("--pareto", rep.pareto,
                          "only the non-dominated done points: metric:max|min, comma-separated (any number)");
+  report_cmd->add_option(
+      "--relative-to", rep.relative_to,
+      "path=value: every metric m also as m_diff = m - m of the point equal in every other "
+      "parameter with path=value (e.g. clstm.block_size=1: against the dense model of the "
+      "same seed); ask for them with --metrics accuracy_diff,...");
   report_cmd->add_option("--caption", rep.caption, "latex: the table's caption");
   report_cmd->add_option("--label", rep.label, "latex: the table's \\label");
 

@@ -20,10 +20,10 @@ std::string shortest(double v) {
   return std::string(buf, end);
 }
 
-std::pair<std::string, std::string> parse_where(const std::string& text) {
+std::pair<std::string, std::string> parse_where(const std::string& text, const std::string& option) {
   const auto eq = text.find('=');
   XBARSWEEP_THROW_IF(eq == std::string::npos || eq == 0, ReportError,
-                     "--where '" << text << "'; expected path=value (e.g. admm.levels=16)");
+                     option << " '" << text << "'; expected path=value (e.g. admm.levels=16)");
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
@@ -251,9 +251,56 @@ Table averaged_table(const store::Results& results, const std::vector<std::size_
   return table;
 }
 
+// \p results with `<m>_diff` metrics against the reference points of options.relative_to
+// (TableOptions::relative_to).
+store::Results with_differences(const store::Results& results, const std::string& path,
+                                const std::string& value) {
+  // Each point's parameters without \p path, as text: the key its reference shares.
+  const auto key_of = [&](const store::PointRecord& p) {
+    std::vector<std::pair<std::string, std::string>> key;
+    for (const auto& [name, v] : p.params.entries())
+      if (name != path) key.emplace_back(name, param_text(v));
+    std::sort(key.begin(), key.end());
+    return key;
+  };
+  std::map<std::vector<std::pair<std::string, std::string>>, std::size_t> reference_of;
+  bool any = false;
+  for (std::size_t k = 0; k < results.points.size(); ++k) {
+    const auto& p = results.points[k];
+    if (!matches(p, path, value)) continue;
+    any = true;
+    if (p.status == store::PointStatus::Done) reference_of.emplace(key_of(p), k);
+  }
+  XBARSWEEP_THROW_IF(!any, ReportError,
+                     "--relative-to " << path << "=" << value << ": no point has that value (the reference)");
+  store::Results out = results;
+  for (auto& p : out.points) {
+    const auto ref = reference_of.find(key_of(p));
+    std::vector<std::pair<std::string, double>> diffs;
+    for (const auto& [name, v] : p.metrics) {
+      if (ref == reference_of.end()) continue;
+      const auto& rm = results.points[ref->second].metrics;
+      const auto it = rm.find(name);
+      if (it != rm.end()) diffs.emplace_back(name + "_diff", v - it->second);
+    }
+    for (auto& [name, d] : diffs) p.metrics[name] = d;
+  }
+  return out;
+}
+
 }  // namespace
 
-Table results_table(const store::Results& results, const TableOptions& options) {
+Table results_table(const store::Results& given, const TableOptions& options) {
+  std::optional<store::Results> differenced;
+  if (!options.relative_to.first.empty()) {
+    bool known = false;
+    for (const auto& p : given.points) known = known || p.params.find(options.relative_to.first) != nullptr;
+    XBARSWEEP_THROW_IF(
+        !known, ReportError,
+        "--relative-to " << options.relative_to.first << ": no parameter of that name in these results");
+    differenced = with_differences(given, options.relative_to.first, options.relative_to.second);
+  }
+  const store::Results& results = differenced ? *differenced : given;
   std::set<std::string> names, params;
   for (const auto& p : results.points) {
     for (const auto& [name, value] : p.metrics) names.insert(name);

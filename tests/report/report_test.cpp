@@ -257,3 +257,56 @@ TEST(Report, ParametersThatDifferAmongThePointsAreColumns) {
   EXPECT_EQ(table.rows[0], (std::vector<std::string>{"a", "done", "0.01", "0.5", "", "0.25"}));
   EXPECT_EQ(table.rows[1], (std::vector<std::string>{"b", "done", "0.1", "0.4", "8", "0.5"}));
 }
+
+// --relative-to: each point against the done point equal in every other parameter (same seed),
+// averaged over seeds as any metric; no reference (failed, or other settings) leaves the cell
+// empty; a reference value no point has, or an unknown path, is named.
+TEST(Report, DifferencesAgainstAReferencePointOfTheSameSeed) {
+  xs::store::Results results;
+  results.info.swept_paths = {"train.lr", "seed"};
+  const auto seeded = [](xs::store::PointRecord r, std::int64_t seed) {
+    r.params.set("seed", seed);
+    return r;
+  };
+  // lr 0.01 is the reference; lr 0.1 differs from it by -0.25 and -0.5 on seeds 1 and 2; seed 3's
+  // reference failed; one lr 0.1 point has another setting and so no reference.
+  results.points = {seeded(point("a", 0, 0.01, 0.75), 1),
+                    seeded(point("b", 1, 0.1, 0.5), 1),
+                    seeded(point("c", 2, 0.01, 1.0), 2),
+                    seeded(point("d", 3, 0.1, 0.5), 2),
+                    seeded(point("e", 4, 0.01, 0, xs::store::PointStatus::Failed), 3),
+                    seeded(point("f", 5, 0.1, 0.25), 3),
+                    seeded(point("g", 6, 0.1, 0.25), 1)};
+  results.points[6].params.set("model.name", std::string("mlp"));
+  xs::report::TableOptions options;
+  options.metrics = {"accuracy", "accuracy_diff"};
+  options.relative_to = {"train.lr", "0.010"};  // numbers compare as numbers
+  const auto table = xs::report::results_table(results, options);
+  ASSERT_EQ(table.rows.size(), 7u);
+  const auto diff_of = [&](const std::string& id) {
+    for (const auto& row : table.rows)
+      if (row[0] == id) return row.back();
+    return std::string("missing");
+  };
+  EXPECT_EQ(diff_of("a"), "0");
+  EXPECT_EQ(diff_of("b"), "-0.25");
+  EXPECT_EQ(diff_of("d"), "-0.5");
+  EXPECT_EQ(diff_of("f"), "");  // the reference failed
+  EXPECT_EQ(diff_of("g"), "");  // another model: no reference
+  EXPECT_EQ(diff_of("e"), "");  // failed itself
+
+  options.mean_over = {"seed"};
+  options.where = {{"model.name", "lenet5"}, {"train.lr", "0.1"}};
+  const auto averaged = xs::report::results_table(results, options);
+  ASSERT_EQ(averaged.rows.size(), 1u);
+  // accuracy_diff over seeds 1 and 2: mean -0.375, std sqrt(0.03125).
+  EXPECT_EQ(averaged.columns[6], "accuracy_diff_mean");
+  EXPECT_DOUBLE_EQ(std::stod(averaged.rows[0][6]), -0.375);
+  EXPECT_NEAR(std::stod(averaged.rows[0][7]), std::sqrt(0.03125), 1e-15);
+
+  options = {};
+  options.relative_to = {"train.lr", "0.5"};
+  EXPECT_THROW(xs::report::results_table(results, options), xs::report::ReportError);
+  options.relative_to = {"train.lrr", "0.01"};
+  EXPECT_THROW(xs::report::results_table(results, options), xs::report::ReportError);
+}

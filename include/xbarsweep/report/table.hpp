@@ -64,10 +64,18 @@ struct TableOptions {
   bool descending = false;
   /// Keep only the non-dominated done points (before averaging) on these metrics.
   std::vector<Objective> pareto;
+  /// A reference by (path, value), e.g. (clstm.block_size, 1): every metric m gets a companion
+  /// `m_diff` = m - m of the reference point, the done point whose parameters all equal this
+  /// point's except that path, which has the value (same seed, same settings: an accuracy
+  /// loss against the dense model is -accuracy_diff). Empty where there is no such point or it
+  /// lacks m. Computed before filtering, averaging and the Pareto front, so `_diff` metrics
+  /// average over seeds and can be objectives. Empty path = none.
+  std::pair<std::string, std::string> relative_to;
 };
 
-/// \brief "path=value" as a (path, value) pair. \throws ReportError without '='.
-std::pair<std::string, std::string> parse_where(const std::string& text);
+/// \brief "path=value" as a (path, value) pair. \throws ReportError without '=', naming \p option.
+std::pair<std::string, std::string> parse_where(const std::string& text,
+                                                const std::string& option = "--where");
 
 /// \brief "metric" or "metric:desc" / "metric:asc" into options.sort and options.descending.
 /// \throws ReportError for another suffix.
