@@ -238,7 +238,8 @@ std::vector<float> pad_input(const std::vector<float>& x, int n, int c, int h, i
 // Patches read in place (matrix and NCHW output) equal the unfolded rows' MVM bit for bit,
 // call by call: strides, dilation, padding, several channels, a chunk that ends mid-image and
 // a last chunk past the end; a bit-serial DAC (2 planes, each patch's inputs driven) and a
-// one-plane DAC (the call's images driven once, ProgrammedLayer::drive_patch_input).
+// one-plane DAC (the call's images driven once, ProgrammedLayer::drive_patch_input); output rows
+// narrower than DacPlane::kShortRow (gathered) and wider (copied run by run).
 class ConvPatchesDac : public ::testing::TestWithParam<int> {};
 
 TEST_P(ConvPatchesDac, EqualTheUnfoldedRowsBitForBit) {
@@ -256,7 +257,8 @@ TEST_P(ConvPatchesDac, EqualTheUnfoldedRowsBitForBit) {
   for (const Geometry t : {Geometry{3, 2, 9, 8, 3, 2, 2, 1, 1, 2, 1, 0, 5, 50},
                            Geometry{2, 3, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 40, 64},
                            Geometry{4, 1, 6, 6, 5, 5, 1, 1, 1, 1, 2, 2, 6, 1000},
-                           Geometry{5, 2, 6, 5, 3, 3, 1, 2, 1, 1, 1, 1, 7, 17}}) {
+                           Geometry{5, 2, 6, 5, 3, 3, 1, 2, 1, 1, 1, 1, 7, 17},
+                           Geometry{2, 3, 18, 20, 3, 3, 1, 1, 1, 1, 1, 1, 9, 150}}) {
     ConvPatches g;
     g.images = t.n;
     g.channels = t.c;

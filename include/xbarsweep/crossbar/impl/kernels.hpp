@@ -149,6 +149,20 @@ struct DacPlane {
   /// gather per row. The same values as encode's, and each row's input sum over the same
   /// features in the same order.
   KOKKOS_INLINE_FUNCTION void encode_rows_transposed(const int b0, const int b1) const {
+    if (input.out_w < kShortRow) {
+      encode_rows_gathered(b0, b1);
+    } else {
+      encode_rows_by_runs(b0, b1);
+    }
+    finish_transposed(b0, b1);
+  }
+  /// Output rows narrower than this are gathered (encode_rows_gathered), wider ones copied run by
+  /// run (encode_rows_by_runs): a run of 2-8 positions costs more to set up than to copy.
+  static constexpr int kShortRow = 16;
+
+  /// encode_rows_transposed's codes for output rows of at least kShortRow positions: each
+  /// feature of a run of positions in one output row is one strided copy.
+  KOKKOS_INLINE_FUNCTION void encode_rows_by_runs(const int b0, const int b1) const {
     const float* src = input.row(b0);
     int ow = src == nullptr ? 0 : static_cast<int>((input.first + b0) % input.positions) % input.out_w;
     const int step = input.col_step;
@@ -185,6 +199,49 @@ struct DacPlane {
         src = input.row(b);
       }
     }
+  }
+
+  /// encode_rows_transposed's codes for narrow output rows: the rows' patch bases for up to 64
+  /// rows at a time, then each feature over those rows (one load each, no per-run set-up).
+  KOKKOS_INLINE_FUNCTION void encode_rows_gathered(const int b0, const int b1) const {
+    constexpr int kChunk = 64;
+    std::int64_t at[kChunk];
+    const float* src = input.row(b0);
+    int ow = src == nullptr ? 0 : static_cast<int>((input.first + b0) % input.positions) % input.out_w;
+    for (int c0 = b0; c0 < b1; c0 += kChunk) {
+      const int n = (b1 - c0) < kChunk ? (b1 - c0) : kChunk;
+      int live = 0;  // rows of the chunk that exist: a prefix
+      for (int t = 0; t < n && src != nullptr; ++t) {
+        at[live++] = src - input.x;
+        const int b = c0 + t + 1;
+        if (b >= input.valid) {
+          src = nullptr;
+        } else if (++ow < input.out_w) {
+          src += input.col_step;
+        } else {
+          ow = 0;
+          src = input.row(b);
+        }
+      }
+      for (int r = 0; r < nr; ++r) {
+        const int base = r * rows;
+        const int valid = (in - base) < rows ? (in - base) : rows;
+        for (int i = 0; i < rows; ++i) {
+          float* KOKKOS_RESTRICT dst = xq + (static_cast<std::int64_t>(base) + i) * batch + (c0 - first);
+          int t = 0;
+          if (i < valid) {
+            const float* KOKKOS_RESTRICT s = input.x + input.feature_offset[base + i];
+            XBARSWEEP_IVDEP
+            for (; t < live; ++t) dst[t] = drive(s[at[t]]);
+          }
+          for (; t < n; ++t) dst[t] = 0.0f;
+        }
+      }
+    }
+  }
+
+  /// encode_rows_transposed's squares and input sums, from the codes.
+  KOKKOS_INLINE_FUNCTION void finish_transposed(const int b0, const int b1) const {
     const int n = b1 - b0;
     for (int r = 0; r < nr; ++r) {
       const float* const q = xq + static_cast<std::int64_t>(r) * rows * batch + (b0 - first);
