@@ -147,14 +147,24 @@ struct DeviceAddress {
   std::uint32_t col = 0;       ///< cell column within the tile
 };
 
-/// \brief The 64-bit key of a device address; draw d of the device is splitmix64(key + d).
-KOKKOS_INLINE_FUNCTION std::uint64_t device_key(const DeviceAddress& a) {
+/// \brief What the keys of one tile's slice and polarity share: the address without its row and
+/// column (device_key(group, row, col) finishes it).
+KOKKOS_INLINE_FUNCTION std::uint64_t device_group_key(const DeviceAddress& a) {
   std::uint64_t h = splitmix64(a.seed);
   h = hash_extend(h, a.layer);
   h = hash_extend(h, (static_cast<std::uint64_t>(a.tile_row) << 32) | a.tile_col);
-  h = hash_extend(h, (static_cast<std::uint64_t>(a.slice) << 32) | a.polarity);
-  h = hash_extend(h, (static_cast<std::uint64_t>(a.row) << 32) | a.col);
-  return h;
+  return hash_extend(h, (static_cast<std::uint64_t>(a.slice) << 32) | a.polarity);
+}
+
+/// \brief The key of the device at \p row, \p col of the group \p group (device_group_key).
+KOKKOS_INLINE_FUNCTION std::uint64_t device_key(const std::uint64_t group, const std::uint32_t row,
+                                                const std::uint32_t col) {
+  return hash_extend(group, (static_cast<std::uint64_t>(row) << 32) | col);
+}
+
+/// \brief The 64-bit key of a device address; draw d of the device is splitmix64(key + d).
+KOKKOS_INLINE_FUNCTION std::uint64_t device_key(const DeviceAddress& a) {
+  return device_key(device_group_key(a), a.row, a.col);
 }
 
 }  // namespace xbarsweep::crossbar

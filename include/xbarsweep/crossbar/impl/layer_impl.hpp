@@ -216,10 +216,27 @@ void ProgrammedLayer<ExecSpace>::program_devices(const float* w, const DeviceMod
     Kokkos::deep_copy(d_tk, hk);
   }
 
-  const std::uint64_t dseed = seed_.seed + config_.seed_offset;
-  const std::uint32_t layer = seed_.layer;
-  const double wire = config_.wire_ohm;
+  // Each tile slice and polarity's group key once (device_group_key), not once per cell.
   const int slices = slices_;
+  Kokkos::View<std::uint64_t*, memory_space> group_key("xbarsweep::crossbar::device_group_key",
+                                                       static_cast<std::size_t>(ntiles) * slices * 2);
+  {
+    auto h = Kokkos::create_mirror_view(group_key);
+    for (int t = 0; t < ntiles; ++t)
+      for (int s = 0; s < slices; ++s)
+        for (int pol = 0; pol < 2; ++pol) {
+          DeviceAddress addr;
+          addr.seed = seed_.seed + config_.seed_offset;
+          addr.layer = seed_.layer;
+          addr.tile_row = static_cast<std::uint32_t>(tile_r[t]);
+          addr.tile_col = static_cast<std::uint32_t>(tile_c[t]);
+          addr.slice = static_cast<std::uint32_t>(s);
+          addr.polarity = static_cast<std::uint32_t>(pol);
+          h((static_cast<std::size_t>(t) * slices + s) * 2 + pol) = device_group_key(addr);
+        }
+    Kokkos::deep_copy(group_key, h);
+  }
+  const double wire = config_.wire_ohm;
   const auto g = g_;
   const auto g2 = g2_;
   const auto nphys = nphys_;
@@ -272,16 +289,10 @@ void ProgrammedLayer<ExecSpace>::program_devices(const float* w, const DeviceMod
         const int segments = wire_segments(rows, i, jj);
         double ge[2] = {0.0, 0.0};
         for (int pol = 0; pol < (differential ? 2 : 1); ++pol) {
-          DeviceAddress addr;
-          addr.seed = dseed;
-          addr.layer = layer;
-          addr.tile_row = static_cast<std::uint32_t>(r);
-          addr.tile_col = static_cast<std::uint32_t>(c);
-          addr.slice = static_cast<std::uint32_t>(s);
-          addr.polarity = static_cast<std::uint32_t>(pol);
-          addr.row = static_cast<std::uint32_t>(i);
-          addr.col = static_cast<std::uint32_t>(jj);
-          const double gp = program_device(model, nominal[pol], device_key(addr));
+          const std::uint64_t key =
+              device_key(group_key((static_cast<std::int64_t>(t) * slices + s) * 2 + pol),
+                         static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(jj));
+          const double gp = program_device(model, nominal[pol], key);
           ge[pol] = wire > 0.0 ? ir_drop(gp, wire, segments) : gp;
         }
         g(at) = static_cast<float>(ge[0] - ge[1]);
