@@ -250,10 +250,14 @@ TEST_P(ConvPatchesDac, EqualTheUnfoldedRowsBitForBit) {
   cfg.rows = cfg.cols = 32;
   cfg.levels = 8;
   cfg.sigma = 0.1;
-  cfg.dac_bits = GetParam();
+  // 4: a bit-serial DAC; 8: one plane; 9: one plane, proportional read noise (squared codes);
+  // 10: one plane, the offset mapping (input sums).
+  cfg.dac_bits = GetParam() == 4 ? 4 : 8;
   cfg.input_bits = 8;
   cfg.adc_bits = 6;
   cfg.read_noise = 0.02;
+  if (GetParam() == 9) cfg.read_noise_mode = ReadNoiseMode::Proportional;
+  if (GetParam() == 10) cfg.mapping = Mapping::Offset;
   for (const Geometry t : {Geometry{3, 2, 9, 8, 3, 2, 2, 1, 1, 2, 1, 0, 5, 50},
                            Geometry{2, 3, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 40, 64},
                            Geometry{4, 1, 6, 6, 5, 5, 1, 1, 1, 1, 2, 2, 6, 1000},
@@ -321,7 +325,7 @@ TEST_P(ConvPatchesDac, EqualTheUnfoldedRowsBitForBit) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(DacBits, ConvPatchesDac, ::testing::Values(4, 8));
+INSTANTIATE_TEST_SUITE_P(DacBits, ConvPatchesDac, ::testing::Values(4, 8, 9, 10));
 
 TEST(ConvPatches, MismatchesAreClearErrors) {
   CrossbarConfig cfg;
