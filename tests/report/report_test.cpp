@@ -23,6 +23,11 @@ xs::store::PointRecord point(const std::string& id, std::uint64_t index, double 
     r.error = "boom, \"quoted\"";
   return r;
 }
+
+xs::store::PointRecord seeded(xs::store::PointRecord r, std::int64_t seed) {
+  r.params.set("seed", seed);
+  return r;
+}
 }  // namespace
 
 TEST(Report, RowsInPlanOrderWithSweptParamsAndMetrics) {
@@ -51,10 +56,6 @@ TEST(Report, ChosenMetricsInTheirOrder) {
 TEST(Report, MeanOverSeedsGroupsTheOtherParameters) {
   xs::store::Results results;
   results.info.swept_paths = {"train.lr", "seed"};
-  const auto seeded = [](xs::store::PointRecord r, std::int64_t seed) {
-    r.params.set("seed", seed);
-    return r;
-  };
   // Two learning rates, three seeds each; one point of lr 0.1 failed.
   results.points = {
       seeded(point("a", 0, 0.01, 0.5), 1),  seeded(point("b", 1, 0.1, 0.75), 1),
@@ -264,10 +265,6 @@ TEST(Report, ParametersThatDifferAmongThePointsAreColumns) {
 TEST(Report, DifferencesAgainstAReferencePointOfTheSameSeed) {
   xs::store::Results results;
   results.info.swept_paths = {"train.lr", "seed"};
-  const auto seeded = [](xs::store::PointRecord r, std::int64_t seed) {
-    r.params.set("seed", seed);
-    return r;
-  };
   // lr 0.01 is the reference; lr 0.1 differs from it by -0.25 and -0.5 on seeds 1 and 2; seed 3's
   // reference failed; one lr 0.1 point has another setting and so no reference.
   results.points = {seeded(point("a", 0, 0.01, 0.75), 1),

@@ -461,20 +461,26 @@ struct Readout : ReadoutArgs {
   KOKKOS_INLINE_FUNCTION void read_rows(const int b0, const int b1) const {
     const int row0 = first, width = np;
     const std::int64_t stride = acc_stride;
+    each_tile_slice([&](const int ncv, float* const acc0, const TileSlice& t) {
+      for (int b = b0; b < b1; ++b) {
+        const std::int64_t at = static_cast<std::int64_t>(b - row0) * width + t.within;
+        const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+        read_columns(ncv, p + at, kProportional ? p2 + at : nullptr, t.lo, t.step, t.inv_step,
+                     acc0 + static_cast<std::int64_t>(b - row0) * stride, t.factor, t.k1, t.k2, i0);
+      }
+    });
+  }
+
+  /// Calls \p f(ncv, acc0, slice) for every allocated tile and slice of the row tile: its used
+  /// columns, where its column block of the sums starts, and what its reads share.
+  template <class F>
+  KOKKOS_FORCEINLINE_FUNCTION void each_tile_slice(F&& f) const {
     for (int c = 0; c < nc; ++c) {
       const int k = tile_k[c];
       if (k < 0) continue;
       const int ncv = used_columns(c);
       float* const acc0 = acc + static_cast<std::int64_t>(c) * cols;
-      for (int s = 0; s < slices; ++s) {
-        const TileSlice t = tile_slice(c, k, s);
-        for (int b = b0; b < b1; ++b) {
-          const std::int64_t at = static_cast<std::int64_t>(b - row0) * width + t.within;
-          const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
-          read_columns(ncv, p + at, kProportional ? p2 + at : nullptr, t.lo, t.step, t.inv_step,
-                       acc0 + static_cast<std::int64_t>(b - row0) * stride, t.factor, t.k1, t.k2, i0);
-        }
-      }
+      for (int s = 0; s < slices; ++s) f(ncv, acc0, tile_slice(c, k, s));
     }
   }
 
@@ -486,53 +492,46 @@ struct Readout : ReadoutArgs {
     // Locals, not members, in the row loop: stores through acc could alias a member.
     const int row0 = first, width = np;
     const std::int64_t stride = acc_stride;
-    for (int c = 0; c < nc; ++c) {
-      const int k = tile_k[c];
-      if (k < 0) continue;
-      const int ncv = used_columns(c);
+    each_tile_slice([&](const int ncv, float* const acc0, const TileSlice& t) {
       const int half = ncv / 2;
-      float* const acc0 = acc + static_cast<std::int64_t>(c) * cols;
-      for (int s = 0; s < slices; ++s) {
-        const TileSlice t = tile_slice(c, k, s);
-        const float *lor = t.lo, *str = t.step, *isr = t.inv_step;
-        const std::uint32_t k1 = t.k1, k2 = t.k2;
-        const float f = t.factor;
-        const float* const p0 = p + t.within;
-        const float* const p20 = kProportional ? p2 + t.within : nullptr;
-        const auto column = [&](const int jj, const int partner) {
-          XBARSWEEP_IVDEP
-          for (int b = b0; b < b1; ++b) {
-            const std::int64_t at = static_cast<std::int64_t>(b - row0) * width;
-            const float* pr = p0 + at;
-            const float* p2r = kProportional ? p20 + at : nullptr;
-            float* accr = acc0 + static_cast<std::int64_t>(b - row0) * stride;
-            const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
-            if (!(kAdditive || kProportional)) {
-              accr[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
-              continue;
-            }
-            if (partner < 0) {  // the odd last column: its own pair
-              float a = 0.0f, tt = 0.0f;
-              column_draw(jj, ncv, k1, k2, i0, a, tt);
-              accr[jj] += f * read_column(jj, a, tt, pr, p2r, lor, str, isr);
-              continue;
-            }
-            float l = 0.0f, sn = 0.0f, cs = 0.0f;
-            box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
-                             stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(partner)), l, sn, cs);
-            const float a = radius_term(l);
-            accr[jj] += f * read_column(jj, a, cs, pr, p2r, lor, str, isr);
-            accr[partner] += f * read_column(partner, a, sn, pr, p2r, lor, str, isr);
+      const float *lor = t.lo, *str = t.step, *isr = t.inv_step;
+      const std::uint32_t k1 = t.k1, k2 = t.k2;
+      const float f = t.factor;
+      const float* const p0 = p + t.within;
+      const float* const p20 = kProportional ? p2 + t.within : nullptr;
+      const auto column = [&](const int jj, const int partner) {
+        XBARSWEEP_IVDEP
+        for (int b = b0; b < b1; ++b) {
+          const std::int64_t at = static_cast<std::int64_t>(b - row0) * width;
+          const float* pr = p0 + at;
+          const float* p2r = kProportional ? p20 + at : nullptr;
+          float* accr = acc0 + static_cast<std::int64_t>(b - row0) * stride;
+          const std::uint32_t i0 = static_cast<std::uint32_t>(b) * static_cast<std::uint32_t>(cols);
+          if (!(kAdditive || kProportional)) {
+            accr[jj] += f * read_column(jj, 0.0f, 0.0f, pr, p2r, lor, str, isr);
+            continue;
           }
-        };
-        if (kAdditive || kProportional) {
-          for (int jj = 0; jj < half; ++jj) column(jj, jj + half);
-          if (ncv % 2 != 0) column(ncv - 1, -1);
-        } else {
-          for (int jj = 0; jj < ncv; ++jj) column(jj, -1);
+          if (partner < 0) {  // the odd last column: its own pair
+            float a = 0.0f, tt = 0.0f;
+            column_draw(jj, ncv, k1, k2, i0, a, tt);
+            accr[jj] += f * read_column(jj, a, tt, pr, p2r, lor, str, isr);
+            continue;
+          }
+          float l = 0.0f, sn = 0.0f, cs = 0.0f;
+          box_muller_parts(stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(jj)),
+                           stream_hash32(k1, k2, i0 + static_cast<std::uint32_t>(partner)), l, sn, cs);
+          const float a = radius_term(l);
+          accr[jj] += f * read_column(jj, a, cs, pr, p2r, lor, str, isr);
+          accr[partner] += f * read_column(partner, a, sn, pr, p2r, lor, str, isr);
         }
+      };
+      if (kAdditive || kProportional) {
+        for (int jj = 0; jj < half; ++jj) column(jj, jj + half);
+        if (ncv % 2 != 0) column(ncv - 1, -1);
+      } else {
+        for (int jj = 0; jj < ncv; ++jj) column(jj, -1);
       }
-    }
+    });
   }
 
   /// Device form: one team (one thread, vector lanes) per row, the columns of a tile a
