@@ -273,17 +273,23 @@ store::Results with_differences(const store::Results& results, const std::string
   }
   XBARSWEEP_THROW_IF(!any, ReportError,
                      "--relative-to " << path << "=" << value << ": no point has that value (the reference)");
-  store::Results out = results;
-  for (auto& p : out.points) {
-    const auto ref = reference_of.find(key_of(p));
-    std::vector<std::pair<std::string, double>> diffs;
-    for (const auto& [name, v] : p.metrics) {
-      if (ref == reference_of.end()) continue;
-      const auto& rm = results.points[ref->second].metrics;
-      const auto it = rm.find(name);
-      if (it != rm.end()) diffs.emplace_back(name + "_diff", v - it->second);
+  store::Results out;  // what a table reads: the points without their curves
+  out.info = results.info;
+  for (const auto& p : results.points) {
+    store::PointRecord q;
+    q.id = p.id;
+    q.index = p.index;
+    q.status = p.status;
+    q.error = p.error;
+    q.params = p.params;
+    q.metrics = p.metrics;
+    if (const auto ref = reference_of.find(key_of(p)); ref != reference_of.end()) {
+      const auto& reference = results.points[ref->second].metrics;
+      for (const auto& [name, v] : p.metrics)
+        if (const auto it = reference.find(name); it != reference.end())
+          q.metrics[name + "_diff"] = v - it->second;
     }
-    for (auto& [name, d] : diffs) p.metrics[name] = d;
+    out.points.push_back(std::move(q));
   }
   return out;
 }

@@ -158,10 +158,9 @@ class ProgrammedLayer {
   void reserve_scratch(int block, int slots);
   Impl::ScratchSlot scratch_slot(int slot) const;
   float plane_full_scale() const;
-  Impl::DacPlane dac_plane(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot, int first,
-                           bool driven = false) const;
-  void encode_block(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot, int b0, int b1,
-                    bool driven);
+  Impl::DacPlane dac_plane(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot,
+                           int first) const;
+  void encode_block(const Impl::InputRows& x, int plane, const Impl::ScratchSlot& slot, int b0, int b1);
   Impl::InputRows drive_patch_input(const Impl::InputRows& x, int batch);
   void check_output(const Matrix& y, int batch) const;
   void simulate(const Impl::InputRows& x, int batch, const Impl::OutputRows& y);

@@ -35,6 +35,7 @@ struct InputRows {
   std::int64_t image_stride = 0;        ///< C Hp Wp
   int out_w = 0, positions = 0;         ///< output columns, output positions per image
   int row_step = 0, col_step = 0;       ///< stride (rows) * Wp, stride (columns)
+  bool driven = false;                  ///< x already holds the DAC's values (drive_patch_input)
 
   /// Row \p b of this call as a pointer to its first feature (matrix) or the base its feature
   /// offsets add to (patches); null for a row past the end.
@@ -47,6 +48,20 @@ struct InputRows {
     const int oh = pos / out_w, ow = pos - oh * out_w;
     return x + image * image_stride + static_cast<std::int64_t>(oh) * row_step +
            static_cast<std::int64_t>(ow) * col_step;
+  }
+  /// Patches, walked position by position (no division per row): row \p b's patch and its output
+  /// column \p ow; then past \p run rows of one output row, to row b + run.
+  KOKKOS_INLINE_FUNCTION const float* walk_start(const int b, int& ow) const {
+    const float* src = row(b);
+    ow = src == nullptr ? 0 : static_cast<int>((first + b) % positions) % out_w;
+    return src;
+  }
+  KOKKOS_INLINE_FUNCTION const float* walk_on(const float* src, int& ow, const int b, const int run) const {
+    if (src == nullptr || b + run >= valid) return nullptr;
+    ow += run;
+    if (ow < out_w) return src + static_cast<std::int64_t>(run) * col_step;
+    ow = 0;  // the next output row, or the next image
+    return row(b + run);
   }
   KOKKOS_INLINE_FUNCTION float at(const float* row_ptr, const int f) const {
     if (row_ptr == nullptr) return 0.0f;
@@ -163,8 +178,8 @@ struct DacPlane {
   /// encode_rows_transposed's codes for output rows of at least kShortRow positions: each
   /// feature of a run of positions in one output row is one strided copy.
   KOKKOS_INLINE_FUNCTION void encode_rows_by_runs(const int b0, const int b1) const {
-    const float* src = input.row(b0);
-    int ow = src == nullptr ? 0 : static_cast<int>((input.first + b0) % input.positions) % input.out_w;
+    int ow = 0;
+    const float* src = input.walk_start(b0, ow);
     const int step = input.col_step;
     for (int b = b0; b < b1;) {
       int run = b1 - b;  // rows of one output row (or, past the end, every row left)
@@ -187,17 +202,8 @@ struct DacPlane {
           for (int t = 0; t < run; ++t) dst[t] = drive(s[static_cast<std::int64_t>(t) * step]);
         }
       }
+      src = input.walk_on(src, ow, b, run);
       b += run;
-      if (src == nullptr) continue;
-      ow += run;
-      if (b >= input.valid) {
-        src = nullptr;
-      } else if (ow < input.out_w) {
-        src += static_cast<std::int64_t>(run) * step;
-      } else {  // the next output row, or the next image
-        ow = 0;
-        src = input.row(b);
-      }
     }
   }
 
@@ -206,22 +212,14 @@ struct DacPlane {
   KOKKOS_INLINE_FUNCTION void encode_rows_gathered(const int b0, const int b1) const {
     constexpr int kChunk = 64;
     std::int64_t at[kChunk];
-    const float* src = input.row(b0);
-    int ow = src == nullptr ? 0 : static_cast<int>((input.first + b0) % input.positions) % input.out_w;
+    int ow = 0;
+    const float* src = input.walk_start(b0, ow);
     for (int c0 = b0; c0 < b1; c0 += kChunk) {
       const int n = (b1 - c0) < kChunk ? (b1 - c0) : kChunk;
       int live = 0;  // rows of the chunk that exist: a prefix
       for (int t = 0; t < n && src != nullptr; ++t) {
         at[live++] = src - input.x;
-        const int b = c0 + t + 1;
-        if (b >= input.valid) {
-          src = nullptr;
-        } else if (++ow < input.out_w) {
-          src += input.col_step;
-        } else {
-          ow = 0;
-          src = input.row(b);
-        }
+        src = input.walk_on(src, ow, c0 + t, 1);
       }
       for (int r = 0; r < nr; ++r) {
         const int base = r * rows;
@@ -284,19 +282,11 @@ struct DacPlane {
       }
       return;
     }
-    const float* src = input.row(b0);
-    const std::int64_t g0 = input.first + b0;
-    int ow = static_cast<int>(g0 % input.positions) % input.out_w;
+    int ow = 0;
+    const float* src = input.walk_start(b0, ow);
     for (int b = b0; b < b1; ++b) {
-      if (b >= input.valid) src = nullptr;
       for (int r = 0; r < nr; ++r) encode(b, r, src);
-      if (src == nullptr) continue;
-      if (++ow < input.out_w) {
-        src += input.col_step;
-      } else {  // the next output row, or the next image
-        ow = 0;
-        src = input.row(b + 1);
-      }
+      src = input.walk_on(src, ow, b, 1);
     }
   }
 };
@@ -605,7 +595,7 @@ void host_dac(const DacPlane& dac, int b0, int b1);
 /// \p n inputs from \p x driven into \p y (DacPlane::drive_values). \throws CrossbarError as host_dac.
 void host_drive(const DacPlane& dac, const float* x, float* y, std::int64_t n);
 /// Rows [b0, b1) of the readout of one row tile in readout_mode \p mode; \p rows_innermost for
-/// tiles of few used columns (Readout::read_rows_innermost), else a row at a time.
+/// tiles of few used columns (Readout::read_rows_innermost), else Readout::read_rows.
 void host_readout(const ReadoutArgs& args, int mode, bool rows_innermost, int b0, int b1);
 /// The version host_dac and host_readout run: "avx512", "avx2" or "baseline".
 const char* host_kernel_isa();

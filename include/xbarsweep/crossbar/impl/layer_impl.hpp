@@ -427,8 +427,7 @@ inline int host_block(int batch) {
 
 template <class ExecSpace>
 Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, int plane,
-                                                     const Impl::ScratchSlot& slot, int first,
-                                                     bool driven) const {
+                                                     const Impl::ScratchSlot& slot, int first) const {
   const bool ideal = config_.dac_bits == 0;
   const int total = config_.effective_input_bits();
   const std::int64_t max_code = ideal ? 1 : (std::int64_t(1) << total) - 1;
@@ -444,7 +443,7 @@ Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, i
   dac.rows = config_.rows;
   dac.in = in_;
   dac.nr = nr_;
-  dac.ideal = ideal || driven;  // driven inputs (drive_patch_input) are taken as they are
+  dac.ideal = ideal || x.driven;  // driven inputs (drive_patch_input) are taken as they are
   dac.transposed = transposed_patches(x);
   dac.to_code = float(max_code) / fs;
   dac.lsb = fs / float(max_code);
@@ -457,8 +456,8 @@ Impl::DacPlane ProgrammedLayer<ExecSpace>::dac_plane(const Impl::InputRows& x, i
 // The DAC of one input plane for rows [b0, b1) into \p slot.
 template <class ExecSpace>
 void ProgrammedLayer<ExecSpace>::encode_block(const Impl::InputRows& x, int plane,
-                                              const Impl::ScratchSlot& slot, int b0, int b1, bool driven) {
-  const Impl::DacPlane dac = dac_plane(x, plane, slot, b0, driven);
+                                              const Impl::ScratchSlot& slot, int b0, int b1) {
+  const Impl::DacPlane dac = dac_plane(x, plane, slot, b0);
   if constexpr (std::is_same<memory_space, Kokkos::HostSpace>::value) {
     Impl::host_dac(dac, b0, b1);
   } else {
@@ -624,7 +623,7 @@ void ProgrammedLayer<ExecSpace>::calibrate(ConstMatrix x) {
   for (int b0 = 0; b0 < batch; b0 += block) {  // min, max and the pooled values: no order matters
     const int n = std::min(block, batch - b0);
     for (int plane = 0; plane < planes_; ++plane) {
-      encode_block(rows_of_x, plane, slot, b0, b0 + n, false);
+      encode_block(rows_of_x, plane, slot, b0, b0 + n);
       for (int r = 0; r < nr_; ++r) {
         const int np = nphys_host_[r];
         if (np == 0) continue;
@@ -814,10 +813,11 @@ Impl::InputRows ProgrammedLayer<ExecSpace>::drive_patch_input(const Impl::InputR
                          const std::int64_t i0 = k * kPiece;
                          Impl::host_drive(dac, src + i0, dst + i0, std::min(kPiece, n - i0));
                        });
-  Impl::InputRows driven = x;
-  driven.x = dst;
-  driven.first = x.first - image0 * x.positions;  // the same positions, images counted from image0
-  return driven;
+  Impl::InputRows rows = x;
+  rows.x = dst;
+  rows.first = x.first - image0 * x.positions;  // the same positions, images counted from image0
+  rows.driven = true;
+  return rows;
 }
 
 template <class ExecSpace>
@@ -899,7 +899,6 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x_in, int batch
   };
   if constexpr (host) {
     const Impl::InputRows x = drive_patch_input(x_in, batch);
-    const bool driven = x.x != x_in.x;
     const bool transposed = transposed_patches(x);
     // Each block of rows goes through every plane and row tile on one thread, in that thread's
     // scratch: its DAC codes, tile products and sums stay in cache, and on a threaded space the
@@ -912,7 +911,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x_in, int batch
           const int b0 = k * block, b1 = std::min(batch, (k + 1) * block), id = token.acquire();
           const Impl::ScratchSlot slot = scratch_slot(id);
           for (int plane = 0; plane < planes_; ++plane) {
-            encode_block(x, plane, slot, b0, b1, driven);
+            encode_block(x, plane, slot, b0, b1);
             std::fill(slot.acc, slot.acc + static_cast<std::int64_t>(b1 - b0) * acc_width, 0.0f);
             for (int r = 0; r < nr_; ++r) {
               if (nphys_host_[r] == 0) continue;
@@ -928,7 +927,7 @@ void ProgrammedLayer<ExecSpace>::simulate(const Impl::InputRows& x_in, int batch
   }
   const Impl::ScratchSlot slot = scratch_slot(0);
   for (int plane = 0; plane < planes_; ++plane) {
-    encode_block(x_in, plane, slot, 0, batch, false);
+    encode_block(x_in, plane, slot, 0, batch);
     Kokkos::deep_copy(
         Kokkos::View<float*, memory_space, Kokkos::MemoryUnmanaged>(slot.acc, batch * acc_width), 0.0f);
     for (int r = 0; r < nr_; ++r) {
