@@ -66,6 +66,7 @@ struct FileArgs {
   std::string relative_to;
   std::string caption;
   std::string label;
+  bool force = false;  ///< read files of different experiments together
 };
 
 struct MergeArgs {
@@ -75,14 +76,29 @@ struct MergeArgs {
 };
 
 // The results of one or more files (globs expanded), as one: report and status read shards and
-// reruns together, as merge would write them. Notes about duplicates go to stderr.
-store::Results read_all(const std::vector<std::string>& patterns, std::string* label) {
+// reruns together, as merge would write them, and with \p force files of different experiments
+// (a table across experiments). Notes about duplicates go to stderr.
+store::Results read_all(const std::vector<std::string>& patterns, std::string* label, bool force) {
   const auto paths = store::expand_result_paths(patterns);
   *label = paths.size() == 1 ? paths.front() : std::to_string(paths.size()) + " files";
   if (paths.size() == 1) return store::read_results(paths.front());
-  auto combined = store::combine_results(paths);
+  auto combined = store::combine_results(paths, force);
   for (const auto& note : combined.notes) std::fprintf(stderr, "xbarsweep: %s\n", note.c_str());
+  if (combined.experiments.size() > 1) {
+    std::string names;
+    for (const auto& e : combined.experiments) names += (names.empty() ? "" : ", ") + e;
+    combined.results.info.experiment = names;
+  }
   return std::move(combined.results);
+}
+
+// What a user reads of an error: the message of a mistake in their input or of a failed file
+// operation, without the place in xbarsweep's source that raised it; that place only for bugs
+// and unexpected failures (InternalError and errors from outside xbarsweep).
+std::string user_text(const std::exception& e) {
+  const auto* error = dynamic_cast<const Error*>(&e);
+  if (error == nullptr || dynamic_cast<const InternalError*>(&e) != nullptr) return e.what();
+  return error->message();
 }
 
 std::string config_text(const config::Experiment& e) {
@@ -127,7 +143,7 @@ int cmd_run(const RunArgs& args) {
     shard = sweep::parse_shard(args.shard);
     experiment = load(args.config, args.sets);
   } catch (const std::exception& e) {
-    problem = e.what();
+    problem = user_text(e);
   }
   int bad = problem.empty() ? 0 : 1, any_bad = 0;
   XBARSWEEP_MPI(MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
@@ -199,11 +215,8 @@ int cmd_run(const RunArgs& args) {
             static_cast<unsigned long long>(s.failed_total), options.output.c_str());
       }
     }
-  } catch (const store::CorruptResultsError& e) {
-    if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", e.what());
-    code = kExitBadInput;
-  } catch (const store::StoreError& e) {
-    if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+  } catch (const store::StoreError& e) {  // CorruptResultsError too
+    if (rank == 0) std::fprintf(stderr, "xbarsweep: %s\n", user_text(e).c_str());
     code = kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "xbarsweep: rank %d: %s\n", rank, e.what());
@@ -256,7 +269,7 @@ int cmd_plan(const PlanArgs& args) {
 
 int cmd_status(const FileArgs& args) {
   std::string label;
-  const store::Results results = read_all(args.files, &label);
+  const store::Results results = read_all(args.files, &label, args.force);
   const report::StatusSummary s = report::summarize(results);
   std::printf("%s: experiment %s (kind %s)\n", label.c_str(), results.info.experiment.c_str(),
               results.info.kind.c_str());
@@ -274,7 +287,7 @@ int cmd_status(const FileArgs& args) {
 
 int cmd_report(const FileArgs& args) {
   std::string label;
-  const store::Results results = read_all(args.files, &label);
+  const store::Results results = read_all(args.files, &label, args.force);
   report::TableOptions options;
   options.metrics = args.metrics;
   options.mean_over = args.mean_over;
@@ -291,7 +304,7 @@ int cmd_report(const FileArgs& args) {
     if (args.format == "json") text = report::to_json(table);
     if (args.format == "latex") text = report::to_latex(table, {args.caption, args.label});
   } catch (const report::ReportError& e) {
-    throw report::ReportError(label + ": " + e.what());
+    throw report::ReportError(label + ": " + e.message());
   }
   if (args.output.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -483,6 +496,7 @@ int main(int argc, char** argv) {
   FileArgs status;
   auto* status_cmd = app.add_subcommand("status", "done, failed and pending counts of a results file");
   status_cmd->add_option("files", status.files, "results files (.h5) or globs, read as one")->required();
+  status_cmd->add_flag("--force", status.force, "read files of different experiments together too");
 
   FileArgs rep;
   auto* report_cmd = app.add_subcommand(
@@ -509,6 +523,9 @@ int main(int argc, char** argv) {
       "path=value: every metric m also as m_diff = m - m of the point equal in every other "
       "parameter with path=value (e.g. clstm.block_size=1: against the dense model of the "
       "same seed); ask for them with --metrics accuracy_diff,...");
+  report_cmd->add_flag("--force", rep.force,
+                       "read files of different experiments together too (one table across experiments; "
+                       "the parameters that differ become columns)");
   report_cmd->add_option("--caption", rep.caption, "latex: the table's caption");
   report_cmd->add_option("--label", rep.label, "latex: the table's \\label");
 
@@ -558,13 +575,13 @@ int main(int argc, char** argv) {
     if (*plot_cmd) return cmd_plot(plot_cmd->remaining());
     if (*kinds_cmd) return kinds_format == "markdown" ? cmd_kinds_markdown() : cmd_kinds();
   } catch (const xbarsweep::config::ConfigError& e) {
-    std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    std::fprintf(stderr, "xbarsweep: %s\n", user_text(e).c_str());
     return xbarsweep::sweep::kExitBadInput;
   } catch (const xbarsweep::store::StoreError& e) {
-    std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    std::fprintf(stderr, "xbarsweep: %s\n", user_text(e).c_str());
     return xbarsweep::sweep::kExitBadInput;
   } catch (const xbarsweep::report::ReportError& e) {
-    std::fprintf(stderr, "xbarsweep: %s\n", e.what());
+    std::fprintf(stderr, "xbarsweep: %s\n", user_text(e).c_str());
     return xbarsweep::sweep::kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "xbarsweep: error: %s\n", e.what());

@@ -83,6 +83,8 @@ Combined combine_results(const std::vector<std::string>& paths, bool force) {
   std::string first_text;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     Results r = read_results(paths[i]);
+    if (std::find(c.experiments.begin(), c.experiments.end(), r.info.experiment) == c.experiments.end())
+      c.experiments.push_back(r.info.experiment);
     if (i == 0) {
       c.results.info = r.info;
       c.results.info.planned_points = 0;
@@ -93,13 +95,13 @@ Combined combine_results(const std::vector<std::string>& paths, bool force) {
           r.info.kind != c.results.info.kind, StoreError,
           paths[i] << " is a '" << r.info.kind << "' experiment, " << paths[0] << " a '"
                    << c.results.info.kind
-                   << "' one; expected results of one experiment (--force merges them anyway)");
+                   << "' one; expected results of one experiment (--force combines them anyway)");
       const std::string text = experiment_text(r.info.config_text);
       XBARSWEEP_THROW_IF(text != first_text, StoreError,
                          paths[i] << " and " << paths[0]
                                   << " are different experiments (their configs differ at "
                                   << first_difference(text, first_text)
-                                  << "); expected results of one experiment (--force merges them anyway)");
+                                  << "); expected results of one experiment (--force combines them anyway)");
     }
     for (const auto& p : r.info.swept_paths)
       if (std::find(c.results.info.swept_paths.begin(), c.results.info.swept_paths.end(), p) ==

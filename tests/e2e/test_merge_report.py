@@ -79,6 +79,25 @@ p = run(["merge", f"{d}/x.h5", f"{d}/nothing-*.h5"])
 check(p.returncode == 2 and "matches no file" in p.stderr, f"empty glob: {p.stderr}")
 print("ok different experiments refused (exit 2, nothing written), --force merges them")
 
+# report and status read files of different experiments together only with --force: one table
+# across experiments, the parameter that tells them apart a column of its own. User errors name
+# the file, not the place in xbarsweep's source that found them.
+for cmd in (["report"], ["status"]):
+    p = run([*cmd, f"{d}/all.h5", f"{d}/other.h5"])
+    check(p.returncode == 2 and "different experiments" in p.stderr and "--force" in p.stderr
+          and ".cpp:" not in p.stderr, f"{cmd[0]} of mixed files: {p.returncode} {p.stderr}")
+mixed = run(["report", "--force", f"{d}/all.h5", f"{d}/other.h5", "--format", "csv", "--metrics", "value"],
+            check_rc=0).stdout
+mixed = list(csv.DictReader(io.StringIO(mixed)))
+scales = sorted({r.get("synthetic.scale") for r in mixed})
+check(len(mixed) == 72 and scales == ["1", "2"], f"report --force: {len(mixed)} rows, scales {scales}")
+p = run(["status", "--force", f"{d}/all.h5", f"{d}/other.h5"], check_rc=0)
+check("done 72" in p.stdout and "merge" in p.stdout, f"status --force: {p.stdout}")
+p = run(["report", f"{d}/nothing.h5"])
+check(p.returncode == 2 and "nothing.h5: no such results file" in p.stderr and ".cpp:" not in p.stderr,
+      f"missing file: {p.stderr}")
+print("ok report/status --force read different experiments as one table; errors without source locations")
+
 # Report options.
 table = rows([f"{d}/all.h5"], "--where", "synthetic.x=2", "--where", "synthetic.y=1.0")
 check(len(table) == 3, f"--where kept {len(table) - 1} rows, expected the 2 repeats")

@@ -18,7 +18,8 @@ std::vector<std::string> expand_result_paths(const std::vector<std::string>& pat
 /// \brief What combine_results made, and what it had to decide.
 struct Combined {
   Results results;
-  std::vector<std::string> notes;  ///< one line per id stored done twice: which record was kept
+  std::vector<std::string> notes;        ///< one line per id stored done twice: which record was kept
+  std::vector<std::string> experiments;  ///< the inputs' experiment names, each once, in input order
 };
 
 /// \brief Reads \p paths and keeps one record per point id: a done record over a failed one; of
