@@ -82,7 +82,7 @@ std::optional<config::Problem> torchscript_problem(const config::Params& p, bool
                                                " (one logit per class of data.*)"};
     }
   } catch (const Error& e) {
-    return config::Problem{"model.path", e.what()};
+    return config::Problem{"model.path", e.message()};
   }
   return std::nullopt;
 }
