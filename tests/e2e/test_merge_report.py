@@ -67,7 +67,7 @@ check("all.h5" in merged_from and "rerun.h5" in merged_from, f"provenance: {merg
 print("ok merging a file with itself changes nothing; duplicates keep the later record; provenance kept")
 
 # Different experiments: exit 2, nothing written; --force merges.
-other = write(f"{d}/other.yaml", CONFIG.replace("work_ms: 0", "work_ms: 0, scale: 2.0"))
+other = write(f"{d}/other.yaml", CONFIG.replace("work_ms: 0", "work_ms: 0, scale: 2.0").replace("name: merge", "name: merge-other"))
 run(["run", other, "--out", f"{d}/other.h5"], check_rc=0)
 p = run(["merge", f"{d}/mixed.h5", f"{d}/all.h5", f"{d}/other.h5"])
 check(p.returncode == 2 and "different experiments" in p.stderr and "--force" in p.stderr, f"mixed: {p.returncode} {p.stderr}")
@@ -92,7 +92,7 @@ mixed = list(csv.DictReader(io.StringIO(mixed)))
 scales = sorted({r.get("synthetic.scale") for r in mixed})
 check(len(mixed) == 72 and scales == ["1", "2"], f"report --force: {len(mixed)} rows, scales {scales}")
 p = run(["status", "--force", f"{d}/all.h5", f"{d}/other.h5"], check_rc=0)
-check("done 72" in p.stdout and "merge" in p.stdout, f"status --force: {p.stdout}")
+check("done 72" in p.stdout and "experiment merge, merge-other" in p.stdout, f"status --force: {p.stdout}")
 p = run(["report", f"{d}/nothing.h5"])
 check(p.returncode == 2 and "nothing.h5: no such results file" in p.stderr and ".cpp:" not in p.stderr,
       f"missing file: {p.stderr}")
