@@ -22,7 +22,9 @@ for name in complete:
 
 
 def commands_and_tables(text):
-    """(command, table) for each report command in a ```sh block, with the table after it."""
+    """(command, table) for each report command in a ```sh block: the k-th report command of a
+    block goes with the k-th table after it (tables separated by blank lines only); None when
+    the block has fewer tables than report commands."""
     lines = text.splitlines()
     i = 0
     while i < len(lines):
@@ -35,19 +37,25 @@ def commands_and_tables(text):
             block.append(lines[i])
             i += 1
         i += 1
-        while i < len(lines) and not lines[i].strip():
-            i += 1
-        table = []
-        while i < len(lines) and lines[i].startswith("|"):
-            table.append(lines[i])
-            i += 1
+        tables = []
+        while True:
+            while i < len(lines) and not lines[i].strip():
+                i += 1
+            if i >= len(lines) or not lines[i].startswith("|"):
+                break
+            table = []
+            while i < len(lines) and lines[i].startswith("|"):
+                table.append(lines[i])
+                i += 1
+            tables.append("\n".join(table))
         joined = "\n".join(block).replace("\\\n", " ")
-        for command in joined.splitlines():
-            if command.startswith("build/xbarsweep report "):
-                yield command, "\n".join(table)
+        commands = [c for c in joined.splitlines() if c.startswith("build/xbarsweep report ")]
+        for k, command in enumerate(commands):
+            yield command, tables[k] if k < len(tables) else None
 
 
 checked = 0
+used = set()
 for page in sorted(os.listdir(results_dir)):
     if not page.endswith(".md"):
         continue
@@ -58,13 +66,16 @@ for page in sorted(os.listdir(results_dir)):
         files = [a for a in args if a.endswith(".h5")]
         if not files or not all(f.startswith("results/") and f[len("results/"):] in complete for f in files):
             continue
+        if table is None:
+            fail(f"docs/results/{page}: `{command}` reads kept files but no table follows it")
         args = [os.path.join(data_dir, a[len("results/"):]) if a in files else a for a in args]
         out = run(args, check_rc=0).stdout.strip()
         if out != table.strip():
             fail(f"docs/results/{page}: the table after `{command}` is not its output on docs/results/data:\n"
                  f"--- report ---\n{out}\n--- page ---\n{table}")
         checked += 1
+        used.update(f[len("results/"):] for f in files)
 
-if checked < len(complete):
-    fail(f"{len(complete)} complete results files are kept, but only {checked} report commands use them")
+if complete - used:
+    fail(f"complete results files that no page's report command reads: {sorted(complete - used)}")
 print(f"{checked} tables of docs/results/ equal the report's output of docs/results/data/")
