@@ -1,6 +1,9 @@
 // The `xbarsweep` command: run, plan, status, report, merge, plot, kinds. Exit codes: see sweep::ExitCode.
 #include <mpi.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
@@ -438,8 +441,28 @@ int cmd_kinds() {
 }  // namespace
 }  // namespace xbarsweep::cli
 
+namespace {
+
+// LibTorch training frees and reallocates its multi-megabyte activations at every step; glibc's
+// defaults hand them back to the kernel and fault them in again, which was a third of a clstm
+// point's CPU time (sys 8-12 s of 20-24 s; bench/README.md, "Memory allocator"). Keeping freed
+// memory mapped costs about 50 MB of peak memory. A user's own MALLOC_* or GLIBC_TUNABLES wins.
+void keep_freed_memory_mapped() {
+#if defined(__GLIBC__)
+  if (std::getenv("GLIBC_TUNABLES") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr) {
+    return;
+  }
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace xbarsweep::cli;
+  keep_freed_memory_mapped();
   // The `tensors` data set reads HDF5 files through the store: the data concept knows no HDF5.
   xbarsweep::data::register_array_format({".h5", ".hdf5"}, xbarsweep::store::hdf5_array_format());
   CLI::App app{"xbarsweep: hyperparameter sweeps for crossbar and block-circulant compression, over MPI"};
