@@ -444,9 +444,9 @@ int cmd_kinds() {
 namespace {
 
 // LibTorch training frees and reallocates its multi-megabyte activations at every step; glibc's
-// defaults hand them back to the kernel and fault them in again, which was a third of a clstm
-// point's CPU time (sys 8-12 s of 20-24 s; bench/README.md, "Memory allocator"). Keeping freed
-// memory mapped costs about 50 MB of peak memory. A user's own MALLOC_* or GLIBC_TUNABLES wins.
+// defaults hand them back to the kernel and fault them in again, which dominated a clstm point's
+// CPU time (bench/README.md, "Memory allocator"). Keeping freed memory mapped costs about 50 MB
+// of peak memory. A user's own MALLOC_* or GLIBC_TUNABLES wins.
 void keep_freed_memory_mapped() {
 #if defined(__GLIBC__)
   if (std::getenv("GLIBC_TUNABLES") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||
